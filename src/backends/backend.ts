@@ -1,0 +1,233 @@
+// The narrow interface every backend implements: an allocator plus a few dozen kernels.
+// The frontend (src/tensor) owns shapes, autodiff and broadcasting rules; a backend only moves numbers.
+//
+// Conventions for every kernel:
+// - Storages are opaque handles made by the same backend's alloc(). Sizes are in elements.
+// - Buffers are dense and row-major unless strides are passed explicitly.
+// - `out` may alias an input only where a kernel says so.
+// - Floating-point kernels read and write 'f32' storages; index arguments are 'i32' storages.
+// - Kernels are synchronous from the caller's view (a GPU backend may queue work; read() synchronizes).
+
+import type { FakeQuantSpec } from '../numerics/spec.ts';
+
+/** Element types a storage can hold. f32 is the compute type; bf16/f16 are storage formats only. */
+export type DType = 'f32' | 'i32' | 'bf16' | 'f16';
+
+export type HostArray = Float32Array | Float64Array | Int32Array | Uint16Array;
+
+export const unaryOps = [
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'abs',
+  'sign',
+  'round', // half to even
+  'floor',
+  'relu',
+  'gelu', // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  'silu',
+  'sigmoid',
+  'tanh',
+  'square',
+  'reciprocal',
+] as const;
+export type UnaryOp = (typeof unaryOps)[number];
+
+export const binaryOps = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'max',
+  'min',
+  'lt', // comparisons produce 1 or 0
+  'le',
+  'gt',
+  'ge',
+  'eq',
+  'ne',
+] as const;
+export type BinaryOp = (typeof binaryOps)[number];
+
+export type ReduceOp = 'sum' | 'max';
+
+export interface MatmulArgs {
+  /** Number of independent products; operands advance by their batch stride (0 broadcasts one matrix). */
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** A is stored (m, k), or (k, m) when transA. B is stored (k, n), or (n, k) when transB. C is (m, n). */
+  transA: boolean;
+  transB: boolean;
+  aBatchStride: number;
+  bBatchStride: number;
+  /** C = alpha * op(A) op(B) + (accumulate ? C : 0). */
+  alpha: number;
+  accumulate: boolean;
+}
+
+export interface AdamWArgs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+  /** Multiplies the gradient before use (global-norm clipping, loss scaling). */
+  gradScale: number;
+}
+
+export type RandomDistribution = 'uniform' | 'normal';
+
+export interface Backend<S = unknown> {
+  readonly name: string;
+
+  // ---- memory ----------------------------------------------------------------------------------
+  /** A new storage of `size` elements, zero-filled. */
+  alloc(dtype: DType, size: number): S;
+  /** Returns the storage to the allocator. Using it afterwards is a bug. */
+  free(storage: S): void;
+  /** Host -> storage: copies data[0..n) to storage[offset..offset+n). Values are converted to the dtype. */
+  write(storage: S, dtype: DType, data: ArrayLike<number>, offset?: number): void;
+  /** Storage -> host: a fresh copy of storage[0..size). f32 and the half types come back as Float32Array
+   *  (Float64Array on a float64 reference backend), i32 as Int32Array. */
+  read(storage: S, dtype: DType, size: number): Float32Array | Float64Array | Int32Array;
+
+  // ---- data movement ---------------------------------------------------------------------------
+  fill(out: S, n: number, value: number): void;
+  /** For every index i over `shape`: out[outOffset + Σ i_d outStrides_d] = x[xOffset + Σ i_d xStrides_d].
+   *  Transpose, slice, broadcast, concat and their gradients are all this kernel. dtype f32 or i32. */
+  strided(
+    x: S,
+    xOffset: number,
+    xStrides: readonly number[],
+    out: S,
+    outOffset: number,
+    outStrides: readonly number[],
+    shape: readonly number[],
+  ): void;
+  /** Converts n elements between dtypes. f32 -> bf16/f16 rounds to nearest even; f32 -> i32 truncates. */
+  cast(x: S, from: DType, out: S, to: DType, n: number): void;
+
+  // ---- elementwise -----------------------------------------------------------------------------
+  /** out[i] = f(x[i]). out may alias x. */
+  unary(op: UnaryOp, x: S, out: S, n: number): void;
+  /** gx[i] = gy[i] * f'(x[i]) (sign, round and floor have derivative 0). */
+  unaryGrad(op: UnaryOp, x: S, gy: S, gx: S, n: number): void;
+  /** out (dense, `shape`) = a op b, each operand read through its strides (0 where it broadcasts).
+   *  out may alias an operand whose strides are dense. */
+  binary(
+    op: BinaryOp,
+    a: S,
+    aStrides: readonly number[],
+    b: S,
+    bStrides: readonly number[],
+    out: S,
+    shape: readonly number[],
+  ): void;
+  /** out = cond != 0 ? a : b, with broadcasting strides as in binary. */
+  where(
+    cond: S,
+    condStrides: readonly number[],
+    a: S,
+    aStrides: readonly number[],
+    b: S,
+    bStrides: readonly number[],
+    out: S,
+    shape: readonly number[],
+  ): void;
+  /** out[i] = mul * x[i] + add. out may alias x. */
+  affine(x: S, out: S, n: number, mul: number, add: number): void;
+
+  // ---- reductions ------------------------------------------------------------------------------
+  /** x viewed as (outer, mid, inner): out[o, i] = reduce over m of x[o, m, i]. out is (outer, inner). */
+  reduce(op: ReduceOp, x: S, out: S, outer: number, mid: number, inner: number): void;
+  /** Σ x[i]^2 over n elements, returned to the host (a synchronization point). */
+  sumSquares(x: S, n: number): number;
+
+  // ---- linear algebra --------------------------------------------------------------------------
+  matmul(a: S, b: S, out: S, args: MatmulArgs): void;
+
+  // ---- indexing --------------------------------------------------------------------------------
+  /** out[i, :] = table[idx[i], :] for i < nIdx; rows of rowSize. idx is i32; out of range throws. */
+  gather(table: S, idx: S, out: S, nIdx: number, rowSize: number): void;
+  /** out[idx[i], :] += src[i, :] (out is accumulated into, not cleared). */
+  scatterAdd(src: S, idx: S, out: S, nIdx: number, rowSize: number): void;
+
+  // ---- fused neural-network kernels (rows x cols, normalized over cols) --------------------------
+  softmax(x: S, out: S, rows: number, cols: number): void;
+  /** gx = y * (gy - Σ_c gy y), with y the softmax output. */
+  softmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
+  logSoftmax(x: S, out: S, rows: number, cols: number): void;
+  /** gx = gy - exp(y) Σ_c gy, with y the log-softmax output. */
+  logSoftmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
+  /** loss[r] = logsumexp(logits[r, :]) - logits[r, target[r]]; lse[r] saved for the gradient.
+   *  Rows whose target is < 0 are ignored: loss 0. */
+  crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
+  /** gLogits[r, c] = gLoss[r] * (softmax(logits)[r, c] - [c == target[r]]); 0 for ignored rows. */
+  crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+  /** out = x * rstd * w, rstd[r] = 1 / sqrt(mean_c x^2 + eps). */
+  rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
+  rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
+  /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */
+  layerNorm(x: S, w: S | null, b: S | null, out: S, mean: S, rstd: S, rows: number, cols: number, eps: number): void;
+  /** gx overwritten; gw and gb accumulated into when not null. */
+  layerNormGrad(
+    x: S,
+    w: S | null,
+    mean: S,
+    rstd: S,
+    gy: S,
+    gx: S,
+    gw: S | null,
+    gb: S | null,
+    rows: number,
+    cols: number,
+  ): void;
+  /** Rotary embedding on x of shape (B, T, nh, hs), rotating pairs (j, j + hs/2) of each head by angle
+   *  (posOffset + t) * base^(-2j/hs). direction -1 rotates backwards (the gradient). out may alias x. */
+  rope(x: S, out: S, B: number, T: number, nh: number, hs: number, base: number, posOffset: number, direction: 1 | -1): void;
+  /** Causal (or full) softmax attention. q, k, v, out: (B, T, nh, hs). lse: (B, nh, T), saved for backward.
+   *  out[b, t, h] = Σ_s softmax_s(scale q_t·k_s, s <= t if causal) v_s. */
+  attention(q: S, k: S, v: S, out: S, lse: S, B: number, T: number, nh: number, hs: number, scale: number, causal: boolean): void;
+  /** Gradients of attention; gq, gk, gv are overwritten. */
+  attentionGrad(
+    q: S,
+    k: S,
+    v: S,
+    out: S,
+    lse: S,
+    gOut: S,
+    gq: S,
+    gk: S,
+    gv: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    causal: boolean,
+  ): void;
+
+  // ---- randomness (Philox4x32-10, see src/tensor/philox.ts for the exact stream) ----------------
+  /** out[i] = the i-th number of the stream (seed, counter offset `offset` + i). */
+  random(out: S, n: number, dist: RandomDistribution, seed: number, offset: number): void;
+  /** out = x * mask / (1 - p), mask[i] = uniform(seed, offset + i) >= p. out may alias x. */
+  dropout(x: S, out: S, n: number, p: number, seed: number, offset: number): void;
+
+  // ---- optimizer -------------------------------------------------------------------------------
+  /** In-place fused AdamW on n parameters (decoupled weight decay, bias-corrected moments). */
+  adamw(param: S, grad: S, m: S, v: S, n: number, args: AdamWArgs): void;
+
+  // ---- quantization ----------------------------------------------------------------------------
+  /** Quantize-then-dequantize x (rows, cols) per spec into out. When steMask is given, it receives 1 where
+   *  x lies inside the representable (clipping) range and 0 outside, for the clipped straight-through
+   *  gradient. out may alias x. */
+  fakeQuant(spec: FakeQuantSpec, x: S, out: S, rows: number, cols: number, steMask: S | null): void;
+}
