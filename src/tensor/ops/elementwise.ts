@@ -1,0 +1,198 @@
+// Elementwise ops: unary math, binary arithmetic with NumPy broadcasting, where, clamp. Each forward sits next
+// to its gradient rule.
+import type { BinaryOp, UnaryOp } from '../../backends/backend.ts';
+import { record } from '../autograd.ts';
+import { EngineError, fmtShape } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { backendOf, output, requireFloat, sameShape } from './common.ts';
+import { scalar } from './create.ts';
+import { sumTo } from './reduce.ts';
+
+// ---- unary ---------------------------------------------------------------------------------------
+
+function unaryOp(op: UnaryOp) {
+  return (x: Tensor): Tensor => {
+    requireFloat(op, x);
+    const backend = x.backend;
+    const out = output(x.shape, backend);
+    backend.unary(op, x.handle, out.handle, x.size);
+    return record(out, op, [x], (g) => {
+      const gx = output(x.shape, backend);
+      backend.unaryGrad(op, x.handle, g.handle, gx.handle, x.size);
+      return [gx];
+    });
+  };
+}
+
+export const neg = unaryOp('neg');
+export const exp = unaryOp('exp');
+export const log = unaryOp('log');
+export const sqrt = unaryOp('sqrt');
+export const rsqrt = unaryOp('rsqrt');
+export const abs = unaryOp('abs');
+export const sign = unaryOp('sign');
+export const round = unaryOp('round');
+export const floor = unaryOp('floor');
+export const relu = unaryOp('relu');
+export const gelu = unaryOp('gelu');
+export const silu = unaryOp('silu');
+export const sigmoid = unaryOp('sigmoid');
+export const tanh = unaryOp('tanh');
+export const square = unaryOp('square');
+export const reciprocal = unaryOp('reciprocal');
+
+/** mul * x + add, one pass, no scalar tensors. */
+export function affine(x: Tensor, mul: number, add = 0): Tensor {
+  requireFloat('affine', x);
+  const out = output(x.shape, x.backend);
+  x.backend.affine(x.handle, out.handle, x.size, mul, add);
+  return record(out, 'affine', [x], (g) => {
+    const gx = output(x.shape, x.backend);
+    x.backend.affine(g.handle, gx.handle, x.size, mul, 0);
+    return [gx];
+  });
+}
+
+// ---- broadcasting --------------------------------------------------------------------------------
+
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out = new Array<number>(rank);
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new EngineError(op, `shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides that read `shape` as if broadcast to `target` (0 along broadcast dimensions). */
+export function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
+  const strides = new Array<number>(target.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = target.length - shape.length + i;
+    strides[d] = shape[i] === 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const backend = backendOf(op, a, b);
+  requireFloat(op, a, b);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = output(shape, backend);
+  backend.binary(
+    op,
+    a.handle,
+    broadcastStrides(a.shape, shape),
+    b.handle,
+    broadcastStrides(b.shape, shape),
+    out.handle,
+    shape,
+  );
+  return out;
+}
+
+const asTensor = (x: Tensor | number, like: Tensor) =>
+  typeof x === 'number' ? scalar(x, { backend: like.backend }) : x;
+
+type Rule = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
+
+const rules: Record<BinaryOp, Rule | null> = {
+  add: (g) => [g, g],
+  sub: (g) => [g, neg(g)],
+  mul: (g, a, b) => [rawBinary('mul', g, b), rawBinary('mul', g, a)],
+  div: (g, a, b) => [rawBinary('div', g, b), neg(rawBinary('div', rawBinary('mul', g, a), square(b)))],
+  pow: (g, a, b, out) => [
+    rawBinary('mul', g, rawBinary('mul', b, rawBinary('pow', a, affine(b, 1, -1)))),
+    rawBinary('mul', g, rawBinary('mul', log(a), out)),
+  ],
+  max: (g, a, b) => [rawBinary('mul', g, rawBinary('ge', a, b)), rawBinary('mul', g, rawBinary('lt', a, b))],
+  min: (g, a, b) => [rawBinary('mul', g, rawBinary('le', a, b)), rawBinary('mul', g, rawBinary('gt', a, b))],
+  lt: null,
+  le: null,
+  gt: null,
+  ge: null,
+  eq: null,
+  ne: null,
+};
+
+function binaryOp(op: BinaryOp) {
+  return (x: Tensor | number, y: Tensor | number): Tensor => {
+    if (typeof x === 'number' && typeof y === 'number')
+      throw new EngineError(op, 'needs at least one tensor');
+    const a = asTensor(x, (typeof x === 'number' ? y : x) as Tensor);
+    const b = asTensor(y, a);
+    const out = rawBinary(op, a, b);
+    const rule = rules[op];
+    if (!rule) return out;
+    return record(out, op, [a, b], (g) => {
+      const [ga, gb] = rule(g, a, b, out);
+      return [ga && reduceTo(ga, a.shape, g), gb && reduceTo(gb, b.shape, g)];
+    });
+  };
+}
+
+/** Sums a broadcast gradient back to an operand's shape (disposing the intermediate, never g itself). */
+function reduceTo(grad: Tensor, shape: readonly number[], g: Tensor): Tensor {
+  if (sameShape(grad.shape, shape)) return grad;
+  const reduced = sumTo(grad, shape);
+  if (grad !== g) grad.dispose();
+  return reduced;
+}
+
+export const add = binaryOp('add');
+export const sub = binaryOp('sub');
+export const mul = binaryOp('mul');
+export const div = binaryOp('div');
+export const pow = binaryOp('pow');
+export const maximum = binaryOp('max');
+export const minimum = binaryOp('min');
+export const lt = binaryOp('lt');
+export const le = binaryOp('le');
+export const gt = binaryOp('gt');
+export const ge = binaryOp('ge');
+export const eq = binaryOp('eq');
+export const ne = binaryOp('ne');
+
+/** cond != 0 ? a : b, broadcasting all three. */
+export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+  const a = asTensor(x, cond);
+  const b = asTensor(y, cond);
+  const backend = backendOf('where', cond, a, b);
+  requireFloat('where', cond, a, b);
+  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
+  const out = output(shape, backend);
+  const cs = broadcastStrides(cond.shape, shape);
+  backend.where(
+    cond.handle,
+    cs,
+    a.handle,
+    broadcastStrides(a.shape, shape),
+    b.handle,
+    broadcastStrides(b.shape, shape),
+    out.handle,
+    shape,
+  );
+  return record(out, 'where', [cond, a, b], (g) => {
+    const zero = scalar(0, { backend });
+    const ga = output(shape, backend);
+    const gb = output(shape, backend);
+    const dense = broadcastStrides(shape, shape);
+    const none = new Array<number>(shape.length).fill(0);
+    backend.where(cond.handle, cs, g.handle, dense, zero.handle, none, ga.handle, shape);
+    backend.where(cond.handle, cs, zero.handle, none, g.handle, dense, gb.handle, shape);
+    zero.dispose();
+    return [null, reduceTo(ga, a.shape, g), reduceTo(gb, b.shape, g)];
+  });
+}
+
+export function clamp(x: Tensor, lo: number, hi: number): Tensor {
+  if (!(lo <= hi)) throw new EngineError('clamp', `lo ${lo} must not exceed hi ${hi}`);
+  return minimum(maximum(x, lo), hi);
+}

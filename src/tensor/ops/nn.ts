@@ -1,0 +1,216 @@
+// Fused neural-network ops: softmax, cross-entropy, norms, rotary embedding, attention, dropout, embedding.
+// Each is one backend kernel forward and one backward, so native backends run them at full speed.
+import { record } from '../autograd.ts';
+import { EngineError, fmtShape } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { backendOf, output, product, requireDtype, requireFloat, requireShape } from './common.ts';
+import { takeRandom } from './create.ts';
+
+const rowsOf = (x: Tensor) => ({ rows: x.size / x.shape[x.rank - 1], cols: x.shape[x.rank - 1] });
+
+export function softmax(x: Tensor): Tensor {
+  requireFloat('softmax', x);
+  const { rows, cols } = rowsOf(x);
+  const out = output(x.shape, x.backend);
+  x.backend.softmax(x.handle, out.handle, rows, cols);
+  return record(out, 'softmax', [x], (g) => {
+    const gx = output(x.shape, x.backend);
+    x.backend.softmaxGrad(out.handle, g.handle, gx.handle, rows, cols);
+    return [gx];
+  });
+}
+
+export function logSoftmax(x: Tensor): Tensor {
+  requireFloat('logSoftmax', x);
+  const { rows, cols } = rowsOf(x);
+  const out = output(x.shape, x.backend);
+  x.backend.logSoftmax(x.handle, out.handle, rows, cols);
+  return record(out, 'logSoftmax', [x], (g) => {
+    const gx = output(x.shape, x.backend);
+    x.backend.logSoftmaxGrad(out.handle, g.handle, gx.handle, rows, cols);
+    return [gx];
+  });
+}
+
+/**
+ * Cross-entropy of logits (..., V) against i32 targets (...). Targets < 0 are ignored.
+ * reduction 'mean' averages over the targets that count; 'none' returns the per-position losses.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, reduction: 'mean' | 'none' = 'mean'): Tensor {
+  const backend = backendOf('crossEntropy', logits, targets);
+  requireFloat('crossEntropy', logits);
+  requireDtype('crossEntropy', targets, 'i32', 'targets');
+  const { rows, cols } = rowsOf(logits);
+  requireShape('crossEntropy', targets, logits.shape.slice(0, -1), 'targets');
+  const losses = output(targets.shape, backend);
+  const lse = output([rows], backend);
+  backend.crossEntropy(logits.handle, targets.handle, losses.handle, lse.handle, rows, cols);
+  const gradOf = (gLoss: Tensor) => {
+    const gx = output(logits.shape, backend);
+    backend.crossEntropyGrad(logits.handle, targets.handle, lse.handle, gLoss.handle, gx.handle, rows, cols);
+    return [gx, null];
+  };
+  if (reduction === 'none') return record(losses, 'crossEntropy', [logits, targets], gradOf);
+
+  const t = targets.toArray();
+  let counted = 0;
+  for (let i = 0; i < t.length; i++) if (t[i] >= 0) counted++;
+  const total = output([], backend);
+  backend.reduce('sum', losses.handle, total.handle, 1, rows, 1);
+  backend.affine(total.handle, total.handle, 1, 1 / Math.max(counted, 1), 0);
+  return record(total, 'crossEntropy', [logits, targets], (g) => {
+    const perRow = output([rows], backend);
+    // d mean / d loss_r = 1 / counted: broadcast the scalar gradient to every row.
+    backend.strided(g.handle, 0, [0], perRow.handle, 0, [1], [rows]);
+    backend.affine(perRow.handle, perRow.handle, rows, 1 / Math.max(counted, 1), 0);
+    return gradOf(perRow);
+  });
+}
+
+/** RMSNorm over the last axis with a learned gain w (cols). */
+export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+  const backend = backendOf('rmsNorm', x, w);
+  requireFloat('rmsNorm', x, w);
+  const { rows, cols } = rowsOf(x);
+  requireShape('rmsNorm', w, [cols], 'weight');
+  const out = output(x.shape, backend);
+  const rstd = output([rows], backend);
+  backend.rmsNorm(x.handle, w.handle, out.handle, rstd.handle, rows, cols, eps);
+  return record(out, 'rmsNorm', [x, w], (g) => {
+    const gx = output(x.shape, backend);
+    const gw = output([cols], backend);
+    backend.rmsNormGrad(x.handle, w.handle, rstd.handle, g.handle, gx.handle, gw.handle, rows, cols);
+    return [gx, gw];
+  });
+}
+
+/** LayerNorm over the last axis; w and b optional (OneBit uses it without affine parameters). */
+export function layerNorm(x: Tensor, w: Tensor | null = null, b: Tensor | null = null, eps = 1e-5): Tensor {
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  const backend = backendOf('layerNorm', ...inputs);
+  requireFloat('layerNorm', ...inputs);
+  const { rows, cols } = rowsOf(x);
+  if (w) requireShape('layerNorm', w, [cols], 'weight');
+  if (b) requireShape('layerNorm', b, [cols], 'bias');
+  const out = output(x.shape, backend);
+  const mean = output([rows], backend);
+  const rstd = output([rows], backend);
+  backend.layerNorm(
+    x.handle,
+    w?.handle ?? null,
+    b?.handle ?? null,
+    out.handle,
+    mean.handle,
+    rstd.handle,
+    rows,
+    cols,
+    eps,
+  );
+  return record(out, 'layerNorm', inputs, (g) => {
+    const gx = output(x.shape, backend);
+    const gw = w ? output([cols], backend) : null;
+    const gb = b ? output([cols], backend) : null;
+    backend.layerNormGrad(
+      x.handle,
+      w?.handle ?? null,
+      mean.handle,
+      rstd.handle,
+      g.handle,
+      gx.handle,
+      gw?.handle ?? null,
+      gb?.handle ?? null,
+      rows,
+      cols,
+    );
+    return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
+  });
+}
+
+function headDims(op: string, x: Tensor) {
+  if (x.rank !== 4) throw new EngineError(op, `expects (B, T, nh, hs), got ${fmtShape(x.shape)}`);
+  const [B, T, nh, hs] = x.shape;
+  return { B, T, nh, hs };
+}
+
+/** Rotary position embedding of x (B, T, nh, hs). */
+export function rope(x: Tensor, base = 10000, posOffset = 0): Tensor {
+  requireFloat('rope', x);
+  const { B, T, nh, hs } = headDims('rope', x);
+  if (hs % 2 !== 0) throw new EngineError('rope', `head size ${hs} must be even`);
+  const out = output(x.shape, x.backend);
+  x.backend.rope(x.handle, out.handle, B, T, nh, hs, base, posOffset, 1);
+  return record(out, 'rope', [x], (g) => {
+    const gx = output(x.shape, x.backend);
+    x.backend.rope(g.handle, gx.handle, B, T, nh, hs, base, posOffset, -1);
+    return [gx];
+  });
+}
+
+/** Softmax attention; q, k, v and the result are (B, T, nh, hs). */
+export function attention(q: Tensor, k: Tensor, v: Tensor, causal = true): Tensor {
+  const backend = backendOf('attention', q, k, v);
+  requireFloat('attention', q, k, v);
+  const { B, T, nh, hs } = headDims('attention', q);
+  requireShape('attention', k, q.shape, 'keys');
+  requireShape('attention', v, q.shape, 'values');
+  const scale = 1 / Math.sqrt(hs);
+  const out = output(q.shape, backend);
+  const lse = output([B, nh, T], backend);
+  backend.attention(q.handle, k.handle, v.handle, out.handle, lse.handle, B, T, nh, hs, scale, causal);
+  return record(out, 'attention', [q, k, v], (g) => {
+    const gq = output(q.shape, backend);
+    const gk = output(q.shape, backend);
+    const gv = output(q.shape, backend);
+    backend.attentionGrad(
+      q.handle,
+      k.handle,
+      v.handle,
+      out.handle,
+      lse.handle,
+      g.handle,
+      gq.handle,
+      gk.handle,
+      gv.handle,
+      B,
+      T,
+      nh,
+      hs,
+      scale,
+      causal,
+    );
+    return [gq, gk, gv];
+  });
+}
+
+/** Inverted dropout with probability p, drawing its mask from the global random stream. */
+export function dropout(x: Tensor, p: number): Tensor {
+  if (!(p >= 0 && p < 1)) throw new EngineError('dropout', `p must be in [0, 1), got ${p}`);
+  if (p === 0) return x;
+  requireFloat('dropout', x);
+  const { seed, offset } = takeRandom(x.size);
+  const out = output(x.shape, x.backend);
+  x.backend.dropout(x.handle, out.handle, x.size, p, seed, offset);
+  return record(out, 'dropout', [x], (g) => {
+    const gx = output(x.shape, x.backend);
+    x.backend.dropout(g.handle, gx.handle, x.size, p, seed, offset);
+    return [gx];
+  });
+}
+
+/** Rows of table (V, C) picked by i32 indices (...) -> (..., C); the gradient scatters back. */
+export function embedding(table: Tensor, indices: Tensor): Tensor {
+  const backend = backendOf('embedding', table, indices);
+  requireFloat('embedding', table);
+  requireDtype('embedding', indices, 'i32', 'indices');
+  if (table.rank !== 2)
+    throw new EngineError('embedding', `table must be (V, C), got ${fmtShape(table.shape)}`);
+  const C = table.shape[1];
+  const n = product(indices.shape);
+  const out = output([...indices.shape, C], backend);
+  backend.gather(table.handle, indices.handle, out.handle, n, C);
+  return record(out, 'embedding', [table, indices], (g) => {
+    const gt = output(table.shape, backend);
+    backend.scatterAdd(g.handle, indices.handle, gt.handle, n, C);
+    return [gt, null];
+  });
+}
