@@ -4,6 +4,7 @@
 #pragma once
 #include <node_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -18,24 +19,50 @@ struct Registration {
 };
 std::vector<std::pair<const char*, KernelFn>>& registrations();
 
-// Argument access. Each throws std::runtime_error with the argument's position on a type mismatch;
-// wrap() turns that into a JavaScript exception naming the kernel.
+// A typed array seen from C++: its data, element count and element type.
+struct View {
+  void* data = nullptr;
+  size_t length = 0;
+  napi_typedarray_type type = napi_float32_array;
+};
+
+// Argument access. Every accessor takes the argument's position and, optionally, its name and the
+// number of elements the kernel will touch; a wrong type or a too-short array throws std::runtime_error
+// naming the argument, and wrap() turns that into a JavaScript error naming the kernel.
 struct Args {
   napi_env env;
   std::vector<napi_value> argv;
   Args(napi_env env, napi_callback_info info);
   size_t size() const { return argv.size(); }
-  float* f32(size_t i) const;             // Float32Array (null/undefined -> nullptr)
-  int32_t* i32(size_t i) const;           // Int32Array
-  uint16_t* u16(size_t i) const;          // Uint16Array
-  double num(size_t i) const;             // number
-  bool flag(size_t i) const;              // boolean
-  std::vector<int64_t> ints(size_t i) const;  // array of numbers
-  std::vector<double> nums(size_t i) const;   // array or Float64Array of numbers
+  float* f32(size_t i, const char* name = nullptr, size_t min_len = 0) const;     // Float32Array
+  float* f32_or_null(size_t i, const char* name = nullptr, size_t min_len = 0) const;  // null/undefined -> nullptr
+  int32_t* i32(size_t i, const char* name = nullptr, size_t min_len = 0) const;   // Int32Array
+  uint16_t* u16(size_t i, const char* name = nullptr, size_t min_len = 0) const;  // Uint16Array
+  View view(size_t i, const char* name = nullptr) const;                          // any typed array
+  double num(size_t i, const char* name = nullptr) const;                         // number
+  int64_t integer(size_t i, const char* name = nullptr) const;                    // number, whole, >= 0
+  bool flag(size_t i, const char* name = nullptr) const;                          // boolean
+  std::vector<int64_t> ints(size_t i, const char* name = nullptr) const;          // array of numbers
+  std::vector<double> nums(size_t i, const char* name = nullptr) const;  // array or Float64Array of numbers
+  // Plain objects (e.g. a FakeQuantSpec): a property of argument i, or of any object value.
+  napi_value field(napi_value object, const char* key) const;
+  double to_num(napi_value value, const char* what) const;
+  std::string to_str(napi_value value, const char* what) const;
+  bool is_nullish(size_t i) const;
 };
 
 napi_value wrap(napi_env env, const char* name, napi_callback_info info, void (*body)(const Args&));
 napi_value number(napi_env env, double value);
+
+// Kernels that return a value to JavaScript store it here (a thread-local slot read by wrap()).
+void set_result(double value);
+
+// Threads used by OpenMP regions and by OpenBLAS (set together so they never oversubscribe the cores).
+int threads();
+void set_threads(int n);
+
+// Below this many elements a kernel runs on one thread: waking the team costs more than it saves.
+constexpr int64_t kParallelGrain = 1 << 15;
 
 }  // namespace bitscale
 
@@ -47,8 +74,3 @@ napi_value number(napi_env env, double value);
   }                                                                                     \
   static bitscale::Registration name##_registration(#name, name##_napi);                \
   static void name##_body(const bitscale::Args& a)
-
-// Kernels that return a value to JavaScript store it here (a thread-local slot read by wrap()).
-namespace bitscale {
-void set_result(double value);
-}

@@ -176,7 +176,17 @@ export interface Backend<S = unknown> {
   /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */
-  layerNorm(x: S, w: S | null, b: S | null, out: S, mean: S, rstd: S, rows: number, cols: number, eps: number): void;
+  layerNorm(
+    x: S,
+    w: S | null,
+    b: S | null,
+    out: S,
+    mean: S,
+    rstd: S,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** gx overwritten; gw and gb accumulated into when not null. */
   layerNormGrad(
     x: S,
@@ -192,10 +202,32 @@ export interface Backend<S = unknown> {
   ): void;
   /** Rotary embedding on x of shape (B, T, nh, hs), rotating pairs (j, j + hs/2) of each head by angle
    *  (posOffset + t) * base^(-2j/hs). direction -1 rotates backwards (the gradient). out may alias x. */
-  rope(x: S, out: S, B: number, T: number, nh: number, hs: number, base: number, posOffset: number, direction: 1 | -1): void;
+  rope(
+    x: S,
+    out: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    base: number,
+    posOffset: number,
+    direction: 1 | -1,
+  ): void;
   /** Causal (or full) softmax attention. q, k, v, out: (B, T, nh, hs). lse: (B, nh, T), saved for backward.
    *  out[b, t, h] = Σ_s softmax_s(scale q_t·k_s, s <= t if causal) v_s. */
-  attention(q: S, k: S, v: S, out: S, lse: S, B: number, T: number, nh: number, hs: number, scale: number, causal: boolean): void;
+  attention(
+    q: S,
+    k: S,
+    v: S,
+    out: S,
+    lse: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    causal: boolean,
+  ): void;
   /** Gradients of attention; gq, gk, gv are overwritten. */
   attentionGrad(
     q: S,
