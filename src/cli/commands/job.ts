@@ -1,0 +1,72 @@
+// `bitscale job <job.json> --store <db>`: runs one job of a sweep. What a local worker process and a
+// Slurm array task execute. Prints one JSON line with the outcome; the exit code says it too.
+
+import { type Command, InvalidArgumentError } from 'commander';
+import { jobKindModulesFromEnv, loadJobKindModules } from '../../sweep/registry.ts';
+import { type JobOutcome, runJobFile } from '../../sweep/run-job.ts';
+
+/** Exit codes: 0 finished or already finished; 1 failed; 3 blocked on a dependency; 4 held elsewhere; 5 claim lost. */
+export const jobExitCodes: Record<JobOutcome, number> = {
+  done: 0,
+  diverged: 0,
+  skipped: 0,
+  failed: 1,
+  blocked: 3,
+  busy: 4,
+  lost: 5,
+};
+
+/** How long a job may take to stop after its sweep process died, before the worker exits anyway. */
+const orphanGraceMs = 3_000;
+
+export function registerJob(program: Command): void {
+  program
+    .command('job')
+    .description('run one job file of a sweep against the run store (safe to run twice)')
+    .argument('<job-file>', 'a jobs/<id>.json file written by `bitscale sweep`')
+    .requiredOption('--store <db>', 'the run store (SQLite file)')
+    .option('--runs <dir>', 'where run directories live (default: runs/ next to the store)')
+    .option('--cores <n>', 'CPU cores this job may use', '1')
+    .option('--stale-after <seconds>', 'treat claims without a heartbeat for this long as dead', '60')
+    .option('--kinds <modules>', 'comma-separated modules that register job kinds (also $BITSCALE_JOB_KINDS)')
+    .action(async (jobFile: string, opts: { store: string; runs?: string; cores: string; staleAfter: string; kinds?: string }) => {
+      const cores = positiveNumber(opts.cores, '--cores');
+      const staleAfter = positiveNumber(opts.staleAfter, '--stale-after');
+      await loadJobKindModules([...jobKindModulesFromEnv(), ...(opts.kinds?.split(',').filter(Boolean) ?? [])]);
+
+      const abort = new AbortController();
+      const stop = (why: string) => {
+        if (!abort.signal.aborted) abort.abort(new Error(why));
+      };
+      process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
+      process.once('SIGINT', () => stop('interrupted by SIGINT'));
+      // Started by a local sweep: if the sweep process dies, stop too rather than run on unsupervised.
+      // The claim is left behind and is reclaimed as stale (this pid is gone) by the next run of the sweep.
+      const orphaned = () => {
+        stop('the sweep process went away');
+        setTimeout(() => process.exit(75), orphanGraceMs).unref();
+      };
+      process.once('disconnect', orphaned);
+
+      const report = await runJobFile(jobFile, {
+        storePath: opts.store,
+        runsDir: opts.runs,
+        cores,
+        staleAfterMs: staleAfter * 1000,
+        signal: abort.signal,
+        onProgress: (fraction, message) => {
+          if (process.connected) process.send?.({ type: 'progress', fraction, message });
+        },
+      });
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      process.exitCode = jobExitCodes[report.outcome];
+      process.off('disconnect', orphaned);
+      if (process.connected) process.disconnect();
+    });
+}
+
+function positiveNumber(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${option}: ${JSON.stringify(text)} is not a positive number`);
+  return n;
+}
