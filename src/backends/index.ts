@@ -1,7 +1,7 @@
 // Registers the native backends that can exist on this machine. Importing this module is what makes
-// 'cpu' (and later 'cuda') available by name; each loads lazily and falls back with a clear message.
+// 'cpu' (and later 'cuda') available by name; each loads lazily, and a missing one falls back to 'js' with a
+// clear message (see tensor/registry.ts).
 import { registerBackend } from '../tensor/registry.ts';
+import { createCpuBackend } from './cpu/cpu-backend.ts';
 
-registerBackend('cpu', () => {
-  throw new Error('the native cpu backend is not built yet');
-});
+registerBackend('cpu', () => createCpuBackend());

@@ -1,15 +1,19 @@
 // The bitscale command line: a thin layer over the library. Each command lives in src/cli/commands/.
 import { Command } from 'commander';
 import { registerSmoke } from './commands/smoke.ts';
+import { registerTrain } from './commands/train.ts';
 
 const program = new Command();
 program
   .name('bitscale')
-  .description('Precision-aware scaling laws, end to end: train at any precision, quantize, fit the laws, decide.')
+  .description(
+    'Precision-aware scaling laws, end to end: train at any precision, quantize, fit the laws, decide.',
+  )
   .version('0.1.0')
   .showHelpAfterError();
 
 registerSmoke(program);
+registerTrain(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`bitscale: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -29,44 +29,53 @@ export function registerJob(program: Command): void {
     .option('--cores <n>', 'CPU cores this job may use', '1')
     .option('--stale-after <seconds>', 'treat claims without a heartbeat for this long as dead', '60')
     .option('--kinds <modules>', 'comma-separated modules that register job kinds (also $BITSCALE_JOB_KINDS)')
-    .action(async (jobFile: string, opts: { store: string; runs?: string; cores: string; staleAfter: string; kinds?: string }) => {
-      const cores = positiveNumber(opts.cores, '--cores');
-      const staleAfter = positiveNumber(opts.staleAfter, '--stale-after');
-      await loadJobKindModules([...jobKindModulesFromEnv(), ...(opts.kinds?.split(',').filter(Boolean) ?? [])]);
+    .action(
+      async (
+        jobFile: string,
+        opts: { store: string; runs?: string; cores: string; staleAfter: string; kinds?: string },
+      ) => {
+        const cores = positiveNumber(opts.cores, '--cores');
+        const staleAfter = positiveNumber(opts.staleAfter, '--stale-after');
+        await loadJobKindModules([
+          ...jobKindModulesFromEnv(),
+          ...(opts.kinds?.split(',').filter(Boolean) ?? []),
+        ]);
 
-      const abort = new AbortController();
-      const stop = (why: string) => {
-        if (!abort.signal.aborted) abort.abort(new Error(why));
-      };
-      process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
-      process.once('SIGINT', () => stop('interrupted by SIGINT'));
-      // Started by a local sweep: if the sweep process dies, stop too rather than run on unsupervised.
-      // The claim is left behind and is reclaimed as stale (this pid is gone) by the next run of the sweep.
-      const orphaned = () => {
-        stop('the sweep process went away');
-        setTimeout(() => process.exit(75), orphanGraceMs).unref();
-      };
-      process.once('disconnect', orphaned);
+        const abort = new AbortController();
+        const stop = (why: string) => {
+          if (!abort.signal.aborted) abort.abort(new Error(why));
+        };
+        process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
+        process.once('SIGINT', () => stop('interrupted by SIGINT'));
+        // Started by a local sweep: if the sweep process dies, stop too rather than run on unsupervised.
+        // The claim is left behind and is reclaimed as stale (this pid is gone) by the next run of the sweep.
+        const orphaned = () => {
+          stop('the sweep process went away');
+          setTimeout(() => process.exit(75), orphanGraceMs).unref();
+        };
+        process.once('disconnect', orphaned);
 
-      const report = await runJobFile(jobFile, {
-        storePath: opts.store,
-        runsDir: opts.runs,
-        cores,
-        staleAfterMs: staleAfter * 1000,
-        signal: abort.signal,
-        onProgress: (fraction, message) => {
-          if (process.connected) process.send?.({ type: 'progress', fraction, message });
-        },
-      });
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-      process.exitCode = jobExitCodes[report.outcome];
-      process.off('disconnect', orphaned);
-      if (process.connected) process.disconnect();
-    });
+        const report = await runJobFile(jobFile, {
+          storePath: opts.store,
+          runsDir: opts.runs,
+          cores,
+          staleAfterMs: staleAfter * 1000,
+          signal: abort.signal,
+          onProgress: (fraction, message) => {
+            if (process.connected) process.send?.({ type: 'progress', fraction, message });
+          },
+        });
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+        process.exitCode = jobExitCodes[report.outcome];
+        process.off('disconnect', orphaned);
+        if (process.connected) process.disconnect();
+      },
+    );
 }
 
 function positiveNumber(text: string, option: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${option}: ${JSON.stringify(text)} is not a positive number`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`${option}: ${JSON.stringify(text)} is not a positive number`);
   return n;
 }

@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import '../../backends/index.ts';
 import * as T from '../../tensor/index.ts';
 
-export function runSmoke(backendName?: string, steps = 200): { backend: string; first: number; last: number } {
+export function runSmoke(
+  backendName?: string,
+  steps = 200,
+): { backend: string; first: number; last: number } {
   const backend = backendName ? T.setDefaultBackend(backendName) : T.defaultBackend();
   const x = T.randn([64, 8], { seed: 1 }).keep();
   const y = T.tidy(() => T.sum(T.tanh(T.slice(x, 1, 0, 3)), 1, true)).keep();
@@ -17,7 +20,15 @@ export function runSmoke(backendName?: string, steps = 200): { backend: string; 
       T.backward(loss);
       losses.push(loss.item());
       for (const w of [w1, w2]) {
-        w.backend.binary('sub', w.handle, [w.shape[1], 1], T.affine(w.grad!, 0.05).handle, [w.shape[1], 1], w.handle, w.shape);
+        w.backend.binary(
+          'sub',
+          w.handle,
+          [w.shape[1], 1],
+          T.affine(w.grad!, 0.05).handle,
+          [w.shape[1], 1],
+          w.handle,
+          w.shape,
+        );
         w.grad!.dispose();
         w.grad = null;
       }

@@ -1,0 +1,151 @@
+// bitscale fit <runs.csv|.jsonl> --form ...: fit a scaling law, print parameters ± intervals, write JSON.
+
+import type { Command } from 'commander';
+import { mappingRecord, parseMapping, parseNumber, parseNumberList } from '../../laws/cli-args.ts';
+import { datasetFromRows, KNOWN_VARIABLES } from '../../laws/dataset.ts';
+import { LawsError } from '../../laws/errors.ts';
+import type { FitResult } from '../../laws/fit.ts';
+import { fitLaw } from '../../laws/fit.ts';
+import type { Part } from '../../laws/forms/kumar.ts';
+import { formByName } from '../../laws/forms/registry.ts';
+import { readRunsTable, writeJsonAtomic } from '../../laws/io-node.ts';
+import { dropHighestLoss, tokensFromCompute } from '../../laws/transforms.ts';
+
+interface FitFlags {
+  form: string;
+  col: string[];
+  bootstrap: string;
+  seed: string;
+  holdout?: string;
+  holdoutBy?: string;
+  delta: string;
+  tie: string[];
+  fix: string[];
+  parts?: string;
+  linear: string[];
+  start: string[];
+  maxStarts?: string;
+  tokensFromCompute?: boolean;
+  dropHighestLoss?: string;
+  out?: string;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerFit(program: Command): void {
+  program
+    .command('fit')
+    .description('fit a scaling law to runs (Huber on log-loss, multi-start L-BFGS-B, bootstrap intervals)')
+    .argument('<runs>', 'runs table: .csv or .jsonl, one run per row')
+    .requiredOption(
+      '--form <form>',
+      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | an expression, e.g. 'E + A/N^alpha'",
+    )
+    .option(
+      '--col <VAR=column>',
+      'map a variable (N, D, C, Pw, Pa, Pkv, Ppost, loss) to a column name; repeatable',
+      collect,
+      [],
+    )
+    .option('--bootstrap <K>', 'bootstrap resamples for intervals', '0')
+    .option('--seed <n>', 'seed for bootstrap and start subsampling', '0')
+    .option('--holdout <x>', 'hold out the largest runs: a fraction (<1) or a count')
+    .option('--holdout-by <column>', 'variable ordering runs by size (default N*D)')
+    .option('--delta <d>', 'Huber delta on log-loss residuals', '1e-3')
+    .option('--tie <a,b>', 'tie parameters, e.g. alpha,beta; repeatable', collect, [])
+    .option('--fix <name=value>', 'hold a parameter at a value; repeatable', collect, [])
+    .option('--parts <w,a,kv>', 'training-precision parts for precision/unified (default w)')
+    .option(
+      '--linear <name>',
+      'fit an expression parameter in linear space (may be negative); repeatable',
+      collect,
+      [],
+    )
+    .option('--start <name=v1,v2>', 'start values for a parameter (natural units); repeatable', collect, [])
+    .option('--max-starts <n>', 'use a seeded subset of the start grid above this size')
+    .option('--tokens-from-compute', 'derive D = C / (6 N) (Epoch)')
+    .option('--drop-highest-loss <k>', 'drop the k highest-loss rows first (Epoch: 5)')
+    .option('--out <file.json>', 'write the fit as JSON')
+    .option('--json', 'print the fit as JSON instead of a table')
+    .action((runs: string, flags: FitFlags) => {
+      try {
+        const result = runFit(runs, flags);
+        console.log(flags.json ? JSON.stringify(result, null, 2) : formatFit(result));
+        if (flags.out) writeJsonAtomic(flags.out, result);
+      } catch (err) {
+        if (!(err instanceof LawsError)) throw err;
+        console.error(`bitscale fit: ${err.message}`);
+        process.exitCode = 1;
+      }
+    });
+}
+
+export function runFit(runs: string, flags: FitFlags): FitResult {
+  const columns = mappingRecord('--col', flags.col);
+  const parts = flags.parts?.split(',').map((s) => s.trim()) as Part[] | undefined;
+  const fix = Object.fromEntries(
+    flags.fix.map((f) => parseMapping('--fix', f)).map(([k, v]) => [k, parseNumber('--fix', v)]),
+  );
+  const form = formByName(flags.form, {
+    parts,
+    tie: flags.tie.map((t) => t.split(',').map((s) => s.trim())),
+    fix,
+    linear: flags.linear,
+    variables: [...new Set([...KNOWN_VARIABLES, ...Object.keys(columns).filter((k) => k !== 'loss')])],
+  });
+  // With --tokens-from-compute the table supplies C and D is derived.
+  const needed = flags.tokensFromCompute
+    ? [...new Set([...form.variables.filter((v) => v !== 'D'), 'N', 'C'])]
+    : [...form.variables];
+  const table = readRunsTable(runs);
+  let data = datasetFromRows(table.records, needed, { columns, rowNumbers: table.lines });
+  if (flags.dropHighestLoss)
+    data = dropHighestLoss(data, parseNumber('--drop-highest-loss', flags.dropHighestLoss));
+  if (flags.tokensFromCompute) data = tokensFromCompute(data);
+  const starts = Object.fromEntries(
+    flags.start.map((s) => parseMapping('--start', s)).map(([k, v]) => [k, parseNumberList('--start', v)]),
+  );
+  return fitLaw(form, data, {
+    delta: parseNumber('--delta', flags.delta),
+    bootstrap: parseNumber('--bootstrap', flags.bootstrap),
+    seed: parseNumber('--seed', flags.seed),
+    holdout: flags.holdout === undefined ? undefined : parseNumber('--holdout', flags.holdout),
+    holdoutBy: flags.holdoutBy,
+    starts,
+    maxStarts: flags.maxStarts === undefined ? undefined : parseNumber('--max-starts', flags.maxStarts),
+  });
+}
+
+export function formatFit(fit: FitResult): string {
+  const lines = [`form: ${fit.formula}`];
+  const width = Math.max(...Object.keys(fit.params).map((k) => k.length));
+  for (const [name, value] of Object.entries(fit.params)) {
+    const iv = fit.intervals?.[name];
+    const spread = iv ? `  ± ${num(iv.stderr)}  [${num(iv.lower)}, ${num(iv.upper)}]` : '';
+    lines.push(`  ${name.padEnd(width)}  ${num(value)}${spread}`);
+  }
+  lines.push(
+    `objective ${num(fit.objective)} (sum of Huber, delta ${fit.delta}) on ${fit.points} points; ` +
+      `${fit.starts.converged}/${fit.starts.total} starts converged`,
+  );
+  if (fit.intervals)
+    lines.push(
+      `intervals: 95% bootstrap over ${fit.bootstrap?.samples.length} resamples (± is the standard error)`,
+    );
+  if (fit.holdout) {
+    const h = fit.holdout;
+    lines.push(
+      `held out ${h.rows.length} largest runs: RMSE(log loss) ${num(h.rmseLog)}, ` +
+        `mean |rel. error| ${(100 * h.meanRelativeError).toFixed(2)}%, max ${(100 * h.maxRelativeError).toFixed(2)}%`,
+    );
+  }
+  for (const w of fit.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}
+
+function num(v: number): string {
+  return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0)
+    ? v.toExponential(4)
+    : Number(v.toPrecision(5)).toString();
+}

@@ -1,0 +1,208 @@
+// Trains one language model run end to end: data, model, AdamW with warmup + cosine, validation, metrics
+// (JSONL), atomic checkpoints, resume, and divergence detection. Everything a run leaves is in its folder:
+//   config.json  checkpoint.safetensors  metrics.jsonl  summary.json  tokenizer.json
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../data/atomic_write.ts';
+import {
+  BatchSampler,
+  bigramBaseline,
+  type PreparedData,
+  prepareData,
+  saveTokenizer,
+} from '../data/index.ts';
+import '../backends/index.ts';
+import { parameterCount } from '../nn/config.ts';
+import { initParams, lossOf } from '../nn/transformer.ts';
+import * as T from '../tensor/index.ts';
+import { AdamW, learningRate } from './adamw.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { type RunConfig, stepsOf } from './config.ts';
+import { evaluate } from './evaluate.ts';
+
+export interface Progress {
+  step: number;
+  steps: number;
+  loss: number;
+  tokensPerSecond: number;
+  etaSeconds: number;
+  valLoss?: number;
+}
+
+export interface TrainOptions {
+  outDir: string;
+  /** Backend name (default: the engine's default). */
+  backend?: string;
+  onProgress?: (p: Progress) => void;
+  /** Reuse prepared data (sweeps prepare it once). */
+  data?: PreparedData;
+  cacheDir?: string;
+  /** Stop after this many steps as if interrupted (tests of resume). */
+  stopAfterStep?: number;
+  /** Compute the bigram baseline on the same tokens for the summary. */
+  bigram?: boolean;
+}
+
+export interface TrainSummary {
+  status: 'done' | 'diverged' | 'stopped';
+  steps: number;
+  tokens: number;
+  valLoss: number | null;
+  trainLoss: number | null;
+  divergedAtStep?: number;
+  nonEmbeddingParams: number;
+  totalParams: number;
+  bigramValLoss?: number;
+  tokensPerSecond: number;
+  wallSeconds: number;
+  backend: string;
+}
+
+export const configHash = (c: RunConfig) =>
+  createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 16);
+
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+interface MetricRow {
+  step: number;
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  tokensPerSecond?: number;
+  valLoss?: number;
+}
+
+/** Metric rows before `step` (what a resumed run keeps of its history). */
+function keepMetricsBefore(path: string, step: number): MetricRow[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as MetricRow)
+    .filter((row) => row.step < step || (row.step === step && row.loss === undefined));
+}
+
+export function train(config: RunConfig, options: TrainOptions): TrainSummary {
+  const started = performance.now();
+  const backend = options.backend ? T.setDefaultBackend(options.backend) : T.defaultBackend();
+  const data =
+    options.data ??
+    prepareData({
+      corpus: config.data.corpus,
+      validation: config.data.validation,
+      vocabSize: config.data.vocabSize,
+      cacheDir: options.cacheDir,
+      tokenizer: config.data.tokenizer,
+    });
+  const { model, train: opt } = config;
+  const steps = stepsOf(config);
+  const hash = configHash(config);
+  const dir = options.outDir;
+  const paths = {
+    config: join(dir, 'config.json'),
+    checkpoint: join(dir, 'checkpoint.safetensors'),
+    metrics: join(dir, 'metrics.jsonl'),
+    summary: join(dir, 'summary.json'),
+    tokenizer: join(dir, 'tokenizer.json'),
+  };
+  writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  if (data.tokenizer && !existsSync(paths.tokenizer)) saveTokenizer(data.tokenizer, paths.tokenizer);
+
+  const params = initParams(model, opt.seed);
+  const optimizer = new AdamW(params, opt);
+  let startStep = 0;
+  if (hasCheckpoint(paths.checkpoint)) {
+    const state = loadCheckpoint(paths.checkpoint, params, optimizer);
+    if (state.configHash !== hash)
+      throw new Error(`${paths.checkpoint} belongs to another config (${state.configHash}, this is ${hash})`);
+    startStep = state.step;
+  }
+  const metrics = keepMetricsBefore(paths.metrics, startStep);
+  const writeMetrics = () =>
+    writeFileAtomic(paths.metrics, metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
+
+  const sampler = new BatchSampler(data.train, opt.batchSize, model.context, opt.seed);
+  const tokensPerStep = opt.batchSize * model.context;
+  const evalNow = () => evaluate(model, params, data.val, opt.batchSize, opt.evalTokens);
+  let status: TrainSummary['status'] = 'done';
+  let divergedAtStep: number | undefined;
+  let lastLoss: number | null = null;
+  let valLoss: number | null = null;
+  let timedTokens = 0;
+  const loopStart = performance.now();
+
+  for (let step = startStep; step < steps; step++) {
+    if (options.stopAfterStep !== undefined && step >= options.stopAfterStep) {
+      status = 'stopped';
+      break;
+    }
+    T.manualSeed(opt.seed * 1_000_003 + step); // dropout masks are a function of (seed, step): resumable
+    const batch = sampler.batch(step);
+    const loss = T.tidy(() => {
+      const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
+      const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
+      const l = lossOf(model, params, inputs, targets, { train: true });
+      T.backward(l);
+      return l.item();
+    });
+    if (!Number.isFinite(loss)) {
+      status = 'diverged';
+      divergedAtStep = step;
+      optimizer.zeroGrad();
+      metrics.push({ step, loss });
+      break;
+    }
+    const lr = learningRate(step, opt.lr, opt.warmupSteps, steps, opt.minLrRatio);
+    const gradNorm = optimizer.update(lr);
+    lastLoss = loss;
+    timedTokens += tokensPerStep;
+    const elapsed = (performance.now() - loopStart) / 1000;
+    const tokensPerSecond = timedTokens / Math.max(elapsed, 1e-9);
+    const row: MetricRow = { step, loss, lr, gradNorm, tokensPerSecond };
+    const last = step === steps - 1;
+    if (last || (opt.evalEvery > 0 && (step + 1) % opt.evalEvery === 0)) row.valLoss = valLoss = evalNow();
+    metrics.push(row);
+    options.onProgress?.({
+      step: step + 1,
+      steps,
+      loss,
+      tokensPerSecond,
+      etaSeconds: ((steps - step - 1) * tokensPerStep) / tokensPerSecond,
+      valLoss: row.valLoss,
+    });
+    if (last || (opt.checkpointEvery > 0 && (step + 1) % opt.checkpointEvery === 0)) {
+      // Metrics first: a crash between the two leaves metrics ahead of the checkpoint, which resume trims.
+      writeMetrics();
+      saveCheckpoint(paths.checkpoint, params, optimizer, { step: step + 1, configHash: hash });
+    }
+  }
+  writeMetrics();
+  const counts = parameterCount(model);
+  const summary: TrainSummary = {
+    status,
+    steps,
+    tokens: steps * tokensPerStep,
+    valLoss,
+    trainLoss: lastLoss,
+    divergedAtStep,
+    nonEmbeddingParams: counts.nonEmbedding,
+    totalParams: counts.total,
+    bigramValLoss: options.bigram
+      ? bigramBaseline(data.train, data.val.subarray(0, opt.evalTokens + 1), data.vocabSize).crossEntropy
+      : undefined,
+    tokensPerSecond: timedTokens / Math.max((performance.now() - loopStart) / 1000, 1e-9),
+    wallSeconds: (performance.now() - started) / 1000,
+    backend: backend.name,
+  };
+  if (status !== 'stopped') writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+  for (const p of params.values()) p.dispose();
+  for (const t of [...optimizer.m.values(), ...optimizer.v.values()]) t.dispose();
+  return summary;
+}
