@@ -2,10 +2,10 @@
 // this; native/cpu/fake_quant.cc must give the same bits). Quantize-then-dequantize x, viewed as
 // (rows, cols) row-major, into out (which may alias x), group by group.
 
+import { philoxBlock, uniformFromBits } from '../tensor/philox.ts';
 import { assertFinite, NumericsError } from './errors.ts';
 import { chooseParams, insideRange, quantizerFor, quantizeValue } from './quantizer.ts';
 import { type FakeQuantSpec, type Granularity, validateSpec } from './spec.ts';
-import { philoxBlock, uniformFromBits } from '../tensor/philox.ts';
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -45,7 +45,11 @@ export function fakeQuantArray(
 ): void {
   validateSpec(spec, rows, cols);
   const n = rows * cols;
-  for (const [name, a] of [['x', x], ['out', out], ['steMask', steMask]] as const) {
+  for (const [name, a] of [
+    ['x', x],
+    ['out', out],
+    ['steMask', steMask],
+  ] as const) {
     if (a && a.length < n) throw new NumericsError(`${name}.length`, a.length, `at least rows * cols = ${n}`);
   }
   assertFinite('x', x, n);

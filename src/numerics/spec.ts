@@ -109,7 +109,9 @@ export function formatName(format: NumberFormat): string {
     case 'mx': {
       const e = format.element;
       if (e.kind === 'int') return 'mxint8';
-      return e.exponent === 2 && e.mantissa === 1 ? 'mxfp4' : `mxfp${1 + e.exponent + e.mantissa}_e${e.exponent}m${e.mantissa}`;
+      return e.exponent === 2 && e.mantissa === 1
+        ? 'mxfp4'
+        : `mxfp${1 + e.exponent + e.mantissa}_e${e.exponent}m${e.mantissa}`;
     }
     default:
       return format.kind;
@@ -135,7 +137,14 @@ export function quantSpec(name: string, overrides: Partial<FakeQuantSpec> = {}):
       : format.kind === 'bf16' || format.kind === 'fp16'
         ? { kind: 'none' }
         : { kind: 'absmax' };
-  const spec: FakeQuantSpec = { format, symmetric: true, granularity, scale, rounding: { kind: 'nearest' }, ...overrides };
+  const spec: FakeQuantSpec = {
+    format,
+    symmetric: true,
+    granularity,
+    scale,
+    rounding: { kind: 'nearest' },
+    ...overrides,
+  };
   validateSpec(spec);
   return spec;
 }
@@ -155,23 +164,37 @@ export function validateSpec(spec: FakeQuantSpec, rows?: number, cols?: number):
         throw new NumericsError('format.bits', f.bits, 'an integer in [1, 8]');
       }
       if (spec.symmetric && f.bits < 2) {
-        throw new NumericsError('format.bits', f.bits, 'an integer in [2, 8] when symmetric (1 bit: asymmetric, or format binary)');
+        throw new NumericsError(
+          'format.bits',
+          f.bits,
+          'an integer in [2, 8] when symmetric (1 bit: asymmetric, or format binary)',
+        );
       }
       break;
     case 'fp':
       if (!isOcpFloat(f.exponent, f.mantissa)) {
-        throw new NumericsError('format (exponent, mantissa)', `E${f.exponent}M${f.mantissa}`, 'one of E4M3, E5M2, E3M2, E2M3, E2M1');
+        throw new NumericsError(
+          'format (exponent, mantissa)',
+          `E${f.exponent}M${f.mantissa}`,
+          'one of E4M3, E5M2, E3M2, E2M3, E2M1',
+        );
       }
       break;
     case 'mx': {
       const e = f.element;
       const ok = e.kind === 'int' ? e.bits === 8 : isOcpFloat(e.exponent, e.mantissa);
       if (!ok) throw new NumericsError('format.element', e, 'fp E4M3, E5M2, E3M2, E2M3, E2M1 or int 8');
-      if (f.blockSize !== MX_BLOCK_SIZE) throw new NumericsError('format.blockSize', f.blockSize, `${MX_BLOCK_SIZE} (OCP MX v1.0)`);
+      if (f.blockSize !== MX_BLOCK_SIZE)
+        throw new NumericsError('format.blockSize', f.blockSize, `${MX_BLOCK_SIZE} (OCP MX v1.0)`);
       if (spec.granularity.kind !== 'group' || spec.granularity.size !== f.blockSize) {
-        throw new NumericsError('granularity', spec.granularity, `{ kind: 'group', size: ${f.blockSize} } for MX formats`);
+        throw new NumericsError(
+          'granularity',
+          spec.granularity,
+          `{ kind: 'group', size: ${f.blockSize} } for MX formats`,
+        );
       }
-      if (spec.scale.kind !== 'absmax') throw new NumericsError('scale', spec.scale, "{ kind: 'absmax' } for MX formats (E8M0 from absmax)");
+      if (spec.scale.kind !== 'absmax')
+        throw new NumericsError('scale', spec.scale, "{ kind: 'absmax' } for MX formats (E8M0 from absmax)");
       break;
     }
     case 'nf4':
@@ -181,10 +204,18 @@ export function validateSpec(spec: FakeQuantSpec, rows?: number, cols?: number):
     case 'fp16':
       break;
     default:
-      throw new NumericsError('format.kind', (f as { kind: unknown }).kind, `one of int, fp, nf4, ternary, binary, bf16, fp16, mx`);
+      throw new NumericsError(
+        'format.kind',
+        (f as { kind: unknown }).kind,
+        `one of int, fp, nf4, ternary, binary, bf16, fp16, mx`,
+      );
   }
   if (!spec.symmetric && f.kind !== 'int') {
-    throw new NumericsError('symmetric', spec.symmetric, `true for ${f.kind} formats (zero points exist for int only)`);
+    throw new NumericsError(
+      'symmetric',
+      spec.symmetric,
+      `true for ${f.kind} formats (zero points exist for int only)`,
+    );
   }
 
   const g = spec.granularity;
@@ -192,7 +223,8 @@ export function validateSpec(spec: FakeQuantSpec, rows?: number, cols?: number):
     throw new NumericsError('granularity.kind', g.kind, 'one of tensor, row, col, group');
   }
   if (g.kind === 'group') {
-    if (!Number.isInteger(g.size) || g.size < 1) throw new NumericsError('granularity.size', g.size, 'a positive integer');
+    if (!Number.isInteger(g.size) || g.size < 1)
+      throw new NumericsError('granularity.size', g.size, 'a positive integer');
     if (cols !== undefined && cols % g.size !== 0) {
       throw new NumericsError('granularity.size', g.size, `a divisor of cols = ${cols}`);
     }
@@ -209,17 +241,29 @@ export function validateSpec(spec: FakeQuantSpec, rows?: number, cols?: number):
       break;
     case 'absmean':
       if (f.kind !== 'ternary' && f.kind !== 'binary') {
-        throw new NumericsError('scale', s.kind, `absmax, percentile, mse or none for ${f.kind} (absmean is for ternary and binary)`);
+        throw new NumericsError(
+          'scale',
+          s.kind,
+          `absmax, percentile, mse or none for ${f.kind} (absmean is for ternary and binary)`,
+        );
       }
       break;
     default:
-      throw new NumericsError('scale.kind', (s as { kind: unknown }).kind, 'one of absmax, percentile, mse, absmean, none');
+      throw new NumericsError(
+        'scale.kind',
+        (s as { kind: unknown }).kind,
+        'one of absmax, percentile, mse, absmean, none',
+      );
   }
   if ((f.kind === 'bf16' || f.kind === 'fp16') && s.kind !== 'none') {
     throw new NumericsError('scale', s.kind, `none for ${f.kind} (a plain rounding cast)`);
   }
   if (f.kind === 'binary' && s.kind !== 'absmean') {
-    throw new NumericsError('scale', s.kind, 'absmean for binary (mean |x| is the least-squares scale of sign(x))');
+    throw new NumericsError(
+      'scale',
+      s.kind,
+      'absmean for binary (mean |x| is the least-squares scale of sign(x))',
+    );
   }
 
   const r = spec.rounding;
@@ -233,8 +277,10 @@ export function validateSpec(spec: FakeQuantSpec, rows?: number, cols?: number):
     throw new NumericsError('rounding.kind', (r as { kind: unknown }).kind, 'nearest or stochastic');
   }
 
-  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 0)) throw new NumericsError('rows', rows, 'a non-negative integer');
-  if (cols !== undefined && !(Number.isInteger(cols) && cols >= 0)) throw new NumericsError('cols', cols, 'a non-negative integer');
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 0))
+    throw new NumericsError('rows', rows, 'a non-negative integer');
+  if (cols !== undefined && !(Number.isInteger(cols) && cols >= 0))
+    throw new NumericsError('cols', cols, 'a non-negative integer');
 }
 
 // ---- numeric encoding for native kernels -------------------------------------------------------------
