@@ -1,5 +1,8 @@
 // The bitscale command line: a thin layer over the library. Each command lives in src/cli/commands/.
 import { Command } from 'commander';
+import { registerFit } from './commands/fit.ts';
+import { registerOptimize } from './commands/optimize.ts';
+import { registerPredict } from './commands/predict.ts';
 import { registerSmoke } from './commands/smoke.ts';
 import { registerTrain } from './commands/train.ts';
 
@@ -14,6 +17,9 @@ program
 
 registerSmoke(program);
 registerTrain(program);
+registerFit(program);
+registerPredict(program);
+registerOptimize(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`bitscale: ${error instanceof Error ? error.message : String(error)}\n`);

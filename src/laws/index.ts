@@ -1,0 +1,30 @@
+// The laws module's public surface: forms, fitting, prediction and decisions. Browser-safe
+// (file access lives in io-node.ts, which this file does not export).
+
+export type { Constraints } from './constrain.ts';
+export { constrainForm } from './constrain.ts';
+export type { Dataset, Row } from './dataset.ts';
+export { datasetFromRows, KNOWN_VARIABLES, selectPoints } from './dataset.ts';
+export { EPOCH_BOOTSTRAP, EPOCH_SINGLE_FIT, epochChinchillaDataset } from './epoch.ts';
+export { ExpressionError, LawsError, LawsInputError, LawsOptionError } from './errors.ts';
+export { parseExpression } from './expr/parse.ts';
+export type { FitOptions, FitResult, HoldoutReport, Interval } from './fit.ts';
+export { fitLaw } from './fit.ts';
+export type { BoundForm, Form, FormSpec, ParamSpec } from './form.ts';
+export { chinchillaForm, EPOCH_GRID } from './forms/chinchilla.ts';
+export { expressionForm } from './forms/expression.ts';
+export { kaplanForm } from './forms/kaplan.ts';
+export type { KumarKind, Part } from './forms/kumar.ts';
+export { kumarForm } from './forms/kumar.ts';
+export type { FormChoice } from './forms/registry.ts';
+export { FORM_NAMES, formByName, formFromSpec } from './forms/registry.ts';
+export { HuberObjective, huber } from './huber.ts';
+export type { MinimizeOptions, MinimizeResult, ObjectiveFn } from './lbfgsb.ts';
+export { LbfgsbSolver, minimizeLbfgsb } from './lbfgsb.ts';
+export type { ComputeOptimalOptions, ComputeOptimum, CriticalData } from './optimize.ts';
+export { computeOptimal, criticalDataSize, precisionCurve } from './optimize.ts';
+export type { FittedLaw, Point, Prediction } from './predict.ts';
+export { LossModel, predictLoss } from './predict.ts';
+export { quantaExponents, quantaFromDataExponent, quantaFromParamExponent } from './quanta.ts';
+export { seededRng } from './rng.ts';
+export { parseCsv, parseJsonl } from './table.ts';

@@ -1,0 +1,54 @@
+// File input/output for the laws module (Node only; the core stays browser-safe).
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { LawsInputError } from './errors.ts';
+import type { FittedLaw } from './predict.ts';
+import type { Table } from './table.ts';
+import { parseCsv, parseJsonl } from './table.ts';
+
+/** A runs table from .csv, or .jsonl / .ndjson (one JSON object per line). */
+export function readRunsTable(path: string): Table {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new LawsInputError(`cannot read runs file '${path}': ${(err as Error).message}`);
+  }
+  if (/\.(jsonl|ndjson)$/i.test(path)) return parseJsonl(text);
+  if (/\.csv$/i.test(path)) return parseCsv(text);
+  throw new LawsInputError(`runs file '${path}': expected a .csv, .jsonl or .ndjson extension`);
+}
+
+/** Write JSON so a reader never sees half a file: temporary name, fsync, rename. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temporary, 'w');
+  try {
+    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}
+
+export function readFitFile(path: string): FittedLaw {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new LawsInputError(`cannot read fit file '${path}': ${(err as Error).message}`);
+  }
+  const fit = value as Partial<FittedLaw>;
+  if (
+    typeof fit !== 'object' ||
+    fit === null ||
+    typeof fit.form?.kind !== 'string' ||
+    !Array.isArray(fit.internal)
+  ) {
+    throw new LawsInputError(
+      `'${path}' is not a fit file: expected "form" and "internal" (written by bitscale fit --out)`,
+    );
+  }
+  return fit as FittedLaw;
+}
