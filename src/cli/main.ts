@@ -1,5 +1,6 @@
 // The bitscale command line: a thin layer over the library. Each command lives in src/cli/commands/.
 import { Command } from 'commander';
+import { registerData } from './commands/data.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerOptimize } from './commands/optimize.ts';
 import { registerPredict } from './commands/predict.ts';
@@ -16,6 +17,7 @@ program
   .showHelpAfterError();
 
 registerSmoke(program);
+registerData(program);
 registerTrain(program);
 registerFit(program);
 registerPredict(program);
