@@ -4,6 +4,7 @@ import { registerData } from './commands/data.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerOptimize } from './commands/optimize.ts';
 import { registerPredict } from './commands/predict.ts';
+import { registerPtq } from './commands/ptq.ts';
 import { registerSmoke } from './commands/smoke.ts';
 import { registerTrain } from './commands/train.ts';
 
@@ -19,6 +20,7 @@ program
 registerSmoke(program);
 registerData(program);
 registerTrain(program);
+registerPtq(program);
 registerFit(program);
 registerPredict(program);
 registerOptimize(program);

@@ -5,7 +5,7 @@ import type { FakeQuantSpec } from '../numerics/spec.ts';
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
-import { type PrecisionSpecs, resolvePrecision } from './precision.ts';
+import { resolvePrecision } from './precision.ts';
 
 export type Params = Map<string, Tensor>;
 
@@ -52,15 +52,15 @@ export function initParams(c: ModelConfig, seed: number): Params {
 
 const maybeQuant = (x: Tensor, spec: FakeQuantSpec | null) => (spec ? T.fakeQuant(x, spec) : x);
 
-/** x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision. */
-function linear(x: Tensor, w: Tensor, p: PrecisionSpecs): Tensor {
-  return T.matmul(x, maybeQuant(w, p.weights), { transB: true });
-}
-
 export interface ForwardOptions {
   /** Apply dropout (training) — off for evaluation. */
   train: boolean;
+  /** Sees the input of every linear layer (post-training quantization calibrates on these). */
+  onLinearInput?: (weightName: string, input: Tensor) => void;
 }
+
+/** Names of the linear layers' weights: what weight precision and post-training quantization apply to. */
+export const isLinearWeight = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w/.test(name);
 
 /** Logits (B, T, V) for i32 tokens (B, T). */
 export function forward(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
@@ -70,21 +70,27 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const hs = c.dModel / nh;
   const get = (name: string) => params.get(name)!;
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
+  // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
+  const linear = (x: Tensor, name: string) => {
+    options.onLinearInput?.(name, x);
+    return T.matmul(x, maybeQuant(get(name), p.weights), { transB: true });
+  };
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
   for (let l = 0; l < c.nLayers; l++) {
     const w = (name: string) => get(`blocks.${l}.${name}`);
+    const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
     const h = maybeQuant(T.rmsNorm(x, w('attn_norm.weight')), p.activations);
     const heads = (t: Tensor) => T.reshape(t, [B, Tn, nh, hs]);
-    const q = T.rope(heads(linear(h, w('attn.wq.weight'), p)), c.ropeBase);
-    const k = maybeQuant(T.rope(heads(linear(h, w('attn.wk.weight'), p)), c.ropeBase), p.kv);
-    const v = maybeQuant(heads(linear(h, w('attn.wv.weight'), p)), p.kv);
+    const q = T.rope(heads(lin(h, 'attn.wq.weight')), c.ropeBase);
+    const k = maybeQuant(T.rope(heads(lin(h, 'attn.wk.weight')), c.ropeBase), p.kv);
+    const v = maybeQuant(heads(lin(h, 'attn.wv.weight')), p.kv);
     const a = maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, c.dModel]), p.activations);
-    x = T.add(x, drop(linear(a, w('attn.wo.weight'), p)));
+    x = T.add(x, drop(lin(a, 'attn.wo.weight')));
 
     const m = maybeQuant(T.rmsNorm(x, w('mlp_norm.weight')), p.activations);
-    const gated = T.mul(T.silu(linear(m, w('mlp.w_gate.weight'), p)), linear(m, w('mlp.w_up.weight'), p));
-    x = T.add(x, drop(linear(maybeQuant(gated, p.activations), w('mlp.w_down.weight'), p)));
+    const gated = T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight'));
+    x = T.add(x, drop(lin(maybeQuant(gated, p.activations), 'mlp.w_down.weight')));
   }
   const final = T.rmsNorm(x, get('norm.weight'));
   // Embeddings and the output head stay in full precision: N counts non-embedding parameters.

@@ -59,6 +59,10 @@ export interface TrainSummary {
   backend: string;
 }
 
+/** Validation tokens that evaluate() scores: whole windows of `context` tokens. */
+const evaluatedTokens = (available: number, limit: number, context: number) =>
+  Math.floor(Math.min(limit, available - 1) / context) * context;
+
 export const configHash = (c: RunConfig) =>
   createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 16);
 
@@ -194,8 +198,13 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     divergedAtStep,
     nonEmbeddingParams: counts.nonEmbedding,
     totalParams: counts.total,
+    // The bigram is scored on exactly the targets evaluate() sees: whole windows of T tokens.
     bigramValLoss: options.bigram
-      ? bigramBaseline(data.train, data.val.subarray(0, opt.evalTokens + 1), data.vocabSize).crossEntropy
+      ? bigramBaseline(
+          data.train,
+          data.val.subarray(0, evaluatedTokens(data.val.length, opt.evalTokens, model.context) + 1),
+          data.vocabSize,
+        ).crossEntropy
       : undefined,
     tokensPerSecond: timedTokens / Math.max((performance.now() - loopStart) / 1000, 1e-9),
     wallSeconds: (performance.now() - started) / 1000,

@@ -1,0 +1,65 @@
+// The PTQ measurement of one finished run: validation loss before and after quantizing its weights to each
+// requested P_post, and their difference delta_PTQ — the quantity Kumar et al.'s law predicts. The model,
+// data and unquantized loss are loaded once for all variants.
+import { prepareData } from '../data/index.ts';
+import { evaluate } from '../train/evaluate.ts';
+import { loadRun } from '../train/run.ts';
+import { defaultPtq, disposeQuantized, type PtqOptions, quantizeModel } from './quantize-model.ts';
+
+export interface PtqResult {
+  format: string;
+  method: string;
+  groupSize: number;
+  valLoss: number;
+  baseValLoss: number;
+  deltaPtq: number;
+  seconds: number;
+}
+
+export type PtqVariant = Partial<PtqOptions> & Pick<PtqOptions, 'format' | 'method'>;
+
+export interface PtqSettings {
+  backend?: string;
+  cacheDir?: string;
+  evalTokens?: number;
+}
+
+export function evaluatePtqVariants(
+  runDir: string,
+  variants: PtqVariant[],
+  settings: PtqSettings = {},
+): PtqResult[] {
+  const { config, params } = loadRun(runDir, settings.backend);
+  try {
+    const data = prepareData({
+      corpus: config.data.corpus,
+      validation: config.data.validation,
+      vocabSize: config.data.vocabSize,
+      tokenizer: config.data.tokenizer,
+      cacheDir: settings.cacheDir,
+    });
+    const evalTokens = settings.evalTokens ?? config.train.evalTokens;
+    const baseValLoss = evaluate(config.model, params, data.val, config.train.batchSize, evalTokens);
+    return variants.map((variant) => {
+      const started = performance.now();
+      const opts: PtqOptions = { ...defaultPtq, ...variant };
+      const quantized = quantizeModel(config.model, params, data.train, opts);
+      const valLoss = evaluate(config.model, quantized, data.val, config.train.batchSize, evalTokens);
+      disposeQuantized(params, quantized);
+      return {
+        format: opts.format,
+        method: opts.method,
+        groupSize: opts.groupSize,
+        valLoss,
+        baseValLoss,
+        deltaPtq: valLoss - baseValLoss,
+        seconds: (performance.now() - started) / 1000,
+      };
+    });
+  } finally {
+    for (const p of params.values()) p.dispose();
+  }
+}
+
+export const evaluatePtq = (runDir: string, variant: PtqVariant, settings: PtqSettings = {}): PtqResult =>
+  evaluatePtqVariants(runDir, [variant], settings)[0];

@@ -1,0 +1,104 @@
+// Post-training quantization of a trained model: every linear layer's weight rounded to P_post bits by
+// round-to-nearest (any numerics format) or GPTQ (integer formats), embeddings and norms left in full precision.
+
+import type { TokenArray } from '../data/index.ts';
+import type { ModelConfig } from '../nn/config.ts';
+import { isLinearWeight, type Params } from '../nn/transformer.ts';
+import { fakeQuantArray } from '../numerics/fake-quant.ts';
+import { gptqQuantize } from '../numerics/gptq.ts';
+import { type FakeQuantSpec, parseFormat, quantSpec } from '../numerics/spec.ts';
+import { elementBits } from '../numerics/storage-bits.ts';
+import * as T from '../tensor/index.ts';
+import { linearHessians } from './calibrate.ts';
+
+export type PtqMethod = 'rtn' | 'gptq';
+
+export interface PtqOptions {
+  /** A numerics format name: 'int4', 'int3', 'fp8_e4m3', 'nf4', ... */
+  format: string;
+  method: PtqMethod;
+  /** Columns sharing a scale; 0 = one scale per output channel. */
+  groupSize: number;
+  /** GPTQ: calibration tokens from the training split, act-order. */
+  calibrationTokens: number;
+  actOrder: boolean;
+  seed: number;
+}
+
+export const defaultPtq: Omit<PtqOptions, 'format' | 'method'> = {
+  groupSize: 0,
+  calibrationTokens: 8192,
+  actOrder: true,
+  seed: 1234,
+};
+
+export class PtqError extends Error {
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'PtqError';
+  }
+}
+
+function rtnSpec(options: PtqOptions, cols: number): FakeQuantSpec {
+  const base = quantSpec(options.format);
+  if (base.granularity.kind !== 'tensor' || base.scale.kind === 'none') return base; // MX/NF4 blocks, casts
+  const granularity =
+    options.groupSize > 0 ? { kind: 'group' as const, size: options.groupSize } : { kind: 'row' as const };
+  if (options.groupSize > 0 && cols % options.groupSize !== 0)
+    throw new PtqError('groupSize', `${options.groupSize} does not divide ${cols}`);
+  return quantSpec(options.format, { granularity });
+}
+
+/** A copy of params with every linear weight quantized (other tensors are shared, not copied). */
+export function quantizeModel(
+  model: ModelConfig,
+  params: Params,
+  trainTokens: TokenArray,
+  options: PtqOptions,
+): Params {
+  const format = parseFormat(options.format);
+  if (options.method === 'gptq' && format.kind !== 'int') {
+    throw new PtqError(
+      'method',
+      `GPTQ quantizes to integer formats (int2..int8); '${options.format}' needs method rtn`,
+    );
+  }
+  const hessians =
+    options.method === 'gptq'
+      ? linearHessians(model, params, trainTokens, options.calibrationTokens, 8, options.seed)
+      : null;
+  const out: Params = new Map();
+  for (const [name, p] of params) {
+    if (!isLinearWeight(name)) {
+      out.set(name, p);
+      continue;
+    }
+    const [rows, cols] = p.shape;
+    const w = Float32Array.from(p.toArray());
+    let q: Float32Array;
+    if (hessians) {
+      const h = hessians.get(name);
+      if (!h) throw new PtqError('calibration', `no activations reached ${name}`);
+      q = gptqQuantize(w, rows, cols, h, {
+        bits: (format as { bits: number }).bits,
+        groupSize: options.groupSize,
+        actOrder: options.actOrder,
+      }).weight;
+    } else {
+      q = new Float32Array(w.length);
+      fakeQuantArray(rtnSpec(options, cols), w, q, rows, cols, null);
+    }
+    const t = T.tensor(q, [rows, cols], { backend: p.backend }).keep();
+    t.name = name;
+    out.set(name, t);
+  }
+  return out;
+}
+
+/** Bits per quantized element of the format (scales and zero points are accounted by numerics' storageBits). */
+export const ptqElementBits = (format: string) => elementBits(quantSpec(format));
+
+/** Disposes the tensors quantizeModel created (not the shared ones). */
+export function disposeQuantized(original: Params, quantized: Params): void {
+  for (const [name, t] of quantized) if (original.get(name) !== t) t.dispose();
+}
