@@ -1,0 +1,83 @@
+// The precision study's two job kinds, plugged into the sweep machinery: 'train' runs one language model at its
+// training precision; 'ptq' quantizes a finished training run at one (P_post, method) and measures delta_PTQ.
+// Sweep workers import this module (BITSCALE_JOB_KINDS) so that job files naming these kinds can run.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { bitsOf } from '../nn/precision.ts';
+import { evaluatePtq } from '../ptq/evaluate-ptq.ts';
+import type { PtqMethod } from '../ptq/quantize-model.ts';
+import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
+import { registerJobKind } from '../sweep/registry.ts';
+import type { JsonObject } from '../sweep/spec.ts';
+import { train } from '../train/trainer.ts';
+import { runConfigFromJob } from './run-config.ts';
+
+registerJobKind('train', async (raw, ctx) => {
+  const job = raw as TrainConfig;
+  const config = runConfigFromJob(job);
+  let lastReport = 0;
+  const summary = train(config, {
+    outDir: ctx.runDir,
+    backend: (job.train.backend as string | undefined) ?? undefined,
+    cacheDir: process.env.BITSCALE_CACHE,
+    bigram: false,
+    onProgress: (p) => {
+      // Progress also renews the job's claim; a few times a second is plenty.
+      if (Date.now() - lastReport > 1000 || p.step === p.steps) {
+        lastReport = Date.now();
+        ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)}`);
+      }
+    },
+  });
+  const metrics: JsonObject = {
+    valLoss: summary.valLoss,
+    trainLoss: summary.trainLoss,
+    N: summary.nonEmbeddingParams,
+    totalParams: summary.totalParams,
+    D: summary.tokens,
+    Pw: bitsOf(config.model.precision.weights),
+    Pa: bitsOf(config.model.precision.activations),
+    Pkv: bitsOf(config.model.precision.kv),
+    steps: summary.steps,
+    tokensPerSecond: summary.tokensPerSecond,
+    wallSeconds: summary.wallSeconds,
+  };
+  if (summary.divergedAtStep !== undefined) metrics.divergedAtStep = summary.divergedAtStep;
+  return {
+    status: summary.status === 'diverged' ? 'diverged' : 'done',
+    metrics,
+    // A run that diverged before its first checkpoint has none to record.
+    artifacts: Object.fromEntries(
+      Object.entries({
+        checkpoint: 'checkpoint.safetensors',
+        config: 'config.json',
+        metrics: 'metrics.jsonl',
+      })
+        .map(([name, file]) => [name, join(ctx.runDir, file)])
+        .filter(([, path]) => existsSync(path)),
+    ),
+  };
+});
+
+registerJobKind('ptq', async (raw, ctx) => {
+  const job = raw as PtqConfig;
+  const source = ctx.deps[job.source];
+  const checkpoint = source?.artifacts.find((a) => a.name === 'checkpoint');
+  if (!checkpoint) throw new Error(`ptq: training run ${job.source} has no checkpoint artifact`);
+  const settings = job.settings as { groupSize?: number; calibrationTokens?: number; evalTokens?: number };
+  ctx.progress(0, `${job.method} ${job.precision}`);
+  const result = evaluatePtq(
+    dirname(checkpoint.path),
+    {
+      format: job.precision,
+      method: job.method as PtqMethod,
+      groupSize: settings.groupSize,
+      calibrationTokens: settings.calibrationTokens,
+    },
+    { cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
+  );
+  return {
+    metrics: { ...source.metrics, Ppost: bitsOf(job.precision), ptqFormat: job.precision, ...result },
+    artifacts: {},
+  };
+});
