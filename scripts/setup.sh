@@ -27,7 +27,9 @@ if [ -f native/cpu/binding.gyp ]; then
   addon=native/cpu/build/Release/bitscale_cpu.node
   if [ ! -f "$addon" ] || [ -n "$(find native/cpu -maxdepth 1 -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name '*.gyp' \))" ]; then
     echo "setup: building the native CPU backend"
-    npx node-gyp rebuild --directory native/cpu -j 2 >/tmp/bitscale-node-gyp.log 2>&1 || {
+    # Node's own headers, so node-gyp never tries to download them.
+    nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+    npx node-gyp rebuild --directory native/cpu -j 2 --nodedir="$nodedir" >/tmp/bitscale-node-gyp.log 2>&1 || {
       tail -30 /tmp/bitscale-node-gyp.log
       echo "setup: the native CPU backend failed to build (log above); bitscale falls back to the js backend" >&2
     }

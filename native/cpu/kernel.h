@@ -57,7 +57,8 @@ napi_value number(napi_env env, double value);
 // Kernels that return a value to JavaScript store it here (a thread-local slot read by wrap()).
 void set_result(double value);
 
-// Threads used by OpenMP regions and by OpenBLAS (set together so they never oversubscribe the cores).
+// Threads of the OpenMP team that every parallel kernel (matmul included: OpenBLAS itself stays single-
+// threaded, see blas_threads.h) runs on.
 int threads();
 void set_threads(int n);
 
