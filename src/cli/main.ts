@@ -2,10 +2,14 @@
 import { Command } from 'commander';
 import { registerData } from './commands/data.ts';
 import { registerFit } from './commands/fit.ts';
+import { registerJob } from './commands/job.ts';
 import { registerOptimize } from './commands/optimize.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerPtq } from './commands/ptq.ts';
+import { registerRuns } from './commands/runs.ts';
 import { registerSmoke } from './commands/smoke.ts';
+import { registerStudy } from './commands/study.ts';
+import { registerSweep } from './commands/sweep.ts';
 import { registerTrain } from './commands/train.ts';
 
 const program = new Command();
@@ -17,6 +21,7 @@ program
   .version('0.1.0')
   .showHelpAfterError();
 
+registerStudy(program);
 registerSmoke(program);
 registerData(program);
 registerTrain(program);
@@ -24,6 +29,9 @@ registerPtq(program);
 registerFit(program);
 registerPredict(program);
 registerOptimize(program);
+registerSweep(program);
+registerJob(program);
+registerRuns(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`bitscale: ${error instanceof Error ? error.message : String(error)}\n`);

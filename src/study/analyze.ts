@@ -97,7 +97,10 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   const excluded = all.filter((r) => r.status !== 'done').map((r) => ({ id: r.id, reason: r.status }));
   const rows = all.filter((r) => r.status === 'done' && Number.isFinite(r.loss) && r.loss > 0);
   const train = rows.filter((r) => r.kind === 'train');
-  const ptq = rows.filter((r) => r.kind === 'ptq');
+  // One PTQ method per fit: round-to-nearest when the grid has it (GPTQ follows a different curve).
+  const methods = [...new Set(rows.filter((r) => r.kind === 'ptq').map((r) => r.labels.method))];
+  const method = methods.includes('rtn') ? 'rtn' : methods[0];
+  const ptq = rows.filter((r) => r.kind === 'ptq' && r.labels.method === method);
   const parts = (['w', 'a', 'kv'] as Part[]).filter((p) => varies(train, `P${p}` as keyof StudyRow));
 
   const fits: LawFit[] = [

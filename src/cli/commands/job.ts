@@ -47,6 +47,9 @@ export function registerJob(program: Command): void {
         };
         process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
         process.once('SIGINT', () => stop('interrupted by SIGINT'));
+        // If the sweep process dies, the pipes to it break; a failed write must not kill the job mid-way.
+        process.stdout.on('error', () => {});
+        process.stderr.on('error', () => {});
         // Started by a local sweep: if the sweep process dies, stop too rather than run on unsupervised.
         // The claim is left behind and is reclaimed as stale (this pid is gone) by the next run of the sweep.
         const orphaned = () => {
@@ -62,7 +65,9 @@ export function registerJob(program: Command): void {
           staleAfterMs: staleAfter * 1000,
           signal: abort.signal,
           onProgress: (fraction, message) => {
-            if (process.connected) process.send?.({ type: 'progress', fraction, message });
+            // The callback swallows a send to a sweep that just died (otherwise an 'error' event kills us).
+            if (process.connected)
+              process.send?.({ type: 'progress', fraction, message }, undefined, undefined, () => {});
           },
         });
         process.stdout.write(`${JSON.stringify(report)}\n`);

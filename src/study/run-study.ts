@@ -1,0 +1,73 @@
+// The main job: a precision study from a sweep spec to a report. Plans the grid (train + PTQ jobs) into a run
+// store, runs it on local worker processes (finished runs are skipped, so re-running resumes), fits the laws,
+// and writes analysis.json and the HTML report into the study folder.
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../data/atomic_write.ts';
+import { RunStore } from '../store/run-store.ts';
+import type { ExecutionReport } from '../sweep/executor.ts';
+import { LocalExecutor } from '../sweep/local-executor.ts';
+import { planSweep } from '../sweep/plan.ts';
+import { loadSweepSpec } from '../sweep/spec.ts';
+import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
+import { studyRows } from './rows.ts';
+import { studyValidator } from './validator.ts';
+
+export interface StudyOptions {
+  /** Path of the sweep spec (YAML or JSON). */
+  spec: string;
+  /** The study folder: run store, job files, runs, analysis and report. */
+  dir: string;
+  coresPerJob?: number;
+  maxWorkers?: number;
+  analysis?: Partial<AnalyzeOptions>;
+  /** Writes the report; the default is the HTML report of src/report. */
+  writeReport?: (analysis: StudyAnalysis, dir: string) => string;
+}
+
+export interface StudyResult {
+  execution: ExecutionReport;
+  analysis: StudyAnalysis;
+  analysisPath: string;
+  reportPath: string | null;
+}
+
+const jobKindsModule = fileURLToPath(new URL('./job-kinds.ts', import.meta.url));
+
+/** JSON with Infinity spelled out (precisions of unquantized models). */
+export const studyJson = (value: unknown) =>
+  JSON.stringify(value, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2);
+
+export async function runStudy(options: StudyOptions): Promise<StudyResult> {
+  const spec = loadSweepSpec(options.spec, studyValidator);
+  const dir = resolve(options.dir);
+  const plan = planSweep(spec, { dir });
+  const cores = options.coresPerJob ?? 1;
+  const executor = new LocalExecutor({
+    coresPerJob: cores,
+    maxWorkers: options.maxWorkers,
+    env: {
+      BITSCALE_JOB_KINDS: jobKindsModule,
+      BITSCALE_THREADS: String(cores),
+      BITSCALE_CACHE: join(dir, 'cache'),
+    },
+  });
+  const execution = await executor.execute(plan);
+  const store = RunStore.open(plan.storePath);
+  let records: ReturnType<RunStore['list']>;
+  try {
+    records = store.list({ sweep: spec.name });
+  } finally {
+    store.close();
+  }
+  const analysis = analyzeStudy(studyRows(records), {
+    bootstrap: 100,
+    seed: 0,
+    holdout: 0.2,
+    ...options.analysis,
+  });
+  const analysisPath = join(dir, 'analysis.json');
+  writeFileAtomic(analysisPath, `${studyJson(analysis)}\n`);
+  const reportPath = options.writeReport ? options.writeReport(analysis, dir) : null;
+  return { execution, analysis, analysisPath, reportPath };
+}

@@ -1,0 +1,54 @@
+// The trainer's and PTQ's own checks, plugged into the sweep spec parser so a bad grid fails before any run,
+// with the field's full path.
+import { ConfigError } from '../nn/config.ts';
+import type { SpecIssue } from '../sweep/errors.ts';
+import type { ConfigValidator, JsonObject } from '../sweep/spec.ts';
+import { runConfigFromJob } from './run-config.ts';
+
+function issuesOf(path: string, check: () => void): SpecIssue[] {
+  try {
+    check();
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError)
+      return [
+        {
+          path: `${path}.${e.field.replace(/^job\.(model|train|data)\./, '')}`,
+          message: e.message.slice(e.field.length + 2),
+        },
+      ];
+    return [{ path, message: (e as Error).message }];
+  }
+}
+
+const ptqKeys = ['groupSize', 'calibrationTokens', 'evalTokens'];
+
+export const studyValidator: ConfigValidator = {
+  model: (shape, path) =>
+    issuesOf(path, () =>
+      runConfigFromJob({
+        model: shape,
+        tokens: 1e6,
+        precision: { w: 'fp32', a: 'fp32', kv: 'fp32' },
+        seed: 0,
+        train: {},
+      }),
+    ),
+  train: (settings, path) =>
+    issuesOf(path, () =>
+      runConfigFromJob({
+        model: { d_model: 8, n_layers: 1, n_heads: 2, context: 8 },
+        tokens: 1e6,
+        precision: { w: 'fp32', a: 'fp32', kv: 'fp32' },
+        seed: 0,
+        train: settings,
+      }),
+    ),
+  ptq: (settings: JsonObject, path) =>
+    Object.keys(settings)
+      .filter((k) => !ptqKeys.includes(k))
+      .map((k) => ({
+        path: `${path}.${k}`,
+        message: `unknown PTQ setting (allowed: ${ptqKeys.join(', ')})`,
+      })),
+};

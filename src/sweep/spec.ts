@@ -1,0 +1,286 @@
+// The sweep spec: what a precision study runs. Grids over model shapes (N), token budgets (D), training
+// precisions (P_w, P_a, P_kv) and seeds; post-training quantization at several (P_post, method); shared
+// training settings. Read from YAML or JSON and validated with errors that name the field path.
+//
+//   name: quick
+//   seeds: [0]
+//   train: { backend: cpu, corpus: embedded, lr: 0.003 }      # shared by every training run (opaque)
+//   grid:
+//     model: [{ d_model: 64, n_layers: 2, n_heads: 4 }]
+//     tokens: [100000, 200000]
+//     precision: [fp32, { w: int4, a: fp32, kv: fp32 }]       # or { w: [int4, int8], a: [fp32], kv: [fp32] }
+//   ptq: { precisions: [int8, int4], methods: [rtn, gptq] }
+//
+// The model and train sub-configs belong to the trainer; it can plug in a ConfigValidator to check them.
+
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Json } from './canonical.ts';
+import { SpecError, type SpecIssue } from './errors.ts';
+import { parsePrecision, precisionHelp } from './precision.ts';
+
+export type JsonObject = { [key: string]: Json };
+
+/** Precisions a model trains at: weights, activations, KV cache. */
+export interface TrainPrecision {
+  w: string;
+  a: string;
+  kv: string;
+}
+
+export const ptqMethods = ['rtn', 'gptq'] as const;
+export type PtqMethod = (typeof ptqMethods)[number];
+
+export interface SweepSpec {
+  name: string;
+  seeds: number[];
+  /** Shared training settings, passed whole to every training job. */
+  train: JsonObject;
+  grid: {
+    /** Model shapes; at least d_model, n_layers, n_heads. Other keys pass through to the trainer. */
+    model: JsonObject[];
+    /** Token budgets D. */
+    tokens: number[];
+    precision: TrainPrecision[];
+  };
+  ptq: {
+    precisions: string[];
+    methods: PtqMethod[];
+    /** Shared PTQ settings (calibration size, group size, ...), passed whole to every PTQ job. */
+    settings: JsonObject;
+  };
+}
+
+/**
+ * Checks of the sub-configs owned by others (the trainer, PTQ). Each returns issues with full paths;
+ * an empty list means valid. Plug the trainer's own in via parseSweepSpec's options.
+ */
+export interface ConfigValidator {
+  model(shape: JsonObject, path: string): SpecIssue[];
+  train(settings: JsonObject, path: string): SpecIssue[];
+  ptq(settings: JsonObject, path: string): SpecIssue[];
+}
+
+/** What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. */
+export const defaultValidator: ConfigValidator = {
+  model(shape, path) {
+    const issues: SpecIssue[] = [];
+    for (const key of ['d_model', 'n_layers', 'n_heads']) {
+      const v = shape[key];
+      if (v === undefined)
+        issues.push({ path: `${path}.${key}`, message: 'is required (a positive integer)' });
+      else if (!isPositiveInt(v))
+        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+    }
+    for (const key of ['d_ff', 'vocab_size', 'seq_len']) {
+      const v = shape[key];
+      if (v !== undefined && !isPositiveInt(v)) {
+        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+      }
+    }
+    const { d_model, n_heads } = shape;
+    if (isPositiveInt(d_model) && isPositiveInt(n_heads) && d_model % n_heads !== 0) {
+      issues.push({ path: `${path}.n_heads`, message: `${n_heads} does not divide d_model ${d_model}` });
+    }
+    return issues;
+  },
+  train: () => [],
+  ptq: () => [],
+};
+
+export interface ParseOptions {
+  format?: 'yaml' | 'json';
+  validator?: ConfigValidator;
+}
+
+/** Parses and validates a spec from text. Throws SpecError listing every problem. */
+export function parseSweepSpec(text: string, options: ParseOptions = {}): SweepSpec {
+  let raw: unknown;
+  try {
+    raw = options.format === 'json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new SpecError([{ path: 'sweep', message: `cannot parse: ${(err as Error).message}` }]);
+  }
+  return validateSweepSpec(raw, options.validator ?? defaultValidator);
+}
+
+/** Reads a spec file; .json is parsed as JSON, anything else as YAML (a superset of JSON). */
+export function loadSweepSpec(path: string, validator?: ConfigValidator): SweepSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SpecError([{ path: 'sweep', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  return parseSweepSpec(text, { format: extname(path) === '.json' ? 'json' : 'yaml', validator });
+}
+
+/** Validates an already-parsed value (e.g. from a preset module). */
+export function validateSweepSpec(raw: unknown, validator: ConfigValidator = defaultValidator): SweepSpec {
+  const issues: SpecIssue[] = [];
+  const at: Report = (path, message) => {
+    issues.push({ path, message });
+    return null;
+  };
+  const root = 'sweep';
+  if (!isObject(raw)) throw new SpecError([{ path: root, message: `${show(raw)} is not a mapping` }]);
+  checkKeys(raw, root, ['name', 'seeds', 'train', 'grid', 'ptq'], at);
+
+  const name = raw.name;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(name)) {
+    at(`${root}.name`, `${show(name)} is not a name (letters, digits, '.', '_', '-')`);
+  }
+
+  const seeds = listOf(raw.seeds ?? [0], `${root}.seeds`, at, (v, p) =>
+    Number.isInteger(v) && (v as number) >= 0
+      ? (v as number)
+      : at(p, `${show(v)} is not a non-negative integer`),
+  );
+
+  const train = raw.train ?? {};
+  if (!isObject(train)) at(`${root}.train`, `${show(train)} is not a mapping`);
+  else issues.push(...validator.train(train as JsonObject, `${root}.train`));
+
+  const grid = raw.grid;
+  let model: JsonObject[] = [];
+  let tokens: number[] = [];
+  let precision: TrainPrecision[] = [];
+  if (!isObject(grid)) at(`${root}.grid`, `${show(grid)} is not a mapping (with model, tokens, precision)`);
+  else {
+    checkKeys(grid, `${root}.grid`, ['model', 'tokens', 'precision'], at);
+    model = listOf(grid.model, `${root}.grid.model`, at, (v, p) => {
+      if (!isObject(v)) return at(p, `${show(v)} is not a mapping (d_model, n_layers, n_heads, ...)`);
+      const found = validator.model(v as JsonObject, p);
+      issues.push(...found);
+      return found.length === 0 ? (v as JsonObject) : null;
+    });
+    tokens = listOf(grid.tokens, `${root}.grid.tokens`, at, (v, p) =>
+      isPositiveInt(v) ? v : at(p, `${show(v)} is not a positive integer number of tokens`),
+    );
+    precision = listOf(grid.precision ?? ['fp32'], `${root}.grid.precision`, at, (v, p) =>
+      trainPrecisions(v, p, at),
+    ).flat();
+  }
+
+  const ptqRaw = raw.ptq ?? {}; // no PTQ unless asked for
+  let ptq: SweepSpec['ptq'] = { precisions: [], methods: [], settings: {} };
+  if (!isObject(ptqRaw)) at(`${root}.ptq`, `${show(ptqRaw)} is not a mapping (with precisions, methods)`);
+  else {
+    checkKeys(ptqRaw, `${root}.ptq`, ['precisions', 'methods', 'settings'], at);
+    const precisions = listOf(
+      ptqRaw.precisions ?? [],
+      `${root}.ptq.precisions`,
+      at,
+      (v, p) => precisionName(v, p, at),
+      true,
+    );
+    const methods = listOf(
+      ptqRaw.methods ?? ['rtn'],
+      `${root}.ptq.methods`,
+      at,
+      (v, p) =>
+        ptqMethods.includes(v as PtqMethod)
+          ? (v as PtqMethod)
+          : at(p, `${show(v)} is not a PTQ method (allowed: ${ptqMethods.join(', ')})`),
+      precisions.length === 0,
+    );
+    const settings = ptqRaw.settings ?? {};
+    if (!isObject(settings)) at(`${root}.ptq.settings`, `${show(settings)} is not a mapping`);
+    else issues.push(...validator.ptq(settings as JsonObject, `${root}.ptq.settings`));
+    ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
+  }
+
+  if (issues.length > 0) throw new SpecError(issues);
+  return {
+    name: name as string,
+    seeds: unique(seeds),
+    train: train as JsonObject,
+    grid: { model, tokens: unique(tokens), precision },
+    ptq: { ...ptq, precisions: unique(ptq.precisions), methods: unique(ptq.methods) },
+  };
+}
+
+/** Records an issue; returns null so validators can `return at(path, message)`. */
+type Report = (path: string, message: string) => null;
+
+/** A training precision entry: 'int8' (all three parts), {w, a, kv}, or {w: [...], a: [...], kv: [...]}. */
+function trainPrecisions(v: unknown, path: string, at: Report): TrainPrecision[] | null {
+  if (typeof v === 'string') {
+    const name = precisionName(v, path, at);
+    return name ? [{ w: name, a: name, kv: name }] : null;
+  }
+  if (!isObject(v)) return at(path, `${show(v)} is not a precision string or a mapping {w, a, kv}`);
+  checkKeys(v, path, ['w', 'a', 'kv'], at);
+  const parts: Record<'w' | 'a' | 'kv', string[]> = { w: [], a: [], kv: [] };
+  let ok = true;
+  for (const part of ['w', 'a', 'kv'] as const) {
+    const value = v[part] ?? 'fp32'; // a part left out trains at full precision
+    const list = Array.isArray(value) ? value : [value];
+    if (list.length === 0) {
+      ok = false;
+      at(`${path}.${part}`, 'is an empty list');
+    }
+    list.forEach((item, i) => {
+      const name = precisionName(
+        item,
+        Array.isArray(value) ? `${path}.${part}[${i}]` : `${path}.${part}`,
+        at,
+      );
+      if (name) parts[part].push(name);
+      else ok = false;
+    });
+  }
+  if (!ok) return null;
+  return parts.w.flatMap((w) => parts.a.flatMap((a) => parts.kv.map((kv) => ({ w, a, kv }))));
+}
+
+function precisionName(v: unknown, path: string, at: Report): string | null {
+  const p = typeof v === 'string' ? parsePrecision(v) : null;
+  if (!p) at(path, `${show(v)} is not a precision (allowed: ${precisionHelp})`);
+  return p?.name ?? null;
+}
+
+/** Validates each element of a required, non-empty list (a scalar counts as a one-element list). */
+function listOf<T>(
+  value: unknown,
+  path: string,
+  at: Report,
+  item: (v: unknown, path: string) => T | null,
+  allowEmpty = false,
+): T[] {
+  if (value === undefined) {
+    at(path, 'is required (a list)');
+    return [];
+  }
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 && !allowEmpty) at(path, 'is an empty list');
+  const out: T[] = [];
+  list.forEach((v, i) => {
+    const r = item(v, Array.isArray(value) ? `${path}[${i}]` : path);
+    if (r !== null) out.push(r);
+  });
+  return out;
+}
+
+function checkKeys(obj: Record<string, unknown>, path: string, allowed: string[], at: Report): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) at(`${path}.${key}`, `is not a known field (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function unique<T>(list: T[]): T[] {
+  return [...new Set(list)];
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+}
+
+function show(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
