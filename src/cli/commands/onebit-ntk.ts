@@ -3,7 +3,11 @@
 // results.json, report.html and the charts to --out, and prints the claims as one JSON line.
 
 import type { Command } from 'commander';
-import { loadPreset, runOnebitNtkExperiment } from '../../experiments/onebit-ntk/index.ts';
+import {
+  loadPreset,
+  OnebitNtkConfigError,
+  runOnebitNtkExperiment,
+} from '../../experiments/onebit-ntk/index.ts';
 
 export function registerOnebitNtk(program: Command): void {
   program
@@ -18,7 +22,7 @@ export function registerOnebitNtk(program: Command): void {
       const preset = loadPreset(opts.preset);
       const executor = opts.executor ?? preset.executor;
       if (executor !== 'local' && executor !== 'in-process') {
-        throw new Error(`--executor ${JSON.stringify(executor)}: expected 'local' or 'in-process'`);
+        throw new OnebitNtkConfigError('--executor', executor, "'local' or 'in-process'");
       }
       const command = `bitscale onebit-ntk --preset ${opts.preset} --out ${opts.out}`;
       const results = await runOnebitNtkExperiment(

@@ -1,0 +1,22 @@
+// The 1-bit NTK experiment's public surface (issue 8).
+export type { OnebitNtkAnalysis, OnebitNtkClaims, OnebitNtkFits, SweepRuns } from './analysis.ts';
+export { analyzeRuns } from './analysis.ts';
+export type { OneBitScale, Parameterization, RunConfig, SteKind, TaskKind } from './config.ts';
+export { defaultRunConfig, parameterCount, resolveRunConfig } from './config.ts';
+export { empiricalNtk, probeJacobian, relativeChange } from './empirical-ntk.ts';
+export { OnebitNtkConfigError, OnebitNtkError } from './errors.ts';
+export type { ExperimentOptions, OnebitNtkResults } from './experiment.ts';
+export { runOnebitNtkExperiment, writeResults } from './experiment.ts';
+export type { PowerLawFit } from './power-law.ts';
+export { fitPowerLaw } from './power-law.ts';
+export type { ExperimentPreset } from './preset.ts';
+export { expandPreset, loadPreset, validatePreset } from './preset.ts';
+export type { ReportSection } from './report-section.ts';
+export { onebitNtkReportSection } from './report-section.ts';
+export { signSte } from './sign-ste.ts';
+export type { TaskData } from './tasks.ts';
+export { makeTask } from './tasks.ts';
+export type { Measurement, PrecisionMetrics, RunResult } from './train-pair.ts';
+export { measurementSteps, trainPair } from './train-pair.ts';
+export type { Precision } from './two-layer.ts';
+export { TwoLayerNet } from './two-layer.ts';
