@@ -54,6 +54,8 @@ export interface AnalyzeOptions {
   seed: number;
   /** Fraction of the largest runs held out to measure prediction error. */
   holdout: number;
+  /** Fit one exponent for N and D (alpha = beta), as Kumar et al. do; small grids cannot separate them. */
+  tieExponents?: boolean;
 }
 
 const isFull = (r: StudyRow) => r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32';
@@ -68,7 +70,8 @@ function attempt(
   options: AnalyzeOptions,
   needs: (keyof StudyRow)[],
 ): LawFit {
-  const form = formByName(formName, parts ? { parts } : {});
+  const tie = options.tieExponents === false ? [] : [['alpha', 'beta']];
+  const form = formByName(formName, { ...(parts ? { parts } : {}), tie });
   const free = form.params.length;
   if (rows.length < free + 2) {
     return {
