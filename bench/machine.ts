@@ -19,7 +19,13 @@ export interface Figure {
   machine: string;
 }
 
-export function figure(bench: string, ours: number, peer: number | null, unit: string, higherIsBetter = true): Figure {
+export function figure(
+  bench: string,
+  ours: number,
+  peer: number | null,
+  unit: string,
+  higherIsBetter = true,
+): Figure {
   const ratio = peer === null ? null : higherIsBetter ? ours / peer : peer / ours;
   return { bench, ours, peer, ratio, unit, machine: machineDescription() };
 }

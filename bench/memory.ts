@@ -31,10 +31,21 @@ for (let step = 1; step <= steps; step++) {
   opt.update(1e-3);
   if (step === 100 || step === steps || step % 500 === 0) {
     rss[step] = process.memoryUsage().rss / 2 ** 20;
-    console.error(`step ${step}: RSS ${rss[step].toFixed(1)} MiB (${((performance.now() - started) / step).toFixed(0)} ms/step)`);
+    console.error(
+      `step ${step}: RSS ${rss[step].toFixed(1)} MiB (${((performance.now() - started) / step).toFixed(0)} ms/step)`,
+    );
   }
 }
 // ours = growth ratio RSS(last)/RSS(100); the bar is 1.05, so "peer" records that limit.
-const f = figure(`RSS after ${steps} steps / after 100 (reference model, cpu)`, rss[steps] / rss[100], 1.05, 'ratio', false);
-writeFileAtomic('bench/results/memory.json', `${JSON.stringify({ machine: machineDescription(), date: new Date().toISOString(), rssMiB: rss, figures: [f] }, null, 2)}\n`);
+const f = figure(
+  `RSS after ${steps} steps / after 100 (reference model, cpu)`,
+  rss[steps] / rss[100],
+  1.05,
+  'ratio',
+  false,
+);
+writeFileAtomic(
+  'bench/results/memory.json',
+  `${JSON.stringify({ machine: machineDescription(), date: new Date().toISOString(), rssMiB: rss, figures: [f] }, null, 2)}\n`,
+);
 console.log(JSON.stringify(f));

@@ -9,7 +9,7 @@ import { resolveModelConfig } from '../src/nn/config.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
-import { figure, type Figure, machineDescription } from './machine.ts';
+import { type Figure, figure, machineDescription } from './machine.ts';
 
 interface Shape {
   name: string;
@@ -22,8 +22,24 @@ interface Shape {
 }
 
 const shapes: Record<string, Shape> = {
-  reference: { name: 'reference d128 L4 T128 B16 V2048', d: 128, layers: 4, heads: 4, context: 128, batch: 16, vocab: 2048 },
-  '1m': { name: '~1M params d128 L5 T256 B8 V2048', d: 128, layers: 5, heads: 4, context: 256, batch: 8, vocab: 2048 },
+  reference: {
+    name: 'reference d128 L4 T128 B16 V2048',
+    d: 128,
+    layers: 4,
+    heads: 4,
+    context: 128,
+    batch: 16,
+    vocab: 2048,
+  },
+  '1m': {
+    name: '~1M params d128 L5 T256 B8 V2048',
+    d: 128,
+    layers: 5,
+    heads: 4,
+    context: 256,
+    batch: 8,
+    vocab: 2048,
+  },
 };
 
 const args = process.argv.slice(2);
@@ -39,7 +55,13 @@ process.env.BITSCALE_THREADS = String(threads);
 /** Milliseconds per training step of bitscale on a backend. */
 export function bitscaleStep(s: Shape, backendName: string, n: number): number {
   const backend = T.setDefaultBackend(backendName);
-  const model = resolveModelConfig({ vocabSize: s.vocab, dModel: s.d, nLayers: s.layers, nHeads: s.heads, context: s.context });
+  const model = resolveModelConfig({
+    vocabSize: s.vocab,
+    dModel: s.d,
+    nLayers: s.layers,
+    nHeads: s.heads,
+    context: s.context,
+  });
   const params = initParams(model, 0);
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   const tokens = Int32Array.from({ length: s.batch * s.context }, (_, i) => (i * 7919) % s.vocab);
@@ -67,7 +89,10 @@ function torchStep(s: Shape, n: number): number | null {
   try {
     const out = execFileSync(
       python,
-      ['bench/train_step_torch.py', ...[s.d, s.layers, s.heads, s.context, s.batch, s.vocab, n, threads].map(String)],
+      [
+        'bench/train_step_torch.py',
+        ...[s.d, s.layers, s.heads, s.context, s.batch, s.vocab, n, threads].map(String),
+      ],
       { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
     );
     return JSON.parse(out.trim().split('\n').pop()!).ms_per_step;
@@ -84,12 +109,26 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
   const ours = bitscaleStep(s, 'cpu', steps);
   const peer = torchStep(s, steps);
   const perSecond = (ms: number | null) => (ms === null ? null : (tokens / ms) * 1000);
-  console.error(`${s.name}: bitscale cpu ${ours.toFixed(1)} ms/step, PyTorch ${peer?.toFixed(1) ?? '-'} ms/step (${threads} threads)`);
-  figures.push(figure(`train step ${s.name} cpu ${threads} threads`, perSecond(ours)!, perSecond(peer), 'tokens/s'));
+  console.error(
+    `${s.name}: bitscale cpu ${ours.toFixed(1)} ms/step, PyTorch ${peer?.toFixed(1) ?? '-'} ms/step (${threads} threads)`,
+  );
+  figures.push(
+    figure(`train step ${s.name} cpu ${threads} threads`, perSecond(ours)!, perSecond(peer), 'tokens/s'),
+  );
   if (args.includes('--js')) {
     const js = bitscaleStep(s, 'js', 1);
-    figures.push(figure(`train step ${s.name} js backend`, (tokens / js) * 1000, perSecond(ours), 'tokens/s (peer = bitscale cpu)'));
+    figures.push(
+      figure(
+        `train step ${s.name} js backend`,
+        (tokens / js) * 1000,
+        perSecond(ours),
+        'tokens/s (peer = bitscale cpu)',
+      ),
+    );
   }
 }
-writeFileAtomic(`bench/results/train-step-${which}.json`, `${JSON.stringify({ machine: machineDescription(), date: new Date().toISOString(), figures }, null, 2)}\n`);
+writeFileAtomic(
+  `bench/results/train-step-${which}.json`,
+  `${JSON.stringify({ machine: machineDescription(), date: new Date().toISOString(), figures }, null, 2)}\n`,
+);
 for (const f of figures) console.log(JSON.stringify(f));
