@@ -1,0 +1,130 @@
+// Loss curve of one small Transformer++ trained on a backend, to compare cuda with cpu: same config, same seed,
+// same batches (drawn on the host from a fixed Markov chain whose best loss is ln 4 ≈ 1.386 nats).
+// Usage: tsx bench/cuda-loss-curve.ts run <backend> <out.json> [--steps 300] [--matmul bf16|tf32|fp32]
+//        tsx bench/cuda-loss-curve.ts compare <a.json> <b.json> [<c.json> ...]   -> bench/results/cuda-loss-curve.json
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import '../src/backends/index.ts';
+import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
+import { resolveModelConfig } from '../src/nn/config.ts';
+import { initParams, lossOf } from '../src/nn/transformer.ts';
+import * as T from '../src/tensor/index.ts';
+import { philoxFill } from '../src/tensor/philox.ts';
+import { AdamW } from '../src/train/adamw.ts';
+import { machineDescription } from './machine.ts';
+
+const config = { vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4, context: 128 };
+const batch = 16;
+
+/** Batch `step`: sequences of a Markov chain where each token has 4 equally likely successors. */
+function batchAt(step: number): { x: Int32Array; y: Int32Array } {
+  const V = config.vocabSize;
+  const n = batch * (config.context + 1);
+  const u = new Float64Array(n);
+  philoxFill(u, n, 'uniform', 4242, step * n);
+  const seq = new Int32Array(n);
+  for (let b = 0; b < batch; b++) {
+    const o = b * (config.context + 1);
+    seq[o] = Math.floor(u[o] * V);
+    for (let t = 1; t <= config.context; t++) {
+      const prev = seq[o + t - 1];
+      seq[o + t] = (prev * 37 + 11 + Math.floor(u[o + t] * 4) * 101) % V;
+    }
+  }
+  const x = new Int32Array(batch * config.context);
+  const y = new Int32Array(batch * config.context);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < config.context; t++) {
+      x[b * config.context + t] = seq[b * (config.context + 1) + t];
+      y[b * config.context + t] = seq[b * (config.context + 1) + t + 1];
+    }
+  }
+  return { x, y };
+}
+
+function train(backendName: string, steps: number, matmul?: string): number[] {
+  const backend = T.setDefaultBackend(backendName);
+  if (backendName === 'cuda' && matmul)
+    (backend as CudaBackend).setMatmulMode(matmul as 'bf16' | 'tf32' | 'fp32');
+  const model = resolveModelConfig(config);
+  const params = initParams(model, 0);
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const { x, y } = batchAt(s);
+    const loss = T.tidy(() => {
+      const l = lossOf(
+        model,
+        params,
+        T.tensor(x, [batch, config.context], { dtype: 'i32', backend }),
+        T.tensor(y, [batch, config.context], { dtype: 'i32', backend }),
+        { train: true },
+      );
+      T.backward(l);
+      return l.item();
+    });
+    const warm = Math.min(1, (s + 1) / 20);
+    opt.update(3e-3 * warm);
+    losses.push(loss);
+  }
+  return losses;
+}
+
+const smooth = (xs: number[], w = 20) =>
+  xs.map((_, i) => xs.slice(Math.max(0, i - w + 1), i + 1).reduce((a, b) => a + b, 0) / Math.min(w, i + 1));
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'run') {
+  const [backendName, out] = rest;
+  const opt = (name: string) => {
+    const i = rest.indexOf(`--${name}`);
+    return i >= 0 ? rest[i + 1] : undefined;
+  };
+  const steps = Number(opt('steps') ?? 300);
+  const start = performance.now();
+  const losses = train(backendName, steps, opt('matmul'));
+  const label = `${backendName}${opt('matmul') ? ` (${opt('matmul')} matmul)` : ''}`;
+  const machine =
+    backendName === 'cuda' ? (T.getBackend('cuda') as CudaBackend).device().name : machineDescription();
+  writeFileAtomic(
+    out,
+    `${JSON.stringify({ label, machine, seconds: (performance.now() - start) / 1000, config, batch, losses })}\n`,
+  );
+  console.error(`${label}: first ${losses[0].toFixed(4)} last ${losses.at(-1)!.toFixed(4)}`);
+} else if (command === 'compare') {
+  const runs = rest.map(
+    (p) => JSON.parse(readFileSync(p, 'utf8')) as { label: string; machine: string; losses: number[] },
+  );
+  const curves = runs.map((r) => smooth(r.losses));
+  const steps = Math.min(...runs.map((r) => r.losses.length));
+  const table = [];
+  for (let s = 0; s < steps; s += 25)
+    table.push({ step: s, ...Object.fromEntries(runs.map((r, i) => [r.label, +curves[i][s].toFixed(4)])) });
+  table.push({
+    step: steps - 1,
+    ...Object.fromEntries(runs.map((r, i) => [r.label, +curves[i][steps - 1].toFixed(4)])),
+  });
+  let maxGap = 0;
+  for (let s = 0; s < steps; s++) maxGap = Math.max(maxGap, Math.abs(curves[0][s] - curves[1][s]));
+  const summary = {
+    runs: runs.map((r) => ({ label: r.label, machine: r.machine })),
+    smoothing: '20-step trailing mean',
+    maxGapFirstTwo: maxGap,
+    table,
+    raw: Object.fromEntries(runs.map((r) => [r.label, r.losses])),
+  };
+  writeFileAtomic('bench/results/cuda-loss-curve.json', `${JSON.stringify(summary, null, 2)}\n`);
+  console.table(table);
+  console.log(
+    JSON.stringify({
+      bench: 'loss curve cuda vs cpu, max gap of smoothed loss',
+      ours: maxGap,
+      peer: null,
+      ratio: null,
+      unit: 'nats',
+      machine: runs.map((r) => r.machine).join(' / '),
+    }),
+  );
+} else {
+  throw new Error(`command '${command}' is not one of run, compare`);
+}

@@ -1,0 +1,107 @@
+// Fused AdamW: one pass over parameter, gradient and both moments, in double for the update arithmetic
+// (the reference's precision; the kernel is bound by memory, not arithmetic). adamwMulti applies the same
+// step to many tensors in one launch: a table of (param, grad, m, v, n) read by a grid-stride loop.
+#include <cmath>
+#include <vector>
+
+#include "common.cuh"
+
+namespace {
+
+struct Hyper {
+  double lr, beta1, beta2, eps, wd, c1, c2, grad_scale;
+};
+
+__device__ inline void adamw_one(float* p, const float* g, float* m, float* v, long long i, const Hyper& h) {
+  const double gi = static_cast<double>(g[i]) * h.grad_scale;
+  const double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
+  const double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
+  m[i] = static_cast<float>(mi);
+  v[i] = static_cast<float>(vi);
+  const double update = static_cast<float>(mi) / h.c1 / (sqrt(static_cast<float>(vi) / h.c2) + h.eps);
+  p[i] = static_cast<float>(p[i] - h.lr * (update + h.wd * p[i]));
+}
+
+__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, long long n, Hyper h) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    adamw_one(p, g, m, v, i, h);
+}
+
+struct Slot {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  long long n, start;  // start: prefix sum of n, to map a global index to its tensor
+};
+
+__global__ void adamw_multi_kernel(const Slot* slots, int count, long long total, Hyper h) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    int lo = 0, hi = count - 1;  // binary search for the slot holding i
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (slots[mid].start <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    const Slot& s = slots[lo];
+    adamw_one(s.p, s.g, s.m, s.v, i - s.start, h);
+  }
+}
+
+Hyper hyper(const bc::Args& a, size_t first) {
+  Hyper h{};
+  h.lr = a.num(first, "lr");
+  h.beta1 = a.num(first + 1, "beta1");
+  h.beta2 = a.num(first + 2, "beta2");
+  h.eps = a.num(first + 3, "eps");
+  h.wd = a.num(first + 4, "weightDecay");
+  const double step = a.num(first + 5, "step");
+  if (!(step >= 1)) throw std::runtime_error("step = " + std::to_string(step) + " is not allowed; expected a 1-based count >= 1");
+  h.grad_scale = a.num(first + 6, "gradScale");
+  h.c1 = 1 - pow(h.beta1, step);
+  h.c2 = 1 - pow(h.beta2, step);
+  return h;
+}
+
+}  // namespace
+
+// adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale)
+BC_KERNEL(adamw) {
+  const long long n = a.integer(4, "n");
+  float* p = a.f32(0, "param", n);
+  const float* g = a.f32(1, "grad", n);
+  float* m = a.f32(2, "m", n);
+  float* v = a.f32(3, "v", n);
+  const Hyper h = hyper(a, 5);
+  if (n == 0) return nullptr;
+  bc::op_context() = "adamw(n=" + std::to_string(n) + ")";
+  adamw_kernel<<<bc::blocks_for(n, 256), 256>>>(p, g, m, v, n, h);
+  bc::check_launch("adamw");
+  return nullptr;
+}
+
+// adamwMulti(params[], grads[], ms[], vs[], sizes[], lr, beta1, beta2, eps, weightDecay, step, gradScale):
+// the arrays hold storages; one launch updates them all.
+BC_KERNEL(adamwMulti) {
+  const auto sizes = a.ints(4, "sizes");
+  const Hyper h = hyper(a, 5);
+  std::vector<Slot> slots;
+  long long total = 0;
+  for (size_t k = 0; k < sizes.size(); k++) {
+    napi_value arrays[4];
+    for (int j = 0; j < 4; j++) napi_get_element(a.env, a.argv[j], static_cast<uint32_t>(k), &arrays[j]);
+    napi_value argv[4] = {arrays[0], arrays[1], arrays[2], arrays[3]};
+    bc::Args item = a;
+    item.argv.assign(argv, argv + 4);
+    const long long n = sizes[k];
+    slots.push_back({item.f32(0, "params[k]", n), item.f32(1, "grads[k]", n), item.f32(2, "ms[k]", n), item.f32(3, "vs[k]", n), n, total});
+    total += n;
+  }
+  if (total == 0) return nullptr;
+  bc::op_context() = "adamwMulti(" + std::to_string(slots.size()) + " tensors, " + std::to_string(total) + " parameters)";
+  bc::Scratch table(slots.size() * sizeof(Slot));
+  bc::check(cudaMemcpy(table.ptr, slots.data(), slots.size() * sizeof(Slot), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  adamw_multi_kernel<<<bc::blocks_for(total, 256, 8LL * bc::sm_count()), 256>>>(table.as<Slot>(), static_cast<int>(slots.size()), total, h);
+  bc::check_launch("adamwMulti");
+  return nullptr;
+}

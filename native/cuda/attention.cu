@@ -1,0 +1,408 @@
+// Causal (or full) softmax attention, forward and backward, flash-style: scores are never stored. q, k, v,
+// out: (B, T, nh, hs); lse: (B, nh, T). fp32 on the CUDA cores (a tensor-core version is future work).
+//
+// forward   one thread per query; key/value tiles staged in shared memory; online softmax (running max and
+//           sum) so each key is read once per query tile.
+// backward  FlashAttention-2's split: D = rowsum(gOut * out); one kernel owns key rows and accumulates gk, gv
+//           over query tiles; another owns query rows and accumulates gq over key tiles. No atomics, so the
+//           gradients are deterministic.
+// With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead; see below.
+// Head sizes up to 128; registers hold HS-wide rows (HS = hs rounded up to 16, 32, 64 or 128, zero padded).
+#include <cuda_bf16.h>
+
+#include <cmath>
+
+#include "block_reduce.cuh"
+#include "common.cuh"
+
+namespace {
+
+constexpr int kRows = 64;   // queries (forward, gq) or keys (gk/gv) owned by one block: one per thread
+constexpr int kTile = 32;   // rows of the other operand staged per step
+
+struct Dims {
+  int B, T, nh, hs;
+  float scale;
+  bool causal;
+  __device__ long long row(int b, int t, int h) const { return ((static_cast<long long>(b) * T + t) * nh + h) * hs; }
+  __device__ long long stat(int b, int h, int t) const { return (static_cast<long long>(b) * nh + h) * T + t; }
+};
+
+// Loads rows [r0, r0 + count) of head (b, h) of x into tile[count][stride] (zero padded past hs or T).
+template <int HS>
+__device__ inline void load_tile(const float* x, const Dims& d, int b, int h, int r0, int count, float* tile, int stride) {
+  for (int e = threadIdx.x; e < count * HS; e += blockDim.x) {
+    const int r = e / HS, i = e % HS, t = r0 + r;
+    tile[r * stride + i] = (t < d.T && i < d.hs) ? x[d.row(b, t, h) + i] : 0.0f;
+  }
+}
+
+template <int HS>
+__global__ void attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, Dims d) {
+  extern __shared__ float smem[];
+  float* ks = smem;               // [kTile][HS]
+  float* vs = smem + kTile * HS;  // [kTile][HS]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh;
+  const int t0 = blockIdx.x * kRows, t = t0 + threadIdx.x;
+  const bool valid = t < d.T;
+  float qr[HS], acc[HS];
+#pragma unroll
+  for (int i = 0; i < HS; i++) {
+    qr[i] = valid && i < d.hs ? q[d.row(b, t, h) + i] * d.scale : 0.0f;
+    acc[i] = 0;
+  }
+  float m = -INFINITY, l = 0;
+  const int end = d.causal ? min(d.T, t0 + kRows) : d.T;
+  for (int s0 = 0; s0 < end; s0 += kTile) {
+    __syncthreads();
+    load_tile<HS>(k, d, b, h, s0, kTile, ks, HS);
+    load_tile<HS>(v, d, b, h, s0, kTile, vs, HS);
+    __syncthreads();
+    if (!valid) continue;
+    const int last = min(kTile, (d.causal ? t + 1 : d.T) - s0);
+    for (int j = 0; j < last; j++) {
+      float x = 0;
+#pragma unroll
+      for (int i = 0; i < HS; i++) x += qr[i] * ks[j * HS + i];
+      if (x > m) {
+        const float r = expf(m - x);  // 0 on the first key (m = -inf)
+        l *= r;
+#pragma unroll
+        for (int i = 0; i < HS; i++) acc[i] *= r;
+        m = x;
+      }
+      const float p = expf(x - m);
+      l += p;
+#pragma unroll
+      for (int i = 0; i < HS; i++) acc[i] += p * vs[j * HS + i];
+    }
+  }
+  if (!valid) return;
+  const float inv = 1.0f / l;
+#pragma unroll
+  for (int i = 0; i < HS; i++)
+    if (i < d.hs) out[d.row(b, t, h) + i] = acc[i] * inv;
+  lse[d.stat(b, h, t)] = m + logf(l);
+}
+
+// D[b, h, t] = gOut[b, t, h] · out[b, t, h]
+__global__ void attention_delta(const float* out, const float* g_out, float* delta, Dims d) {
+  const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
+  for (long long r = blockIdx.x * (long long)blockDim.x + threadIdx.x; r < rows; r += (long long)gridDim.x * blockDim.x) {
+    const int h = r % d.nh, t = (r / d.nh) % d.T, b = r / (static_cast<long long>(d.nh) * d.T);
+    float acc = 0;
+    for (int i = 0; i < d.hs; i++) acc += g_out[r * d.hs + i] * out[r * d.hs + i];
+    delta[d.stat(b, h, t)] = acc;
+  }
+}
+
+// One thread per key s: gk[s] = scale Σ_t ds_ts q_t, gv[s] = Σ_t p_ts gOut_t.
+template <int HS>
+__global__ void attention_backward_kv(const float* q, const float* k, const float* v, const float* lse, const float* delta,
+                                      const float* g_out, float* gk, float* gv, Dims d) {
+  extern __shared__ float smem[];
+  constexpr int kPad = HS + 1;        // own-row reads by every thread: pad to dodge bank conflicts
+  float* kown = smem;                 // [kRows][kPad]
+  float* vown = kown + kRows * kPad;  // [kRows][kPad]
+  float* qs = vown + kRows * kPad;    // [kTile][HS]
+  float* gos = qs + kTile * HS;       // [kTile][HS]
+  float* lses = gos + kTile * HS;     // [kTile]
+  float* ds_ = lses + kTile;          // [kTile]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh;
+  const int s0 = blockIdx.x * kRows, s = s0 + threadIdx.x;
+  const bool valid = s < d.T;
+  load_tile<HS>(k, d, b, h, s0, kRows, kown, kPad);
+  load_tile<HS>(v, d, b, h, s0, kRows, vown, kPad);
+  float gkr[HS], gvr[HS];
+#pragma unroll
+  for (int i = 0; i < HS; i++) gkr[i] = gvr[i] = 0;
+  const float* kr = kown + threadIdx.x * kPad;
+  const float* vr = vown + threadIdx.x * kPad;
+  const int first = d.causal ? (s0 / kTile) * kTile : 0;
+  for (int t0 = first; t0 < d.T; t0 += kTile) {
+    __syncthreads();
+    load_tile<HS>(q, d, b, h, t0, kTile, qs, HS);
+    load_tile<HS>(g_out, d, b, h, t0, kTile, gos, HS);
+    for (int j = threadIdx.x; j < kTile; j += blockDim.x) {
+      const int t = t0 + j;
+      lses[j] = t < d.T ? lse[d.stat(b, h, t)] : INFINITY;  // exp(x - inf) = 0 for padding rows
+      ds_[j] = t < d.T ? delta[d.stat(b, h, t)] : 0.0f;
+    }
+    __syncthreads();
+    if (!valid) continue;
+    for (int j = 0; j < kTile; j++) {
+      const int t = t0 + j;
+      if (d.causal && t < s) continue;
+      float x = 0, dp = 0;
+#pragma unroll
+      for (int i = 0; i < HS; i++) {
+        x += qs[j * HS + i] * kr[i];
+        dp += gos[j * HS + i] * vr[i];
+      }
+      const float p = expf(x * d.scale - lses[j]);
+      const float dsc = p * (dp - ds_[j]) * d.scale;
+#pragma unroll
+      for (int i = 0; i < HS; i++) {
+        gvr[i] += p * gos[j * HS + i];
+        gkr[i] += dsc * qs[j * HS + i];
+      }
+    }
+  }
+  if (!valid) return;
+#pragma unroll
+  for (int i = 0; i < HS; i++) {
+    if (i >= d.hs) continue;
+    gk[d.row(b, s, h) + i] = gkr[i];
+    gv[d.row(b, s, h) + i] = gvr[i];
+  }
+}
+
+// One thread per query t: gq[t] = scale Σ_s ds_ts k_s.
+template <int HS>
+__global__ void attention_backward_q(const float* q, const float* k, const float* v, const float* lse, const float* delta,
+                                     const float* g_out, float* gq, Dims d) {
+  extern __shared__ float smem[];
+  constexpr int kPad = HS + 1;
+  float* goown = smem;                 // [kRows][kPad]
+  float* ks = goown + kRows * kPad;    // [kTile][HS]
+  float* vs = ks + kTile * HS;         // [kTile][HS]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh;
+  const int t0 = blockIdx.x * kRows, t = t0 + threadIdx.x;
+  const bool valid = t < d.T;
+  load_tile<HS>(g_out, d, b, h, t0, kRows, goown, kPad);
+  float qr[HS], gqr[HS];
+#pragma unroll
+  for (int i = 0; i < HS; i++) {
+    qr[i] = valid && i < d.hs ? q[d.row(b, t, h) + i] : 0.0f;
+    gqr[i] = 0;
+  }
+  const float l = valid ? lse[d.stat(b, h, t)] : 0.0f;
+  const float D = valid ? delta[d.stat(b, h, t)] : 0.0f;
+  const float* gor = goown + threadIdx.x * kPad;
+  const int end = d.causal ? min(d.T, t0 + kRows) : d.T;
+  for (int s0 = 0; s0 < end; s0 += kTile) {
+    __syncthreads();
+    load_tile<HS>(k, d, b, h, s0, kTile, ks, HS);
+    load_tile<HS>(v, d, b, h, s0, kTile, vs, HS);
+    __syncthreads();
+    if (!valid) continue;
+    const int last = min(kTile, (d.causal ? t + 1 : d.T) - s0);
+    for (int j = 0; j < last; j++) {
+      float x = 0, dp = 0;
+#pragma unroll
+      for (int i = 0; i < HS; i++) {
+        x += qr[i] * ks[j * HS + i];
+        dp += gor[i] * vs[j * HS + i];
+      }
+      const float p = expf(x * d.scale - l);
+      const float dsc = p * (dp - D) * d.scale;
+#pragma unroll
+      for (int i = 0; i < HS; i++) gqr[i] += dsc * ks[j * HS + i];
+    }
+  }
+  if (!valid) return;
+#pragma unroll
+  for (int i = 0; i < HS; i++)
+    if (i < d.hs) gq[d.row(b, t, h) + i] = gqr[i];
+}
+
+template <class Kernel>
+void allow_shared(Kernel kernel, size_t bytes) {
+  if (bytes > 48 * 1024) bc::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)), "cudaFuncSetAttribute");
+}
+
+template <int HS>
+void forward(const float* q, const float* k, const float* v, float* out, float* lse, const Dims& d) {
+  const dim3 grid((d.T + kRows - 1) / kRows, d.B * d.nh);
+  const size_t shared = 2 * kTile * HS * sizeof(float);
+  allow_shared(attention_forward<HS>, shared);
+  attention_forward<HS><<<grid, kRows, shared>>>(q, k, v, out, lse, d);
+  bc::check_launch("attention_forward");
+}
+
+template <int HS>
+void backward(const float* q, const float* k, const float* v, const float* lse, const float* delta, const float* g_out, float* gq,
+              float* gk, float* gv, const Dims& d) {
+  const dim3 grid((d.T + kRows - 1) / kRows, d.B * d.nh);
+  const size_t kv_shared = (2 * kRows * (HS + 1) + 2 * kTile * HS + 2 * kTile) * sizeof(float);
+  allow_shared(attention_backward_kv<HS>, kv_shared);
+  attention_backward_kv<HS><<<grid, kRows, kv_shared>>>(q, k, v, lse, delta, g_out, gk, gv, d);
+  bc::check_launch("attention_backward_kv");
+  const size_t q_shared = (kRows * (HS + 1) + 2 * kTile * HS) * sizeof(float);
+  allow_shared(attention_backward_q<HS>, q_shared);
+  attention_backward_q<HS><<<grid, kRows, q_shared>>>(q, k, v, lse, delta, g_out, gq, d);
+  bc::check_launch("attention_backward_q");
+}
+
+
+// ---- tensor-core path (bf16/tf32 matmul modes) ------------------------------------------------------------
+// Scores materialized per (b, h) and multiplied on the tensor cores through cuBLASLt in bf16 with fp32
+// accumulation: S = Q Kᵀ (fp32), P = softmax(scale S) (bf16), O = P V; backward recomputes S, takes
+// dP = dO Vᵀ, dS = P (dP − D) scale, and dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO. The causal half is computed and
+// masked (the tensor cores are fast enough that the bytes of S, not its FLOPs, set the time).
+
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16
+__global__ void to_heads_bf16(const float* x, __nv_bfloat16* y, Dims d) {
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    const int i = e % d.hs;
+    const long long row = e / d.hs;  // (b, t, h)
+    const int h = row % d.nh, t = (row / d.nh) % d.T;
+    const long long b = row / (static_cast<long long>(d.nh) * d.T);
+    y[(((b * d.nh + h) * d.T) + t) * d.hs + i] = __float2bfloat16_rn(x[e]);
+  }
+}
+
+// y (B, nh, T, hs) f32 -> x (B, T, nh, hs) f32
+__global__ void from_heads(const float* y, float* x, Dims d) {
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    const int i = e % d.hs;
+    const long long row = e / d.hs;
+    const int h = row % d.nh, t = (row / d.nh) % d.T;
+    const long long b = row / (static_cast<long long>(d.nh) * d.T);
+    x[e] = y[(((b * d.nh + h) * d.T) + t) * d.hs + i];
+  }
+}
+
+// One block per score row r = (b h, t): P = exp(scale S - lse) (0 past t when causal), lse saved.
+__global__ void scores_softmax(const float* S, __nv_bfloat16* P, float* lse, Dims d) {
+  const long long r = blockIdx.x;
+  const int t = r % d.T;
+  const int last = d.causal ? t : d.T - 1;
+  const float* s = S + r * d.T;
+  float m = -INFINITY;
+  for (int c = threadIdx.x; c <= last; c += blockDim.x) m = fmaxf(m, s[c] * d.scale);
+  m = block_max(m, -INFINITY);
+  float sum = 0;
+  for (int c = threadIdx.x; c <= last; c += blockDim.x) sum += expf(s[c] * d.scale - m);
+  sum = block_sum(sum);
+  const float l = m + logf(sum);
+  for (int c = threadIdx.x; c < d.T; c += blockDim.x) P[r * d.T + c] = __float2bfloat16_rn(c <= last ? expf(s[c] * d.scale - l) : 0.0f);
+  if (threadIdx.x == 0) lse[r] = l;  // r = (b nh + h) T + t: the (B, nh, T) layout
+}
+
+// One block per score row: P from S and lse, dS = P (dP − D) scale; both bf16 for the next products.
+__global__ void scores_backward(const float* S, const float* dP, const float* lse, const float* delta, __nv_bfloat16* P,
+                                __nv_bfloat16* dS, Dims d) {
+  const long long r = blockIdx.x;
+  const int t = r % d.T;
+  const int last = d.causal ? t : d.T - 1;
+  const float l = lse[r], D = delta[r];
+  for (int c = threadIdx.x; c < d.T; c += blockDim.x) {
+    const float p = c <= last ? expf(S[r * d.T + c] * d.scale - l) : 0.0f;
+    P[r * d.T + c] = __float2bfloat16_rn(p);
+    dS[r * d.T + c] = __float2bfloat16_rn(p * (dP[r * d.T + c] - D) * d.scale);
+  }
+}
+
+bool tensor_core_path(const Dims& d) {
+  const double score_bytes = static_cast<double>(d.B) * d.nh * d.T * d.T * 12;  // S + dP (fp32) + P + dS (bf16)
+  // cuBLASLt wants 16-byte aligned bf16 rows (hs a multiple of 8); S must fit in a sane scratch budget.
+  return !bc::matmul_uses_fp32() && d.hs % 8 == 0 && score_bytes <= 12.0 * (1 << 30);
+}
+
+void forward_tc(const float* q, const float* k, const float* v, float* out, float* lse, const Dims& d) {
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, bh = static_cast<long long>(d.B) * d.nh;
+  const long long hd = static_cast<long long>(d.T) * d.hs, tt = static_cast<long long>(d.T) * d.T;
+  bc::Scratch q16(n * 2), k16(n * 2), v16(n * 2), S(bh * tt * 4), P(bh * tt * 2), O(n * 4);
+  const unsigned g = bc::blocks_for(n, 256);
+  to_heads_bf16<<<g, 256>>>(q, q16.as<__nv_bfloat16>(), d);
+  to_heads_bf16<<<g, 256>>>(k, k16.as<__nv_bfloat16>(), d);
+  to_heads_bf16<<<g, 256>>>(v, v16.as<__nv_bfloat16>(), d);
+  bc::check_launch("attention to_heads_bf16");
+  bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);
+  scores_softmax<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), P.as<__nv_bfloat16>(), lse, d);
+  bc::check_launch("attention scores_softmax");
+  bc::gemm_bf16(P.ptr, v16.ptr, O.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd, 1.0f, 0.0f);
+  from_heads<<<g, 256>>>(O.as<float>(), out, d);
+  bc::check_launch("attention from_heads");
+}
+
+void backward_tc(const float* q, const float* k, const float* v, const float* lse, const float* delta, const float* g_out, float* gq,
+                 float* gk, float* gv, const Dims& d) {
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, bh = static_cast<long long>(d.B) * d.nh;
+  const long long hd = static_cast<long long>(d.T) * d.hs, tt = static_cast<long long>(d.T) * d.T;
+  bc::Scratch q16(n * 2), k16(n * 2), v16(n * 2), go16(n * 2), S(bh * tt * 4), dP(bh * tt * 4), P(bh * tt * 2), dS(bh * tt * 2), G(n * 4);
+  const unsigned g = bc::blocks_for(n, 256);
+  to_heads_bf16<<<g, 256>>>(q, q16.as<__nv_bfloat16>(), d);
+  to_heads_bf16<<<g, 256>>>(k, k16.as<__nv_bfloat16>(), d);
+  to_heads_bf16<<<g, 256>>>(v, v16.as<__nv_bfloat16>(), d);
+  to_heads_bf16<<<g, 256>>>(g_out, go16.as<__nv_bfloat16>(), d);
+  bc::check_launch("attentionGrad to_heads_bf16");
+  bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);      // S = Q Kᵀ
+  bc::gemm_bf16(go16.ptr, v16.ptr, dP.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);    // dP = dO Vᵀ
+  scores_backward<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), dP.as<float>(), lse, delta, P.as<__nv_bfloat16>(),
+                                                             dS.as<__nv_bfloat16>(), d);
+  bc::check_launch("attentionGrad scores_backward");
+  bc::gemm_bf16(P.ptr, go16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd, 1.0f, 0.0f);  // dV = Pᵀ dO
+  from_heads<<<g, 256>>>(G.as<float>(), gv, d);
+  bc::gemm_bf16(dS.ptr, k16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd, 1.0f, 0.0f);  // dQ = dS K
+  from_heads<<<g, 256>>>(G.as<float>(), gq, d);
+  bc::gemm_bf16(dS.ptr, q16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd, 1.0f, 0.0f);  // dK = dSᵀ Q
+  from_heads<<<g, 256>>>(G.as<float>(), gk, d);
+  bc::check_launch("attentionGrad from_heads");
+}
+
+Dims dims(const bc::Args& a, size_t first) {
+  Dims d{};
+  const long long B = a.integer(first, "B"), T = a.integer(first + 1, "T"), nh = a.integer(first + 2, "nh"), hs = a.integer(first + 3, "hs");
+  if (hs < 1 || hs > 128) throw std::runtime_error("hs = " + std::to_string(hs) + " is not allowed; the cuda attention supports 1..128");
+  if (B * nh > 65535) throw std::runtime_error("B * nh = " + std::to_string(B * nh) + " is not allowed; at most 65535");
+  d.B = static_cast<int>(B);
+  d.T = static_cast<int>(T);
+  d.nh = static_cast<int>(nh);
+  d.hs = static_cast<int>(hs);
+  d.scale = static_cast<float>(a.num(first + 4, "scale"));
+  d.causal = a.flag(first + 5, "causal");
+  bc::op_context() = "attention(B=" + std::to_string(B) + ", T=" + std::to_string(T) + ", nh=" + std::to_string(nh) +
+                     ", hs=" + std::to_string(hs) + (d.causal ? ", causal)" : ", full)");
+  return d;
+}
+
+#define DISPATCH_HS(hs, F, ...)                     \
+  do {                                              \
+    if ((hs) <= 16) F<16>(__VA_ARGS__);             \
+    else if ((hs) <= 32) F<32>(__VA_ARGS__);        \
+    else if ((hs) <= 64) F<64>(__VA_ARGS__);        \
+    else F<128>(__VA_ARGS__);                       \
+  } while (0)
+
+}  // namespace
+
+// attention(q, k, v, out, lse, B, T, nh, hs, scale, causal)
+BC_KERNEL(attention) {
+  const Dims d = dims(a, 5);
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
+  const float* q = a.f32(0, "q", n);
+  const float* k = a.f32(1, "k", n);
+  const float* v = a.f32(2, "v", n);
+  float* out = a.out_f32(3, "out", n);
+  float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
+  if (n == 0) return nullptr;
+  if (tensor_core_path(d)) forward_tc(q, k, v, out, lse, d);
+  else DISPATCH_HS(d.hs, forward, q, k, v, out, lse, d);
+  return nullptr;
+}
+
+// attentionGrad(q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal)
+BC_KERNEL(attentionGrad) {
+  const Dims d = dims(a, 9);
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, stats = static_cast<long long>(d.B) * d.nh * d.T;
+  const float* q = a.f32(0, "q", n);
+  const float* k = a.f32(1, "k", n);
+  const float* v = a.f32(2, "v", n);
+  const float* out = a.out_f32(3, "out", n);
+  const float* lse = a.f32(4, "lse", stats);
+  const float* g_out = a.f32(5, "gOut", n);
+  float* gq = a.out_f32(6, "gq", n);
+  float* gk = a.out_f32(7, "gk", n);
+  float* gv = a.out_f32(8, "gv", n);
+  if (n == 0) return nullptr;
+  bc::Scratch delta(stats * sizeof(float));
+  attention_delta<<<bc::blocks_for(stats, 256), 256>>>(out, g_out, delta.as<float>(), d);
+  bc::check_launch("attention_delta");
+  if (tensor_core_path(d)) backward_tc(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  else DISPATCH_HS(d.hs, backward, q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  return nullptr;
+}

@@ -1,0 +1,157 @@
+// Shared plumbing of the CUDA backend. Every kernel family is one .cu file that registers its N-API
+// functions with BITSCALE_CUDA_KERNEL; addon.cu exports whatever was registered. build.sh compiles every .cu
+// in this folder, so a new kernel file needs no edit elsewhere.
+//
+// Conventions: one stream (the legacy default stream), so a block freed to the cache and handed out again is
+// ordered after every kernel that used it; every CUDA/cuBLAS call goes through check(), whose message names the
+// op, its shapes and the CUDA error. Errors found inside kernels (an index out of range, a non-finite input to
+// fakeQuant) are recorded in a device flag and raised at the next synchronization (read, sumSquares, sync), or
+// at once when BITSCALE_CUDA_SYNC=1.
+#pragma once
+#include <cuda_runtime.h>
+#include <node_api.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace bc {
+
+enum DType { kF32 = 0, kI32 = 1, kBF16 = 2, kF16 = 3 };
+inline size_t dtype_bytes(int d) { return d == kF32 || d == kI32 ? 4 : 2; }
+inline const char* dtype_name(int d) {
+  static const char* names[] = {"f32", "i32", "bf16", "f16"};
+  return d >= 0 && d < 4 ? names[d] : "?";
+}
+
+// A device buffer as JavaScript holds it (inside a napi_external).
+struct Storage {
+  void* ptr = nullptr;
+  size_t bytes = 0;  // as requested
+  size_t size = 0;   // elements
+  int dtype = kF32;
+  bool freed = false;
+  // alloc() promises zeros; the memset is deferred until something reads the storage, and skipped when a
+  // kernel's first touch overwrites every element (most outputs): a training step allocates gigabytes.
+  bool zero_pending = false;
+};
+void settle(Storage& s);  // performs a deferred zero-fill
+
+// ---- errors ---------------------------------------------------------------------------------------------
+struct CudaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The op being run and its shapes, for error messages (set by wrap() and by kernels that know their shapes).
+std::string& op_context();
+void check(cudaError_t e, const char* what);
+void check_launch(const char* kernel);  // cudaGetLastError after a launch (+ sync when BITSCALE_CUDA_SYNC=1)
+void raise_deferred();                  // throws if a kernel recorded an error since the last check
+
+// Device-side error record (first error wins).
+struct DeviceError {
+  int code;          // 0 none; see kErr*
+  long long a, b;    // e.g. the bad index and its position
+};
+enum { kErrNone = 0, kErrGatherIndex = 1, kErrScatterIndex = 2, kErrNonFinite = 3, kErrTarget = 4 };
+DeviceError* device_error();
+__device__ inline void record_error(DeviceError* e, int code, long long a, long long b) {
+  if (atomicCAS(&e->code, 0, code) == 0) {
+    e->a = a;
+    e->b = b;
+  }
+}
+
+// ---- memory ---------------------------------------------------------------------------------------------
+void* cache_alloc(size_t bytes);
+void cache_free(void* ptr);
+struct CacheStats {
+  size_t in_use_bytes, cached_bytes, device_mallocs, cache_hits;
+};
+CacheStats cache_stats();
+void cache_trim();
+
+// A scratch block returned to the cache when it goes out of scope (stream order keeps that safe).
+struct Scratch {
+  void* ptr = nullptr;
+  explicit Scratch(size_t bytes) : ptr(cache_alloc(bytes)) {}
+  ~Scratch() { cache_free(ptr); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <class T>
+  T* as() const { return static_cast<T*>(ptr); }
+};
+
+// ---- launch helpers -------------------------------------------------------------------------------------
+inline unsigned blocks_for(long long n, int threads, long long cap = 65535LL * 8) {
+  long long b = (n + threads - 1) / threads;
+  if (b < 1) b = 1;
+  return static_cast<unsigned>(b < cap ? b : cap);
+}
+int sm_count();
+
+constexpr int kMaxRank = 8;
+struct Strides8 {
+  long long v[kMaxRank];
+};
+struct Shape8 {
+  int rank;
+  long long dim[kMaxRank];
+};
+
+// ---- products (matmul.cu) ---------------------------------------------------------------------------
+// Row-major batched C = alpha op(A) op(B) + beta C with A and B already in bf16, fp32 accumulation and output.
+void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+               long long a_stride, long long b_stride, float alpha, float beta);
+// Whether the matmul mode is full fp32 (then attention uses its exact fp32 kernels, not the tensor cores).
+bool matmul_uses_fp32();
+
+// ---- N-API arguments ------------------------------------------------------------------------------------
+struct Args {
+  napi_env env;
+  std::vector<napi_value> argv;
+  Args(napi_env env, napi_callback_info info);
+  Storage& storage(size_t i, const char* name) const;      // performs a pending zero-fill (the storage is read)
+  Storage& storage_raw(size_t i, const char* name) const;  // leaves it pending (the caller overwrites or frees)
+  Storage* storage_or_null(size_t i, const char* name) const;
+  // Checks that storage i holds at least n elements of a 4-byte float type.
+  float* f32(size_t i, const char* name, long long n) const;
+  float* f32_or_null(size_t i, const char* name, long long n) const;
+  int32_t* i32(size_t i, const char* name, long long n) const;
+  // An output the kernel overwrites entirely over [0, n): a pending zero-fill is dropped when n covers the
+  // whole storage (and no other argument aliases it), else performed.
+  float* out_f32(size_t i, const char* name, long long n) const;
+  double num(size_t i, const char* name) const;
+  long long integer(size_t i, const char* name) const;
+  bool flag(size_t i, const char* name) const;
+  std::string str(size_t i, const char* name) const;
+  std::vector<long long> ints(size_t i, const char* name) const;
+  std::vector<double> nums(size_t i, const char* name) const;
+  bool is_nullish(size_t i) const;
+  napi_value typed_array(size_t i, const char* name, void** data, size_t* length, napi_typedarray_type* type) const;
+};
+
+using KernelBody = napi_value (*)(const Args&);
+struct Registration {
+  Registration(const char* name, napi_value (*fn)(napi_env, napi_callback_info));
+};
+std::vector<std::pair<const char*, napi_value (*)(napi_env, napi_callback_info)>>& registrations();
+napi_value wrap(napi_env env, const char* name, napi_callback_info info, KernelBody body);
+napi_value undefined(napi_env env);
+napi_value number(napi_env env, double v);
+
+std::string shape_str(const std::vector<long long>& s);
+Shape8 to_shape8(const std::vector<long long>& s, const char* name);
+Strides8 to_strides8(const std::vector<long long>& s, size_t rank, const char* name);
+
+}  // namespace bc
+
+// Defines a kernel entry point whose body sees `const bc::Args& a` and returns a napi_value (or nullptr).
+#define BC_KERNEL(name)                                                                 \
+  static napi_value name##_body(const bc::Args& a);                                     \
+  static napi_value name##_napi(napi_env env, napi_callback_info info) {                \
+    return bc::wrap(env, #name, info, name##_body);                                     \
+  }                                                                                     \
+  static bc::Registration name##_registration(#name, name##_napi);                      \
+  static napi_value name##_body(const bc::Args& a)

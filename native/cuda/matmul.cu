@@ -1,0 +1,259 @@
+// matmul through cuBLASLt. Row-major C (m, n) = alpha op(A) op(B) + beta C is computed as the column-major
+// product C^T = op(B)^T op(A)^T, so no operand is ever transposed in memory.
+//
+// Modes (BITSCALE_CUDA_MATMUL, or setMatmulMode): 'bf16' casts both operands to bfloat16 copies (the f32
+// storages, master weights included, are untouched) and accumulates in fp32 on the tensor cores; 'tf32' feeds
+// the f32 operands to the tensor cores in TF32; 'fp32' is full single precision. Plans (descriptors + the
+// heuristic's algorithm) are cached per shape.
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "common.cuh"
+
+namespace {
+
+enum Mode { kBf16 = 0, kTf32 = 1, kFp32 = 2 };
+const char* kModeNames[] = {"bf16", "tf32", "fp32"};
+
+Mode parse_mode(const std::string& s) {
+  for (int i = 0; i < 3; i++)
+    if (s == kModeNames[i]) return static_cast<Mode>(i);
+  throw std::runtime_error("matmul mode '" + s + "' is not one of bf16, tf32, fp32 (BITSCALE_CUDA_MATMUL)");
+}
+
+Mode& mode() {
+  static Mode m = [] {
+    const char* env = std::getenv("BITSCALE_CUDA_MATMUL");
+    return env && *env ? parse_mode(env) : kBf16;
+  }();
+  return m;
+}
+
+const char* status_name(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "CUBLAS_STATUS_(other)";
+  }
+}
+
+void check_blas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw bc::CudaError(std::string(what) + " failed in " + bc::op_context() + ": " + status_name(s) + " (" + std::to_string(static_cast<int>(s)) + ")");
+}
+
+cublasLtHandle_t handle() {
+  static cublasLtHandle_t h = [] {
+    cublasLtHandle_t x;
+    check_blas(cublasLtCreate(&x), "cublasLtCreate");
+    return x;
+  }();
+  return h;
+}
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+void* workspace() {
+  static void* w = [] {
+    void* p = nullptr;
+    bc::check(cudaMalloc(&p, kWorkspaceBytes), "cudaMalloc(cuBLASLt workspace)");
+    return p;
+  }();
+  return w;
+}
+
+// One product shape: descriptors and the chosen algorithm.
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  ~Plan() {
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (desc) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+cublasLtMatrixLayout_t layout(cudaDataType_t type, uint64_t rows, uint64_t cols, int64_t ld, int batch, int64_t stride) {
+  cublasLtMatrixLayout_t l;
+  check_blas(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
+  if (batch > 1) {
+    check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch), "cublasLtMatrixLayoutSetAttribute(batch)");
+    check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride),
+               "cublasLtMatrixLayoutSetAttribute(stride)");
+  }
+  return l;
+}
+
+struct Problem {
+  int batch;
+  long long m, n, k, a_stride, b_stride;
+  bool trans_a, trans_b;
+  Mode mode;
+  std::string key() const {
+    std::ostringstream o;
+    o << batch << ',' << m << ',' << n << ',' << k << ',' << a_stride << ',' << b_stride << ',' << trans_a << trans_b << mode;
+    return o.str();
+  }
+};
+
+Plan& plan_for(const Problem& p) {
+  static std::map<std::string, std::unique_ptr<Plan>> cache;
+  const std::string key = p.key();
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto plan = std::make_unique<Plan>();
+  const cublasComputeType_t compute = p.mode == kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  const cudaDataType_t in = p.mode == kBf16 ? CUDA_R_16BF : CUDA_R_32F;
+  check_blas(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  // cuBLAS's first operand is our B (m' = n), its second our A (n' = m).
+  const cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_second = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first), "cublasLtMatmulDescSetAttribute(transa)");
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second), "cublasLtMatmulDescSetAttribute(transb)");
+  plan->a = p.trans_b ? layout(in, p.k, p.n, p.k, p.batch, p.b_stride) : layout(in, p.n, p.k, p.n, p.batch, p.b_stride);
+  plan->b = p.trans_a ? layout(in, p.m, p.k, p.m, p.batch, p.a_stride) : layout(in, p.k, p.m, p.k, p.batch, p.a_stride);
+  plan->c = layout(CUDA_R_32F, p.n, p.m, p.n, p.batch, p.m * p.n);
+  cublasLtMatmulPreference_t pref;
+  check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  const uint64_t ws = kWorkspaceBytes;
+  check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
+  if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for " + bc::op_context());
+  plan->algo = result.algo;
+  Plan& ref = *plan;
+  cache.emplace(key, std::move(plan));
+  return ref;
+}
+
+__global__ void to_bf16(const float* x, __nv_bfloat16* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = __float2bfloat16_rn(x[i]);
+}
+
+void run(const Problem& p, const float* a, const float* b, float* c, float alpha, float beta, long long a_len, long long b_len,
+         bool already_bf16 = false) {
+  Plan& plan = plan_for(p);
+  const void* pa = a;
+  const void* pb = b;
+  std::unique_ptr<bc::Scratch> a16, b16;
+  if (p.mode == kBf16 && !already_bf16) {
+    a16 = std::make_unique<bc::Scratch>(a_len * 2);
+    b16 = std::make_unique<bc::Scratch>(b_len * 2);
+    to_bf16<<<bc::blocks_for(a_len, 256), 256>>>(a, a16->as<__nv_bfloat16>(), a_len);
+    bc::check_launch("matmul cast A to bf16");
+    to_bf16<<<bc::blocks_for(b_len, 256), 256>>>(b, b16->as<__nv_bfloat16>(), b_len);
+    bc::check_launch("matmul cast B to bf16");
+    pa = a16->ptr;
+    pb = b16->ptr;
+  }
+  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, pb, plan.a, pa, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, workspace(),
+                            kWorkspaceBytes, 0),
+             "cublasLtMatmul");
+  bc::check_launch("cublasLtMatmul");
+}
+
+}  // namespace
+
+namespace bc {
+
+bool matmul_uses_fp32() { return mode() == kFp32; }
+
+void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+               long long a_stride, long long b_stride, float alpha, float beta) {
+  Problem p{};
+  p.batch = batch;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.trans_a = trans_a;
+  p.trans_b = trans_b;
+  p.a_stride = a_stride;
+  p.b_stride = b_stride;
+  p.mode = kBf16;
+  run(p, static_cast<const float*>(a), static_cast<const float*>(b), c, alpha, beta, 0, 0, true);
+}
+
+}  // namespace bc
+
+// matmul(a, b, out, batch, m, n, k, transA, transB, aBatchStride, bBatchStride, alpha, accumulate)
+BC_KERNEL(matmul) {
+  Problem p{};
+  const long long batch = a.integer(3, "batch");
+  p.m = a.integer(4, "m");
+  p.n = a.integer(5, "n");
+  p.k = a.integer(6, "k");
+  p.trans_a = a.flag(7, "transA");
+  p.trans_b = a.flag(8, "transB");
+  p.a_stride = a.integer(9, "aBatchStride");
+  p.b_stride = a.integer(10, "bBatchStride");
+  const float alpha = static_cast<float>(a.num(11, "alpha"));
+  const bool accumulate = a.flag(12, "accumulate");
+  p.mode = mode();
+  const long long a_len = (batch - 1) * p.a_stride + p.m * p.k, b_len = (batch - 1) * p.b_stride + p.k * p.n;
+  const float* pa = a.f32(0, "a", batch ? a_len : 0);
+  const float* pb = a.f32(1, "b", batch ? b_len : 0);
+  float* pc = accumulate ? a.f32(2, "out", batch * p.m * p.n) : a.out_f32(2, "out", batch * p.m * p.n);
+  if (batch == 0 || p.m == 0 || p.n == 0) return nullptr;
+  std::ostringstream ctx;
+  ctx << "matmul(" << kModeNames[p.mode] << ", batch=" << batch << ", m=" << p.m << ", n=" << p.n << ", k=" << p.k
+      << ", transA=" << p.trans_a << ", transB=" << p.trans_b << ", strides=" << p.a_stride << "/" << p.b_stride << ")";
+  bc::op_context() = ctx.str();
+  if (batch > 2147483647LL) throw std::runtime_error("batch is too large");
+  if (p.k == 0) {  // an empty sum: C = beta C
+    if (!accumulate) bc::check(cudaMemsetAsync(pc, 0, batch * p.m * p.n * 4), "cudaMemsetAsync");
+    return nullptr;
+  }
+  const float beta = accumulate ? 1.0f : 0.0f;
+  // A shared (stride 0) B under a batch of contiguous, untransposed A is one tall product: fold the batch into m.
+  if (batch > 1 && p.b_stride == 0 && !p.trans_a && p.a_stride == p.m * p.k) {
+    Problem q = p;
+    q.m = p.m * batch;
+    q.batch = 1;
+    run(q, pa, pb, pc, alpha, beta, a_len, b_len);
+    return nullptr;
+  }
+  // Other broadcasts (a zero batch stride) go one product at a time; cuBLASLt's strided batches need a real stride.
+  if (batch > 1 && (p.a_stride == 0 || p.b_stride == 0)) {
+    Problem q = p;
+    q.batch = 1;
+    for (long long i = 0; i < batch; i++)
+      run(q, pa + i * p.a_stride, pb + i * p.b_stride, pc + i * p.m * p.n, alpha, beta, p.m * p.k, p.k * p.n);
+    return nullptr;
+  }
+  p.batch = static_cast<int>(batch);
+  run(p, pa, pb, pc, alpha, beta, a_len, b_len);
+  return nullptr;
+}
+
+// setMatmulMode('bf16' | 'tf32' | 'fp32') -> the previous mode
+BC_KERNEL(setMatmulMode) {
+  const Mode previous = mode();
+  mode() = parse_mode(a.str(0, "mode"));
+  napi_value s;
+  napi_create_string_utf8(a.env, kModeNames[previous], NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+BC_KERNEL(matmulMode) {
+  napi_value s;
+  napi_create_string_utf8(a.env, kModeNames[mode()], NAPI_AUTO_LENGTH, &s);
+  return s;
+}

@@ -1,0 +1,186 @@
+// RMSNorm and LayerNorm, forward and backward. One block per row for the row statistics; the weight and bias
+// gradients (sums over rows) go through per-chunk partial sums combined in a fixed order, so they are
+// deterministic and use the whole GPU even for a few hundred columns.
+#include "block_reduce.cuh"
+#include "common.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kChunkRows = 256;  // rows per partial sum of the weight gradients
+
+__global__ void rms_norm_kernel(const float* x, const float* w, float* out, float* rstd, long long cols, float eps) {
+  const long long o = blockIdx.x * cols;
+  double ss = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) ss += static_cast<double>(x[o + c]) * x[o + c];
+  ss = block_sum(ss);
+  const float s = static_cast<float>(1.0 / sqrt(ss / cols + eps));
+  if (threadIdx.x == 0) rstd[blockIdx.x] = s;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) out[o + c] = x[o + c] * s * w[c];
+}
+
+__global__ void rms_norm_grad_kernel(const float* x, const float* w, const float* rstd, const float* gy, float* gx, long long cols) {
+  const long long o = blockIdx.x * cols;
+  const float s = rstd[blockIdx.x];
+  double dot = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) dot += static_cast<double>(gy[o + c]) * w[c] * x[o + c];
+  dot = block_sum(dot);
+  const float k = static_cast<float>(static_cast<double>(s) * s * s * dot / cols);
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) gx[o + c] = s * gy[o + c] * w[c] - k * x[o + c];
+}
+
+__global__ void layer_norm_kernel(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd,
+                                  long long cols, float eps) {
+  const long long o = blockIdx.x * cols;
+  double sum = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) sum += x[o + c];
+  const double m = block_sum(sum) / cols;
+  double var = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) var += (x[o + c] - m) * (x[o + c] - m);
+  var = block_sum(var) / cols;
+  const double s = 1.0 / sqrt(var + eps);
+  if (threadIdx.x == 0) {
+    mean[blockIdx.x] = static_cast<float>(m);
+    rstd[blockIdx.x] = static_cast<float>(s);
+  }
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x)
+    out[o + c] = static_cast<float>((x[o + c] - m) * s * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
+}
+
+__global__ void layer_norm_grad_kernel(const float* x, const float* w, const float* mean, const float* rstd, const float* gy,
+                                       float* gx, long long cols) {
+  const long long o = blockIdx.x * cols;
+  const float m = mean[blockIdx.x], s = rstd[blockIdx.x];
+  double g_mean = 0, gxhat_mean = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float g = gy[o + c] * (w ? w[c] : 1.0f);
+    g_mean += g;
+    gxhat_mean += static_cast<double>(g) * (x[o + c] - m) * s;
+  }
+  g_mean = block_sum(g_mean) / cols;
+  gxhat_mean = block_sum(gxhat_mean) / cols;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float xhat = (x[o + c] - m) * s;
+    const float g = gy[o + c] * (w ? w[c] : 1.0f);
+    gx[o + c] = static_cast<float>(s * (g - g_mean - xhat * gxhat_mean));
+  }
+}
+
+// partial[chunk, c] = Σ over the chunk's rows of gy[r, c] * xhat[r, c] (and of gy for the bias), where
+// xhat = x * rstd (RMSNorm, mean == nullptr) or (x - mean) * rstd (LayerNorm).
+__global__ void weight_grad_partial(const float* x, const float* mean, const float* rstd, const float* gy, float* pw, float* pb,
+                                    long long rows, long long cols) {
+  const long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  const long long r0 = blockIdx.y * (long long)kChunkRows, r1 = min(rows, r0 + kChunkRows);
+  float sw = 0, sb = 0;
+  for (long long r = r0; r < r1; r++) {
+    const float xhat = (x[r * cols + c] - (mean ? mean[r] : 0.0f)) * rstd[r];
+    sw += gy[r * cols + c] * xhat;
+    sb += gy[r * cols + c];
+  }
+  pw[blockIdx.y * cols + c] = sw;
+  if (pb) pb[blockIdx.y * cols + c] = sb;
+}
+
+__global__ void add_partials(const float* partial, int chunks, float* g, long long cols) {
+  const long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  float acc = 0;
+  for (int k = 0; k < chunks; k++) acc += partial[k * cols + c];
+  g[c] += acc;
+}
+
+void weight_grads(const float* x, const float* mean, const float* rstd, const float* gy, float* gw, float* gb, long long rows,
+                  long long cols) {
+  if (!gw && !gb) return;
+  const int chunks = static_cast<int>((rows + kChunkRows - 1) / kChunkRows);
+  bc::Scratch pw(chunks * cols * 4), pb(gb ? chunks * cols * 4 : 4);
+  const dim3 grid((cols + 127) / 128, chunks);
+  weight_grad_partial<<<grid, 128>>>(x, mean, rstd, gy, pw.as<float>(), gb ? pb.as<float>() : nullptr, rows, cols);
+  bc::check_launch("weight_grad_partial");
+  if (gw) add_partials<<<(cols + 127) / 128, 128>>>(pw.as<float>(), chunks, gw, cols);
+  if (gb) add_partials<<<(cols + 127) / 128, 128>>>(pb.as<float>(), chunks, gb, cols);
+  bc::check_launch("add_partials");
+}
+
+std::string dims(const char* op, long long rows, long long cols) {
+  return std::string(op) + "(rows=" + std::to_string(rows) + ", cols=" + std::to_string(cols) + ")";
+}
+
+}  // namespace
+
+// rmsNorm(x, w, out, rstd, rows, cols, eps)
+BC_KERNEL(rmsNorm) {
+  const long long rows = a.integer(4, "rows"), cols = a.integer(5, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* w = a.f32(1, "w", cols);
+  float* out = a.out_f32(2, "out", rows * cols);
+  float* rstd = a.out_f32(3, "rstd", rows);
+  const float eps = static_cast<float>(a.num(6, "eps"));
+  if (rows * cols == 0) return nullptr;
+  bc::op_context() = dims("rmsNorm", rows, cols);
+  rms_norm_kernel<<<rows, kThreads>>>(x, w, out, rstd, cols, eps);
+  bc::check_launch("rmsNorm");
+  return nullptr;
+}
+
+// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols)
+BC_KERNEL(rmsNormGrad) {
+  const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* w = a.f32(1, "w", cols);
+  const float* rstd = a.f32(2, "rstd", rows);
+  const float* gy = a.f32(3, "gy", rows * cols);
+  float* gx = a.out_f32(4, "gx", rows * cols);
+  float* gw = a.f32(5, "gw", cols);
+  if (rows * cols == 0) return nullptr;
+  bc::op_context() = dims("rmsNormGrad", rows, cols);
+  rms_norm_grad_kernel<<<rows, kThreads>>>(x, w, rstd, gy, gx, cols);
+  bc::check_launch("rmsNormGrad");
+  weight_grads(x, nullptr, rstd, gy, gw, nullptr, rows, cols);
+  return nullptr;
+}
+
+// layerNorm(x, w | null, b | null, out, mean, rstd, rows, cols, eps)
+BC_KERNEL(layerNorm) {
+  const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* w = a.f32_or_null(1, "w", cols);
+  const float* b = a.f32_or_null(2, "b", cols);
+  float* out = a.out_f32(3, "out", rows * cols);
+  float* mean = a.out_f32(4, "mean", rows);
+  float* rstd = a.out_f32(5, "rstd", rows);
+  const float eps = static_cast<float>(a.num(8, "eps"));
+  if (rows * cols == 0) return nullptr;
+  bc::op_context() = dims("layerNorm", rows, cols);
+  layer_norm_kernel<<<rows, kThreads>>>(x, w, b, out, mean, rstd, cols, eps);
+  bc::check_launch("layerNorm");
+  return nullptr;
+}
+
+// layerNormGrad(x, w | null, mean, rstd, gy, gx, gw | null, gb | null, rows, cols)
+BC_KERNEL(layerNormGrad) {
+  const long long rows = a.integer(8, "rows"), cols = a.integer(9, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* w = a.f32_or_null(1, "w", cols);
+  const float* mean = a.f32(2, "mean", rows);
+  const float* rstd = a.out_f32(3, "rstd", rows);
+  const float* gy = a.f32(4, "gy", rows * cols);
+  float* gx = a.out_f32(5, "gx", rows * cols);
+  float* gw = a.f32_or_null(6, "gw", cols);
+  float* gb = a.f32_or_null(7, "gb", cols);
+  if (rows * cols == 0) return nullptr;
+  bc::op_context() = dims("layerNormGrad", rows, cols);
+  layer_norm_grad_kernel<<<rows, kThreads>>>(x, w, mean, rstd, gy, gx, cols);
+  bc::check_launch("layerNormGrad");
+  if (gb && !gw) {
+    // Bias only: the partial kernel always produces the weight sum, so give it a throwaway target.
+    bc::Scratch unused(cols * 4);
+    bc::check(cudaMemsetAsync(unused.ptr, 0, cols * 4), "cudaMemsetAsync");
+    weight_grads(x, mean, rstd, gy, unused.as<float>(), gb, rows, cols);
+  } else {
+    weight_grads(x, mean, rstd, gy, gw, gb, rows, cols);
+  }
+  return nullptr;
+}

@@ -1,0 +1,45 @@
+// Rotary embedding on (B, T, nh, hs): rotates pairs (j, j + hs/2) by (posOffset + t) * base^(-2j/hs).
+// Angles in double, as the reference, so long positions keep their precision.
+#include "common.cuh"
+
+namespace {
+
+__global__ void rope_kernel(const float* x, float* out, long long B, long long T, long long nh, long long hs, double base,
+                            long long pos_offset, int direction) {
+  const long long half = hs / 2, total = B * T * nh * half;
+  for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; k += (long long)gridDim.x * blockDim.x) {
+    const long long j = k % half, row = k / half;  // row = (b * T + t) * nh + h
+    const long long t = (row / nh) % T;
+    const double angle = static_cast<double>(pos_offset + t) * pow(base, -2.0 * j / hs);
+    // Range-reduce in double, then a float sincos: accurate to ~1e-7 at any position, far cheaper than
+    // a double sincos.
+    const double reduced = angle - 6.283185307179586 * rint(angle * 0.15915494309189535);
+    float sf, cf;
+    sincosf(static_cast<float>(reduced), &sf, &cf);
+    const double s = static_cast<double>(sf) * direction, c = cf;
+    const long long o = row * hs;
+    const double x0 = x[o + j], x1 = x[o + j + half];
+    out[o + j] = static_cast<float>(x0 * c - x1 * s);
+    out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
+  }
+}
+
+}  // namespace
+
+// rope(x, out, B, T, nh, hs, base, posOffset, direction)
+BC_KERNEL(rope) {
+  const long long B = a.integer(2, "B"), T = a.integer(3, "T"), nh = a.integer(4, "nh"), hs = a.integer(5, "hs");
+  const double base = a.num(6, "base");
+  const long long pos_offset = a.integer(7, "posOffset");
+  const double direction = a.num(8, "direction");
+  if (hs % 2 != 0) throw std::runtime_error("hs = " + std::to_string(hs) + " is not allowed; expected an even head size");
+  if (direction != 1 && direction != -1) throw std::runtime_error("direction must be 1 or -1");
+  const long long n = B * T * nh * hs;
+  const float* x = a.f32(0, "x", n);
+  float* out = a.out_f32(1, "out", n);
+  if (n == 0) return nullptr;
+  bc::op_context() = "rope(B=" + std::to_string(B) + ", T=" + std::to_string(T) + ", nh=" + std::to_string(nh) + ", hs=" + std::to_string(hs) + ")";
+  rope_kernel<<<bc::blocks_for(n / 2, 256), 256>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+  bc::check_launch("rope");
+  return nullptr;
+}

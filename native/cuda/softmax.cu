@@ -1,0 +1,165 @@
+// Row-wise softmax, log-softmax and cross-entropy with their gradients: one block per row, fp32 values with
+// the row statistics (max, sum, dot) reduced in double where the reference accumulates in double.
+#include <cmath>
+
+#include "block_reduce.cuh"
+#include "common.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Row max and log-sum-exp of x[0..cols).
+__device__ inline void row_stats(const float* x, long long cols, float& max_out, double& lse_out) {
+  float m = -INFINITY;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, x[c]);
+  m = block_max(m, -INFINITY);
+  double s = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) s += expf(x[c] - m);  // float exp, double sum
+  s = block_sum(s);
+  max_out = m;
+  lse_out = m + log(s);
+}
+
+__global__ void softmax_kernel(const float* x, float* out, long long cols, bool log_space) {
+  const long long o = blockIdx.x * cols;
+  float m;
+  double lse;
+  row_stats(x + o, cols, m, lse);
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
+    const double z = static_cast<double>(x[o + c]) - lse;
+    out[o + c] = static_cast<float>(log_space ? z : exp(z));
+  }
+}
+
+__global__ void softmax_grad_kernel(const float* y, const float* gy, float* gx, long long cols) {
+  const long long o = blockIdx.x * cols;
+  double dot = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) dot += static_cast<double>(gy[o + c]) * y[o + c];
+  dot = block_sum(dot);
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) gx[o + c] = static_cast<float>(y[o + c] * (gy[o + c] - dot));
+}
+
+__global__ void log_softmax_grad_kernel(const float* y, const float* gy, float* gx, long long cols) {
+  const long long o = blockIdx.x * cols;
+  double sum = 0;
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) sum += gy[o + c];
+  sum = block_sum(sum);
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) gx[o + c] = static_cast<float>(gy[o + c] - exp(static_cast<double>(y[o + c])) * sum);
+}
+
+__global__ void cross_entropy_kernel(const float* logits, const int* targets, float* loss, float* lse, long long cols,
+                                     bc::DeviceError* err) {
+  const long long r = blockIdx.x;
+  float m;
+  double l;
+  row_stats(logits + r * cols, cols, m, l);
+  if (threadIdx.x == 0) {
+    const int t = targets[r];
+    if (t >= cols) bc::record_error(err, bc::kErrTarget, t, r);
+    lse[r] = static_cast<float>(l);
+    loss[r] = t < 0 || t >= cols ? 0.0f : static_cast<float>(l - logits[r * cols + t]);
+  }
+}
+
+// Fused softmax-minus-one-hot: one read of the logits, one write of the gradient.
+__global__ void cross_entropy_grad_kernel(const float* logits, const int* targets, const float* lse, const float* g_loss,
+                                          float* g_logits, long long cols) {
+  const long long r = blockIdx.x, o = r * cols;
+  const int t = targets[r];
+  const float g = t < 0 ? 0.0f : g_loss[r];
+  const float l = lse[r];
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x)
+    g_logits[o + c] = g * (expf(logits[o + c] - l) - (c == t ? 1.0f : 0.0f));
+}
+
+void check_rows(long long rows) {
+  if (rows > 2147483647LL) throw std::runtime_error("rows = " + std::to_string(rows) + " is not allowed; at most 2^31 - 1");
+}
+
+std::string dims(const char* op, long long rows, long long cols) {
+  return std::string(op) + "(rows=" + std::to_string(rows) + ", cols=" + std::to_string(cols) + ")";
+}
+
+}  // namespace
+
+BC_KERNEL(softmax) {
+  const long long rows = a.integer(2, "rows"), cols = a.integer(3, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  float* out = a.out_f32(1, "out", rows * cols);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("softmax", rows, cols);
+  softmax_kernel<<<rows, kThreads>>>(x, out, cols, false);
+  bc::check_launch("softmax");
+  return nullptr;
+}
+
+BC_KERNEL(logSoftmax) {
+  const long long rows = a.integer(2, "rows"), cols = a.integer(3, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  float* out = a.out_f32(1, "out", rows * cols);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("logSoftmax", rows, cols);
+  softmax_kernel<<<rows, kThreads>>>(x, out, cols, true);
+  bc::check_launch("logSoftmax");
+  return nullptr;
+}
+
+BC_KERNEL(softmaxGrad) {
+  const long long rows = a.integer(3, "rows"), cols = a.integer(4, "cols");
+  const float* y = a.f32(0, "y", rows * cols);
+  const float* gy = a.f32(1, "gy", rows * cols);
+  float* gx = a.out_f32(2, "gx", rows * cols);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("softmaxGrad", rows, cols);
+  softmax_grad_kernel<<<rows, kThreads>>>(y, gy, gx, cols);
+  bc::check_launch("softmaxGrad");
+  return nullptr;
+}
+
+BC_KERNEL(logSoftmaxGrad) {
+  const long long rows = a.integer(3, "rows"), cols = a.integer(4, "cols");
+  const float* y = a.f32(0, "y", rows * cols);
+  const float* gy = a.f32(1, "gy", rows * cols);
+  float* gx = a.out_f32(2, "gx", rows * cols);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("logSoftmaxGrad", rows, cols);
+  log_softmax_grad_kernel<<<rows, kThreads>>>(y, gy, gx, cols);
+  bc::check_launch("logSoftmaxGrad");
+  return nullptr;
+}
+
+// crossEntropy(logits, targets, loss, lse, rows, cols)
+BC_KERNEL(crossEntropy) {
+  const long long rows = a.integer(4, "rows"), cols = a.integer(5, "cols");
+  const float* logits = a.f32(0, "logits", rows * cols);
+  const int* targets = a.i32(1, "targets", rows);
+  float* loss = a.out_f32(2, "loss", rows);
+  float* lse = a.out_f32(3, "lse", rows);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("crossEntropy", rows, cols);
+  cross_entropy_kernel<<<rows, kThreads>>>(logits, targets, loss, lse, cols, bc::device_error());
+  bc::check_launch("crossEntropy");
+  return nullptr;
+}
+
+// crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols)
+BC_KERNEL(crossEntropyGrad) {
+  const long long rows = a.integer(5, "rows"), cols = a.integer(6, "cols");
+  const float* logits = a.f32(0, "logits", rows * cols);
+  const int* targets = a.i32(1, "targets", rows);
+  const float* lse = a.f32(2, "lse", rows);
+  const float* g_loss = a.f32(3, "gLoss", rows);
+  float* g_logits = a.out_f32(4, "gLogits", rows * cols);
+  if (rows * cols == 0) return nullptr;
+  check_rows(rows);
+  bc::op_context() = dims("crossEntropyGrad", rows, cols);
+  cross_entropy_grad_kernel<<<rows, kThreads>>>(logits, targets, lse, g_loss, g_logits, cols);
+  bc::check_launch("crossEntropyGrad");
+  return nullptr;
+}

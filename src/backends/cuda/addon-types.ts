@@ -1,0 +1,179 @@
+// The CUDA addon's functions as JavaScript sees them (native/cuda/*.cu): positional arguments; storages are
+// opaque handles to device memory. dtype codes: 0 f32, 1 i32, 2 bf16, 3 f16.
+
+/** A device buffer. Opaque: only the addon reads it. */
+export interface CudaStorage {
+  readonly __cudaStorage: never;
+}
+
+type S = CudaStorage;
+type Strides = readonly number[];
+
+export interface CudaAddon {
+  alloc(dtype: number, size: number): S;
+  free(storage: S): void;
+  write(storage: S, offset: number, data: Float32Array | Int32Array): void;
+  read(storage: S, size: number, out: Float32Array | Int32Array): void;
+  sync(): void;
+  /** [bytes in use, bytes cached, cudaMalloc calls, cache hits] */
+  memoryStats(): [number, number, number, number];
+  trimCache(): void;
+  /** "name|compute capability|SMs|memory bytes|driver version|runtime version" */
+  deviceInfo(): string;
+  setMatmulMode(mode: string): string;
+  matmulMode(): string;
+
+  fill(out: S, n: number, value: number): void;
+  strided(
+    x: S,
+    xOffset: number,
+    xStrides: Strides,
+    out: S,
+    outOffset: number,
+    outStrides: Strides,
+    shape: Strides,
+  ): void;
+  cast(x: S, from: number, out: S, to: number, n: number): void;
+
+  unary(op: string, x: S, out: S, n: number): void;
+  unaryGrad(op: string, x: S, gy: S, gx: S, n: number): void;
+  binary(op: string, a: S, aStrides: Strides, b: S, bStrides: Strides, out: S, shape: Strides): void;
+  where(
+    c: S,
+    cStrides: Strides,
+    a: S,
+    aStrides: Strides,
+    b: S,
+    bStrides: Strides,
+    out: S,
+    shape: Strides,
+  ): void;
+  affine(x: S, out: S, n: number, mul: number, add: number): void;
+
+  reduce(op: string, x: S, out: S, outer: number, mid: number, inner: number): void;
+  sumSquares(x: S, n: number): number;
+
+  matmul(
+    a: S,
+    b: S,
+    out: S,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    aBatchStride: number,
+    bBatchStride: number,
+    alpha: number,
+    accumulate: boolean,
+  ): void;
+
+  gather(table: S, idx: S, out: S, nIdx: number, rowSize: number): void;
+  scatterAdd(src: S, idx: S, out: S, nIdx: number, rowSize: number): void;
+
+  softmax(x: S, out: S, rows: number, cols: number): void;
+  softmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
+  logSoftmax(x: S, out: S, rows: number, cols: number): void;
+  logSoftmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
+  crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
+  crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+  rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
+  layerNorm(
+    x: S,
+    w: S | null,
+    b: S | null,
+    out: S,
+    mean: S,
+    rstd: S,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  layerNormGrad(
+    x: S,
+    w: S | null,
+    mean: S,
+    rstd: S,
+    gy: S,
+    gx: S,
+    gw: S | null,
+    gb: S | null,
+    rows: number,
+    cols: number,
+  ): void;
+  rope(
+    x: S,
+    out: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    base: number,
+    posOffset: number,
+    direction: number,
+  ): void;
+  attention(
+    q: S,
+    k: S,
+    v: S,
+    out: S,
+    lse: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    causal: boolean,
+  ): void;
+  attentionGrad(
+    q: S,
+    k: S,
+    v: S,
+    out: S,
+    lse: S,
+    gOut: S,
+    gq: S,
+    gk: S,
+    gv: S,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    causal: boolean,
+  ): void;
+
+  random(out: S, n: number, dist: string, seed: number, offset: number): void;
+  dropout(x: S, out: S, n: number, p: number, seed: number, offset: number): void;
+  adamw(
+    param: S,
+    grad: S,
+    m: S,
+    v: S,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    gradScale: number,
+  ): void;
+  adamwMulti(
+    params: S[],
+    grads: S[],
+    ms: S[],
+    vs: S[],
+    sizes: number[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    gradScale: number,
+  ): void;
+  fakeQuant(spec: Float64Array, x: S, out: S, rows: number, cols: number, steMask: S | null): void;
+}

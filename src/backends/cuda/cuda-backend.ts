@@ -1,0 +1,223 @@
+// The `cuda` backend: the Backend interface over the CUDA addon (native/cuda). Storages are handles to device
+// memory from a caching allocator; free() returns a block to the cache at once. Host <-> device copies happen
+// only in write() and read(); every other call queues kernels on one stream, and read() (or sumSquares)
+// waits for them. Matmuls run through cuBLASLt in the mode of BITSCALE_CUDA_MATMUL (bf16 by default; tf32, fp32).
+import { encodeFakeQuantSpec } from '../../numerics/spec.ts';
+import type { AdamWArgs, Backend, DType } from '../backend.ts';
+import type { CudaAddon, CudaStorage } from './addon-types.ts';
+import { CudaBackendError, CudaKernelError } from './errors.ts';
+import { loadCudaAddon } from './load-addon.ts';
+
+export type { CudaStorage } from './addon-types.ts';
+
+const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
+
+export type MatmulMode = 'bf16' | 'tf32' | 'fp32';
+
+export interface CudaMemoryStats {
+  inUseBytes: number;
+  cachedBytes: number;
+  deviceMallocs: number;
+  cacheHits: number;
+}
+
+export interface CudaDeviceInfo {
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  memoryBytes: number;
+  driverVersion: number;
+  runtimeVersion: number;
+}
+
+export interface CudaBackend extends Backend<CudaStorage> {
+  /** Waits for queued kernels; raises errors that kernels recorded (an index out of range, ...). */
+  synchronize(): void;
+  /** Per-kernel times when BITSCALE_CUDA_PROFILE=1, else null. */
+  profile(): CudaProfile | null;
+  memoryStats(): CudaMemoryStats;
+  /** Returns cached (free) device blocks to the driver. */
+  trimCache(): void;
+  device(): CudaDeviceInfo;
+  matmulMode(): MatmulMode;
+  /** Sets the matmul mode; returns the previous one. */
+  setMatmulMode(mode: MatmulMode): MatmulMode;
+  /** AdamW over many tensors in one launch (same arguments for all). */
+  adamwMulti(
+    params: CudaStorage[],
+    grads: CudaStorage[],
+    ms: CudaStorage[],
+    vs: CudaStorage[],
+    sizes: number[],
+    args: AdamWArgs,
+  ): void;
+  /** The raw addon, for benchmarks and kernel tests. */
+  readonly addon: CudaAddon;
+}
+
+/** Milliseconds and calls per kernel, collected when BITSCALE_CUDA_PROFILE=1. */
+export type CudaProfile = Record<string, { calls: number; ms: number }>;
+
+/** Every addon function, rethrowing native errors as CudaKernelError (which names the kernel). With a profile,
+ *  each call also waits for the GPU, so the time it records is the kernel's own (and the run is slower). */
+function guarded(addon: CudaAddon, profile: CudaProfile | null): CudaAddon {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(addon)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = (...args: unknown[]) => {
+      const start = profile ? performance.now() : 0;
+      try {
+        return fn(...args);
+      } catch (e) {
+        throw new CudaKernelError(name, e as Error);
+      } finally {
+        if (profile) {
+          addon.sync();
+          const entry = (profile[name] ??= { calls: 0, ms: 0 });
+          entry.calls++;
+          entry.ms += performance.now() - start;
+        }
+      }
+    };
+  }
+  return out as unknown as CudaAddon;
+}
+
+function hostArray(dtype: DType, data: ArrayLike<number>): Float32Array | Int32Array {
+  if (dtype === 'i32') return data instanceof Int32Array ? data : Int32Array.from(data);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
+/** The cuda backend; throws CudaBackendError with build instructions when the addon or a GPU is missing. */
+export function createCudaBackend(): CudaBackend {
+  const loaded = loadCudaAddon();
+  if ('error' in loaded) throw new CudaBackendError(loaded.error);
+  const profile: CudaProfile | null = process.env.BITSCALE_CUDA_PROFILE === '1' ? {} : null;
+  const native = guarded(loaded.addon, profile);
+
+  return {
+    name: 'cuda',
+    addon: loaded.addon,
+    synchronize: () => native.sync(),
+    profile: () => profile,
+    memoryStats() {
+      const [inUseBytes, cachedBytes, deviceMallocs, cacheHits] = native.memoryStats();
+      return { inUseBytes, cachedBytes, deviceMallocs, cacheHits };
+    },
+    trimCache: () => native.trimCache(),
+    device() {
+      const [name, cc, sms, mem, driver, runtime] = native.deviceInfo().split('|');
+      return {
+        name,
+        computeCapability: cc,
+        multiprocessors: Number(sms),
+        memoryBytes: Number(mem),
+        driverVersion: Number(driver),
+        runtimeVersion: Number(runtime),
+      };
+    },
+    matmulMode: () => native.matmulMode() as MatmulMode,
+    setMatmulMode: (mode) => native.setMatmulMode(mode) as MatmulMode,
+    adamwMulti: (params, grads, ms, vs, sizes, a) =>
+      native.adamwMulti(
+        params,
+        grads,
+        ms,
+        vs,
+        sizes,
+        a.lr,
+        a.beta1,
+        a.beta2,
+        a.eps,
+        a.weightDecay,
+        a.step,
+        a.gradScale,
+      ),
+
+    alloc(dtype, size) {
+      if (!(dtype in DTYPE_CODE)) {
+        throw new CudaBackendError(`cuda alloc: dtype '${dtype}' is not one of f32, i32, bf16, f16`);
+      }
+      if (!Number.isInteger(size) || size < 0) {
+        throw new CudaBackendError(`cuda alloc: size ${size} is not a whole number >= 0`);
+      }
+      return native.alloc(DTYPE_CODE[dtype], size);
+    },
+    free: (storage) => native.free(storage),
+    write(storage, dtype, data, offset = 0) {
+      native.write(storage, offset, hostArray(dtype, data));
+    },
+    read(storage, dtype, size) {
+      const out = dtype === 'i32' ? new Int32Array(size) : new Float32Array(size);
+      native.read(storage, size, out);
+      return out;
+    },
+
+    fill: (out, n, value) => native.fill(out, n, value),
+    strided: (x, xOffset, xStrides, out, outOffset, outStrides, shape) =>
+      native.strided(x, xOffset, xStrides, out, outOffset, outStrides, shape),
+    cast: (x, from, out, to, n) => native.cast(x, DTYPE_CODE[from], out, DTYPE_CODE[to], n),
+
+    unary: (op, x, out, n) => native.unary(op, x, out, n),
+    unaryGrad: (op, x, gy, gx, n) => native.unaryGrad(op, x, gy, gx, n),
+    binary: (op, a, aStrides, b, bStrides, out, shape) =>
+      native.binary(op, a, aStrides, b, bStrides, out, shape),
+    where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
+      native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
+    affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
+
+    reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
+    sumSquares: (x, n) => native.sumSquares(x, n),
+
+    matmul: (a, b, out, g) =>
+      native.matmul(
+        a,
+        b,
+        out,
+        g.batch,
+        g.m,
+        g.n,
+        g.k,
+        g.transA,
+        g.transB,
+        g.aBatchStride,
+        g.bBatchStride,
+        g.alpha,
+        g.accumulate,
+      ),
+
+    gather: (table, idx, out, nIdx, rowSize) => native.gather(table, idx, out, nIdx, rowSize),
+    scatterAdd: (src, idx, out, nIdx, rowSize) => native.scatterAdd(src, idx, out, nIdx, rowSize),
+
+    softmax: (x, out, rows, cols) => native.softmax(x, out, rows, cols),
+    softmaxGrad: (y, gy, gx, rows, cols) => native.softmaxGrad(y, gy, gx, rows, cols),
+    logSoftmax: (x, out, rows, cols) => native.logSoftmax(x, out, rows, cols),
+    logSoftmaxGrad: (y, gy, gx, rows, cols) => native.logSoftmaxGrad(y, gy, gx, rows, cols),
+    crossEntropy: (logits, targets, loss, lse, rows, cols) =>
+      native.crossEntropy(logits, targets, loss, lse, rows, cols),
+    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols) =>
+      native.crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols),
+    rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
+      native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),
+    layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
+      native.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
+    layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>
+      native.layerNormGrad(x, w, mean, rstd, gy, gx, gw, gb, rows, cols),
+    rope: (x, out, B, T, nh, hs, base, posOffset, direction) =>
+      native.rope(x, out, B, T, nh, hs, base, posOffset, direction),
+    attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
+      native.attention(q, k, v, out, lse, B, T, nh, hs, scale, causal),
+    attentionGrad: (q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) =>
+      native.attentionGrad(q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal),
+
+    random: (out, n, dist, seed, offset) => native.random(out, n, dist, seed, offset),
+    dropout: (x, out, n, p, seed, offset) => native.dropout(x, out, n, p, seed, offset),
+
+    adamw: (param, grad, m, v, n, a) =>
+      native.adamw(param, grad, m, v, n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step, a.gradScale),
+
+    fakeQuant: (spec, x, out, rows, cols, steMask) =>
+      native.fakeQuant(encodeFakeQuantSpec(spec), x, out, rows, cols, steMask),
+  };
+}

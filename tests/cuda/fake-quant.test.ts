@@ -1,0 +1,110 @@
+// The cuda fakeQuant against the reference fakeQuantArray: the same bits for every format, granularity and
+// rounding (mse, whose error sums run in another order, to the reference's squared error). Skips without a GPU.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
+import { type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
+import { philoxFill } from '../../src/tensor/philox.ts';
+import { cuda, download, skip, upload } from './helpers.ts';
+
+function compare(spec: FakeQuantSpec, rows: number, cols: number, seed: number, scale = 2) {
+  const n = rows * cols;
+  const x = new Float32Array(n);
+  philoxFill(x, n, 'normal', seed, 0);
+  for (let i = 0; i < n; i++) x[i] = x[i] * scale * (i % 97 === 0 ? 8 : 1); // some outliers
+  const ref = new Float32Array(n);
+  const refMask = new Float32Array(n);
+  fakeQuantArray(spec, x, ref, rows, cols, refMask);
+  const cx = upload(x);
+  const cout = cuda.alloc('f32', n);
+  const cmask = cuda.alloc('f32', n);
+  cuda.fakeQuant(spec, cx, cout, rows, cols, cmask);
+  const out = download(cout, n);
+  const mask = download(cmask, n);
+  for (const s of [cx, cout, cmask]) cuda.free(s);
+  if (spec.scale.kind === 'mse') {
+    let ours = 0;
+    let theirs = 0;
+    for (let i = 0; i < n; i++) {
+      ours += (out[i] - x[i]) ** 2;
+      theirs += (ref[i] - x[i]) ** 2;
+    }
+    assert.ok(
+      Math.abs(ours - theirs) <= 1e-6 * theirs,
+      `${JSON.stringify(spec)}: squared error ${ours} vs ${theirs}`,
+    );
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    if (out[i] !== ref[i] || mask[i] !== refMask[i]) {
+      assert.fail(
+        `${JSON.stringify(spec)} at ${i}: x=${x[i]} cuda ${out[i]}/${mask[i]} vs reference ${ref[i]}/${refMask[i]}`,
+      );
+    }
+  }
+}
+
+const names = [
+  'int2',
+  'int3',
+  'int4',
+  'int8',
+  'fp8_e4m3',
+  'fp8_e5m2',
+  'fp6_e3m2',
+  'fp6_e2m3',
+  'fp4_e2m1',
+  'nf4',
+  'ternary',
+  'binary',
+  'bf16',
+  'fp16',
+];
+const granularities: FakeQuantSpec['granularity'][] = [
+  { kind: 'tensor' },
+  { kind: 'row' },
+  { kind: 'col' },
+  { kind: 'group', size: 32 },
+];
+
+test('cuda fakeQuant equals the reference bit for bit', { skip }, () => {
+  for (const name of names) {
+    for (const granularity of granularities) {
+      for (const rounding of [{ kind: 'nearest' }, { kind: 'stochastic', seed: 9, offset: 5 }] as const) {
+        compare(quantSpec(name, { granularity, rounding }), 16, 128, 1);
+      }
+    }
+  }
+  for (const name of ['mxfp8_e4m3', 'mxfp8_e5m2', 'mxfp6_e3m2', 'mxfp6_e2m3', 'mxfp4', 'mxint8'])
+    compare(quantSpec(name), 8, 128, 2);
+  for (const bits of [1, 2, 4, 8]) {
+    for (const granularity of granularities)
+      compare(quantSpec(`int${bits}`, { symmetric: false, granularity }), 16, 128, 3);
+  }
+  for (const scale of [{ kind: 'percentile', p: 99 }, { kind: 'mse' }] as const) {
+    for (const symmetric of [true, false]) {
+      for (const granularity of granularities)
+        compare(quantSpec('int4', { scale, symmetric, granularity }), 16, 128, 4);
+    }
+    compare(quantSpec('fp4_e2m1', { scale, granularity: { kind: 'row' } }), 16, 128, 5);
+    compare(quantSpec('nf4', { scale }), 16, 128, 6);
+  }
+  compare(quantSpec('ternary', { scale: { kind: 'absmean' } }), 16, 128, 11);
+  compare(quantSpec('fp8_e4m3', { scale: { kind: 'none' } }), 4, 64, 7, 300); // saturating casts
+  compare(quantSpec('fp16', {}), 4, 64, 8, 30000); // overflow to Inf
+  compare(quantSpec('int4', { granularity: { kind: 'group', size: 128 } }), 256, 1024, 9);
+  compare(quantSpec('int8'), 2048, 1024, 10); // per-tensor over the whole grid
+});
+
+test('cuda fakeQuant rejects bad group sizes at once and NaN at the next read', { skip }, () => {
+  const x = new Float32Array(64);
+  x[3] = Number.NaN;
+  const cx = upload(x);
+  const out = cuda.alloc('f32', 64);
+  assert.throws(
+    () => cuda.fakeQuant(quantSpec('int4', { granularity: { kind: 'group', size: 3 } }), cx, out, 8, 8, null),
+    /granularity.size = 3/,
+  );
+  cuda.fakeQuant(quantSpec('int4'), cx, out, 8, 8, null);
+  assert.throws(() => cuda.read(out, 'f32', 64), /x\[3\].*finite/);
+});

@@ -1,0 +1,405 @@
+// The cuda backend's kernels at sizes the shared op table does not reach (several tiles, long rows, big
+// reductions), its allocator and its errors, each against the js reference. Skips cleanly without a GPU.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createJsBackend } from '../../src/backends/js/js-backend.ts';
+import type { JsStorage } from '../../src/backends/js/storage.ts';
+import { philoxFill } from '../../src/tensor/philox.ts';
+import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
+
+const js = createJsBackend({ float64: true });
+
+function normal(n: number, seed: number, scale = 1): Float32Array {
+  const x = new Float32Array(n);
+  philoxFill(x, n, 'normal', seed, 0);
+  for (let i = 0; i < n; i++) x[i] *= scale;
+  return x;
+}
+
+function ref(data: ArrayLike<number>, dtype: 'f32' | 'i32' = 'f32'): JsStorage {
+  const s = js.alloc(dtype, data.length);
+  js.write(s, dtype, data);
+  return s;
+}
+
+test('alloc is zero-filled, write/read round-trip every dtype, free feeds the cache', { skip }, () => {
+  const n = 1000;
+  const fresh = cuda.alloc('f32', n);
+  assert.deepEqual([...download(fresh, n)], new Array(n).fill(0));
+  const x = normal(n, 1);
+  cuda.write(fresh, 'f32', x);
+  assert.deepEqual(download(fresh, n), x);
+  const ints = upload([3, -7, 2147483647, 0], 'i32');
+  assert.deepEqual([...download(ints, 4, 'i32')], [3, -7, 2147483647, 0]);
+  const half = cuda.alloc('bf16', 3);
+  cuda.write(half, 'bf16', [1, 1.00390625, -2.5]); // 1 + 2^-8 is a tie: rounds to even (1)
+  assert.deepEqual([...cuda.read(half, 'bf16', 3)], [1, 1, -2.5]);
+  cuda.write(fresh, 'f32', [9, 8], 10);
+  const back = download(fresh, 12);
+  assert.equal(back[10], 9);
+  assert.equal(back[11], 8);
+
+  const before = cuda.memoryStats();
+  cuda.free(fresh);
+  const freed = cuda.memoryStats();
+  assert.ok(freed.cachedBytes > before.cachedBytes, 'free returns the block to the cache');
+  const again = cuda.alloc('f32', n);
+  const after = cuda.memoryStats();
+  assert.equal(after.deviceMallocs, freed.deviceMallocs, 'the same size is served from the cache');
+  assert.equal(after.cacheHits, freed.cacheHits + 1);
+  assert.deepEqual([...download(again, n)], new Array(n).fill(0), 'a reused block is zeroed again');
+  assert.throws(() => cuda.free(fresh), /already freed/);
+  for (const s of [again, ints, half]) cuda.free(s);
+});
+
+test('deferred zero-fill: fresh storages read as zeros as inputs and past a partial write', { skip }, () => {
+  const x = normal(64, 90);
+  const zeros = cuda.alloc('f32', 64);
+  const sum = cuda.alloc('f32', 64);
+  cuda.binary('add', upload(x), [1], zeros, [1], sum, [64]); // a never-written input is zeros
+  assert.deepEqual(download(sum, 64), x);
+  const partial = cuda.alloc('f32', 16);
+  cuda.gather(upload([1, 2, 3, 4, 5, 6, 7, 8]), upload([1], 'i32'), partial, 1, 4); // writes 4 of 16
+  assert.deepEqual([...download(partial, 16)], [5, 6, 7, 8, ...new Array(12).fill(0)]);
+  const inPlace = cuda.alloc('f32', 8);
+  cuda.affine(inPlace, inPlace, 8, 2, 1); // out aliases a fresh input: must see zeros, not stale memory
+  assert.deepEqual([...download(inPlace, 8)], new Array(8).fill(1));
+  const written = cuda.alloc('f32', 6);
+  cuda.write(written, 'f32', [7, 7], 2); // a partial first write keeps the zeros around it
+  assert.deepEqual([...download(written, 6)], [0, 0, 7, 7, 0, 0]);
+});
+
+test('matmul modes: fp32 tight, tf32 and bf16 within their precision', { skip }, () => {
+  const [m, n, k, batch] = [70, 50, 300, 3];
+  const a = normal(batch * m * k, 2);
+  const b = normal(k * n, 3);
+  const expected = js.alloc('f32', batch * m * n);
+  const args = {
+    batch,
+    m,
+    n,
+    k,
+    transA: false,
+    transB: false,
+    aBatchStride: m * k,
+    bBatchStride: 0,
+    alpha: 0.5,
+    accumulate: false,
+  };
+  js.matmul(ref(a), ref(b), expected, args);
+  const want = js.read(expected, 'f32', batch * m * n);
+  const previous = cuda.matmulMode();
+  try {
+    for (const [mode, tol] of [
+      ['fp32', 1e-6],
+      ['tf32', 3e-3],
+      ['bf16', 1.5e-2],
+    ] as const) {
+      cuda.setMatmulMode(mode);
+      const out = cuda.alloc('f32', batch * m * n);
+      cuda.matmul(upload(a), upload(b), out, args);
+      const err = relError(download(out, batch * m * n), want);
+      assert.ok(err < tol, `${mode}: relative error ${err} >= ${tol}`);
+      assert.ok(err > 0 || mode === 'fp32', `${mode} should not be exact`);
+    }
+    // transposes, real batch strides and accumulate, in fp32
+    cuda.setMatmulMode('fp32');
+    const at = normal(batch * k * m, 4);
+    const bt = normal(batch * n * k, 5);
+    const c0 = normal(batch * m * n, 6);
+    const g = { ...args, transA: true, transB: true, bBatchStride: n * k, accumulate: true };
+    const r = ref(c0);
+    js.matmul(ref(at), ref(bt), r, g);
+    const out = upload(c0);
+    cuda.matmul(upload(at), upload(bt), out, g);
+    assertClose(
+      'matmul transA transB accumulate',
+      download(out, batch * m * n),
+      js.read(r, 'f32', batch * m * n),
+      1e-4,
+      1e-4,
+    );
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
+test('attention forward and backward over several tiles, causal and full, head sizes 64 and 128', {
+  skip,
+}, () => {
+  // fp32 mode: the exact flash-style kernels (bf16/tf32 modes take the tensor-core path, tested below).
+  const previous = cuda.setMatmulMode('fp32');
+  try {
+    for (const [B, T, nh, hs, causal] of [
+      [2, 100, 3, 64, true],
+      [1, 70, 2, 128, false],
+      [1, 33, 1, 24, true],
+    ] as const) {
+      const n = B * T * nh * hs;
+      const [q, k, v, gOut] = [normal(n, 10), normal(n, 11), normal(n, 12), normal(n, 13)];
+      const scale = 1 / Math.sqrt(hs);
+      const r = {
+        out: js.alloc('f32', n),
+        lse: js.alloc('f32', B * nh * T),
+        gq: js.alloc('f32', n),
+        gk: js.alloc('f32', n),
+        gv: js.alloc('f32', n),
+      };
+      js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
+      js.attentionGrad(
+        ref(q),
+        ref(k),
+        ref(v),
+        r.out,
+        r.lse,
+        ref(gOut),
+        r.gq,
+        r.gk,
+        r.gv,
+        B,
+        T,
+        nh,
+        hs,
+        scale,
+        causal,
+      );
+      const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
+      const c = {
+        out: cuda.alloc('f32', n),
+        lse: cuda.alloc('f32', B * nh * T),
+        gq: cuda.alloc('f32', n),
+        gk: cuda.alloc('f32', n),
+        gv: cuda.alloc('f32', n),
+      };
+      cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
+      cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+      const what = `attention B${B} T${T} nh${nh} hs${hs} ${causal ? 'causal' : 'full'}`;
+      for (const key of ['out', 'gq', 'gk', 'gv'] as const) {
+        assertClose(`${what} ${key}`, download(c[key], n), js.read(r[key], 'f32', n), 2e-4, 1e-3);
+      }
+      assertClose(`${what} lse`, download(c.lse, B * nh * T), js.read(r.lse, 'f32', B * nh * T), 1e-4, 1e-4);
+    }
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
+test('attention on the tensor cores (bf16 matmul mode) stays within bf16 precision of the reference', {
+  skip,
+}, () => {
+  const [B, T, nh, hs] = [2, 100, 3, 64];
+  const n = B * T * nh * hs;
+  const [q, k, v, gOut] = [normal(n, 14), normal(n, 15), normal(n, 16), normal(n, 17)];
+  const scale = 1 / Math.sqrt(hs);
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    for (const causal of [true, false]) {
+      const r = {
+        out: js.alloc('f32', n),
+        lse: js.alloc('f32', B * nh * T),
+        gq: js.alloc('f32', n),
+        gk: js.alloc('f32', n),
+        gv: js.alloc('f32', n),
+      };
+      js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
+      js.attentionGrad(
+        ref(q),
+        ref(k),
+        ref(v),
+        r.out,
+        r.lse,
+        ref(gOut),
+        r.gq,
+        r.gk,
+        r.gv,
+        B,
+        T,
+        nh,
+        hs,
+        scale,
+        causal,
+      );
+      const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
+      const c = {
+        out: cuda.alloc('f32', n),
+        lse: cuda.alloc('f32', B * nh * T),
+        gq: cuda.alloc('f32', n),
+        gk: cuda.alloc('f32', n),
+        gv: cuda.alloc('f32', n),
+      };
+      cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
+      cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+      for (const key of ['out', 'gq', 'gk', 'gv'] as const) {
+        const err = relError(download(c[key], n), js.read(r[key], 'f32', n));
+        assert.ok(err < 1.5e-2, `bf16 attention ${causal ? 'causal' : 'full'} ${key}: relative error ${err}`);
+        assert.ok(
+          err > 1e-6,
+          `bf16 attention ${key} should show bf16 rounding (is the tensor-core path running?)`,
+        );
+      }
+    }
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
+test('row kernels at vocabulary width: softmax, cross-entropy (with ignored rows), RMSNorm', { skip }, () => {
+  const rows = 37;
+  const cols = 5000;
+  const x = normal(rows * cols, 20, 3);
+  const targets = Array.from({ length: rows }, (_, r) => (r % 6 === 0 ? -1 : (r * 131) % cols));
+  const loss = { c: cuda.alloc('f32', rows), r: js.alloc('f32', rows) };
+  const lse = { c: cuda.alloc('f32', rows), r: js.alloc('f32', rows) };
+  js.crossEntropy(ref(x), ref(targets, 'i32'), loss.r, lse.r, rows, cols);
+  const cx = upload(x);
+  const ct = upload(targets, 'i32');
+  cuda.crossEntropy(cx, ct, loss.c, lse.c, rows, cols);
+  assertClose('crossEntropy loss', download(loss.c, rows), js.read(loss.r, 'f32', rows), 1e-4, 1e-5);
+  const gLoss = normal(rows, 21);
+  const gl = { c: cuda.alloc('f32', rows * cols), r: js.alloc('f32', rows * cols) };
+  js.crossEntropyGrad(ref(x), ref(targets, 'i32'), lse.r, ref(gLoss), gl.r, rows, cols);
+  cuda.crossEntropyGrad(cx, ct, lse.c, upload(gLoss), gl.c, rows, cols);
+  assertClose('crossEntropyGrad', download(gl.c, rows * cols), js.read(gl.r, 'f32', rows * cols), 1e-6, 1e-4);
+  const sm = { c: cuda.alloc('f32', rows * cols), r: js.alloc('f32', rows * cols) };
+  js.softmax(ref(x), sm.r, rows, cols);
+  cuda.softmax(cx, sm.c, rows, cols);
+  assertClose('softmax', download(sm.c, rows * cols), js.read(sm.r, 'f32', rows * cols), 1e-7, 1e-4);
+
+  const [nr, nc] = [600, 512];
+  const xn = normal(nr * nc, 22);
+  const w = normal(nc, 23);
+  const gy = normal(nr * nc, 24);
+  const gw0 = normal(nc, 25);
+  const jr = {
+    out: js.alloc('f32', nr * nc),
+    rstd: js.alloc('f32', nr),
+    gx: js.alloc('f32', nr * nc),
+    gw: ref(gw0),
+  };
+  js.rmsNorm(ref(xn), ref(w), jr.out, jr.rstd, nr, nc, 1e-5);
+  js.rmsNormGrad(ref(xn), ref(w), jr.rstd, ref(gy), jr.gx, jr.gw, nr, nc);
+  const cr = {
+    out: cuda.alloc('f32', nr * nc),
+    rstd: cuda.alloc('f32', nr),
+    gx: cuda.alloc('f32', nr * nc),
+    gw: upload(gw0),
+  };
+  const cw = upload(w);
+  const cxn = upload(xn);
+  cuda.rmsNorm(cxn, cw, cr.out, cr.rstd, nr, nc, 1e-5);
+  cuda.rmsNormGrad(cxn, cw, cr.rstd, upload(gy), cr.gx, cr.gw, nr, nc);
+  assertClose('rmsNorm', download(cr.out, nr * nc), js.read(jr.out, 'f32', nr * nc), 1e-5, 1e-4);
+  assertClose('rmsNormGrad gx', download(cr.gx, nr * nc), js.read(jr.gx, 'f32', nr * nc), 1e-4, 1e-4);
+  assertClose('rmsNormGrad gw (accumulated)', download(cr.gw, nc), js.read(jr.gw, 'f32', nc), 1e-3, 1e-4);
+});
+
+test('rope keeps its precision far into the sequence, both directions', { skip }, () => {
+  const [B, T, nh, hs] = [2, 64, 3, 32];
+  const n = B * T * nh * hs;
+  const x = normal(n, 26);
+  for (const direction of [1, -1] as const) {
+    const r = js.alloc('f32', n);
+    js.rope(ref(x), r, B, T, nh, hs, 10000, 50000, direction);
+    const c = cuda.alloc('f32', n);
+    cuda.rope(upload(x), c, B, T, nh, hs, 10000, 50000, direction);
+    assertClose(`rope direction ${direction}`, download(c, n), js.read(r, 'f32', n), 2e-6, 2e-6);
+  }
+});
+
+test('reductions split over blocks: sum and max of every axis, sumSquares', { skip }, () => {
+  const [outer, mid, inner] = [3, 20000, 5];
+  const x = normal(outer * mid * inner, 30);
+  const cx = upload(x);
+  for (const op of ['sum', 'max'] as const) {
+    for (const [o, m, i] of [
+      [outer, mid, inner],
+      [1, outer * mid * inner, 1],
+      [outer * mid, inner, 1],
+      [1, outer * mid, inner],
+    ]) {
+      const r = js.alloc('f32', o * i);
+      js.reduce(op, ref(x), r, o, m, i);
+      const c = cuda.alloc('f32', o * i);
+      cuda.reduce(op, cx, c, o, m, i);
+      assertClose(
+        `reduce ${op} (${o}, ${m}, ${i})`,
+        download(c, o * i),
+        js.read(r, 'f32', o * i),
+        2e-3,
+        1e-4,
+      );
+    }
+  }
+  const s = cuda.sumSquares(cx, x.length);
+  const want = js.sumSquares(ref(x), x.length);
+  assert.ok(Math.abs(s - want) <= 1e-9 * want, `sumSquares ${s} vs ${want}`);
+});
+
+test('random and dropout draw the Philox stream exactly', { skip }, () => {
+  const n = 4099;
+  for (const dist of ['uniform', 'normal'] as const) {
+    const c = cuda.alloc('f32', n);
+    cuda.random(c, n, dist, 1234567, 3);
+    const want = new Float32Array(n);
+    philoxFill(want, n, dist, 1234567, 3);
+    assertClose(`random ${dist}`, download(c, n), want, 1e-6, 1e-6);
+  }
+  const x = normal(n, 31);
+  const r = js.alloc('f32', n);
+  js.dropout(ref(x), r, n, 0.25, 77, 10);
+  const c = cuda.alloc('f32', n);
+  cuda.dropout(upload(x), c, n, 0.25, 77, 10);
+  assertClose('dropout', download(c, n), js.read(r, 'f32', n), 0, 1e-6);
+});
+
+test('adamw and adamwMulti follow the reference update', { skip }, () => {
+  const sizes = [1000, 37, 4096];
+  const args = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: 0.5 };
+  const host = sizes.map((n, i) => ({
+    p: normal(n, 40 + i),
+    g: normal(n, 50 + i),
+    m: normal(n, 60 + i, 0.1),
+    v: normal(n, 70 + i, 0.01).map(Math.abs),
+  }));
+  const dev = host.map((h) => ({ p: upload(h.p), g: upload(h.g), m: upload(h.m), v: upload(h.v) }));
+  cuda.adamw(dev[0].p, dev[0].g, dev[0].m, dev[0].v, sizes[0], args);
+  cuda.adamwMulti(
+    dev.slice(1).map((d) => d.p),
+    dev.slice(1).map((d) => d.g),
+    dev.slice(1).map((d) => d.m),
+    dev.slice(1).map((d) => d.v),
+    sizes.slice(1),
+    args,
+  );
+  host.forEach((h, i) => {
+    const r = { p: ref(h.p), m: ref(h.m), v: ref(h.v) };
+    js.adamw(r.p, ref(h.g), r.m, r.v, sizes[i], args);
+    assertClose(
+      `adamw tensor ${i} param`,
+      download(dev[i].p, sizes[i]),
+      js.read(r.p, 'f32', sizes[i]),
+      1e-6,
+      1e-5,
+    );
+    assertClose(
+      `adamw tensor ${i} m`,
+      download(dev[i].m, sizes[i]),
+      js.read(r.m, 'f32', sizes[i]),
+      1e-7,
+      1e-5,
+    );
+  });
+});
+
+test('errors name the kernel and the argument; index errors surface at the next read', { skip }, () => {
+  const table = upload(normal(12, 80));
+  const out = cuda.alloc('f32', 8);
+  assert.throws(
+    () => cuda.gather(table, upload([0, 1], 'i32'), out, 3, 4),
+    /cuda kernel gather.*idx.*holds 2 elements/,
+  );
+  cuda.gather(table, upload([0, 5], 'i32'), out, 2, 4);
+  assert.throws(() => cuda.read(out, 'f32', 8), /gather.*index 5 at position 1/);
+  assert.deepEqual(download(out, 4).length, 4, 'the error is raised once, then the backend carries on');
+  assert.throws(() => cuda.attention(table, table, table, out, out, 1, 1, 1, 130, 1, true), /hs = 130/);
+});
