@@ -35,9 +35,10 @@ export class AdamW {
     return Math.sqrt(sum);
   }
 
-  /** One update at learning rate lr; returns the gradient norm before clipping. Clears the gradients. */
-  update(lr: number): number {
-    const norm = this.gradNorm();
+  /** One update at learning rate lr; returns the gradient norm before clipping (pass it when already known).
+   *  Clears the gradients. */
+  update(lr: number, knownNorm?: number): number {
+    const norm = knownNorm ?? this.gradNorm();
     const { gradClip } = this.config;
     const gradScale = gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1;
     this.step++;

@@ -156,7 +156,9 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       T.backward(l);
       return l.item();
     });
-    if (!Number.isFinite(loss)) {
+    // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged.
+    const gradNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
+    if (!Number.isFinite(gradNorm)) {
       status = 'diverged';
       divergedAtStep = step;
       optimizer.zeroGrad();
@@ -164,7 +166,7 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       break;
     }
     const lr = learningRate(step, opt.lr, opt.warmupSteps, steps, opt.minLrRatio);
-    const gradNorm = optimizer.update(lr);
+    optimizer.update(lr, gradNorm);
     lastLoss = loss;
     timedTokens += tokensPerStep;
     const elapsed = (performance.now() - loopStart) / 1000;
