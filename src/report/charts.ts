@@ -10,19 +10,25 @@ export interface NamedChart {
   spec: ChartSpec;
 }
 
+const maxOf = (runs: RunRow[], key: (r: RunRow) => number) => Math.max(...runs.map(key));
+const atMax = (runs: RunRow[], key: (r: RunRow) => number) => runs.filter((r) => key(r) === maxOf(runs, key));
+const fmtCount = (x: number) =>
+  x >= 1e6 ? `${+(x / 1e6).toPrecision(3)}M` : x >= 1e3 ? `${+(x / 1e3).toPrecision(3)}k` : String(x);
+
 export function buildCharts(input: ReportInput): NamedChart[] {
   const { train, ptq } = fitInputs(input.runs);
   const charts: NamedChart[] = [
     {
       id: 'loss-vs-N',
       spec: {
-        title: 'Loss against model size N, per training precision',
+        title: `Loss against model size N, per training precision (D = ${fmtCount(maxOf(train, (r) => r.D))})`,
         xLabel: 'non-embedding parameters N',
         yLabel: 'validation loss',
         xLog: true,
         yLog: true,
+        // The fitted curves are drawn at the largest D, so the points shown are the runs at that D.
         series: observedWithCurves(
-          train,
+          atMax(train, (r) => r.D),
           (r) => r.precision,
           (r) => r.N,
           input.curves,
@@ -33,13 +39,13 @@ export function buildCharts(input: ReportInput): NamedChart[] {
     {
       id: 'loss-vs-D',
       spec: {
-        title: 'Loss against training tokens D, per training precision',
+        title: `Loss against training tokens D, per training precision (N = ${fmtCount(maxOf(train, (r) => r.N))})`,
         xLabel: 'training tokens D',
         yLabel: 'validation loss',
         xLog: true,
         yLog: true,
         series: observedWithCurves(
-          train,
+          atMax(train, (r) => r.N),
           (r) => r.precision,
           (r) => r.D,
           input.curves,

@@ -137,6 +137,19 @@ function precisionAtCompute(analysis: StudyAnalysis): PrecisionAtCompute[] {
   });
 }
 
+/** One line per fit instead of one per parameter: which parameters the grid cannot pin down. */
+function warningSummary(f: LawFit): string {
+  const loose = Object.entries(f.result!.intervals ?? {})
+    .filter(([name, i]) => i.upper - i.lower > Math.abs(f.result!.params[name]))
+    .map(([name]) => name);
+  const other = f.result!.warnings.filter((w) => !/poorly identified/.test(w));
+  const parts = [
+    ...(loose.length > 0 ? [`95% bootstrap intervals wider than the value for ${loose.join(', ')}`] : []),
+    ...other,
+  ];
+  return `${f.title}: ${parts.join('; ')}`;
+}
+
 export function studyReportInput(analysis: StudyAnalysis, title: string, notes: string[] = []): ReportInput {
   return {
     title,
@@ -161,7 +174,7 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
     notes: [
       ...notes,
       ...analysis.fits.filter((f) => !f.result).map((f) => `${f.title}: not fitted — ${f.skipped}`),
-      ...analysis.fits.flatMap((f) => (f.result?.warnings ?? []).map((w) => `${f.title}: ${w}`)),
+      ...analysis.fits.filter((f) => f.result && f.result.warnings.length > 0).map(warningSummary),
     ],
   };
 }
