@@ -23,9 +23,8 @@ test('the Epoch preparation keeps 240 points with D = FLOP / 6N', () => {
 });
 
 test("the full 4,500-start grid reproduces Epoch's single grid fit", () => {
-  const start = performance.now();
+  // Its speed is measured by `npm run bench:laws`, not asserted here: CI machines are shared.
   const fit = fitLaw(chinchillaForm(), data);
-  const seconds = (performance.now() - start) / 1000;
   assert.equal(fit.starts.total, 4500);
   const rel = (name: keyof typeof EPOCH_SINGLE_FIT) =>
     Math.abs(fit.params[name] / EPOCH_SINGLE_FIT[name] - 1);
@@ -34,7 +33,6 @@ test("the full 4,500-start grid reproduces Epoch's single grid fit", () => {
   for (const name of ['A', 'B'] as const) assert.ok(rel(name) < 0.03, `${name} = ${fit.params[name]}`);
   // SciPy's L-BFGS-B from the same grid reaches 0.00101827403; ours must be at least as good.
   assert.ok(fit.objective <= 0.0010182741, `objective ${fit.objective}`);
-  assert.ok(seconds < 20, `took ${seconds.toFixed(1)} s`);
 });
 
 test('the bootstrap gives standard errors of the size Epoch reports', () => {

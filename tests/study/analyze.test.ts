@@ -77,7 +77,8 @@ function rows(): StudyRow[] {
 }
 
 test('the study analysis recovers the law behind synthetic runs and leaves diverged runs out', () => {
-  const analysis = analyzeStudy(rows(), { bootstrap: 8, seed: 1, holdout: 0.2 });
+  // The synthetic law has alpha != beta, so the exponents are fitted separately here.
+  const analysis = analyzeStudy(rows(), { bootstrap: 8, seed: 1, holdout: 0.2, tieExponents: false });
   assert.deepEqual(analysis.excluded, [{ id: 'boom', reason: 'diverged' }]);
   const byName = Object.fromEntries(analysis.fits.map((f) => [f.name, f]));
   for (const name of ['chinchilla', 'precision', 'ptq', 'unified'])
@@ -107,6 +108,6 @@ test('a grid that cannot support a fit says why instead of fitting noise', () =>
   const analysis = analyzeStudy(few, { bootstrap: 0, seed: 1, holdout: 0 });
   const chinchilla = analysis.fits.find((f) => f.name === 'chinchilla')!;
   assert.equal(chinchilla.result, null);
-  assert.match(chinchilla.skipped!, /4 runs for 5 parameters/);
+  assert.match(chinchilla.skipped!, /4 runs for 4 parameters \(needs at least 6\)/);
   assert.match(analysis.fits.find((f) => f.name === 'precision')!.skipped!, /one precision/);
 });
