@@ -148,6 +148,9 @@ float* Args::f32(size_t i, const char* name, size_t min_len) const {
 float* Args::f32_or_null(size_t i, const char* name, size_t min_len) const {
   return is_nullish(i) ? nullptr : f32(i, name, min_len);
 }
+double* Args::f64(size_t i, const char* name, size_t min_len) const {
+  return static_cast<double*>(typed(*this, i, name, min_len, napi_float64_array));
+}
 int32_t* Args::i32(size_t i, const char* name, size_t min_len) const {
   return static_cast<int32_t*>(typed(*this, i, name, min_len, napi_int32_array));
 }

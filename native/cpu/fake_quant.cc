@@ -4,7 +4,9 @@
 //
 // fakeQuant(spec: Float64Array (encodeFakeQuantSpec), x, out, rows, cols, steMask | null)
 // Groups (rows, row-groups, columns) run in parallel; a per-tensor scale is found first, then applied in
-// parallel. Each group is read once for its scale and once more (from cache) to quantize.
+// parallel. Each group is read once for its scale and once more (from cache) to quantize. The AVX2 build
+// quantizes contiguous spans with fake_quant_avx2.h (same bits) and streams outputs past the cache when they
+// are too large to stay in it.
 #pragma GCC optimize("fp-contract=off")
 
 #include <omp.h>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fake_quant_avx2.h"
 #include "kernel.h"
 
 namespace {
@@ -28,6 +31,11 @@ enum ScaleMethod { kAbsmax, kPercentileScale, kMse, kAbsmean, kNone };
 enum GridKind { kIntegerGrid, kMinifloatGrid, kNf4Grid, kBinaryGrid };
 
 constexpr int kMseGrid = 100, kMseSteps = 80;
+// Outputs at least this large are written past the cache (non-temporal stores): they cannot stay in it.
+constexpr size_t kStreamBytes = size_t{16} << 20;
+// Work is handed to the team in tasks of about this many elements (dynamic scheduling): on a machine busier
+// than its cores, a thread that loses its core for a while no longer holds up the whole kernel.
+constexpr size_t kTaskElements = size_t{1} << 14;
 
 const double kNf4Values[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
                          -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
@@ -348,16 +356,39 @@ bool apply(const Quantizer& q, const Params& p, const float* x, float* out, floa
   return finite;
 }
 
+// One element of a contiguous span with nearest rounding (no stochastic draw, no IEEE cast); false when x is
+// not finite.
+template <GridKind K>
+inline bool quantize_one(const Quantizer& q, const Params& p, double inv, const float* x, float* out, float* mask,
+                         size_t i) {
+  const double xi = x[i];
+  double v = xi * inv + p.zero;
+  if (mask) mask[i] = (v >= q.lo && v <= q.hi) ? 1.0f : 0.0f;
+  v = v < q.lo ? q.lo : (v > q.hi ? q.hi : v);
+  out[i] = static_cast<float>((nearest<K>(q, v) - p.zero) * p.scale + 0.0);
+  return std::fabs(xi) <= 3.4028234663852886e38;
+}
+
 // Contiguous span at flat index `base`: a tight branch-light loop for nearest rounding (the training case).
+// stream: the whole output is far larger than the cache (see fq_avx2::quantize_span).
 template <GridKind K>
 bool apply_contiguous(const Quantizer& q, const Params& p, const float* x, float* out, float* mask, size_t n,
-                      size_t base) {
+                      size_t base, bool stream) {
   if (q.stochastic || q.ieee_cast) return apply<K>(q, p, x, out, mask, 0, 1, n, base);
-  const double inv = 1 / p.scale, lo = q.lo, hi = q.hi, zero = p.zero, scale = p.scale;
-  int bad = 0;
+  const double inv = 1 / p.scale;
+#ifdef __AVX2__
+  if constexpr (K != kNf4Grid) {
+    namespace fq = bitscale::fq_avx2;
+    constexpr fq::GridShape shape = K == kIntegerGrid ? fq::kInteger : K == kMinifloatGrid ? fq::kMinifloat : fq::kSign;
+    const fq::Grid grid{q.lo, q.hi, q.step, q.max, pow2(q.min_exponent), pow2(-q.mantissa)};
+    const auto one = [&](size_t i) { return quantize_one<K>(q, p, inv, x, out, mask, i); };
+    return fq::quantize<shape>(grid, p.scale, p.zero, x, out, mask, n, stream, one);
+  }
+#endif
   if constexpr (K == kIntegerGrid) {
-    if (!mask) {  // the training hot path: straight-line code the compiler can vectorize
-      const double inv_step = 1 / q.step, step = q.step;
+    if (!mask) {  // straight-line code the compiler can vectorize
+      const double lo = q.lo, hi = q.hi, zero = p.zero, scale = p.scale, inv_step = 1 / q.step, step = q.step;
+      int bad = 0;
       for (size_t i = 0; i < n; i++) {
         const double xi = x[i];
         bad |= !(std::fabs(xi) <= 3.4028234663852886e38);
@@ -369,15 +400,84 @@ bool apply_contiguous(const Quantizer& q, const Params& p, const float* x, float
       return bad == 0;
     }
   }
+  bool finite = true;
+  for (size_t i = 0; i < n; i++) finite = quantize_one<K>(q, p, inv, x, out, mask, i) && finite;
+  return finite;
+}
+
+// Makes this thread's streamed (non-temporal) stores visible to the others.
+inline void store_fence() {
+#ifdef __AVX2__
+  bitscale::fq_avx2::store_fence();
+#endif
+}
+
+// ---- statistics of a contiguous span, read straight from the float32 input -----------------------------
+// max |x| and min/max of x are exact in float (no rounding), so they equal the reference's double loops.
+
+inline bool absmax_span(const float* x, size_t n, double* out) {
+#ifdef __AVX2__
+  return bitscale::fq_avx2::absmax(x, n, out);
+#else
+  float m = 0;
+  bool finite = true;
   for (size_t i = 0; i < n; i++) {
-    const double xi = x[i];
-    bad |= !(std::fabs(xi) <= 3.4028234663852886e38);
-    double v = xi * inv + zero;
-    if (mask) mask[i] = (v >= lo && v <= hi) ? 1.0f : 0.0f;
-    v = v < lo ? lo : (v > hi ? hi : v);
-    out[i] = static_cast<float>((nearest<K>(q, v) - zero) * scale + 0.0);
+    const float a = std::fabs(x[i]);
+    finite &= a <= 3.4028234663852886e38f;
+    m = a > m ? a : m;
   }
-  return bad == 0;
+  *out = m;
+  return finite;
+#endif
+}
+
+inline bool range_span(const float* x, size_t n, double* lo, double* hi) {
+#ifdef __AVX2__
+  return bitscale::fq_avx2::range(x, n, lo, hi);
+#else
+  float a = 0, b = 0;
+  bool finite = true;
+  for (size_t i = 0; i < n; i++) {
+    finite &= std::fabs(x[i]) <= 3.4028234663852886e38f;
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+  return finite;
+#endif
+}
+
+// Whether a group's params follow from its absmax (symmetric, MX), its range (asymmetric) or its mean
+// |x| (absmean) alone: then no double copy of the group is needed.
+bool params_from_stats(const Quantizer& q) {
+  return q.scale_method == kAbsmax || q.scale_method == kNone || q.mx_emax != -1000 ||
+         (q.scale_method == kAbsmean && q.symmetric);
+}
+
+// Params of the contiguous span x[0, n) from its statistics (params_from_stats(q) must hold).
+template <GridKind K>
+Params span_params(const Quantizer& q, const float* x, size_t n, double absmax, double lo, double hi) {
+  if (q.scale_method == kAbsmean && q.mx_emax == -1000) {
+    // In order, in double: the reference's sum, bit for bit.
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += std::fabs(static_cast<double>(x[i]));
+    double c = n > 0 ? sum / static_cast<double>(n) : 0;
+    if (!(c > 0)) c = absmax;
+    return symmetric_params(q, c);
+  }
+  if (q.scale_method == kNone || q.mx_emax != -1000 || q.symmetric) return choose_params<K>(q, nullptr, 0, absmax);
+  return asymmetric_params(q, lo, hi);
+}
+
+template <GridKind K>
+bool stats_span(const Quantizer& q, const float* x, size_t n, double* absmax, double* lo, double* hi) {
+  if (!q.symmetric && q.mx_emax == -1000) {
+    const bool ok = range_span(x, n, lo, hi);
+    *absmax = std::max(-*lo, *hi);
+    return ok;
+  }
+  return absmax_span(x, n, absmax);
 }
 
 struct Layout {
@@ -391,25 +491,38 @@ bool run(const Quantizer& q, int granularity, size_t group_size, const float* x,
   const size_t n = rows * cols;
   if (n == 0) return true;
   const int team = bitscale::threads();
+  const bool parallel = n >= static_cast<size_t>(bitscale::kParallelGrain);
+  const bool stream = n * sizeof(float) >= kStreamBytes;
   bool finite = true;
   if (granularity == kTensor) {
-    // Scale from the whole tensor, then apply in parallel chunks.
-    double absmax = 0;
-#pragma omp parallel for reduction(max : absmax) num_threads(team) if (n >= bitscale::kParallelGrain)
-    for (size_t i = 0; i < n; i++) absmax = std::max(absmax, static_cast<double>(std::fabs(x[i])));
-    Params p{1, 0};
-    const bool needs_copy = q.scale_method != kAbsmax && q.scale_method != kNone && q.mx_emax == -1000;
-    if (needs_copy || !q.symmetric) {
-      std::vector<double> v(x, x + n);
-      p = choose_params<K>(q, v.data(), n, absmax);
-    } else {
-      p = choose_params<K>(q, nullptr, 0, absmax);
-    }
+    // Statistics of the whole tensor (chunk by chunk, in parallel), then the params, then apply in parallel.
     const size_t chunk = 1 << 14, chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for reduction(&& : finite) num_threads(team) if (n >= bitscale::kParallelGrain)
+    double absmax = 0, lo = 0, hi = 0;
+#pragma omp parallel for schedule(dynamic) reduction(max : absmax, hi) reduction(min : lo) reduction(&& : finite) \
+    num_threads(team) if (parallel)
     for (size_t c = 0; c < chunks; c++) {
       const size_t a = c * chunk, b = std::min(n, a + chunk);
-      finite = apply_contiguous<K>(q, p, x + a, out + a, mask ? mask + a : nullptr, b - a, a) && finite;
+      double m, l = 0, h = 0;
+      finite = stats_span<K>(q, x + a, b - a, &m, &l, &h) && finite;
+      absmax = std::max(absmax, m);
+      lo = std::min(lo, l);
+      hi = std::max(hi, h);
+    }
+    Params p{1, 0};
+    if (params_from_stats(q)) {
+      p = span_params<K>(q, x, n, absmax, lo, hi);
+    } else {
+      std::vector<double> v(x, x + n);
+      p = choose_params<K>(q, v.data(), n, absmax);
+    }
+#pragma omp parallel num_threads(team) if (parallel) reduction(&& : finite)
+    {
+#pragma omp for schedule(dynamic)
+      for (size_t c = 0; c < chunks; c++) {
+        const size_t a = c * chunk, b = std::min(n, a + chunk);
+        finite = apply_contiguous<K>(q, p, x + a, out + a, mask ? mask + a : nullptr, b - a, a, stream) && finite;
+      }
+      if (stream) store_fence();
     }
     return finite;
   }
@@ -417,24 +530,35 @@ bool run(const Quantizer& q, int granularity, size_t group_size, const float* x,
   if (granularity == kRow) L = {rows, cols, 1};
   else if (granularity == kGroup) L = {n / group_size, group_size, 1};
   else L = {cols, rows, cols};
-#pragma omp parallel num_threads(team) if (n >= bitscale::kParallelGrain) reduction(&& : finite)
+  const bool from_stats = L.stride == 1 && params_from_stats(q);
+  const int groups_per_task = static_cast<int>(std::max<size_t>(1, kTaskElements / L.length));
+#pragma omp parallel num_threads(team) if (parallel) reduction(&& : finite)
   {
-    std::vector<double> v(L.length);
-#pragma omp for schedule(static)
+    std::vector<double> v(from_stats ? 0 : L.length);
+#pragma omp for schedule(dynamic, groups_per_task)
     for (size_t g = 0; g < L.count; g++) {
       const size_t start = L.start(g);
-      double absmax = 0;
-      for (size_t k = 0; k < L.length; k++) {
-        const double xi = x[start + k * L.stride];
-        v[k] = xi;
-        absmax = std::max(absmax, std::fabs(xi));
+      Params p;
+      if (from_stats) {
+        // One read for the statistics, one more (from cache) to quantize: no copy of the group.
+        double absmax, lo = 0, hi = 0;
+        finite = stats_span<K>(q, x + start, L.length, &absmax, &lo, &hi) && finite;
+        p = span_params<K>(q, x + start, L.length, absmax, lo, hi);
+      } else {
+        double absmax = 0;
+        for (size_t k = 0; k < L.length; k++) {
+          const double xi = x[start + k * L.stride];
+          v[k] = xi;
+          absmax = std::max(absmax, std::fabs(xi));
+        }
+        p = choose_params<K>(q, v.data(), L.length, absmax);
       }
-      const Params p = choose_params<K>(q, v.data(), L.length, absmax);
-      const bool ok = L.stride == 1
-                          ? apply_contiguous<K>(q, p, x + start, out + start, mask ? mask + start : nullptr, L.length, start)
-                          : apply<K>(q, p, x, out, mask, start, L.stride, L.length, 0);
+      float* mask_at = mask ? mask + start : nullptr;
+      const bool ok = L.stride == 1 ? apply_contiguous<K>(q, p, x + start, out + start, mask_at, L.length, start, stream)
+                                    : apply<K>(q, p, x, out, mask, start, L.stride, L.length, 0);
       finite = ok && finite;
     }
+    if (stream) store_fence();
   }
   return finite;
 }

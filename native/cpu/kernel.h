@@ -36,6 +36,7 @@ struct Args {
   size_t size() const { return argv.size(); }
   float* f32(size_t i, const char* name = nullptr, size_t min_len = 0) const;     // Float32Array
   float* f32_or_null(size_t i, const char* name = nullptr, size_t min_len = 0) const;  // null/undefined -> nullptr
+  double* f64(size_t i, const char* name = nullptr, size_t min_len = 0) const;    // Float64Array
   int32_t* i32(size_t i, const char* name = nullptr, size_t min_len = 0) const;   // Int32Array
   uint16_t* u16(size_t i, const char* name = nullptr, size_t min_len = 0) const;  // Uint16Array
   View view(size_t i, const char* name = nullptr) const;                          // any typed array

@@ -158,4 +158,37 @@ export interface CpuAddon {
   ): void;
   /** From native/cpu/fake_quant.cc (numerics); absent until that file is built. */
   fakeQuant?(spec: Float64Array, x: F32, out: F32, rows: number, cols: number, steMask: F32 | null): void;
+
+  /** From native/cpu/gptq.cc (numerics): the kernels of src/numerics/gptq-kernels.ts, positionally. */
+  gptqHessian?(x: F32, tokens: number, cols: number, h: Float64Array): void;
+  gptqInverseCholesky?(h: Float64Array, n: number): void;
+  gptqQuantizeBlock?(
+    w: Float64Array,
+    q: Float64Array,
+    err: Float64Array,
+    ldErr: number,
+    u: Float64Array,
+    scales: Float64Array,
+    zeros: Float64Array,
+    groupOf: Int32Array,
+    rows: number,
+    cols: number,
+    i1: number,
+    i2: number,
+    group: number,
+    bits: number,
+    symmetric: boolean,
+    paramsFixed: boolean,
+  ): void;
+  gptqLazyUpdate?(
+    w: Float64Array,
+    err: Float64Array,
+    ldErr: number,
+    u: Float64Array,
+    rows: number,
+    cols: number,
+    i1: number,
+    i2: number,
+    end: number,
+  ): void;
 }

@@ -7,6 +7,7 @@ import type { Backend, DType } from '../backend.ts';
 import type { CpuAddon, CpuStorage } from './addon-types.ts';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { CpuBackendError, CpuKernelError } from './errors.ts';
+import { registerNativeGptq } from './gptq-kernels.ts';
 import { loadCpuAddon } from './load-addon.ts';
 
 export type { CpuStorage } from './addon-types.ts';
@@ -70,6 +71,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
   const loaded = loadCpuAddon();
   if ('error' in loaded) throw new CpuBackendError(loaded.error);
   const native = guarded(loaded.addon);
+  registerNativeGptq(); // GPTQ (numerics) runs on this addon from now on
   if (options.threads !== undefined) native.setThreads(options.threads);
   const pool = new BufferPool(options.maxPooledBytes);
 
