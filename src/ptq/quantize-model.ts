@@ -1,6 +1,7 @@
 // Post-training quantization of a trained model: every linear layer's weight rounded to P_post bits by
 // round-to-nearest (any numerics format) or GPTQ (integer formats), embeddings and norms left in full precision.
 
+import { registerNativeGptq } from '../backends/cpu/gptq-kernels.ts';
 import type { TokenArray } from '../data/index.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { isLinearWeight, type Params } from '../nn/transformer.ts';
