@@ -1,8 +1,9 @@
 // The experiment's section of a bitscale report: NTK drift vs width (log-log), the 1-bit / full-precision
 // gap vs width, and loss vs width for both precisions, each with its fitted exponent and interval.
 
+import { type ChartSeries, type ChartSpec, renderChart } from '../../report/svg/chart.ts';
+import { esc } from '../../report/svg/xml.ts';
 import type { OnebitNtkAnalysis } from './analysis.ts';
-import { escapeXml, logLogChart } from './loglog-chart.ts';
 import type { PowerLawFit } from './power-law.ts';
 
 export interface ReportSection {
@@ -24,6 +25,29 @@ export function exponentText(fit: PowerLawFit): string {
   return `${fit.exponent.toFixed(3)} [${fit.interval[0].toFixed(3)}, ${fit.interval[1].toFixed(3)}]`;
 }
 
+/** A fit's runs as points, and its line y = A x^k across their x range (dashed, same color, no legend entry). */
+function fitSeries(name: string, color: string, fit: PowerLawFit): ChartSeries[] {
+  const xs = fit.points.map((p) => p.x);
+  const line = xs.length ? [Math.min(...xs), Math.max(...xs)] : [];
+  return [
+    { name, color, points: fit.points, style: 'points' },
+    {
+      name: `${name} (fit)`,
+      group: name,
+      color,
+      points: line.map((x) => ({ x, y: fit.prefactor * x ** fit.exponent })),
+      style: 'line',
+      dashed: true,
+      hideInLegend: true,
+    },
+  ];
+}
+
+/** A log-log chart of fits, legend inside (its names carry the slopes, too long for the side). */
+function logLogChart(spec: Omit<ChartSpec, 'xLog' | 'yLog' | 'legend' | 'width' | 'height'>): string {
+  return renderChart({ ...spec, xLog: true, yLog: true, legend: 'inside', width: 480, height: 320 });
+}
+
 export function onebitNtkReportSection(results: OnebitNtkResultsLike): ReportSection {
   const { fits, claims } = results.analysis;
   const pair = (title: string, xLabel: string, yLabel: string, f: { onebit: PowerLawFit; fp: PowerLawFit }) =>
@@ -32,18 +56,8 @@ export function onebitNtkReportSection(results: OnebitNtkResultsLike): ReportSec
       xLabel,
       yLabel,
       series: [
-        {
-          name: `1-bit: slope ${exponentText(f.onebit)}`,
-          color: COLORS.onebit,
-          points: f.onebit.points,
-          fit: f.onebit,
-        },
-        {
-          name: `full precision: slope ${exponentText(f.fp)}`,
-          color: COLORS.fp,
-          points: f.fp.points,
-          fit: f.fp,
-        },
+        ...fitSeries(`1-bit: slope ${exponentText(f.onebit)}`, COLORS.onebit, f.onebit),
+        ...fitSeries(`full precision: slope ${exponentText(f.fp)}`, COLORS.fp, f.fp),
       ],
     });
   const svgs: Record<string, string> = {
@@ -57,14 +71,7 @@ export function onebitNtkReportSection(results: OnebitNtkResultsLike): ReportSec
       title: 'Generalization difference vs width',
       xLabel: 'width m',
       yLabel: 'mean |f_1bit - f_fp| (held out)',
-      series: [
-        {
-          name: `slope ${exponentText(fits.genDiffVsWidth)}`,
-          color: COLORS.gap,
-          points: fits.genDiffVsWidth.points,
-          fit: fits.genDiffVsWidth,
-        },
-      ],
+      series: fitSeries(`slope ${exponentText(fits.genDiffVsWidth)}`, COLORS.gap, fits.genDiffVsWidth),
     }),
     'train-loss-vs-n': pair('Training loss vs parameters', 'parameters N', 'train loss', fits.trainLossVsN),
     'test-loss-vs-d': pair(
@@ -81,7 +88,7 @@ export function onebitNtkReportSection(results: OnebitNtkResultsLike): ReportSec
     ),
   };
   const row = (what: string, f: PowerLawFit) =>
-    `<tr><td>${escapeXml(what)}</td><td>${exponentText(f)}</td><td>${f.prefactor.toPrecision(4)}</td><td>${f.points.length}</td></tr>`;
+    `<tr><td>${esc(what)}</td><td>${exponentText(f)}</td><td>${f.prefactor.toPrecision(4)}</td><td>${f.points.length}</td></tr>`;
   const yes = (b: boolean) => (b ? 'yes' : 'no');
   const html = [
     '<section class="onebit-ntk">',
@@ -104,7 +111,7 @@ export function onebitNtkReportSection(results: OnebitNtkResultsLike): ReportSec
     `<li>generalization difference bounded (widest ${claims.genDiffWidest.toFixed(4)} vs narrowest ${claims.genDiffNarrowest.toFixed(4)}): <b>${yes(claims.genDiffBounded)}</b></li>`,
     `<li>1-bit training loss at the widest width ${claims.onebitTrainLossWidest.toExponential(3)} below ${claims.smallLoss}: <b>${yes(claims.onebitLossSmall)}</b></li>`,
     '</ul>',
-    results.command ? `<p>Reproduce: <code>${escapeXml(results.command)}</code></p>` : '',
+    results.command ? `<p>Reproduce: <code>${esc(results.command)}</code></p>` : '',
     ...Object.keys(svgs).map((name) => `<figure>${svgs[name]}</figure>`),
     '</section>',
   ].join('\n');

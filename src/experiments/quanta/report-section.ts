@@ -1,9 +1,10 @@
 // The quanta study's report section: three kinds of chart (per-task emergence colored by frequency rank;
 // L(N), L(D), L(S) with fitted and predicted exponents; QDG cluster rank-frequency) and an HTML summary.
 
+import { type ChartSeries, renderChart } from '../../report/svg/chart.ts';
+import { rankColor } from '../../report/svg/colors.ts';
 import type { ScalingFit } from './scaling-fit.ts';
 import type { QuantaResults } from './study.ts';
-import { lineChart, rankColor, type Series } from './svg-chart.ts';
 
 export interface ReportSection {
   title: string;
@@ -19,19 +20,21 @@ const fmt = (v: number | null | undefined, digits = 3) =>
 export function emergenceChart(results: QuantaResults): string {
   const { steps, perTaskLoss, width } = results.emergence;
   const n = perTaskLoss.length;
-  const series: Series[] = perTaskLoss
+  const series: ChartSeries[] = perTaskLoss
     .map((curve, t) => ({
+      name: `task rank ${t + 1}`,
       points: curve.map((y, i) => ({ x: steps[i], y })),
+      style: 'line' as const,
       color: rankColor(t, n),
-      width: 1,
-      label: t === 0 || t === n - 1 ? `task rank ${t + 1}` : undefined,
+      strokeWidth: 1,
+      hideInLegend: t !== 0 && t !== n - 1,
     }))
     .reverse(); // frequent tasks drawn last, on top
-  return lineChart({
+  return renderChart({
     title: `Per-task held-out loss, width ${width} (blue = most frequent)`,
     xLabel: 'step',
     yLabel: 'loss (nats)',
-    logX: true,
+    xLog: true,
     series,
   });
 }
@@ -44,24 +47,20 @@ export function scalingChart(fit: ScalingFit, label: string): string {
   const gx = Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
   const gy = Math.exp(fit.points.reduce((s, p) => s + Math.log(p.loss), 0) / xs.length);
   const iv = fit.interval ? ` [${fmt(fit.interval.lower)}, ${fmt(fit.interval.upper)}]` : '';
-  return lineChart({
+  return renderChart({
     title: `L(${fit.variable}): fitted alpha ${fmt(fit.exponent)}${iv}, predicted ${fmt(fit.predicted)}`,
     xLabel: label,
     yLabel: 'test loss (nats)',
-    logX: true,
-    logY: true,
+    xLog: true,
+    yLog: true,
     series: [
-      { points: fit.points.map((p) => ({ x: p.x, y: p.loss })), color: '#222', markers: true, label: 'runs' },
+      { name: 'runs', points: fit.points.map((p) => ({ x: p.x, y: p.loss })), style: 'points' },
+      { name: 'fit', points: grid.map((x) => ({ x, y: (fit.scale / x) ** fit.exponent })), style: 'line' },
       {
-        points: grid.map((x) => ({ x, y: (fit.scale / x) ** fit.exponent })),
-        color: '#1f77b4',
-        label: 'fit',
-      },
-      {
+        name: 'predicted slope',
         points: grid.map((x) => ({ x, y: gy * (gx / x) ** fit.predicted })),
-        color: '#d62728',
+        style: 'line',
         dashed: true,
-        label: 'predicted slope',
       },
     ],
   });
@@ -72,23 +71,18 @@ export function rankFrequencyChart(results: QuantaResults): string | null {
   if (!q) return null;
   const rf = q.rankFrequency;
   const ranks = rf.sizes.map((_, i) => i + 1);
-  return lineChart({
+  return renderChart({
     title: `QDG cluster sizes: Zipf exponent ${fmt(rf.zipfExponent, 2)} (${q.tokens} tokens)`,
     xLabel: 'rank',
     yLabel: 'cluster size (tokens)',
-    logX: true,
-    logY: true,
+    xLog: true,
+    yLog: true,
     series: [
+      { name: 'clusters', points: rf.sizes.map((s, i) => ({ x: i + 1, y: s })), style: 'points' },
       {
-        points: rf.sizes.map((s, i) => ({ x: i + 1, y: s })),
-        color: '#222',
-        markers: true,
-        label: 'clusters',
-      },
-      {
+        name: 'fit',
         points: ranks.map((r) => ({ x: r, y: Math.exp(rf.intercept) * r ** -rf.zipfExponent })),
-        color: '#1f77b4',
-        label: 'fit',
+        style: 'line',
       },
     ],
   });

@@ -2,16 +2,9 @@
 // sweep machinery: job files and the run store under <dir>, executed by local worker processes (or
 // in this process, one job after another, when workers would only compete for two cores).
 
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { RunStore } from '../../store/run-store.ts';
 import { type Job, makeJob } from '../../sweep/job.ts';
-import { LocalExecutor } from '../../sweep/local-executor.ts';
-import { planJobFile, planJobs } from '../../sweep/plan.ts';
-import { jobKindsEnv } from '../../sweep/registry.ts';
-import { runJobFile } from '../../sweep/run-job.ts';
+import { readJsonArtifact, runJobsLocally } from '../../sweep/run-local.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
-import { QuantaError } from './errors.ts';
 import { QUANTA_TRAIN, quantaJobKindsModule } from './jobs.ts';
 import type { QuantaRunConfig, QuantaRunResult } from './train.ts';
 
@@ -27,8 +20,6 @@ export interface SweepRun {
   result: QuantaRunResult;
 }
 
-const workerEntry = fileURLToPath(new URL('./worker.ts', import.meta.url));
-
 export function quantaJob(config: QuantaRunConfig): Job {
   return makeJob(QUANTA_TRAIN, config as unknown as JsonObject);
 }
@@ -42,50 +33,16 @@ export async function runQuantaSweep(
   log: (message: string) => void = () => {},
 ): Promise<SweepRun[]> {
   const jobs = configs.map(quantaJob);
-  const plan = planJobs(name, jobs, { dir });
-  if (execution.executor === 'local') {
-    let lastLine = '';
-    const executor = new LocalExecutor({
-      entry: workerEntry,
-      execArgv: ['--import', 'tsx'],
-      env: { [jobKindsEnv]: quantaJobKindsModule },
-      maxWorkers: execution.workers,
-      onProgress: (p) => {
-        const line = `${name}: ${p.done}/${p.total} done, ${p.running} running, ${p.failed} failed`;
-        if (line !== lastLine) log((lastLine = line));
-      },
-    });
-    const report = await executor.execute(plan);
-    if (report.failures.length > 0 || report.blocked.length > 0) {
-      const why = [...report.failures, ...report.blocked].map((f) => `${f.id}: ${f.reason}`).join('; ');
-      throw new QuantaError(`sweep ${name}: ${why}`);
-    }
-  } else {
-    for (const job of jobs) {
-      const outcome = await runJobFile(planJobFile(plan, job), {
-        storePath: plan.storePath,
-        runsDir: plan.runsDir,
-        echo: log,
-      });
-      if (outcome.outcome !== 'done' && outcome.outcome !== 'skipped') {
-        throw new QuantaError(`sweep ${name}: job ${job.id} ${outcome.outcome}: ${outcome.detail ?? ''}`);
-      }
-    }
-  }
-  const store = RunStore.open(plan.storePath);
-  try {
-    return jobs.map((job, i) => {
-      const record = store.get(job.id);
-      const artifact = record?.artifacts.find((a) => a.name === 'result');
-      if (record?.status !== 'done' || !artifact) {
-        throw new QuantaError(
-          `sweep ${name}: run ${job.id} is ${record?.status ?? 'missing'} without a result`,
-        );
-      }
-      const result = JSON.parse(readFileSync(artifact.path, 'utf8')) as QuantaRunResult;
-      return { job, config: configs[i], result };
-    });
-  } finally {
-    store.close();
-  }
+  const records = await runJobsLocally(name, jobs, {
+    dir,
+    workers: execution.workers,
+    inProcess: execution.executor === 'in-process',
+    jobKindModules: [quantaJobKindsModule],
+    log,
+  });
+  return records.map((record, i) => ({
+    job: jobs[i],
+    config: configs[i],
+    result: readJsonArtifact<QuantaRunResult>(record, 'result'),
+  }));
 }

@@ -26,6 +26,10 @@ export interface ChartSeries {
   group?: string;
   /** Leave out of the legend (e.g. a fitted curve next to its observed points). */
   hideInLegend?: boolean;
+  /** A fixed color (e.g. rankColor for a family of curves); default: the palette, by group. */
+  color?: string;
+  /** Line width in pixels. Default 1.8. */
+  strokeWidth?: number;
 }
 
 export interface ChartMarker {
@@ -45,16 +49,24 @@ export interface ChartSpec {
   hline?: number;
   /** Draw y = x (fitted against observed). */
   diagonal?: boolean;
+  /**
+   * Where the legend goes: 'right' of the plot (default), 'inside' its top-right corner on a translucent
+   * box (for long names; scaling curves fall, so that corner is usually empty), or 'none'.
+   */
+  legend?: 'right' | 'inside' | 'none';
   width?: number;
   height?: number;
 }
 
 const margin = { top: 34, right: 150, bottom: 46, left: 62 };
+/** The right margin when the legend is not beside the plot. */
+const narrowRight = 20;
 
 export function renderChart(spec: ChartSpec): string {
   const width = spec.width ?? 640;
   const height = spec.height ?? 380;
-  const [x0, x1] = [margin.left, width - margin.right];
+  const legend = spec.legend ?? 'right';
+  const [x0, x1] = [margin.left, width - (legend === 'right' ? margin.right : narrowRight)];
   const [y0, y1] = [height - margin.bottom, margin.top];
   const pts = spec.series.flatMap((s) => s.points);
   const xs = [...pts.map((p) => p.x), ...(spec.markers ?? []).map((m) => m.x)];
@@ -62,7 +74,8 @@ export function renderChart(spec: ChartSpec): string {
   if (spec.hline !== undefined) ys.push(spec.hline);
   const xScale = makeScale(spec.diagonal ? [...xs, ...ys] : xs, x0, x1, !!spec.xLog);
   const yScale = makeScale(spec.diagonal ? [...xs, ...ys] : ys, y0, y1, !!spec.yLog);
-  const colors = colorMap(spec.series.map((s) => s.group ?? s.name));
+  const palette = colorMap(spec.series.filter((s) => !s.color).map((s) => s.group ?? s.name));
+  const colorOf = (s: ChartSeries) => s.color ?? palette.get(s.group ?? s.name)!;
   const out: string[] = [];
   const inX = (v: number) => v >= xScale.domain[0] && v <= xScale.domain[1];
   const inY = (v: number) => v >= yScale.domain[0] && v <= yScale.domain[1];
@@ -116,7 +129,7 @@ export function renderChart(spec: ChartSpec): string {
 
   out.push(`<g class="series">`);
   for (const s of spec.series) {
-    const color = colors.get(s.group ?? s.name)!;
+    const color = colorOf(s);
     const p = s.points.filter(ok).sort((a, b) => a.x - b.x);
     const style = s.style ?? 'both';
     const hasBounds = p.some((q) => q.yLo !== undefined && q.yHi !== undefined);
@@ -138,7 +151,7 @@ export function renderChart(spec: ChartSpec): string {
     if ((style === 'line' || style === 'both') && p.length > 1) {
       const d = p.map((q, i) => `${i ? 'L' : 'M'}${n(xScale(q.x))} ${n(yScale(q.y))}`).join('');
       out.push(
-        `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+        `<path d="${d}" fill="none" stroke="${color}" stroke-width="${s.strokeWidth ?? 1.8}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
       );
     }
     if (style === 'points' || style === 'both') {
@@ -162,12 +175,21 @@ export function renderChart(spec: ChartSpec): string {
   const entries = [
     ...new Map(spec.series.filter((s) => !s.hideInLegend).map((s) => [s.group ?? s.name, s])).values(),
   ];
-  entries.forEach((s, i) => {
-    const y = y1 + 6 + i * 16;
-    const color = colors.get(s.group ?? s.name)!;
-    out.push(`<rect x="${n(x1 + 12)}" y="${n(y)}" width="10" height="10" fill="${color}"/>`);
-    out.push(`<text x="${n(x1 + 27)}" y="${n(y + 9)}">${esc(s.group ?? s.name)}</text>`);
-  });
+  if (legend !== 'none' && entries.length > 0) {
+    // Inside: right-aligned in the plot, over a box that keeps the text legible above the data.
+    const boxWidth = 27 + Math.max(...entries.map((s) => (s.group ?? s.name).length)) * 6;
+    const left = legend === 'right' ? x1 + 12 : x1 - 6 - boxWidth;
+    if (legend === 'inside') {
+      out.push(
+        `<rect class="legend" x="${n(left - 4)}" y="${n(y1 + 2)}" width="${n(boxWidth)}" height="${n(entries.length * 16 + 6)}" fill="#fff" fill-opacity="0.8"/>`,
+      );
+    }
+    entries.forEach((s, i) => {
+      const y = y1 + 6 + i * 16;
+      out.push(`<rect x="${n(left)}" y="${n(y)}" width="10" height="10" fill="${colorOf(s)}"/>`);
+      out.push(`<text x="${n(left + 15)}" y="${n(y + 9)}">${esc(s.group ?? s.name)}</text>`);
+    });
+  }
   out.push('</svg>');
   return out.join('\n');
 }

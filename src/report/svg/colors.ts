@@ -12,3 +12,9 @@ export function colorMap(names: string[]): Map<string, string> {
   for (const name of names) if (!m.has(name)) m.set(name, colorFor(m.size));
   return m;
 }
+
+/** A color for position `rank` of `count` on a blue (0, e.g. the most frequent) to red (count - 1) scale. */
+export function rankColor(rank: number, count: number): string {
+  const f = count > 1 ? rank / (count - 1) : 0;
+  return `hsl(${(240 - 240 * f).toFixed(0)}, 75%, 45%)`;
+}

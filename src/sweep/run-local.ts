@@ -1,0 +1,86 @@
+// Runs a list of jobs as one sweep on this machine and hands back their finished runs: job files and the run
+// store under <dir> (done runs are reused, so an interrupted sweep resumes), executed by local worker
+// processes (`bitscale job`, with the job kinds' modules loaded through $BITSCALE_JOB_KINDS) or, when
+// workers would only compete for the cores, one after another in this process. The glue an experiment needs
+// between "here are my jobs" and "here are their results".
+
+import { readFileSync } from 'node:fs';
+import { type RunRecord, RunStore } from '../store/run-store.ts';
+import { SweepError } from './errors.ts';
+import type { Job } from './job.ts';
+import { LocalExecutor } from './local-executor.ts';
+import { planJobFile, planJobs } from './plan.ts';
+import { jobKindsEnv } from './registry.ts';
+import { runJobFile } from './run-job.ts';
+
+export interface RunLocallyOptions {
+  /** The sweep's directory (job files, run store, run directories). */
+  dir: string;
+  /** Upper bound on worker processes. */
+  workers: number;
+  /** Run the jobs here, one after another, instead of in worker processes (same store and job files). */
+  inProcess?: boolean;
+  /** Modules that register the jobs' kinds, for the workers ($BITSCALE_JOB_KINDS). */
+  jobKindModules?: string[];
+  /** Extra environment for the workers. */
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines and, in process, the jobs' log lines. */
+  log?: (message: string) => void;
+}
+
+/** Runs the jobs (done runs are reused) and returns their finished run records, in the jobs' order. */
+export async function runJobsLocally(
+  name: string,
+  jobs: Job[],
+  options: RunLocallyOptions,
+): Promise<RunRecord[]> {
+  const log = options.log ?? (() => {});
+  const plan = planJobs(name, jobs, { dir: options.dir });
+  if (options.inProcess) {
+    for (const job of jobs) {
+      const outcome = await runJobFile(planJobFile(plan, job), {
+        storePath: plan.storePath,
+        runsDir: plan.runsDir,
+        echo: log,
+      });
+      if (outcome.outcome !== 'done' && outcome.outcome !== 'skipped') {
+        throw new SweepError(`sweep ${name}: job ${job.id} ${outcome.outcome}: ${outcome.detail ?? ''}`);
+      }
+    }
+  } else {
+    let lastLine = '';
+    const kinds = options.jobKindModules?.length ? { [jobKindsEnv]: options.jobKindModules.join(',') } : {};
+    const executor = new LocalExecutor({
+      env: { ...kinds, ...options.env },
+      maxWorkers: options.workers,
+      onProgress: (p) => {
+        const line = `${name}: ${p.done}/${p.total} done, ${p.running} running, ${p.failed} failed`;
+        if (line !== lastLine) log((lastLine = line));
+      },
+    });
+    const report = await executor.execute(plan);
+    if (report.failures.length > 0 || report.blocked.length > 0) {
+      const why = [...report.failures, ...report.blocked].map((f) => `${f.id}: ${f.reason}`).join('; ');
+      throw new SweepError(`sweep ${name}: ${why}`);
+    }
+  }
+  const store = RunStore.open(plan.storePath);
+  try {
+    return jobs.map((job) => {
+      const record = store.get(job.id);
+      if (record?.status !== 'done') {
+        throw new SweepError(`sweep ${name}: run ${job.id} is ${record?.status ?? 'missing'}, not done`);
+      }
+      return record;
+    });
+  } finally {
+    store.close();
+  }
+}
+
+/** Reads a run's JSON artifact (e.g. the 'result' a job kind wrote). */
+export function readJsonArtifact<T>(record: RunRecord, name: string): T {
+  const artifact = record.artifacts.find((a) => a.name === name);
+  if (!artifact) throw new SweepError(`run ${record.id} has no artifact ${JSON.stringify(name)}`);
+  return JSON.parse(readFileSync(artifact.path, 'utf8')) as T;
+}
