@@ -1,0 +1,118 @@
+// The engine's contracts beyond op math: error messages, lifetimes, the tape, storage dtypes, backend choice.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import '../../src/backends/index.ts';
+import * as T from '../../src/tensor/index.ts';
+
+const js = T.getBackend('js');
+const on = { backend: js };
+
+test('shape and dtype mismatches name the op, the shapes or dtypes, and the backend', () => {
+  const a = T.zeros([2, 3], on);
+  assert.throws(() => T.add(a, T.zeros([4], on)), /add: shapes \[2, 3\] and \[4\] do not broadcast/);
+  assert.throws(
+    () => T.matmul(a, T.zeros([4, 5], on)),
+    /matmul: \[2, 3\] @ \[4, 5\]: inner dimensions 3 and 4 differ/,
+  );
+  assert.throws(
+    () => T.crossEntropy(a, T.zeros([2], on)),
+    /crossEntropy: targets must be i32, got f32 \[2\] on js/,
+  );
+  assert.throws(() => T.reshape(a, [4, 2]), /reshape: cannot reshape \[2, 3\] \(6 elements\) to \[4, 2\]/);
+  assert.throws(() => T.slice(a, 1, 2, 4), /slice: range \[2, 4\) is outside axis 1 of \[2, 3\]/);
+  assert.throws(() => T.sum(a, 2), /sum: axis 2 is out of range for rank 2/);
+  assert.throws(() => T.tensor([1, 2, 3], [2, 2], on), /tensor: 3 values do not fill shape \[2, 2\]/);
+  assert.throws(
+    () => T.embedding(a, T.tensor([0, 5], [2], { ...on, dtype: 'i32' })),
+    /gather: index 5 at position 1 is outside \[0, 2\)/,
+  );
+  if ('backend' in T.tryBackend('cpu')) {
+    assert.throws(
+      () => T.add(a, T.zeros([2, 3], { backend: T.getBackend('cpu') })),
+      /add: inputs live on different backends \(js, cpu\)/,
+    );
+  }
+});
+
+test('tidy disposes what it made, except what it returns and what is kept', () => {
+  const outside = T.ones([2], on);
+  let inner: T.Tensor | undefined;
+  let kept: T.Tensor | undefined;
+  const result = T.tidy(() => {
+    inner = T.exp(outside);
+    kept = T.neg(outside).keep();
+    return T.add(inner, 1);
+  });
+  assert.equal(inner!.disposed, true);
+  assert.equal(kept!.disposed, false);
+  assert.equal(result.disposed, false);
+  assert.equal(outside.disposed, false);
+  assert.throws(() => inner!.toArray(), /was disposed/);
+  // Views share storage: disposing one leaves the other readable.
+  const v = T.reshape(result, [1, 2]);
+  result.dispose();
+  assert.deepEqual([...v.toArray()], [1 + Math.E, 1 + Math.E].map(Math.fround));
+});
+
+test('gradients accumulate over backward passes; noGrad records nothing', () => {
+  const w = T.requireGrad(T.tensor([1, 2, 3], [3], on));
+  for (let i = 0; i < 2; i++) T.tidy(() => T.backward(T.sum(T.square(w))));
+  assert.deepEqual([...w.grad!.toArray()], [4, 8, 12]);
+  const y = T.noGrad(() => T.mul(w, 2));
+  assert.equal(y.requiresGrad, false);
+  assert.equal(y.node, null);
+});
+
+test('custom gradients: record() attaches any rule, e.g. a straight-through round', () => {
+  const x = T.requireGrad(T.tensor([0.2, 1.7, -0.6], [3], on));
+  const [g] = T.grad(
+    (t) => {
+      const forward = T.noGrad(() => T.round(t));
+      return T.sum(
+        T.mul(
+          T.record(forward, 'steRound', [t], (gy) => [gy]),
+          T.tensor([1, 2, 3], [3], on),
+        ),
+      );
+    },
+    [x],
+  );
+  assert.deepEqual([...g.toArray()], [1, 2, 3]);
+});
+
+test('bf16 and f16 are storage formats: casts round to nearest, ties to even', () => {
+  const roundTrip = (values: number[], dtype: 'bf16' | 'f16') => [
+    ...T.cast(T.cast(T.tensor(values, [values.length], on), dtype), 'f32').toArray(),
+  ];
+  // bf16 keeps 7 mantissa bits: 1 + 2^-8 is a tie (to 1), 1 + 3 * 2^-8 a tie (to the even 1 + 2^-6).
+  // 1e-8 is 0x322BCC77 in f32; its low half 0xCC77 rounds the high half up to 0x322C.
+  const bits = new Float32Array(new Uint32Array([0x322c0000]).buffer)[0];
+  assert.deepEqual(roundTrip([1 + 2 ** -8, 1 + 3 * 2 ** -8, 65519, 1e-8], 'bf16'), [
+    1,
+    1 + 2 ** -6,
+    65536,
+    bits,
+  ]);
+  // f16 keeps 10: ties at 2^-11; 65519 is below the midpoint to 65536 (which would overflow); 1e-8 underflows.
+  assert.deepEqual(roundTrip([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65519, 1e-8], 'f16'), [
+    1,
+    1 + 2 ** -9,
+    65504,
+    0,
+  ]);
+  const bf = T.cast(T.tensor([1], [1], on), 'bf16');
+  assert.equal(bf.dtype, 'bf16');
+  assert.throws(() => T.exp(bf), /exp: input must be f32, got bf16/);
+});
+
+test('a backend that cannot load falls back to js with one message', () => {
+  const code = `import '../../src/backends/index.ts'; import { defaultBackend } from '../../src/tensor/index.ts'; console.log(defaultBackend().name);`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: new URL('.', import.meta.url).pathname,
+    env: { ...process.env, BITSCALE_BACKEND: 'cuda-on-a-machine-without-it' },
+    encoding: 'utf8',
+  });
+  assert.equal(run.stdout.trim(), 'js');
+  assert.match(run.stderr, /backend 'cuda-on-a-machine-without-it' is unavailable \(unknown backend/);
+});
