@@ -5,11 +5,8 @@ import type { FloatArray } from './storage.ts';
 export function softmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let c = 0; c < cols; c++) max = Math.max(max, x[o + c]);
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += Math.exp(x[o + c] - max);
-    for (let c = 0; c < cols; c++) out[o + c] = Math.exp(x[o + c] - max) / sum;
+    const lse = logSumExp(x, o, cols);
+    for (let c = 0; c < cols; c++) out[o + c] = Math.exp(x[o + c] - lse);
   }
 }
 
