@@ -10,6 +10,7 @@ import { addonPath } from '../../src/backends/cpu/load-addon.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { encodeFakeQuantSpec, type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
 import { philoxFill } from '../../src/tensor/philox.ts';
+import { formatCases, granularityCases } from './fake-quant-cases.ts';
 
 type FakeQuantKernel = (
   spec: Float64Array,
@@ -66,32 +67,9 @@ function compare(spec: FakeQuantSpec, rows: number, cols: number, seed: number, 
   compareOn(spec, x, rows, cols);
 }
 
-const names = [
-  'int2',
-  'int3',
-  'int4',
-  'int8',
-  'fp8_e4m3',
-  'fp8_e5m2',
-  'fp6_e3m2',
-  'fp6_e2m3',
-  'fp4_e2m1',
-  'nf4',
-  'ternary',
-  'binary',
-  'bf16',
-  'fp16',
-];
-const granularities: FakeQuantSpec['granularity'][] = [
-  { kind: 'tensor' },
-  { kind: 'row' },
-  { kind: 'col' },
-  { kind: 'group', size: 32 },
-];
-
 test('native fakeQuant equals the reference bit for bit', { skip }, () => {
-  for (const name of names) {
-    for (const granularity of granularities) {
+  for (const name of formatCases) {
+    for (const granularity of granularityCases) {
       for (const rounding of [{ kind: 'nearest' }, { kind: 'stochastic', seed: 9, offset: 5 }] as const) {
         compare(quantSpec(name, { granularity, rounding }), 16, 128, 1);
       }
@@ -100,12 +78,12 @@ test('native fakeQuant equals the reference bit for bit', { skip }, () => {
   for (const name of ['mxfp8_e4m3', 'mxfp8_e5m2', 'mxfp6_e3m2', 'mxfp6_e2m3', 'mxfp4', 'mxint8'])
     compare(quantSpec(name), 8, 128, 2);
   for (const bits of [1, 2, 4, 8]) {
-    for (const granularity of granularities)
+    for (const granularity of granularityCases)
       compare(quantSpec(`int${bits}`, { symmetric: false, granularity }), 16, 128, 3);
   }
   for (const scale of [{ kind: 'percentile', p: 99 }, { kind: 'mse' }] as const) {
     for (const symmetric of [true, false]) {
-      for (const granularity of granularities)
+      for (const granularity of granularityCases)
         compare(quantSpec('int4', { scale, symmetric, granularity }), 16, 128, 4);
     }
     compare(quantSpec('fp4_e2m1', { scale, granularity: { kind: 'row' } }), 16, 128, 5);
@@ -147,10 +125,10 @@ test('native fakeQuant equals the reference on ties, zeros, subnormals and ragge
           if (Math.abs(x[i]) > absmax) x[i] = Math.sign(x[i]) * absmax;
         }
       }
-      const granularities = mx
+      const granularityCases = mx
         ? [{ kind: 'group', size: 32 } as const]
         : ([{ kind: 'row' }, { kind: 'tensor' }] as const);
-      for (const granularity of granularities) {
+      for (const granularity of granularityCases) {
         compareOn(quantSpec(name, { granularity }), x, rows, cols);
         compareOn(quantSpec(name, { granularity }), x, rows, cols, false, 1);
       }
