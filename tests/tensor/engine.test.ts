@@ -116,3 +116,32 @@ test('a backend that cannot load falls back to js with one message', () => {
   assert.equal(run.stdout.trim(), 'js');
   assert.match(run.stderr, /backend 'cuda-on-a-machine-without-it' is unavailable \(unknown backend/);
 });
+
+test('mean cross-entropy averages over targets >= 0; an all-ignored batch gives 0 and a zero gradient', () => {
+  const logits = [0.5, -1, 2, 0.25, 3, 0.1, -0.7, 1.2, -2, 0.4, 1.5, 0.3];
+  const rowLse = (r: number) => Math.log(logits.slice(r * 4, r * 4 + 4).reduce((s, v) => s + Math.exp(v), 0));
+  const backends = [js, ...('backend' in T.tryBackend('cpu') ? [T.getBackend('cpu')] : [])];
+  for (const backend of backends) {
+    const run = (targets: number[]) => {
+      const x = T.requireGrad(T.tensor(logits, [3, 4], { backend }));
+      const [g] = T.grad((l) => T.crossEntropy(l, T.tensor(targets, [3], { backend, dtype: 'i32' })), [x]);
+      const loss = T.crossEntropy(x, T.tensor(targets, [3], { backend, dtype: 'i32' })).item();
+      return { loss, grad: [...g.toArray()] };
+    };
+    // Rows 0 and 2 count (targets 2 and 0), row 1 is ignored: the mean divides by 2, not 3.
+    const partly = run([2, -1, 0]);
+    const want = (rowLse(0) - logits[2] + rowLse(2) - logits[8]) / 2;
+    assert.ok(Math.abs(partly.loss - want) < 1e-6, `${backend.name}: loss ${partly.loss} vs ${want}`);
+    const wantGrad = logits.map((v, i) => {
+      const r = Math.floor(i / 4);
+      if (r === 1) return 0;
+      return (Math.exp(v - rowLse(r)) - (i === [2, -1, 8][r] ? 1 : 0)) / 2;
+    });
+    partly.grad.forEach((g, i) => {
+      assert.ok(Math.abs(g - wantGrad[i]) < 1e-6, `${backend.name}: grad[${i}] ${g} vs ${wantGrad[i]}`);
+    });
+    const none = run([-1, -1, -5]);
+    assert.equal(none.loss, 0, `${backend.name}: all ignored`);
+    assert.deepEqual(none.grad, new Array(12).fill(0), `${backend.name}: all-ignored gradient`);
+  }
+});

@@ -1,5 +1,6 @@
 // Fused neural-network ops: softmax, cross-entropy, norms, rotary embedding, attention, dropout, embedding.
 // Each is one backend kernel forward and one backward, so native backends run them at full speed.
+import type { Backend } from '../../backends/backend.ts';
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
@@ -52,19 +53,33 @@ export function crossEntropy(logits: Tensor, targets: Tensor, reduction: 'mean' 
   };
   if (reduction === 'none') return record(losses, 'crossEntropy', [logits, targets], gradOf);
 
-  const t = targets.toArray();
-  let counted = 0;
-  for (let i = 0; i < t.length; i++) if (t[i] >= 0) counted++;
+  // Mean over the counted targets. The count stays on the device: reading the targets back would wait for it.
+  const scale = inverseCount(backend, targets, rows);
   const total = output([], backend);
   backend.reduce('sum', losses.handle, total.handle, 1, rows, 1);
-  backend.affine(total.handle, total.handle, 1, 1 / Math.max(counted, 1), 0);
+  backend.binary('mul', total.handle, [1], scale.handle, [1], total.handle, [1]);
   return record(total, 'crossEntropy', [logits, targets], (g) => {
     const perRow = output([rows], backend);
-    // d mean / d loss_r = 1 / counted: broadcast the scalar gradient to every row.
+    // d mean / d loss_r = 1 / counted: broadcast the scalar gradient to every row and scale it.
     backend.strided(g.handle, 0, [0], perRow.handle, 0, [1], [rows]);
-    backend.affine(perRow.handle, perRow.handle, rows, 1 / Math.max(counted, 1), 0);
+    backend.binary('mul', perRow.handle, [1], scale.handle, [0], perRow.handle, [rows]);
     return gradOf(perRow);
   });
+}
+
+/** 1 / max(number of targets >= 0, 1) as a one-element f32 tensor, computed on the device. */
+function inverseCount(backend: Backend, targets: Tensor, rows: number): Tensor {
+  const counted = output([rows], backend);
+  backend.cast(targets.handle, 'i32', counted.handle, 'f32', rows);
+  const zero = output([1], backend);
+  backend.binary('ge', counted.handle, [1], zero.handle, [0], counted.handle, [rows]); // 1 where counted
+  const scale = output([1], backend);
+  backend.reduce('sum', counted.handle, scale.handle, 1, rows, 1);
+  const one = output([1], backend);
+  backend.fill(one.handle, 1, 1);
+  backend.binary('max', scale.handle, [1], one.handle, [1], scale.handle, [1]);
+  backend.unary('reciprocal', scale.handle, scale.handle, 1);
+  return scale;
 }
 
 /** RMSNorm over the last axis with a learned gain w (cols). */
