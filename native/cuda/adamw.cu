@@ -1,6 +1,9 @@
 // Fused AdamW: one pass over parameter, gradient and both moments, in double for the update arithmetic
 // (the reference's precision; the kernel is bound by memory, not arithmetic). adamwMulti applies the same
-// step to many tensors in one launch: a table of (param, grad, m, v, n) read by a grid-stride loop.
+// step to many tensors in one launch per 64 tensors: a table of (param, grad, m, v, n) read by a grid-stride
+// loop. The table travels as a kernel parameter, not a host -> device copy: a cudaMemcpy from pageable memory
+// waits for the stream, and the optimizer step must not wait for the GPU.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -35,15 +38,21 @@ struct Slot {
   long long n, start;  // start: prefix sum of n, to map a global index to its tensor
 };
 
-__global__ void adamw_multi_kernel(const Slot* slots, int count, long long total, Hyper h) {
+// 64 slots of 48 bytes: with the other arguments, under the 4 KB that every GPU and toolkit takes as parameters.
+constexpr int kSlotsPerLaunch = 64;
+struct SlotTable {
+  Slot slot[kSlotsPerLaunch];
+};
+
+__global__ void adamw_multi_kernel(const SlotTable table, int count, long long total, Hyper h) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
     int lo = 0, hi = count - 1;  // binary search for the slot holding i
     while (lo < hi) {
       const int mid = (lo + hi + 1) / 2;
-      if (slots[mid].start <= i) lo = mid;
+      if (table.slot[mid].start <= i) lo = mid;
       else hi = mid - 1;
     }
-    const Slot& s = slots[lo];
+    const Slot& s = table.slot[lo];
     adamw_one(s.p, s.g, s.m, s.v, i - s.start, h);
   }
 }
@@ -81,12 +90,12 @@ BC_KERNEL(adamw) {
 }
 
 // adamwMulti(params[], grads[], ms[], vs[], sizes[], lr, beta1, beta2, eps, weightDecay, step, gradScale):
-// the arrays hold storages; one launch updates them all.
+// the arrays hold storages; one launch per 64 of them updates them all, without waiting for the GPU.
 BC_KERNEL(adamwMulti) {
   const auto sizes = a.ints(4, "sizes");
   const Hyper h = hyper(a, 5);
   std::vector<Slot> slots;
-  long long total = 0;
+  long long all = 0;
   for (size_t k = 0; k < sizes.size(); k++) {
     napi_value arrays[4];
     for (int j = 0; j < 4; j++) napi_get_element(a.env, a.argv[j], static_cast<uint32_t>(k), &arrays[j]);
@@ -94,14 +103,23 @@ BC_KERNEL(adamwMulti) {
     bc::Args item = a;
     item.argv.assign(argv, argv + 4);
     const long long n = sizes[k];
-    slots.push_back({item.f32(0, "params[k]", n), item.f32(1, "grads[k]", n), item.f32(2, "ms[k]", n), item.f32(3, "vs[k]", n), n, total});
-    total += n;
+    slots.push_back({item.f32(0, "params[k]", n), item.f32(1, "grads[k]", n), item.f32(2, "ms[k]", n), item.f32(3, "vs[k]", n), n, 0});
+    all += n;
   }
-  if (total == 0) return nullptr;
-  bc::op_context() = "adamwMulti(" + std::to_string(slots.size()) + " tensors, " + std::to_string(total) + " parameters)";
-  bc::Scratch table(slots.size() * sizeof(Slot));
-  bc::check(cudaMemcpy(table.ptr, slots.data(), slots.size() * sizeof(Slot), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
-  adamw_multi_kernel<<<bc::blocks_for(total, 256, 8LL * bc::sm_count()), 256>>>(table.as<Slot>(), static_cast<int>(slots.size()), total, h);
-  bc::check_launch("adamwMulti");
+  if (all == 0) return nullptr;
+  bc::op_context() = "adamwMulti(" + std::to_string(slots.size()) + " tensors, " + std::to_string(all) + " parameters)";
+  for (size_t first = 0; first < slots.size(); first += kSlotsPerLaunch) {
+    SlotTable table{};
+    const int count = static_cast<int>(std::min<size_t>(kSlotsPerLaunch, slots.size() - first));
+    long long total = 0;
+    for (int k = 0; k < count; k++) {
+      table.slot[k] = slots[first + k];
+      table.slot[k].start = total;  // within this launch
+      total += table.slot[k].n;
+    }
+    if (total == 0) continue;
+    adamw_multi_kernel<<<bc::blocks_for(total, 256, 8LL * bc::sm_count()), 256>>>(table, count, total, h);
+    bc::check_launch("adamwMulti");
+  }
   return nullptr;
 }
