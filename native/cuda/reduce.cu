@@ -1,7 +1,8 @@
-// Reductions: reduce(op, x viewed as (outer, mid, inner)) and sumSquares. Both split a long `mid` over several
-// blocks that write partial results, then combine the partials in a fixed order: deterministic, and fast when
-// outer * inner is small (a sum over everything, a bias gradient over B*T rows).
+// Reductions: reduce(op, x viewed as (outer, mid, inner)), sumSquares and sumSquaresMany. They split a long
+// `mid` over several blocks that write partial results, then combine the partials in a fixed order:
+// deterministic, and fast when outer * inner is small (a sum over everything, a bias gradient over B*T rows).
 #include <cmath>
+#include <vector>
 
 #include "block_reduce.cuh"
 #include "common.cuh"
@@ -133,6 +134,56 @@ BC_KERNEL(sumSquares) {
   bc::check_launch("sum_partials");
   double result = 0;
   bc::check(cudaMemcpy(&result, p + blocks, sizeof result, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+  bc::raise_deferred();
+  return bc::number(a.env, result);
+}
+
+// sumSquaresMany(xs[], ns[]) -> number: Σ_k Σ_i xs[k][i]^2 with one synchronization (the global gradient norm
+// of a training step). Each tensor's blocks write their partials into one shared buffer, in tensor order, without
+// waiting; one sum_partials combines them all in a fixed order, and one device -> host copy returns the result.
+BC_KERNEL(sumSquaresMany) {
+  const auto ns = a.ints(1, "ns");
+  bool is_array = false;
+  uint32_t length = 0;
+  if (!a.argv.empty()) napi_is_array(a.env, a.argv[0], &is_array);
+  if (is_array) napi_get_array_length(a.env, a.argv[0], &length);
+  if (!is_array || length != ns.size())
+    throw std::runtime_error("argument 0 (xs) must be an array of " + std::to_string(ns.size()) + " storages, one per size");
+  struct Item {
+    const float* x;
+    long long n;
+    int blocks;
+  };
+  std::vector<Item> items;
+  long long total_blocks = 0, total_n = 0;
+  for (size_t k = 0; k < ns.size(); k++) {
+    napi_value x;
+    napi_get_element(a.env, a.argv[0], static_cast<uint32_t>(k), &x);
+    bc::Args item = a;
+    item.argv.assign(1, x);
+    const long long n = ns[k];
+    const float* p = item.f32(0, "xs[k]", n);
+    if (n == 0) continue;
+    const int blocks = static_cast<int>(bc::blocks_for(n, kThreads, 4LL * bc::sm_count()));
+    items.push_back({p, n, blocks});
+    total_blocks += blocks;
+    total_n += n;
+  }
+  bc::op_context() = "sumSquaresMany(" + std::to_string(ns.size()) + " tensors, " + std::to_string(total_n) + " elements)";
+  if (total_blocks == 0) return bc::number(a.env, 0);
+  if (total_blocks > 0x7fffffffLL) throw std::runtime_error("too many partial sums: " + std::to_string(total_blocks));
+  bc::Scratch partial((total_blocks + 1) * sizeof(double));
+  double* p = partial.as<double>();
+  long long offset = 0;
+  for (const Item& it : items) {
+    sum_squares_partial<<<it.blocks, kThreads>>>(it.x, it.n, p + offset);
+    bc::check_launch("sum_squares_partial");
+    offset += it.blocks;
+  }
+  sum_partials<<<1, kThreads>>>(p, static_cast<int>(total_blocks), p + total_blocks);
+  bc::check_launch("sum_partials");
+  double result = 0;
+  bc::check(cudaMemcpy(&result, p + total_blocks, sizeof result, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
   bc::raise_deferred();
   return bc::number(a.env, result);
 }

@@ -149,6 +149,9 @@ export interface Backend<S = unknown> {
   reduce(op: ReduceOp, x: S, out: S, outer: number, mid: number, inner: number): void;
   /** Σ x[i]^2 over n elements, returned to the host (a synchronization point). */
   sumSquares(x: S, n: number): number;
+  /** Σ over k of Σ xs[k][i]^2 (i < ns[k]), returned to the host with one synchronization, combined in a fixed
+   *  order (deterministic). Optional: where absent, callers sum sumSquares per tensor. */
+  sumSquaresMany?(xs: S[], ns: number[]): number;
 
   // ---- linear algebra --------------------------------------------------------------------------
   matmul(a: S, b: S, out: S, args: MatmulArgs): void;
@@ -256,6 +259,9 @@ export interface Backend<S = unknown> {
   // ---- optimizer -------------------------------------------------------------------------------
   /** In-place fused AdamW on n parameters (decoupled weight decay, bias-corrected moments). */
   adamw(param: S, grad: S, m: S, v: S, n: number, args: AdamWArgs): void;
+  /** adamw on many tensors at once (one launch on a GPU), the same args for all. Optional: where absent,
+   *  callers run adamw per tensor. */
+  adamwMulti?(params: S[], grads: S[], ms: S[], vs: S[], sizes: number[], args: AdamWArgs): void;
 
   // ---- quantization ----------------------------------------------------------------------------
   /** Quantize-then-dequantize x (rows, cols) per spec into out. When steMask is given, it receives 1 where

@@ -335,6 +335,24 @@ test('reductions split over blocks: sum and max of every axis, sumSquares', { sk
   assert.ok(Math.abs(s - want) <= 1e-9 * want, `sumSquares ${s} vs ${want}`);
 });
 
+test("sumSquaresMany: the sum of every tensor's sumSquares, with one synchronization", { skip }, () => {
+  const sizes = [0, 1, 37, 1000, 300_000, 4097];
+  const host = sizes.map((n, i) => normal(n, 100 + i, 1 + i));
+  const dev = host.map((x) => upload(x));
+  let perTensor = 0;
+  for (const [i, x] of dev.entries()) perTensor += cuda.sumSquares(x, sizes[i]);
+  const many = cuda.sumSquaresMany(dev, sizes);
+  assert.ok(Math.abs(many - perTensor) <= 1e-12 * perTensor, `sumSquaresMany ${many} vs ${perTensor}`);
+  const refs = host.map((x) => ref(x));
+  const want = js.sumSquaresMany!(refs, sizes);
+  assert.ok(Math.abs(many - want) <= 1e-9 * want, `sumSquaresMany ${many} vs reference ${want}`);
+  assert.equal(cuda.sumSquaresMany(dev, sizes), many, 'deterministic');
+  const prefix = cuda.sumSquaresMany(dev.slice(2, 3), [10]); // the first n elements only
+  assert.ok(Math.abs(prefix - js.sumSquares(refs[2], 10)) <= 1e-12 * prefix, `prefix ${prefix}`);
+  assert.equal(cuda.sumSquaresMany([], []), 0);
+  assert.throws(() => cuda.sumSquaresMany(dev.slice(0, 2), sizes), /xs.*array of 6 storages/);
+});
+
 test('random and dropout draw the Philox stream exactly', { skip }, () => {
   const n = 4099;
   for (const dist of ['uniform', 'normal'] as const) {
@@ -388,6 +406,28 @@ test('adamw and adamwMulti follow the reference update', { skip }, () => {
       1e-7,
       1e-5,
     );
+  });
+});
+
+test('adamwMulti over 150 tensors (several launches) matches adamw per tensor exactly', { skip }, () => {
+  const sizes = Array.from({ length: 150 }, (_, i) => (i * 37) % 500);
+  const args = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, step: 2, gradScale: 0.8 };
+  const make = () =>
+    sizes.map((n, i) => ({
+      p: upload(normal(n, 200 + i)),
+      g: upload(normal(n, 400 + i)),
+      m: upload(normal(n, 600 + i, 0.1)),
+      v: upload(normal(n, 800 + i, 0.01).map(Math.abs)),
+    }));
+  const single = make();
+  for (const [i, t] of single.entries()) cuda.adamw(t.p, t.g, t.m, t.v, sizes[i], args);
+  const multi = make();
+  const field = (k: 'p' | 'g' | 'm' | 'v') => multi.map((t) => t[k]);
+  cuda.adamwMulti(field('p'), field('g'), field('m'), field('v'), sizes, args);
+  sizes.forEach((n, i) => {
+    for (const k of ['p', 'm', 'v'] as const) {
+      assert.deepEqual(download(multi[i][k], n), download(single[i][k], n), `tensor ${i} ${k}`);
+    }
   });
 });
 

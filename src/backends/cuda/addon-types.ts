@@ -52,6 +52,7 @@ export interface CudaAddon {
 
   reduce(op: string, x: S, out: S, outer: number, mid: number, inner: number): void;
   sumSquares(x: S, n: number): number;
+  sumSquaresMany(xs: S[], ns: number[]): number;
 
   matmul(
     a: S,

@@ -1,7 +1,8 @@
 // The `cuda` backend: the Backend interface over the CUDA addon (native/cuda). Storages are handles to device
 // memory from a caching allocator; free() returns a block to the cache at once. Host <-> device copies happen
-// only in write() and read(); every other call queues kernels on one stream, and read() (or sumSquares)
-// waits for them. Matmuls run through cuBLASLt in the mode of BITSCALE_CUDA_MATMUL (bf16 by default; tf32, fp32).
+// only in write() and read(); every other call queues kernels on one stream, and read() (or sumSquares,
+// sumSquaresMany) waits for them. Matmuls run through cuBLASLt in the mode of BITSCALE_CUDA_MATMUL (bf16 by
+// default; tf32, fp32).
 import { encodeFakeQuantSpec } from '../../numerics/spec.ts';
 import type { AdamWArgs, Backend, DType } from '../backend.ts';
 import type { CudaAddon, CudaStorage } from './addon-types.ts';
@@ -42,7 +43,9 @@ export interface CudaBackend extends Backend<CudaStorage> {
   matmulMode(): MatmulMode;
   /** Sets the matmul mode; returns the previous one. */
   setMatmulMode(mode: MatmulMode): MatmulMode;
-  /** AdamW over many tensors in one launch (same arguments for all). */
+  /** Σ of squares over many tensors with one synchronization (Backend's optional method, always here). */
+  sumSquaresMany(xs: CudaStorage[], ns: number[]): number;
+  /** AdamW over many tensors in one launch (same arguments for all; Backend's optional method, always here). */
   adamwMulti(
     params: CudaStorage[],
     grads: CudaStorage[],
@@ -168,6 +171,7 @@ export function createCudaBackend(): CudaBackend {
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
     sumSquares: (x, n) => native.sumSquares(x, n),
+    sumSquaresMany: (xs, ns) => native.sumSquaresMany(xs, ns),
 
     matmul: (a, b, out, g) =>
       native.matmul(

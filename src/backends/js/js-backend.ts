@@ -95,9 +95,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
         }
       }
     },
-    sumSquares(x, n) {
+    sumSquares,
+    sumSquaresMany(xs, ns) {
       let s = 0;
-      for (let i = 0; i < n; i++) s += x[i] * x[i];
+      for (let k = 0; k < xs.length; k++) s += sumSquares(xs[k], ns[k]);
       return s;
     },
 
@@ -194,6 +195,12 @@ function matmul(a: FloatArray, b: FloatArray, c: FloatArray, args: MatmulArgs): 
       }
     }
   }
+}
+
+function sumSquares(x: JsStorage, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i] * x[i];
+  return s;
 }
 
 function adamw(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, args: AdamWArgs): void {
