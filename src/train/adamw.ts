@@ -1,6 +1,8 @@
-// AdamW with global-norm gradient clipping, one fused backend kernel per parameter tensor.
+// AdamW with global-norm gradient clipping, one fused backend kernel per parameter tensor, or one per group of
+// tensors where the backend has adamwMulti (and one synchronization for the norm where it has sumSquaresMany).
 // Decoupled weight decay applies to matrices only (not to norm gains), as is usual for transformers.
 
+import type { AdamWArgs, Backend } from '../backends/backend.ts';
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 
@@ -30,8 +32,15 @@ export class AdamW {
 
   /** Global L2 norm of all gradients (a missing gradient counts as zero). */
   gradNorm(): number {
+    const params = this.withGrad();
+    const backend = sharedBackend(params);
+    if (backend?.sumSquaresMany) {
+      const grads = params.map(([, p]) => p.grad!.handle);
+      const sizes = params.map(([, p]) => p.size);
+      return Math.sqrt(backend.sumSquaresMany(grads, sizes));
+    }
     let sum = 0;
-    for (const p of this.params.values()) if (p.grad) sum += p.backend.sumSquares(p.grad.handle, p.size);
+    for (const [, p] of params) sum += p.backend.sumSquares(p.grad!.handle, p.size);
     return Math.sqrt(sum);
   }
 
@@ -39,23 +48,47 @@ export class AdamW {
    *  Clears the gradients. */
   update(lr: number, knownNorm?: number): number {
     const norm = knownNorm ?? this.gradNorm();
-    const { gradClip } = this.config;
+    const { beta1, beta2, eps, weightDecay, gradClip } = this.config;
     const gradScale = gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1;
     this.step++;
-    for (const [name, p] of this.params) {
-      if (!p.grad) continue;
-      p.backend.adamw(p.handle, p.grad.handle, this.m.get(name)!.handle, this.v.get(name)!.handle, p.size, {
-        lr,
-        beta1: this.config.beta1,
-        beta2: this.config.beta2,
-        eps: this.config.eps,
-        weightDecay: p.rank >= 2 ? this.config.weightDecay : 0,
-        step: this.step,
-        gradScale,
-      });
+    const args = (decay: number): AdamWArgs => ({
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay: decay,
+      step: this.step,
+      gradScale,
+    });
+    const decayOf = (p: Tensor) => (p.rank >= 2 ? weightDecay : 0);
+    const params = this.withGrad();
+    const backend = sharedBackend(params);
+    if (backend?.adamwMulti) {
+      // One call per distinct weight decay (matrices, gains); the tensors' updates are independent.
+      for (const decay of new Set(params.map(([, p]) => decayOf(p)))) {
+        const group = params.filter(([, p]) => decayOf(p) === decay);
+        backend.adamwMulti(
+          group.map(([, p]) => p.handle),
+          group.map(([, p]) => p.grad!.handle),
+          group.map(([name]) => this.m.get(name)!.handle),
+          group.map(([name]) => this.v.get(name)!.handle),
+          group.map(([, p]) => p.size),
+          args(decay),
+        );
+      }
+    } else {
+      for (const [name, p] of params) {
+        const [m, v] = [this.m.get(name)!, this.v.get(name)!];
+        p.backend.adamw(p.handle, p.grad!.handle, m.handle, v.handle, p.size, args(decayOf(p)));
+      }
     }
     this.zeroGrad();
     return norm;
+  }
+
+  /** The parameters that have a gradient, in insertion order. */
+  private withGrad(): [string, Tensor][] {
+    return [...this.params].filter(([, p]) => p.grad);
   }
 
   zeroGrad(): void {
@@ -64,6 +97,12 @@ export class AdamW {
       p.grad = null;
     }
   }
+}
+
+/** The one backend every parameter lives on, or null when they are spread over several (or there are none). */
+function sharedBackend(params: [string, Tensor][]): Backend | null {
+  const backend = params[0]?.[1].backend ?? null;
+  return params.every(([, p]) => p.backend === backend) ? backend : null;
 }
 
 /** Linear warmup to lr, then cosine decay to lr * minRatio at totalSteps. */
