@@ -6,7 +6,8 @@
 // backward  FlashAttention-2's split: D = rowsum(gOut * out); one kernel owns key rows and accumulates gk, gv
 //           over query tiles; another owns query rows and accumulates gq over key tiles. No atomics, so the
 //           gradients are deterministic.
-// With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead; see below.
+// With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead: the flash kernels
+// of flash_attention.cu at head sizes 32, 64 and 128, and a cuBLASLt path (below) at other sizes.
 // Head sizes up to 128; registers hold HS-wide rows (HS = hs rounded up to 16, 32, 64 or 128, zero padded).
 #include <cuda_bf16.h>
 
@@ -14,6 +15,7 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "flash_attention.cuh"
 
 namespace {
 
@@ -235,7 +237,7 @@ void backward(const float* q, const float* k, const float* v, const float* lse, 
 }
 
 
-// ---- tensor-core path (bf16/tf32 matmul modes) ------------------------------------------------------------
+// ---- cuBLASLt tensor-core path (bf16/tf32 matmul modes, head sizes without a flash kernel) -----------------
 // Scores materialized per (b, h) and multiplied on the tensor cores through cuBLASLt in bf16 with fp32
 // accumulation: S = Q Kᵀ (fp32), P = softmax(scale S) (bf16), O = P V; backward recomputes S, takes
 // dP = dO Vᵀ, dS = P (dP − D) scale, and dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO. The causal half is computed and
@@ -344,6 +346,10 @@ void backward_tc(const float* q, const float* k, const float* v, const float* ls
   bc::check_launch("attentionGrad from_heads");
 }
 
+// The bf16/tf32 modes take the tensor-core flash kernels (flash_attention.cu) at the head sizes they cover.
+bool flash_path(const Dims& d) { return !bc::matmul_uses_fp32() && bc::flash_attention_supports(d.hs); }
+bc::AttentionDims flash_dims(const Dims& d) { return bc::AttentionDims{d.B, d.T, d.nh, d.hs, d.scale, d.causal}; }
+
 Dims dims(const bc::Args& a, size_t first) {
   Dims d{};
   const long long B = a.integer(first, "B"), T = a.integer(first + 1, "T"), nh = a.integer(first + 2, "nh"), hs = a.integer(first + 3, "hs");
@@ -380,7 +386,8 @@ BC_KERNEL(attention) {
   float* out = a.out_f32(3, "out", n);
   float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
   if (n == 0) return nullptr;
-  if (tensor_core_path(d)) forward_tc(q, k, v, out, lse, d);
+  if (flash_path(d)) bc::flash_attention_forward(q, k, v, out, lse, flash_dims(d));
+  else if (tensor_core_path(d)) forward_tc(q, k, v, out, lse, d);
   else DISPATCH_HS(d.hs, forward, q, k, v, out, lse, d);
   return nullptr;
 }
@@ -399,6 +406,10 @@ BC_KERNEL(attentionGrad) {
   float* gk = a.out_f32(7, "gk", n);
   float* gv = a.out_f32(8, "gv", n);
   if (n == 0) return nullptr;
+  if (flash_path(d)) {
+    bc::flash_attention_backward(q, k, v, out, lse, g_out, gq, gk, gv, flash_dims(d));
+    return nullptr;
+  }
   bc::Scratch delta(stats * sizeof(float));
   attention_delta<<<bc::blocks_for(stats, 256), 256>>>(out, g_out, delta.as<float>(), d);
   bc::check_launch("attention_delta");

@@ -1,0 +1,489 @@
+// Flash attention on the tensor cores (FlashAttention-2's schedule, mma.sync m16n8k16 bf16 -> fp32), for the
+// bf16/tf32 matmul modes. The score matrix is never written to memory: each block keeps a 64-row tile of
+// queries (or keys) in registers and streams the other operand through shared memory.
+//
+// q, k, v, out and the gradients are fp32 (B, T, nh, hs) like the rest of the engine; tiles are rounded to
+// bf16 as they are staged in shared memory, products accumulate in fp32, and the softmax runs in fp32.
+// lse (B, nh, T) is natural-log, in units of scale * q·k, as the other attention kernels write it.
+//
+// forward   block = 64 queries (4 warps x 16 rows); online softmax over 64-key tiles.
+// backward  two kernels, so no atomics and deterministic gradients: one owns 64 keys and accumulates
+//           dK, dV over query tiles; the other owns 64 queries and accumulates dQ over key tiles (it recomputes
+//           S and dP, 3 products more than FlashAttention-2's atomic dQ, which the tensor cores absorb).
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16, g = lane / 4, c = 2 (lane % 4)):
+//   A 16x16 row-major: a0 (g, c..c+1), a1 (g+8, c..c+1), a2 (g, c+8..c+9), a3 (g+8, c+8..c+9)
+//   B 16x8 "col":      b0 (k = c..c+1, n = g), b1 (k = c+8..c+9, n = g)
+//   C 16x8 fp32:       c0, c1 (g, c..c+1), c2, c3 (g+8, c..c+1)
+// Two neighbouring C tiles of scores are exactly the A fragment of the next product, so P and dS never leave
+// registers. B operands are read as 32-bit pairs along k, hence some tiles are staged transposed. Rows are
+// padded by 8 bf16 so that the 8 x 4 fragment reads of a warp hit 32 different banks.
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common.cuh"
+#include "flash_attention.cuh"
+
+namespace {
+
+using bf16 = __nv_bfloat16;
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kOwn = kWarps * 16;  // rows a block owns: 16 per warp
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct Head {
+  int B, T, nh, hs;
+  float scale;
+  bool causal;
+  __device__ long long row(int b, int t, int h) const { return ((static_cast<long long>(b) * T + t) * nh + h) * hs; }
+  __device__ long long stat(int b, int h, int t) const { return (static_cast<long long>(b) * nh + h) * T + t; }
+};
+
+__device__ inline void mma(float (&acc)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ inline uint32_t pack(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+__device__ inline uint32_t pair(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+// ---- staging ----------------------------------------------------------------------------------------------
+// The kernels read bf16 copies in head-major layout (B, nh, T, hs), made once per call, so that a tile is
+// ROWS x hs contiguous bf16 and moves to shared memory with 16-byte cp.async copies while the previous tile is
+// being multiplied (two buffers per streamed operand).
+
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16; 4 elements a thread (hs is a multiple of 4).
+__global__ void to_heads(const float* x, bf16* y, Head d) {
+  const long long n4 = static_cast<long long>(d.B) * d.T * d.nh * d.hs / 4;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n4; e += (long long)gridDim.x * blockDim.x) {
+    const long long flat = e * 4;
+    const int i = flat % d.hs;
+    const long long row = flat / d.hs;  // (b, t, h)
+    const int h = row % d.nh, t = (row / d.nh) % d.T;
+    const long long b = row / (static_cast<long long>(d.nh) * d.T);
+    const float4 f = *reinterpret_cast<const float4*>(x + flat);
+    *reinterpret_cast<uint2*>(y + (((b * d.nh + h) * d.T) + t) * d.hs + i) = uint2{pack(f.x, f.y), pack(f.z, f.w)};
+  }
+}
+
+// delta (B, nh, T) = rowsum(gOut * out): a warp per (b, t, h) row.
+__global__ void row_dots(const float* out, const float* g_out, float* delta, Head d) {
+  const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
+  const int lane = threadIdx.x % 32;
+  for (long long r = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32; r < rows; r += (long long)gridDim.x * blockDim.x / 32) {
+    float acc = 0;
+    for (int i = lane; i < d.hs; i += 32) acc += out[r * d.hs + i] * g_out[r * d.hs + i];
+    for (int o = 16; o > 0; o /= 2) acc += __shfl_xor_sync(0xffffffff, acc, o);
+    const int h = r % d.nh, t = (r / d.nh) % d.T;
+    const long long b = r / (static_cast<long long>(d.nh) * d.T);
+    if (lane == 0) delta[(b * d.nh + h) * d.T + t] = acc;
+  }
+}
+
+__device__ inline void cp_async16(void* dst, const void* src) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src));
+}
+__device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Queues rows [r0, r0 + ROWS) of one head (x: T x HS bf16) into tile [ROWS][HS + 8]; rows past T become zeros.
+template <int HS, int ROWS>
+__device__ inline void stage(const bf16* x, int T, int r0, bf16* tile) {
+  for (int e = threadIdx.x; e < ROWS * (HS / 8); e += kThreads) {
+    const int r = e / (HS / 8), i = (e % (HS / 8)) * 8;
+    bf16* dst = tile + r * (HS + 8) + i;
+    if (r0 + r < T) cp_async16(dst, x + static_cast<long long>(r0 + r) * HS + i);
+    else *reinterpret_cast<uint4*>(dst) = uint4{0, 0, 0, 0};
+  }
+}
+
+// ---- warp-level products ----------------------------------------------------------------------------------
+
+// A fragments of this warp's 16 rows of a row-major [..][HS + 8] tile.
+template <int HS>
+__device__ inline void a_fragments(const bf16* tile, uint32_t (&a)[HS / 16][4]) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2, r = (threadIdx.x / 32) * 16 + g;
+#pragma unroll
+  for (int kc = 0; kc < HS / 16; kc++) {
+    a[kc][0] = pair(tile + r * (HS + 8) + kc * 16 + c);
+    a[kc][1] = pair(tile + (r + 8) * (HS + 8) + kc * 16 + c);
+    a[kc][2] = pair(tile + r * (HS + 8) + kc * 16 + c + 8);
+    a[kc][3] = pair(tile + (r + 8) * (HS + 8) + kc * 16 + c + 8);
+  }
+}
+
+// acc[n] (16 x N) = A (16 x HS, fragments) · tileᵀ, tile row-major [N][HS + 8]: the "rows · other rowsᵀ" product.
+template <int HS, int N>
+__device__ inline void rows_times_rows_t(const uint32_t (&a)[HS / 16][4], const bf16* tile, float (&acc)[N / 8][4]) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2;
+#pragma unroll
+  for (int nt = 0; nt < N / 8; nt++) {
+    acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0;
+#pragma unroll
+    for (int kc = 0; kc < HS / 16; kc++) {
+      const bf16* p = tile + (nt * 8 + g) * (HS + 8) + kc * 16 + c;
+      mma(acc[nt], a[kc], pair(p), pair(p + 8));
+    }
+  }
+}
+
+// acc (16 x HS) += P (16 x K, as C fragments) · X, X row-major [K][HS + 8]: its B fragments (pairs along K)
+// come from ldmatrix.trans, two 8 x 8 transposed blocks per n-tile.
+template <int HS, int K>
+__device__ inline void scores_times(const float (&p)[K / 8][4], const bf16* x, float (&acc)[HS / 8][4]) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int kc = 0; kc < K / 16; kc++) {
+    const uint32_t a[4] = {pack(p[2 * kc][0], p[2 * kc][1]), pack(p[2 * kc][2], p[2 * kc][3]), pack(p[2 * kc + 1][0], p[2 * kc + 1][1]),
+                           pack(p[2 * kc + 1][2], p[2 * kc + 1][3])};
+    const bf16* rows = x + (kc * 16 + lane % 16) * (HS + 8);  // lanes 0-15 address rows kc*16 .. kc*16+15
+#pragma unroll
+    for (int nt = 0; nt < HS / 8; nt++) {
+      uint32_t b0, b1;
+      const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(rows + nt * 8));
+      asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(b0), "=r"(b1) : "r"(addr));
+      mma(acc[nt], a, b0, b1);
+    }
+  }
+}
+
+// Writes this warp's 16 x HS accumulator rows [r0 + 16 warp, ...) to x (fp32, (B, T, nh, hs)), times mul0 for
+// the thread's first row and mul1 for its second; rows past T skipped.
+template <int HS>
+__device__ inline void store_rows(const float (&acc)[HS / 8][4], float* x, const Head& d, int b, int h, int r0, float mul0, float mul1) {
+  const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2;
+  const int t = r0 + (threadIdx.x / 32) * 16 + g;
+#pragma unroll
+  for (int nt = 0; nt < HS / 8; nt++) {
+    if (t < d.T) *reinterpret_cast<float2*>(x + d.row(b, t, h) + nt * 8 + c) = make_float2(acc[nt][0] * mul0, acc[nt][1] * mul0);
+    if (t + 8 < d.T) *reinterpret_cast<float2*>(x + d.row(b, t + 8, h) + nt * 8 + c) = make_float2(acc[nt][2] * mul1, acc[nt][3] * mul1);
+  }
+}
+
+// ---- kernels ----------------------------------------------------------------------------------------------
+// q, k, v, g_out below are the bf16 head-major copies; out, lse, delta and the gradients are fp32.
+
+template <int HS>
+constexpr size_t tile_bytes(int rows) {
+  return static_cast<size_t>(rows) * (HS + 8) * sizeof(bf16);
+}
+
+template <int HS>
+constexpr size_t forward_shared() {
+  return 5 * tile_bytes<HS>(kOwn);  // Q, and K and V twice
+}
+
+template <int HS>
+__global__ void __launch_bounds__(kThreads) flash_forward(const bf16* q, const bf16* k, const bf16* v, float* out, float* lse, Head d) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  constexpr int kTile = kOwn * (HS + 8);
+  bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8]
+  bf16* ks = qs + kTile;                           // 2 x [64][HS + 8]
+  bf16* vs = ks + 2 * kTile;                       // 2 x [64][HS + 8]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
+  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
+  const int row0 = t0 + (threadIdx.x / 32) * 16 + lane / 4;  // this thread's rows: row0 and row0 + 8
+  const int end = d.causal ? min(d.T, t0 + kOwn) : d.T;
+  stage<HS, kOwn>(q + head, d.T, t0, qs);
+  stage<HS, kOwn>(k + head, d.T, 0, ks);
+  stage<HS, kOwn>(v + head, d.T, 0, vs);
+  cp_async_commit();
+  uint32_t qa[HS / 16][4];
+  const float mul = d.scale * kLog2e;  // scores in log2 units: exp2f is one instruction
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0, 0}, o[HS / 8][4] = {};
+  for (int s0 = 0, buf = 0; s0 < end; s0 += kOwn, buf ^= 1) {
+    if (s0 + kOwn < end) {  // queue the next tile, then wait for this one
+      stage<HS, kOwn>(k + head, d.T, s0 + kOwn, ks + (buf ^ 1) * kTile);
+      stage<HS, kOwn>(v + head, d.T, s0 + kOwn, vs + (buf ^ 1) * kTile);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (s0 == 0) a_fragments<HS>(qs, qa);
+    float s[kOwn / 8][4];
+    rows_times_rows_t<HS, kOwn>(qa, ks + buf * kTile, s);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < kOwn / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int key = s0 + nt * 8 + c + (j & 1), row = row0 + (j >> 1) * 8;
+        const bool masked = key >= d.T || (d.causal && key > row);
+        s[nt][j] = masked ? -INFINITY : s[nt][j] * mul;
+        mx[j >> 1] = fmaxf(mx[j >> 1], s[nt][j]);
+      }
+    float corr[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
+      const float mnew = fmaxf(m[r], mx[r]);
+      corr[r] = mnew == -INFINITY ? 1.0f : exp2f(m[r] - mnew);  // a row with no key yet stays at zero
+      m[r] = mnew;
+      l[r] *= corr[r];
+    }
+#pragma unroll
+    for (int nt = 0; nt < kOwn / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int r = j >> 1;
+        s[nt][j] = m[r] == -INFINITY ? 0.0f : exp2f(s[nt][j] - m[r]);
+        l[r] += s[nt][j];
+      }
+#pragma unroll
+    for (int nt = 0; nt < HS / 8; nt++) {
+      o[nt][0] *= corr[0];
+      o[nt][1] *= corr[0];
+      o[nt][2] *= corr[1];
+      o[nt][3] *= corr[1];
+    }
+    scores_times<HS, kOwn>(s, vs + buf * kTile, o);
+    __syncthreads();  // the buffer is refilled next iteration
+  }
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffff, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffff, l[r], 2);
+  }
+  store_rows<HS>(o, out, d, b, h, t0, 1.0f / l[0], 1.0f / l[1]);
+  if (c == 0) {
+    constexpr float kLn2 = 0.6931471805599453f;
+    if (row0 < d.T) lse[d.stat(b, h, row0)] = (m[0] + log2f(l[0])) * kLn2;
+    if (row0 + 8 < d.T) lse[d.stat(b, h, row0 + 8)] = (m[1] + log2f(l[1])) * kLn2;
+  }
+}
+
+// Rows of the streamed operand per step in the backward kernels: 64, or 32 at hs 128 to stay in registers.
+template <int HS>
+struct Stream {
+  static constexpr int rows = HS > 64 ? 32 : 64;
+};
+
+template <int HS>
+constexpr size_t backward_kv_shared() {
+  constexpr int Q = Stream<HS>::rows;
+  return 2 * tile_bytes<HS>(kOwn) + 4 * tile_bytes<HS>(Q) + 4 * Q * sizeof(float);
+}
+
+// Owns 64 keys: dV = Σ_t Pᵀ dO, dK = scale Σ_t dSᵀ Q over query tiles, working with Sᵀ = K Qᵀ so that
+// every product has this warp's keys as its rows.
+template <int HS>
+__global__ void __launch_bounds__(kThreads) flash_backward_kv(const bf16* q, const bf16* k, const bf16* v, const float* lse,
+                                                              const float* delta, const bf16* g_out, float* gk, float* gv, Head d) {
+  constexpr int Q = Stream<HS>::rows, kTile = Q * (HS + 8);
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* ks = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8] owned keys
+  bf16* vs = ks + kOwn * (HS + 8);                 // [64][HS + 8] owned values
+  bf16* qs = vs + kOwn * (HS + 8);                 // 2 x [Q][HS + 8]
+  bf16* gos = qs + 2 * kTile;                      // 2 x [Q][HS + 8]
+  float* lses = reinterpret_cast<float*>(gos + 2 * kTile);  // 2 x [Q], log2 units
+  float* deltas = lses + 2 * Q;                              // 2 x [Q]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, s0 = blockIdx.x * kOwn;
+  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
+  const int key0 = s0 + (threadIdx.x / 32) * 16 + lane / 4;  // this thread's keys: key0 and key0 + 8
+  auto stage_queries = [&](int t0, int buf) {
+    stage<HS, Q>(q + head, d.T, t0, qs + buf * kTile);
+    stage<HS, Q>(g_out + head, d.T, t0, gos + buf * kTile);
+    for (int j = threadIdx.x; j < Q; j += kThreads) {
+      const int t = t0 + j;
+      lses[buf * Q + j] = t < d.T ? lse[d.stat(b, h, t)] * kLog2e : INFINITY;  // padding queries: P = 0
+      deltas[buf * Q + j] = t < d.T ? delta[d.stat(b, h, t)] : 0.0f;
+    }
+  };
+  const int first = d.causal ? (s0 / Q) * Q : 0;
+  stage<HS, kOwn>(k + head, d.T, s0, ks);
+  stage<HS, kOwn>(v + head, d.T, s0, vs);
+  stage_queries(first, 0);
+  cp_async_commit();
+  uint32_t ka[HS / 16][4], va[HS / 16][4];
+  const float mul = d.scale * kLog2e;
+  float dk[HS / 8][4] = {}, dv[HS / 8][4] = {};
+  for (int t0 = first, buf = 0; t0 < d.T; t0 += Q, buf ^= 1) {
+    if (t0 + Q < d.T) {
+      stage_queries(t0 + Q, buf ^ 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (t0 == first) {
+      a_fragments<HS>(ks, ka);
+      a_fragments<HS>(vs, va);
+    }
+    float p[Q / 8][4], dp[Q / 8][4];
+    rows_times_rows_t<HS, Q>(ka, qs + buf * kTile, p);   // Sᵀ (keys x queries)
+    rows_times_rows_t<HS, Q>(va, gos + buf * kTile, dp);  // dPᵀ = V dOᵀ
+#pragma unroll
+    for (int nt = 0; nt < Q / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int col = nt * 8 + c + (j & 1), query = t0 + col, key = key0 + (j >> 1) * 8;
+        const float pr = d.causal && query < key ? 0.0f : exp2f(p[nt][j] * mul - lses[buf * Q + col]);
+        p[nt][j] = pr;
+        dp[nt][j] = pr * (dp[nt][j] - deltas[buf * Q + col]);  // dSᵀ / scale
+      }
+    scores_times<HS, Q>(p, gos + buf * kTile, dv);
+    scores_times<HS, Q>(dp, qs + buf * kTile, dk);
+    __syncthreads();
+  }
+  store_rows<HS>(dv, gv, d, b, h, s0, 1.0f, 1.0f);
+  store_rows<HS>(dk, gk, d, b, h, s0, d.scale, d.scale);
+}
+
+template <int HS>
+constexpr size_t backward_q_shared() {
+  constexpr int K = Stream<HS>::rows;
+  return 2 * tile_bytes<HS>(kOwn) + 4 * tile_bytes<HS>(K);
+}
+
+// Owns 64 queries: dQ = scale Σ_s dS K over key tiles.
+template <int HS>
+__global__ void __launch_bounds__(kThreads) flash_backward_q(const bf16* q, const bf16* k, const bf16* v, const float* lse,
+                                                             const float* delta, const bf16* g_out, float* gq, Head d) {
+  constexpr int K = Stream<HS>::rows, kTile = K * (HS + 8);
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8] owned queries
+  bf16* gos = qs + kOwn * (HS + 8);                // [64][HS + 8] their output gradients
+  bf16* ks = gos + kOwn * (HS + 8);                // 2 x [K][HS + 8]
+  bf16* vs = ks + 2 * kTile;                       // 2 x [K][HS + 8]
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
+  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
+  const int row0 = t0 + (threadIdx.x / 32) * 16 + lane / 4;
+  const int end = d.causal ? min(d.T, t0 + kOwn) : d.T;
+  stage<HS, kOwn>(q + head, d.T, t0, qs);
+  stage<HS, kOwn>(g_out + head, d.T, t0, gos);
+  stage<HS, K>(k + head, d.T, 0, ks);
+  stage<HS, K>(v + head, d.T, 0, vs);
+  cp_async_commit();
+  float l2[2], dl[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    const int t = row0 + r * 8;
+    l2[r] = t < d.T ? lse[d.stat(b, h, t)] * kLog2e : INFINITY;
+    dl[r] = t < d.T ? delta[d.stat(b, h, t)] : 0.0f;
+  }
+  uint32_t qa[HS / 16][4], goa[HS / 16][4];
+  const float mul = d.scale * kLog2e;
+  float dq[HS / 8][4] = {};
+  for (int s0 = 0, buf = 0; s0 < end; s0 += K, buf ^= 1) {
+    if (s0 + K < end) {
+      stage<HS, K>(k + head, d.T, s0 + K, ks + (buf ^ 1) * kTile);
+      stage<HS, K>(v + head, d.T, s0 + K, vs + (buf ^ 1) * kTile);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (s0 == 0) {
+      a_fragments<HS>(qs, qa);
+      a_fragments<HS>(gos, goa);
+    }
+    float p[K / 8][4], dp[K / 8][4];
+    rows_times_rows_t<HS, K>(qa, ks + buf * kTile, p);
+    rows_times_rows_t<HS, K>(goa, vs + buf * kTile, dp);
+#pragma unroll
+    for (int nt = 0; nt < K / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int r = j >> 1, key = s0 + nt * 8 + c + (j & 1), row = row0 + r * 8;
+        const bool masked = key >= d.T || (d.causal && key > row);
+        const float pr = masked ? 0.0f : exp2f(p[nt][j] * mul - l2[r]);
+        dp[nt][j] = pr * (dp[nt][j] - dl[r]);  // dS / scale
+      }
+    scores_times<HS, K>(dp, ks + buf * kTile, dq);
+    __syncthreads();
+  }
+  store_rows<HS>(dq, gq, d, b, h, t0, d.scale, d.scale);
+}
+
+template <class Kernel>
+void launch_setup(Kernel kernel, size_t shared) {
+  bc::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+            "cudaFuncSetAttribute(flash attention shared memory)");
+}
+
+Head head(const bc::AttentionDims& a) { return Head{a.B, a.T, a.nh, a.hs, a.scale, a.causal}; }
+
+// bf16 head-major copies of fp32 (B, T, nh, hs) tensors, returned to the cache when they go out of scope.
+struct HeadCopies {
+  std::vector<std::unique_ptr<bc::Scratch>> copies;
+  const bf16* add(const float* x, const Head& d) {
+    const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
+    copies.push_back(std::make_unique<bc::Scratch>(n * sizeof(bf16)));
+    bf16* y = copies.back()->as<bf16>();
+    to_heads<<<bc::blocks_for(n / 4, 256), 256>>>(x, y, d);
+    bc::check_launch("flash attention to_heads");
+    return y;
+  }
+};
+
+template <int HS>
+void forward(const float* q, const float* k, const float* v, float* out, float* lse, const Head& d) {
+  HeadCopies h;
+  const bf16 *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d);
+  const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
+  launch_setup(flash_forward<HS>, forward_shared<HS>());
+  flash_forward<HS><<<grid, kThreads, forward_shared<HS>()>>>(q16, k16, v16, out, lse, d);
+  bc::check_launch("flash_forward");
+}
+
+template <int HS>
+void backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out, float* gq,
+              float* gk, float* gv, const Head& d) {
+  HeadCopies h;
+  const bf16 *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d), *go16 = h.add(g_out, d);
+  const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
+  bc::Scratch delta(rows * sizeof(float));
+  row_dots<<<bc::blocks_for(rows * 32, 256), 256>>>(out, g_out, delta.as<float>(), d);
+  bc::check_launch("flash attention row_dots");
+  const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
+  launch_setup(flash_backward_kv<HS>, backward_kv_shared<HS>());
+  flash_backward_kv<HS><<<grid, kThreads, backward_kv_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gk, gv, d);
+  bc::check_launch("flash_backward_kv");
+  launch_setup(flash_backward_q<HS>, backward_q_shared<HS>());
+  flash_backward_q<HS><<<grid, kThreads, backward_q_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gq, d);
+  bc::check_launch("flash_backward_q");
+}
+
+}  // namespace
+
+namespace bc {
+
+bool flash_attention_supports(int hs) { return hs == 32 || hs == 64 || hs == 128; }
+
+void flash_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionDims& a) {
+  const Head d = head(a);
+  if (a.hs == 32) forward<32>(q, k, v, out, lse, d);
+  else if (a.hs == 64) forward<64>(q, k, v, out, lse, d);
+  else forward<128>(q, k, v, out, lse, d);
+}
+
+void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
+                              float* gq, float* gk, float* gv, const AttentionDims& a) {
+  const Head d = head(a);
+  if (a.hs == 32) backward<32>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+  else if (a.hs == 64) backward<64>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+  else backward<128>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+}
+
+}  // namespace bc

@@ -1,0 +1,20 @@
+// Tensor-core flash attention (flash_attention.cu), called by attention.cu in the bf16/tf32 matmul modes.
+#pragma once
+
+namespace bc {
+
+struct AttentionDims {
+  int B, T, nh, hs;
+  float scale;
+  bool causal;
+};
+
+// Head sizes with a flash kernel; others take attention.cu's cuBLASLt path.
+bool flash_attention_supports(int hs);
+// q, k, v, out (B, T, nh, hs) fp32; lse (B, nh, T).
+void flash_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionDims& d);
+// out and lse as the forward wrote them; gq, gk, gv are overwritten.
+void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
+                              float* gq, float* gk, float* gv, const AttentionDims& d);
+
+}  // namespace bc
