@@ -118,6 +118,12 @@ Storage& Args::storage(size_t i, const char* name) const {
 }
 
 Storage& Args::storage_raw(size_t i, const char* name) const {
+  Storage& s = lookup(i, name);
+  drop_shadow(s);  // the caller may write it
+  return s;
+}
+
+Storage& Args::lookup(size_t i, const char* name) const {
   napi_valuetype t = napi_undefined;
   if (i < argv.size()) napi_check(napi_typeof(env, argv[i], &t), "typeof");
   if (t != napi_external) throw std::runtime_error(arg_name(i, name) + " must be a cuda storage");
@@ -126,6 +132,13 @@ Storage& Args::storage_raw(size_t i, const char* name) const {
   auto* s = static_cast<Storage*>(p);
   if (s->freed) throw std::runtime_error(arg_name(i, name) + " was already freed");
   return *s;
+}
+
+void drop_shadow(Storage& s) {
+  if (!s.shadow) return;
+  cache_free(s.shadow);  // stream order: the products that read it are queued before any reuse
+  s.shadow = nullptr;
+  s.shadow_len = 0;
 }
 
 void settle(Storage& s) {
@@ -171,6 +184,12 @@ float* Args::f32(size_t i, const char* name, long long n) const {
   Storage& s = storage(i, name);
   need(s, i, name, n, false);
   return static_cast<float*>(s.ptr);
+}
+Storage& Args::f32_input(size_t i, const char* name, long long n) const {
+  Storage& s = lookup(i, name);
+  need(s, i, name, n, false);
+  settle(s);
+  return s;
 }
 float* Args::f32_or_null(size_t i, const char* name, long long n) const {
   return is_nullish(i) ? nullptr : f32(i, name, n);
@@ -312,6 +331,7 @@ using bc::Storage;
 static void finalize_storage(napi_env, void* data, void*) {
   auto* s = static_cast<Storage*>(data);
   if (!s->freed && s->ptr) bc::cache_free(s->ptr);  // a storage the program forgot to free
+  bc::drop_shadow(*s);
   delete s;
 }
 

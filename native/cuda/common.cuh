@@ -35,8 +35,14 @@ struct Storage {
   // alloc() promises zeros; the memset is deferred until something reads the storage, and skipped when a
   // kernel's first touch overwrites every element (most outputs): a training step allocates gigabytes.
   bool zero_pending = false;
+  // bf16 mode: matmul's bf16 copy of the first shadow_len elements, kept while the storage is only ever a matmul
+  // input (a linear's input feeds q, k and v and is used again in backward). Every accessor except
+  // Args::f32_input drops it, so any write (or any other use) invalidates it.
+  void* shadow = nullptr;
+  long long shadow_len = 0;
 };
-void settle(Storage& s);  // performs a deferred zero-fill
+void settle(Storage& s);       // performs a deferred zero-fill
+void drop_shadow(Storage& s);  // returns the bf16 copy to the cache
 
 // ---- errors ---------------------------------------------------------------------------------------------
 struct CudaError : std::runtime_error {
@@ -114,10 +120,13 @@ struct Args {
   Args(napi_env env, napi_callback_info info);
   Storage& storage(size_t i, const char* name) const;      // performs a pending zero-fill (the storage is read)
   Storage& storage_raw(size_t i, const char* name) const;  // leaves it pending (the caller overwrites or frees)
+  Storage& lookup(size_t i, const char* name) const;       // the storage, untouched (no zero-fill, shadow kept)
   Storage* storage_or_null(size_t i, const char* name) const;
   // Checks that storage i holds at least n elements of a 4-byte float type.
   float* f32(size_t i, const char* name, long long n) const;
   float* f32_or_null(size_t i, const char* name, long long n) const;
+  // A read-only f32 input of at least n elements (zero-fill performed) that keeps its bf16 shadow.
+  Storage& f32_input(size_t i, const char* name, long long n) const;
   int32_t* i32(size_t i, const char* name, long long n) const;
   // An output the kernel overwrites entirely over [0, n): a pending zero-fill is dropped when n covers the
   // whole storage (and no other argument aliases it), else performed.

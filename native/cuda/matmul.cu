@@ -2,7 +2,8 @@
 // product C^T = op(B)^T op(A)^T, so no operand is ever transposed in memory.
 //
 // Modes (BITSCALE_CUDA_MATMUL, or setMatmulMode): 'bf16' casts both operands to bfloat16 copies (the f32
-// storages, master weights included, are untouched) and accumulates in fp32 on the tensor cores; 'tf32' feeds
+// storages, master weights included, are untouched; a copy is kept on its storage while nothing else touches it,
+// so a weight or an activation is cast once per step, not once per product) and accumulates in fp32 on the tensor cores; 'tf32' feeds
 // the f32 operands to the tensor cores in TF32; 'fp32' is full single precision. Plans (descriptors + the
 // heuristic's algorithm) are cached per shape.
 #include <cublasLt.h>
@@ -148,23 +149,29 @@ __global__ void to_bf16(const float* x, __nv_bfloat16* out, long long n) {
     out[i] = __float2bfloat16_rn(x[i]);
 }
 
-void run(const Problem& p, const float* a, const float* b, float* c, float alpha, float beta, long long a_len, long long b_len,
-         bool already_bf16 = false) {
-  Plan& plan = plan_for(p);
-  const void* pa = a;
-  const void* pb = b;
-  std::unique_ptr<bc::Scratch> a16, b16;
-  if (p.mode == kBf16 && !already_bf16) {
-    a16 = std::make_unique<bc::Scratch>(a_len * 2);
-    b16 = std::make_unique<bc::Scratch>(b_len * 2);
-    to_bf16<<<bc::blocks_for(a_len, 256), 256>>>(a, a16->as<__nv_bfloat16>(), a_len);
-    bc::check_launch("matmul cast A to bf16");
-    to_bf16<<<bc::blocks_for(b_len, 256), 256>>>(b, b16->as<__nv_bfloat16>(), b_len);
-    bc::check_launch("matmul cast B to bf16");
-    pa = a16->ptr;
-    pb = b16->ptr;
+// A product's operand as it reaches cuBLASLt: f32 data, or in bf16 mode the storage's bf16 copy, made on first
+// use and kept on the storage (Storage::shadow) for the next product that reads it unchanged.
+struct Operand {
+  const char* base;
+  int elem_bytes;
+  const void* at(long long offset) const { return base + offset * elem_bytes; }
+};
+
+Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
+  if (mode != kBf16) return {static_cast<const char*>(s.ptr), 4};
+  if (!s.shadow || s.shadow_len < len) {
+    bc::drop_shadow(s);
+    s.shadow = bc::cache_alloc(len * 2);
+    s.shadow_len = len;
+    to_bf16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
+    bc::check_launch(what);
   }
-  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, pb, plan.a, pa, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, workspace(),
+  return {static_cast<const char*>(s.shadow), 2};
+}
+
+void run(const Problem& p, const void* a, const void* b, float* c, float alpha, float beta) {
+  Plan& plan = plan_for(p);
+  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, workspace(),
                             kWorkspaceBytes, 0),
              "cublasLtMatmul");
   bc::check_launch("cublasLtMatmul");
@@ -188,7 +195,7 @@ void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, l
   p.a_stride = a_stride;
   p.b_stride = b_stride;
   p.mode = kBf16;
-  run(p, static_cast<const float*>(a), static_cast<const float*>(b), c, alpha, beta, 0, 0, true);
+  run(p, a, b, c, alpha, beta);
 }
 
 }  // namespace bc
@@ -208,8 +215,8 @@ BC_KERNEL(matmul) {
   const bool accumulate = a.flag(12, "accumulate");
   p.mode = mode();
   const long long a_len = (batch - 1) * p.a_stride + p.m * p.k, b_len = (batch - 1) * p.b_stride + p.k * p.n;
-  const float* pa = a.f32(0, "a", batch ? a_len : 0);
-  const float* pb = a.f32(1, "b", batch ? b_len : 0);
+  bc::Storage& sa = a.f32_input(0, "a", batch ? a_len : 0);
+  bc::Storage& sb = a.f32_input(1, "b", batch ? b_len : 0);
   float* pc = accumulate ? a.f32(2, "out", batch * p.m * p.n) : a.out_f32(2, "out", batch * p.m * p.n);
   if (batch == 0 || p.m == 0 || p.n == 0) return nullptr;
   std::ostringstream ctx;
@@ -222,12 +229,13 @@ BC_KERNEL(matmul) {
     return nullptr;
   }
   const float beta = accumulate ? 1.0f : 0.0f;
+  const Operand A = operand(sa, a_len, p.mode, "matmul cast A to bf16"), B = operand(sb, b_len, p.mode, "matmul cast B to bf16");
   // A shared (stride 0) B under a batch of contiguous, untransposed A is one tall product: fold the batch into m.
   if (batch > 1 && p.b_stride == 0 && !p.trans_a && p.a_stride == p.m * p.k) {
     Problem q = p;
     q.m = p.m * batch;
     q.batch = 1;
-    run(q, pa, pb, pc, alpha, beta, a_len, b_len);
+    run(q, A.at(0), B.at(0), pc, alpha, beta);
     return nullptr;
   }
   // Other broadcasts (a zero batch stride) go one product at a time; cuBLASLt's strided batches need a real stride.
@@ -235,11 +243,11 @@ BC_KERNEL(matmul) {
     Problem q = p;
     q.batch = 1;
     for (long long i = 0; i < batch; i++)
-      run(q, pa + i * p.a_stride, pb + i * p.b_stride, pc + i * p.m * p.n, alpha, beta, p.m * p.k, p.k * p.n);
+      run(q, A.at(i * p.a_stride), B.at(i * p.b_stride), pc + i * p.m * p.n, alpha, beta);
     return nullptr;
   }
   p.batch = static_cast<int>(batch);
-  run(p, pa, pb, pc, alpha, beta, a_len, b_len);
+  run(p, A.at(0), B.at(0), pc, alpha, beta);
   return nullptr;
 }
 
