@@ -100,7 +100,7 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
     console.error(`profile (all steps, synchronized per kernel) ${s.name} ${precision ? 'qat' : 'bf16'}:`);
     for (const [name, e] of rows)
       console.error(
-        `  ${name.padEnd(18)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(7)} calls`,
+        `  ${name.padEnd(36)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(7)} calls`,
       );
     for (const key of Object.keys(profile)) delete profile[key];
   }

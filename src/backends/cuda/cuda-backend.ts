@@ -61,6 +61,13 @@ export interface CudaBackend extends Backend<CudaStorage> {
 /** Milliseconds and calls per kernel, collected when BITSCALE_CUDA_PROFILE=1. */
 export type CudaProfile = Record<string, { calls: number; ms: number }>;
 
+/** Products are profiled per shape: "matmul m x n x k, batch, transposes". */
+function profileKey(name: string, args: unknown[]): string {
+  if (name !== 'matmul') return name;
+  const [batch, m, n, k, ta, tb] = args.slice(3, 9);
+  return `matmul ${m}x${n}x${k} b${batch} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
+}
+
 /** Every addon function, rethrowing native errors as CudaKernelError (which names the kernel). With a profile,
  *  each call also waits for the GPU, so the time it records is the kernel's own (and the run is slower). */
 function guarded(addon: CudaAddon, profile: CudaProfile | null): CudaAddon {
@@ -76,7 +83,7 @@ function guarded(addon: CudaAddon, profile: CudaProfile | null): CudaAddon {
       } finally {
         if (profile) {
           addon.sync();
-          const entry = (profile[name] ??= { calls: 0, ms: 0 });
+          const entry = (profile[profileKey(name, args)] ??= { calls: 0, ms: 0 });
           entry.calls++;
           entry.ms += performance.now() - start;
         }
