@@ -38,6 +38,7 @@ const double kNf4Host[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.
 struct Quantizer {
   int grid;
   double max, lo, hi, step;
+  double inv_step;  // 1 / step (a power of two, so exact): one multiply per value instead of a division
   int mantissa, min_exponent;
   bool ieee_cast;
   int mx_emax;  // -1000 when not MX
@@ -140,6 +141,7 @@ Quantizer decode(const std::vector<double>& s) {
       break;
     default: throw std::runtime_error("spec: unknown format code " + std::to_string(s[kFormat]));
   }
+  q.inv_step = 1 / q.step;
   return q;
 }
 
@@ -153,7 +155,7 @@ __device__ inline double ulp_of(const Quantizer& q, double v) {
 template <int K>
 __device__ inline double nearest(const Quantizer& q, double v) {
   if constexpr (K == kIntegerGrid) {
-    return rint(v * (1 / q.step)) * q.step;
+    return rint(v * q.inv_step) * q.step;
   } else if constexpr (K == kMinifloatGrid) {
     const double ulp = ulp_of(q, v);
     const double r = rint(v * (1 / ulp)) * ulp;
@@ -279,26 +281,35 @@ __device__ double squared_error(const Quantizer& q, const Params& p, const float
   return block_sum(e);
 }
 
-// Per-block partial statistics of a whole tensor: absmax, min(x, 0), max(x, 0).
+// Per-block partial statistics of a whole tensor: absmax, min(x, 0), max(x, 0). Extremes of floats are exact in
+// float, so the loop runs in float over float4 loads (several in flight per thread) and widens at the end.
 __global__ void tensor_stats(const float* x, long long n, double* partial) {
-  double absmax = 0, lo = 0, hi = 0;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    const double v = x[i];
-    absmax = fmax(absmax, fabs(v));
-    lo = fmin(lo, v);
-    hi = fmax(hi, v);
+  float absmax = 0, lo = 0, hi = 0;
+  const long long stride = (long long)gridDim.x * blockDim.x, first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  const long long n4 = reinterpret_cast<uintptr_t>(x) % 16 == 0 ? n / 4 : 0;
+  for (long long i = first; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(x)[i];
+    absmax = fmaxf(absmax, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    lo = fminf(lo, fminf(fminf(v.x, v.y), fminf(v.z, v.w)));
+    hi = fmaxf(hi, fmaxf(fmaxf(v.x, v.y), fmaxf(v.z, v.w)));
   }
-  absmax = block_max(absmax, 0.0);
-  lo = -block_max(-lo, 0.0);
-  hi = block_max(hi, 0.0);
+  for (long long i = 4 * n4 + first; i < n; i += stride) {
+    const float v = x[i];
+    absmax = fmaxf(absmax, fabsf(v));
+    lo = fminf(lo, v);
+    hi = fmaxf(hi, v);
+  }
+  // NaN propagates as in the double version: fmax ignores it there too; non-finite inputs are reported by apply.
+  const double a = block_max(static_cast<double>(absmax), 0.0);
+  const double l = -block_max(-static_cast<double>(lo), 0.0);
+  const double h = block_max(static_cast<double>(hi), 0.0);
   if (threadIdx.x == 0) {
-    partial[3 * blockIdx.x] = absmax;
-    partial[3 * blockIdx.x + 1] = lo;
-    partial[3 * blockIdx.x + 2] = hi;
+    partial[3 * blockIdx.x] = a;
+    partial[3 * blockIdx.x + 1] = l;
+    partial[3 * blockIdx.x + 2] = h;
   }
 }
 
-// One block per group: its statistics (or, for a tensor already reduced, the partials), then its parameters.
 template <int K>
 __global__ void choose_params(Quantizer q, int granularity, const float* x, long long rows, long long cols, long long group_size,
                               const double* partial, int partial_count, Params* out) {
@@ -379,36 +390,69 @@ __global__ void choose_params(Quantizer q, int granularity, const float* x, long
   if (threadIdx.x == 0) out[blockIdx.x] = p;
 }
 
+// Value i: its quantized value, and its straight-through mask into *mask_slot when asked.
+template <int K>
+__device__ inline float quantize_at(const Quantizer& q, const Params& p, double inv, float x, long long i, float* mask_slot,
+                                    bc::DeviceError* err) {
+  const double xi = x;
+  if (!isfinite(xi)) bc::record_error(err, bc::kErrNonFinite, 0, i);
+  if (mask_slot) *mask_slot = inside<K>(q, p, inv, xi) ? 1.0f : 0.0f;
+  double u = 0;
+  if (q.stochastic) {
+    const unsigned long long index = q.offset + i;
+    unsigned r[4];
+    philox_block(index / 4, q.seed, r);
+    u = uniform_from_bits(r[index % 4]);
+  }
+  return static_cast<float>(quantize_value<K>(q, p, inv, xi, u, q.stochastic));
+}
+
 template <int K>
 __global__ void apply(Quantizer q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols,
                       long long group_size, const Params* params, bc::DeviceError* err) {
   const long long n = rows * cols;
+  long long cached = -1;  // a thread's values mostly share a group: one division per group, not per value
+  Params p{1, 0};
+  double inv = 1;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const long long g = granularity == kRow ? i / cols : granularity == kGroup ? i / group_size : granularity == kCol ? i % cols : 0;
-    const Params p = params[g];
-    const double inv = 1 / p.scale;
-    const double xi = x[i];
-    if (!isfinite(xi)) bc::record_error(err, bc::kErrNonFinite, 0, i);
-    if (mask) mask[i] = inside<K>(q, p, inv, xi) ? 1.0f : 0.0f;
-    double u = 0;
-    if (q.stochastic) {
-      const unsigned long long index = q.offset + i;
-      unsigned r[4];
-      philox_block(index / 4, q.seed, r);
-      u = uniform_from_bits(r[index % 4]);
+    if (g != cached) {
+      p = params[g];
+      inv = 1 / p.scale;
+      cached = g;
     }
-    out[i] = static_cast<float>(quantize_value<K>(q, p, inv, xi, u, q.stochastic));
+    out[i] = quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err);
   }
 }
 
-__device__ inline double warp_max_d(double v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffff, v, o));
+// One scale for the whole tensor (activations): four values a thread through float4 loads and stores.
+template <int K>
+__global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4* mask, long long n4, const Params* params,
+                              bc::DeviceError* err) {
+  const Params p = params[0];
+  const double inv = 1 / p.scale;
+  float m[4];
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
+    const float4 v = x[i];
+    float4 r;
+    r.x = quantize_at<K>(q, p, inv, v.x, 4 * i, mask ? &m[0] : nullptr, err);
+    r.y = quantize_at<K>(q, p, inv, v.y, 4 * i + 1, mask ? &m[1] : nullptr, err);
+    r.z = quantize_at<K>(q, p, inv, v.z, 4 * i + 2, mask ? &m[2] : nullptr, err);
+    r.w = quantize_at<K>(q, p, inv, v.w, 4 * i + 3, mask ? &m[3] : nullptr, err);
+    out[i] = r;
+    if (mask) mask[i] = make_float4(m[0], m[1], m[2], m[3]);
+  }
+}
+
+__device__ inline float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
   return v;
 }
 
 // Contiguous groups (row or row-group granularity) whose scale needs only their extremes (absmax, none, MX):
 // one warp per group finds the scale and quantizes in the same launch, the group's second read hitting cache.
-// This is the training path for weights (per output row) and the KV cache (per head row).
+// This is the training path for weights (per output row) and the KV cache (per head row). Extremes of floats
+// are exact in float: the warp reduces floats (half the shuffles of doubles) and widens the result.
 template <int K>
 __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mask, long long groups, long long length,
                              bc::DeviceError* err) {
@@ -416,16 +460,14 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
   for (long long g = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5); g < groups; g += warps) {
     const long long start = g * length;
-    double absmax = 0, lo = 0, hi = 0;
+    float amax = 0, fl = 0, fh = 0;
     for (long long k = lane; k < length; k += 32) {
-      const double v = x[start + k];
-      absmax = fmax(absmax, fabs(v));
-      lo = fmin(lo, v);
-      hi = fmax(hi, v);
+      const float v = x[start + k];
+      amax = fmaxf(amax, fabsf(v));
+      fl = fminf(fl, v);
+      fh = fmaxf(fh, v);
     }
-    absmax = warp_max_d(absmax);
-    lo = -warp_max_d(-lo);
-    hi = warp_max_d(hi);
+    const double absmax = warp_max(amax), lo = -warp_max(-fl), hi = warp_max(fh);
     Params p{1, 0};
     if (q.scale_method == kNone) {
       p = {1, 0};
@@ -439,17 +481,7 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
     const double inv = 1 / p.scale;
     for (long long k = lane; k < length; k += 32) {
       const long long i = start + k;
-      const double xi = x[i];
-      if (!isfinite(xi)) bc::record_error(err, bc::kErrNonFinite, 0, i);
-      if (mask) mask[i] = inside<K>(q, p, inv, xi) ? 1.0f : 0.0f;
-      double u = 0;
-      if (q.stochastic) {
-        const unsigned long long index = q.offset + i;
-        unsigned r[4];
-        philox_block(index / 4, q.seed, r);
-        u = uniform_from_bits(r[index % 4]);
-      }
-      out[i] = static_cast<float>(quantize_value<K>(q, p, inv, xi, u, q.stochastic));
+      out[i] = quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err);
     }
   }
 }
@@ -482,7 +514,15 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
     choose_params<K><<<static_cast<unsigned>(groups), threads>>>(q, granularity, x, rows, cols, group_size, nullptr, 0, params.as<Params>());
   }
   bc::check_launch("fakeQuant choose_params");
-  apply<K><<<bc::blocks_for(n, kThreads), kThreads>>>(q, granularity, x, out, mask, rows, cols, group_size, params.as<Params>(), bc::device_error());
+  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(mask) % 16 == 0;
+  if (granularity == kTensor && n % 4 == 0 && aligned)
+    apply_tensor4<K><<<bc::blocks_for(n / 4, kThreads), kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out),
+                                                                     reinterpret_cast<float4*>(mask), n / 4, params.as<Params>(),
+                                                                     bc::device_error());
+  else
+    apply<K><<<bc::blocks_for(n, kThreads), kThreads>>>(q, granularity, x, out, mask, rows, cols, group_size, params.as<Params>(),
+                                                        bc::device_error());
   bc::check_launch("fakeQuant apply");
 }
 
