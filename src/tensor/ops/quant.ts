@@ -13,21 +13,32 @@ import { output, requireFloat, stridesOf } from './common.ts';
  */
 export type SteKind = 'plain' | 'clipped' | 'tanh';
 
+/**
+ * Whether a value can fall outside the grid under this spec. A symmetric absmax scale maps each group's extreme
+ * onto the grid's end, so nothing is clipped: there the clipped estimator is the identity (and its mask, up to
+ * rounding at the extreme itself, would only drop that value's gradient by accident).
+ */
+export function canClip(spec: FakeQuantSpec): boolean {
+  const gridEndsAtAbsmax =
+    spec.format.kind === 'int' || spec.format.kind === 'fp' || spec.format.kind === 'nf4';
+  return !(spec.scale.kind === 'absmax' && spec.symmetric && gridEndsAtAbsmax);
+}
+
 /** Quantize-then-dequantize x viewed as (rows, cols) with cols the last axis. */
-export function fakeQuant(x: Tensor, spec: FakeQuantSpec, ste: SteKind = 'clipped'): Tensor {
+export function fakeQuant(x: Tensor, spec: FakeQuantSpec, steKind: SteKind = 'clipped'): Tensor {
   requireFloat('fakeQuant', x);
   const backend = x.backend;
+  const ste = steKind === 'clipped' && !canClip(spec) ? 'plain' : steKind;
   const cols = x.rank === 0 ? 1 : x.shape[x.rank - 1];
   const rows = x.size / cols;
   const out = output(x.shape, backend);
   const mask = ste === 'clipped' && x.requiresGrad ? output(x.shape, backend) : null;
   backend.fakeQuant(spec, x.handle, out.handle, rows, cols, mask?.handle ?? null);
   return record(out, 'fakeQuant', [x], (g) => {
+    if (ste === 'plain') return [g]; // the identity: the tape hands x a view of g, no copy
     const gx = output(x.shape, backend);
     const strides = stridesOf(x.shape);
-    if (ste === 'plain') {
-      backend.affine(g.handle, gx.handle, x.size, 1, 0);
-    } else if (ste === 'clipped') {
+    if (ste === 'clipped') {
       backend.binary('mul', g.handle, strides, mask!.handle, strides, gx.handle, x.shape);
     } else {
       // 1.001 - tanh(x)^2 = tanh'(x) + 0.001
