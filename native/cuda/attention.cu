@@ -1,11 +1,11 @@
 // Causal (or full) softmax attention, forward and backward, flash-style: scores are never stored. q, k, v,
-// out: (B, T, nh, hs); lse: (B, nh, T). fp32 on the CUDA cores (a tensor-core version is future work).
+// out: (B, T, nh, hs); lse: (B, nh, T). The fp32 kernels run on the CUDA cores:
 //
 // forward   one thread per query; key/value tiles staged in shared memory; online softmax (running max and
 //           sum) so each key is read once per query tile.
-// backward  FlashAttention-2's split: D = rowsum(gOut * out); one kernel owns key rows and accumulates gk, gv
-//           over query tiles; another owns query rows and accumulates gq over key tiles. No atomics, so the
-//           gradients are deterministic.
+// backward  FlashAttention-2's split: D = rowsum(gOut * out) (bc::attention_row_dots); one kernel owns key
+//           rows and accumulates gk, gv over query tiles; another owns query rows and accumulates gq over key
+//           tiles. No atomics, so the gradients are deterministic.
 // With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead: the flash kernels
 // of flash_attention.cu at head sizes 32, 64 and 128, and a cuBLASLt path (below) at other sizes.
 // Head sizes up to 128; registers hold HS-wide rows (HS = hs rounded up to 16, 32, 64 or 128, zero padded).
@@ -85,17 +85,6 @@ __global__ void attention_forward(const float* q, const float* k, const float* v
   for (int i = 0; i < HS; i++)
     if (i < d.hs) out[d.row(b, t, h) + i] = acc[i] * inv;
   lse[d.stat(b, h, t)] = m + logf(l);
-}
-
-// D[b, h, t] = gOut[b, t, h] · out[b, t, h]
-__global__ void attention_delta(const float* out, const float* g_out, float* delta, Dims d) {
-  const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
-  for (long long r = blockIdx.x * (long long)blockDim.x + threadIdx.x; r < rows; r += (long long)gridDim.x * blockDim.x) {
-    const int h = r % d.nh, t = (r / d.nh) % d.T, b = r / (static_cast<long long>(d.nh) * d.T);
-    float acc = 0;
-    for (int i = 0; i < d.hs; i++) acc += g_out[r * d.hs + i] * out[r * d.hs + i];
-    delta[d.stat(b, h, t)] = acc;
-  }
 }
 
 // One thread per key s: gk[s] = scale Σ_t ds_ts q_t, gv[s] = Σ_t p_ts gOut_t.
@@ -237,23 +226,15 @@ void backward(const float* q, const float* k, const float* v, const float* lse, 
 }
 
 
+// The bf16/tf32 modes take the tensor-core flash kernels (flash_attention.cu) at the head sizes they cover.
+bool flash_path(const Dims& d) { return !bc::matmul_uses_fp32() && bc::flash_attention_supports(d.hs); }
+bc::AttentionDims flash_dims(const Dims& d) { return bc::AttentionDims{d.B, d.T, d.nh, d.hs, d.scale, d.causal}; }
+
 // ---- cuBLASLt tensor-core path (bf16/tf32 matmul modes, head sizes without a flash kernel) -----------------
 // Scores materialized per (b, h) and multiplied on the tensor cores through cuBLASLt in bf16 with fp32
 // accumulation: S = Q Kᵀ (fp32), P = softmax(scale S) (bf16), O = P V; backward recomputes S, takes
 // dP = dO Vᵀ, dS = P (dP − D) scale, and dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO. The causal half is computed and
 // masked (the tensor cores are fast enough that the bytes of S, not its FLOPs, set the time).
-
-// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16
-__global__ void to_heads_bf16(const float* x, __nv_bfloat16* y, Dims d) {
-  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-    const int i = e % d.hs;
-    const long long row = e / d.hs;  // (b, t, h)
-    const int h = row % d.nh, t = (row / d.nh) % d.T;
-    const long long b = row / (static_cast<long long>(d.nh) * d.T);
-    y[(((b * d.nh + h) * d.T) + t) * d.hs + i] = __float2bfloat16_rn(x[e]);
-  }
-}
 
 // y (B, nh, T, hs) f32 -> x (B, T, nh, hs) f32
 __global__ void from_heads(const float* y, float* x, Dims d) {
@@ -309,10 +290,9 @@ void forward_tc(const float* q, const float* k, const float* v, float* out, floa
   const long long hd = static_cast<long long>(d.T) * d.hs, tt = static_cast<long long>(d.T) * d.T;
   bc::Scratch q16(n * 2), k16(n * 2), v16(n * 2), S(bh * tt * 4), P(bh * tt * 2), O(n * 4);
   const unsigned g = bc::blocks_for(n, 256);
-  to_heads_bf16<<<g, 256>>>(q, q16.as<__nv_bfloat16>(), d);
-  to_heads_bf16<<<g, 256>>>(k, k16.as<__nv_bfloat16>(), d);
-  to_heads_bf16<<<g, 256>>>(v, v16.as<__nv_bfloat16>(), d);
-  bc::check_launch("attention to_heads_bf16");
+  bc::attention_to_heads(q, q16.ptr, flash_dims(d));
+  bc::attention_to_heads(k, k16.ptr, flash_dims(d));
+  bc::attention_to_heads(v, v16.ptr, flash_dims(d));
   bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);
   scores_softmax<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), P.as<__nv_bfloat16>(), lse, d);
   bc::check_launch("attention scores_softmax");
@@ -327,11 +307,10 @@ void backward_tc(const float* q, const float* k, const float* v, const float* ls
   const long long hd = static_cast<long long>(d.T) * d.hs, tt = static_cast<long long>(d.T) * d.T;
   bc::Scratch q16(n * 2), k16(n * 2), v16(n * 2), go16(n * 2), S(bh * tt * 4), dP(bh * tt * 4), P(bh * tt * 2), dS(bh * tt * 2), G(n * 4);
   const unsigned g = bc::blocks_for(n, 256);
-  to_heads_bf16<<<g, 256>>>(q, q16.as<__nv_bfloat16>(), d);
-  to_heads_bf16<<<g, 256>>>(k, k16.as<__nv_bfloat16>(), d);
-  to_heads_bf16<<<g, 256>>>(v, v16.as<__nv_bfloat16>(), d);
-  to_heads_bf16<<<g, 256>>>(g_out, go16.as<__nv_bfloat16>(), d);
-  bc::check_launch("attentionGrad to_heads_bf16");
+  bc::attention_to_heads(q, q16.ptr, flash_dims(d));
+  bc::attention_to_heads(k, k16.ptr, flash_dims(d));
+  bc::attention_to_heads(v, v16.ptr, flash_dims(d));
+  bc::attention_to_heads(g_out, go16.ptr, flash_dims(d));
   bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);      // S = Q Kᵀ
   bc::gemm_bf16(go16.ptr, v16.ptr, dP.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);    // dP = dO Vᵀ
   scores_backward<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), dP.as<float>(), lse, delta, P.as<__nv_bfloat16>(),
@@ -345,10 +324,6 @@ void backward_tc(const float* q, const float* k, const float* v, const float* ls
   from_heads<<<g, 256>>>(G.as<float>(), gk, d);
   bc::check_launch("attentionGrad from_heads");
 }
-
-// The bf16/tf32 modes take the tensor-core flash kernels (flash_attention.cu) at the head sizes they cover.
-bool flash_path(const Dims& d) { return !bc::matmul_uses_fp32() && bc::flash_attention_supports(d.hs); }
-bc::AttentionDims flash_dims(const Dims& d) { return bc::AttentionDims{d.B, d.T, d.nh, d.hs, d.scale, d.causal}; }
 
 Dims dims(const bc::Args& a, size_t first) {
   Dims d{};
@@ -399,7 +374,7 @@ BC_KERNEL(attentionGrad) {
   const float* q = a.f32(0, "q", n);
   const float* k = a.f32(1, "k", n);
   const float* v = a.f32(2, "v", n);
-  const float* out = a.out_f32(3, "out", n);
+  const float* out = a.f32(3, "out", n);  // read, not written
   const float* lse = a.f32(4, "lse", stats);
   const float* g_out = a.f32(5, "gOut", n);
   float* gq = a.out_f32(6, "gq", n);
@@ -411,8 +386,7 @@ BC_KERNEL(attentionGrad) {
     return nullptr;
   }
   bc::Scratch delta(stats * sizeof(float));
-  attention_delta<<<bc::blocks_for(stats, 256), 256>>>(out, g_out, delta.as<float>(), d);
-  bc::check_launch("attention_delta");
+  bc::attention_row_dots(out, g_out, delta.as<float>(), flash_dims(d));
   if (tensor_core_path(d)) backward_tc(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
   else DISPATCH_HS(d.hs, backward, q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
   return nullptr;

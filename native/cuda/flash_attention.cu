@@ -424,6 +424,18 @@ void launch_setup(Kernel kernel, size_t shared) {
 
 Head head(const bc::AttentionDims& a) { return Head{a.B, a.T, a.nh, a.hs, a.scale, a.causal}; }
 
+void launch_to_heads(const float* x, bf16* y, const Head& d) {
+  const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
+  to_heads<<<bc::blocks_for(n / 4, 256), 256>>>(x, y, d);
+  bc::check_launch("attention to_heads");
+}
+
+void launch_row_dots(const float* out, const float* g_out, float* delta, const Head& d) {
+  const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
+  row_dots<<<bc::blocks_for(rows * 32, 256), 256>>>(out, g_out, delta, d);
+  bc::check_launch("attention row_dots");
+}
+
 // bf16 head-major copies of fp32 (B, T, nh, hs) tensors, returned to the cache when they go out of scope.
 struct HeadCopies {
   std::vector<std::unique_ptr<bc::Scratch>> copies;
@@ -431,8 +443,7 @@ struct HeadCopies {
     const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
     copies.push_back(std::make_unique<bc::Scratch>(n * sizeof(bf16)));
     bf16* y = copies.back()->as<bf16>();
-    to_heads<<<bc::blocks_for(n / 4, 256), 256>>>(x, y, d);
-    bc::check_launch("flash attention to_heads");
+    launch_to_heads(x, y, d);
     return y;
   }
 };
@@ -454,8 +465,7 @@ void backward(const float* q, const float* k, const float* v, const float* out, 
   const bf16 *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d), *go16 = h.add(g_out, d);
   const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
   bc::Scratch delta(rows * sizeof(float));
-  row_dots<<<bc::blocks_for(rows * 32, 256), 256>>>(out, g_out, delta.as<float>(), d);
-  bc::check_launch("flash attention row_dots");
+  launch_row_dots(out, g_out, delta.as<float>(), d);
   const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
   launch_setup(flash_backward_kv<HS>, backward_kv_shared<HS>());
   flash_backward_kv<HS><<<grid, kThreads, backward_kv_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gk, gv, d);
@@ -470,6 +480,12 @@ void backward(const float* q, const float* k, const float* v, const float* out, 
 namespace bc {
 
 bool flash_attention_supports(int hs) { return hs == 32 || hs == 64 || hs == 128; }
+
+void attention_to_heads(const float* x, void* y, const AttentionDims& a) { launch_to_heads(x, static_cast<bf16*>(y), head(a)); }
+
+void attention_row_dots(const float* out, const float* g_out, float* delta, const AttentionDims& a) {
+  launch_row_dots(out, g_out, delta, head(a));
+}
 
 void flash_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionDims& a) {
   const Head d = head(a);

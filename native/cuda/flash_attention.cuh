@@ -1,4 +1,5 @@
-// Tensor-core flash attention (flash_attention.cu), called by attention.cu in the bf16/tf32 matmul modes.
+// Tensor-core flash attention (flash_attention.cu), called by attention.cu in the bf16/tf32 matmul modes, and the
+// layout helpers every attention path shares.
 #pragma once
 
 namespace bc {
@@ -16,5 +17,10 @@ void flash_attention_forward(const float* q, const float* k, const float* v, flo
 // out and lse as the forward wrote them; gq, gk, gv are overwritten.
 void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
                               float* gq, float* gk, float* gv, const AttentionDims& d);
+
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16 (hs a multiple of 4).
+void attention_to_heads(const float* x, void* y, const AttentionDims& d);
+// delta (B, nh, T) = rowsum(gOut * out), the softmax backward's row term.
+void attention_row_dots(const float* out, const float* g_out, float* delta, const AttentionDims& d);
 
 }  // namespace bc

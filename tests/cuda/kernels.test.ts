@@ -124,6 +124,50 @@ test('matmul modes: fp32 tight, tf32 and bf16 within their precision', { skip },
   }
 });
 
+type AttentionResult = Record<'out' | 'lse' | 'gq' | 'gk' | 'gv', Float32Array>;
+
+/** Attention forward and backward of one random case on js (the reference) and on cuda. */
+function attentionBoth(
+  [B, T, nh, hs]: readonly number[],
+  causal: boolean,
+  seed: number,
+): { ref: AttentionResult; ours: AttentionResult } {
+  const n = B * T * nh * hs;
+  const [q, k, v, gOut] = [normal(n, seed), normal(n, seed + 1), normal(n, seed + 2), normal(n, seed + 3)];
+  const scale = 1 / Math.sqrt(hs);
+  const sizes = { out: n, lse: B * nh * T, gq: n, gk: n, gv: n };
+  const keys = Object.keys(sizes) as (keyof AttentionResult)[];
+  const r = Object.fromEntries(keys.map((key) => [key, js.alloc('f32', sizes[key])]));
+  js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
+  js.attentionGrad(
+    ref(q),
+    ref(k),
+    ref(v),
+    r.out,
+    r.lse,
+    ref(gOut),
+    r.gq,
+    r.gk,
+    r.gv,
+    B,
+    T,
+    nh,
+    hs,
+    scale,
+    causal,
+  );
+  const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
+  const c = Object.fromEntries(keys.map((key) => [key, cuda.alloc('f32', sizes[key])]));
+  cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
+  cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+  const read = (key: keyof AttentionResult, from: 'js' | 'cuda') =>
+    (from === 'js' ? js.read(r[key], 'f32', sizes[key]) : download(c[key], sizes[key])) as Float32Array;
+  return {
+    ref: Object.fromEntries(keys.map((key) => [key, read(key, 'js')])) as AttentionResult,
+    ours: Object.fromEntries(keys.map((key) => [key, read(key, 'cuda')])) as AttentionResult,
+  };
+}
+
 test('attention forward and backward over several tiles, causal and full, head sizes 64 and 128', {
   skip,
 }, () => {
@@ -135,49 +179,11 @@ test('attention forward and backward over several tiles, causal and full, head s
       [1, 70, 2, 128, false],
       [1, 33, 1, 24, true],
     ] as const) {
-      const n = B * T * nh * hs;
-      const [q, k, v, gOut] = [normal(n, 10), normal(n, 11), normal(n, 12), normal(n, 13)];
-      const scale = 1 / Math.sqrt(hs);
-      const r = {
-        out: js.alloc('f32', n),
-        lse: js.alloc('f32', B * nh * T),
-        gq: js.alloc('f32', n),
-        gk: js.alloc('f32', n),
-        gv: js.alloc('f32', n),
-      };
-      js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
-      js.attentionGrad(
-        ref(q),
-        ref(k),
-        ref(v),
-        r.out,
-        r.lse,
-        ref(gOut),
-        r.gq,
-        r.gk,
-        r.gv,
-        B,
-        T,
-        nh,
-        hs,
-        scale,
-        causal,
-      );
-      const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
-      const c = {
-        out: cuda.alloc('f32', n),
-        lse: cuda.alloc('f32', B * nh * T),
-        gq: cuda.alloc('f32', n),
-        gk: cuda.alloc('f32', n),
-        gv: cuda.alloc('f32', n),
-      };
-      cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
-      cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+      const { ref: r, ours: c } = attentionBoth([B, T, nh, hs], causal, 10);
       const what = `attention B${B} T${T} nh${nh} hs${hs} ${causal ? 'causal' : 'full'}`;
-      for (const key of ['out', 'gq', 'gk', 'gv'] as const) {
-        assertClose(`${what} ${key}`, download(c[key], n), js.read(r[key], 'f32', n), 2e-4, 1e-3);
-      }
-      assertClose(`${what} lse`, download(c.lse, B * nh * T), js.read(r.lse, 'f32', B * nh * T), 1e-4, 1e-4);
+      for (const key of ['out', 'gq', 'gk', 'gv'] as const)
+        assertClose(`${what} ${key}`, c[key], r[key], 2e-4, 1e-3);
+      assertClose(`${what} lse`, c.lse, r.lse, 1e-4, 1e-4);
     }
   } finally {
     cuda.setMatmulMode(previous);
@@ -197,49 +203,11 @@ test('attention on the tensor cores (bf16 matmul mode) stays within bf16 precisi
       [1, 130, 2, 128],
       [2, 100, 3, 24],
     ]) {
-      const n = B * T * nh * hs;
-      const [q, k, v, gOut] = [normal(n, 14), normal(n, 15), normal(n, 16), normal(n, 17)];
-      const scale = 1 / Math.sqrt(hs);
       for (const causal of [true, false]) {
-        const r = {
-          out: js.alloc('f32', n),
-          lse: js.alloc('f32', B * nh * T),
-          gq: js.alloc('f32', n),
-          gk: js.alloc('f32', n),
-          gv: js.alloc('f32', n),
-        };
-        js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
-        js.attentionGrad(
-          ref(q),
-          ref(k),
-          ref(v),
-          r.out,
-          r.lse,
-          ref(gOut),
-          r.gq,
-          r.gk,
-          r.gv,
-          B,
-          T,
-          nh,
-          hs,
-          scale,
-          causal,
-        );
-        const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
-        const c = {
-          out: cuda.alloc('f32', n),
-          lse: cuda.alloc('f32', B * nh * T),
-          gq: cuda.alloc('f32', n),
-          gk: cuda.alloc('f32', n),
-          gv: cuda.alloc('f32', n),
-        };
-        cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
-        cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+        const { ref: r, ours: c } = attentionBoth([B, T, nh, hs], causal, 14);
         const what = `bf16 attention B${B} T${T} nh${nh} hs${hs} ${causal ? 'causal' : 'full'}`;
         for (const key of ['out', 'lse', 'gq', 'gk', 'gv'] as const) {
-          const size = key === 'lse' ? B * nh * T : n;
-          const err = relError(download(c[key], size), js.read(r[key], 'f32', size));
+          const err = relError(c[key], r[key]);
           assert.ok(err < 1.5e-2, `${what} ${key}: relative error ${err}`);
           if (key !== 'lse') {
             assert.ok(
