@@ -3,13 +3,13 @@
 // Usage: tsx bench/cuda-loss-curve.ts run <backend> <out.json> [--steps 300] [--matmul bf16|tf32|fp32]
 //        tsx bench/cuda-loss-curve.ts compare <a.json> <b.json> [<c.json> ...]   -> bench/results/cuda-loss-curve.json
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
+import { philoxFill } from '../src/base/philox.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
-import { philoxFill } from '../src/tensor/philox.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { machineDescription } from './machine.ts';
 

@@ -5,7 +5,7 @@
 // Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch]
 // Writes bench/results/cuda-train-step.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
-import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';

@@ -6,7 +6,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import { epochChinchillaDataset } from '../src/laws/epoch.ts';
 import { fitLaw } from '../src/laws/fit.ts';
 import { chinchillaForm } from '../src/laws/forms/chinchilla.ts';

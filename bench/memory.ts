@@ -3,7 +3,7 @@
 // garbage collection when node runs with --expose-gc (what a leak would leave behind; without it V8's heap sizing
 // moves RSS by tens of MiB between collections), and raw as well.
 // Usage: node --expose-gc --import tsx bench/memory.ts [--steps 2000]
-import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';

@@ -4,8 +4,8 @@
 // Usage: node --import tsx bench/numerics-fakequant-ab.ts [--rounds 15] ADDON.node [ADDON2.node ...]
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { philoxFill } from '../src/base/philox.ts';
 import { encodeFakeQuantSpec, quantSpec } from '../src/numerics/spec.ts';
-import { philoxFill } from '../src/tensor/philox.ts';
 
 type FakeQuant = (
   spec: Float64Array,

@@ -12,9 +12,9 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { nativeGptqKernels } from '../src/backends/cpu/gptq-kernels.ts';
 import { loadCpuAddon } from '../src/backends/cpu/load-addon.ts';
+import { philoxFill } from '../src/base/philox.ts';
 import { gptqQuantize, hessianFromActivations } from '../src/numerics/gptq.ts';
 import { encodeFakeQuantSpec, quantSpec } from '../src/numerics/spec.ts';
-import { philoxFill } from '../src/tensor/philox.ts';
 
 interface Figure {
   bench: string;

@@ -3,7 +3,7 @@
 // Writes bench/results/train-step.json; ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFileAtomic } from '../src/data/atomic_write.ts';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';

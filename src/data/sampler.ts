@@ -4,7 +4,7 @@
 // Training windows start at random positions drawn from Philox with counter (step, row) under key seed, so
 // batch k is a pure function of (tokens, seed, k): a resumed run sees exactly the batches it would have.
 
-import { philox4x32 } from '../tensor/philox.ts';
+import { philox4x32 } from '../base/philox.ts';
 import { DataArgumentError } from './errors.ts';
 import type { TokenArray } from './token_file.ts';
 

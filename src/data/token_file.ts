@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic_write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { CorpusError } from './errors.ts';
 
 export type TokenArray = Uint16Array | Uint32Array;

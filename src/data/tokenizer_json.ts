@@ -6,7 +6,7 @@
 // tokenizers 0.20), and refuse, naming the field, any setting that would change the tokenization silently.
 
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic_write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { TokenizerError } from './errors.ts';
 import { Tokenizer } from './tokenizer.ts';
 

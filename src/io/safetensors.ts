@@ -3,7 +3,7 @@
 // the header's __metadata__, so a truncated or corrupted file is detected instead of trusted.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../data/atomic_write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 
 export type SafeDType = 'F32' | 'I32' | 'BF16' | 'F16' | 'U8';
 export type SafeArray = Float32Array | Int32Array | Uint16Array | Uint8Array;

@@ -1,6 +1,6 @@
 // File input/output for the laws module (Node only; the core stays browser-safe).
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { LawsInputError } from './errors.ts';
 import type { FittedLaw } from './predict.ts';
 import type { Table } from './table.ts';
@@ -17,19 +17,6 @@ export function readRunsTable(path: string): Table {
   if (/\.(jsonl|ndjson)$/i.test(path)) return parseJsonl(text);
   if (/\.csv$/i.test(path)) return parseCsv(text);
   throw new LawsInputError(`runs file '${path}': expected a .csv, .jsonl or .ndjson extension`);
-}
-
-/** Write JSON so a reader never sees half a file: temporary name, fsync, rename. */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'w');
-  try {
-    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
 }
 
 export function readFitFile(path: string): FittedLaw {

@@ -2,7 +2,7 @@
 // this; native/cpu/fake_quant.cc must give the same bits). Quantize-then-dequantize x, viewed as
 // (rows, cols) row-major, into out (which may alias x), group by group.
 
-import { philoxBlock, uniformFromBits } from '../tensor/philox.ts';
+import { philoxBlock, uniformFromBits } from '../base/philox.ts';
 import { assertFinite, NumericsError } from './errors.ts';
 import { chooseParams, insideRange, quantizerFor, quantizeValue } from './quantizer.ts';
 import { type FakeQuantSpec, type Granularity, validateSpec } from './spec.ts';

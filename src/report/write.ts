@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeFileAtomic } from '../store/atomic-write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { Browser, findChromium } from './browser.ts';
 import { renderReport } from './html.ts';
 import type { ReportInput } from './types.ts';

@@ -1,7 +1,7 @@
 // Exports of the run store: JSONL (one run per line, nested values kept) and CSV (flat, one column per
 // config/metric key, for spreadsheets and pandas).
 
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import type { RunRecord } from './run-store.ts';
 
 export function runsToJsonl(runs: RunRecord[]): string {

@@ -3,7 +3,7 @@
 // and writes analysis.json and the HTML report into the study folder.
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../data/atomic_write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
 import type { ExecutionReport } from '../sweep/executor.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic-write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { canonicalJson, contentId } from './canonical.ts';
 import { JobFileError } from './errors.ts';
 import type { JsonObject } from './spec.ts';

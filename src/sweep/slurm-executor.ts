@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../store/atomic-write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
 import { SweepError } from './errors.ts';
 import { type ExecutionReport, type Executor, emptyCounts } from './executor.ts';

@@ -1,9 +1,10 @@
 // Text generation from a trained model: temperature and top-k sampling, one token at a time over the last
 // `context` tokens (no KV cache: models here are small, and this keeps the model code single-path).
+
+import { philoxFill } from '../base/philox.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { forward, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
-import { philoxFill } from '../tensor/philox.ts';
 
 export interface SampleOptions {
   maxTokens: number;

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../data/atomic_write.ts';
+import { writeFileAtomic } from '../base/atomic-write.ts';
 import {
   BatchSampler,
   bigramBaseline,

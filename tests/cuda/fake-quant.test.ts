@@ -2,9 +2,9 @@
 // rounding (mse, whose error sums run in another order, to the reference's squared error). Skips without a GPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { philoxFill } from '../../src/base/philox.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 import { formatCases, granularityCases } from '../numerics/fake-quant-cases.ts';
 import { cuda, download, skip, upload } from './helpers.ts';
 

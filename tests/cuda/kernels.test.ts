@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
+import { philoxFill } from '../../src/base/philox.ts';
 import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });

@@ -4,13 +4,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { writeJsonAtomic } from '../../src/base/atomic-write.ts';
 import { runFit } from '../../src/cli/commands/fit.ts';
 import { zipPoints } from '../../src/cli/commands/predict.ts';
 import { datasetFromRows } from '../../src/laws/dataset.ts';
 import { LawsInputError, LawsOptionError } from '../../src/laws/errors.ts';
 import { fitLaw } from '../../src/laws/fit.ts';
 import { chinchillaForm } from '../../src/laws/forms/chinchilla.ts';
-import { readFitFile, writeJsonAtomic } from '../../src/laws/io-node.ts';
+import { readFitFile } from '../../src/laws/io-node.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
 import { parseCsv, parseJsonl } from '../../src/laws/table.ts';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { philoxFill } from '../../src/base/philox.ts';
 import { NumericsError } from '../../src/numerics/errors.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { type FakeQuantSpec, formatNames, parseFormat, quantSpec } from '../../src/numerics/spec.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 
 function normals(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);

@@ -2,6 +2,7 @@
 // OCP MX v1.0 (E3M2, E2M3, E2M1, E8M0), QLoRA's NF4, IEEE fp16 and bf16.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/base/half.ts';
 import { decodeE8m0, e8m0FromExponent } from '../../src/numerics/formats/e8m0.ts';
 import {
   BF16,
@@ -18,7 +19,6 @@ import {
   roundMinifloat,
 } from '../../src/numerics/formats/minifloat.ts';
 import { decodeNf4, encodeNf4, NF4_VALUES } from '../../src/numerics/formats/nf4.ts';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/tensor/half.ts';
 
 // The spec's formula, written out independently of the implementation.
 function specValue(E: number, M: number, bias: number, code: number): number {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nativeGptqKernels, registerNativeGptq } from '../../src/backends/cpu/gptq-kernels.ts';
 import { loadCpuAddon } from '../../src/backends/cpu/load-addon.ts';
+import { philoxFill } from '../../src/base/philox.ts';
 import { type GptqOptions, gptqQuantize, hessianFromActivations } from '../../src/numerics/gptq.ts';
 import { type GptqKernels, gptqKernels, setGptqKernels } from '../../src/numerics/gptq-kernels.ts';
 import { inverseCholeskyUpper } from '../../src/numerics/linalg.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 
 const loaded = loadCpuAddon();
 const native = 'error' in loaded ? null : nativeGptqKernels(loaded.addon);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { philoxFill } from '../../src/base/philox.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { gptqQuantize, hessianFromActivations } from '../../src/numerics/gptq.ts';
 import { inverseCholeskyUpper } from '../../src/numerics/linalg.ts';
 import { packBits, unpackBits } from '../../src/numerics/pack.ts';
 import { quantSpec } from '../../src/numerics/spec.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 
 const rows = 48;
 const cols = 128;

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { addonPath } from '../../src/backends/cpu/load-addon.ts';
+import { philoxFill } from '../../src/base/philox.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { encodeFakeQuantSpec, type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 import { formatCases, granularityCases } from './fake-quant-cases.ts';
 
 type FakeQuantKernel = (

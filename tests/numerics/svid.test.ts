@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { philoxFill } from '../../src/base/philox.ts';
 import { unpackBits } from '../../src/numerics/pack.ts';
 import { signValueBits } from '../../src/numerics/storage-bits.ts';
 import { svid } from '../../src/numerics/svid.ts';
-import { philoxFill } from '../../src/tensor/philox.ts';
 
 test('SVID (power and NMF) beats sign x mean|W| on a matrix with row and column scales', () => {
   const rows = 64;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { philox4x32, philoxFill } from '../../src/tensor/philox.ts';
+import { philox4x32, philoxFill } from '../../src/base/philox.ts';
 
 test('philox4x32-10 matches the Random123 known-answer vectors', () => {
   const out = new Uint32Array(4);

@@ -1,9 +1,10 @@
 // The `js` backend: every kernel of the interface in plain TypeScript. Slow and obviously correct — the oracle
 // that the native backends are tested against. createJsBackend({ float64: true }) computes in double precision
 // for finite-difference gradient checks.
+
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../base/half.ts';
+import { philoxFill } from '../../base/philox.ts';
 import { fakeQuantArray } from '../../numerics/fake-quant.ts';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../tensor/half.ts';
-import { philoxFill } from '../../tensor/philox.ts';
 import type { AdamWArgs, Backend, DType, MatmulArgs } from '../backend.ts';
 import { attention, attentionGrad } from './attention.ts';
 import { applyBinary, applyUnary, unaryDerivative } from './elementwise.ts';

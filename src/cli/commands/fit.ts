@@ -1,6 +1,7 @@
 // bitscale fit <runs.csv|.jsonl> --form ...: fit a scaling law, print parameters ± intervals, write JSON.
 
 import type { Command } from 'commander';
+import { writeJsonAtomic } from '../../base/atomic-write.ts';
 import { mappingRecord, parseMapping, parseNumber, parseNumberList } from '../../laws/cli-args.ts';
 import { datasetFromRows, KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError } from '../../laws/errors.ts';
@@ -8,7 +9,7 @@ import type { FitResult } from '../../laws/fit.ts';
 import { fitLaw } from '../../laws/fit.ts';
 import type { Part } from '../../laws/forms/kumar.ts';
 import { formByName } from '../../laws/forms/registry.ts';
-import { readRunsTable, writeJsonAtomic } from '../../laws/io-node.ts';
+import { readRunsTable } from '../../laws/io-node.ts';
 import { dropHighestLoss, tokensFromCompute } from '../../laws/transforms.ts';
 
 interface FitFlags {

@@ -2,7 +2,7 @@
 // finished runs are reused), fit the power laws, and write results.json, the report section and its SVGs.
 
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../store/atomic-write.ts';
+import { writeFileAtomic } from '../../base/atomic-write.ts';
 import { analyzeRuns, type OnebitNtkAnalysis, type SweepRuns } from './analysis.ts';
 import { type ExperimentPreset, expandPreset } from './preset.ts';
 import { onebitNtkReportSection } from './report-section.ts';

@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../../store/atomic-write.ts';
+import { writeFileAtomic } from '../../base/atomic-write.ts';
 import { registerJobKind } from '../../sweep/registry.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
 import { type QuantaRunConfig, trainQuanta } from './train.ts';

@@ -2,7 +2,7 @@
 // the report section (HTML fragment + SVGs) and a one-screen summary.
 
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../store/atomic-write.ts';
+import { writeFileAtomic } from '../../base/atomic-write.ts';
 import { QuantaConfigError } from './errors.ts';
 import { loadQuantaPreset, type QuantaPreset } from './preset.ts';
 import { quantaReportSection } from './report-section.ts';

@@ -3,7 +3,7 @@
 
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../store/atomic-write.ts';
+import { writeFileAtomic } from '../../base/atomic-write.ts';
 import { type LearningOrder, learningOrder } from './emergence.ts';
 import type { QuantaPreset } from './preset.ts';
 import { discoverQuanta, type QdgResult } from './qdg/discover.ts';
