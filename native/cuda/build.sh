@@ -28,11 +28,13 @@ compile() {
   local src=$1 extra=""
   # fake_quant repeats the reference's double arithmetic exactly: no contracted multiply-adds.
   [ "$(basename "$src")" = fake_quant.cu ] && extra="-fmad=false"
+  # GPTQ's host loops: OpenMP threads, and the reference's double arithmetic (no contraction) as well.
+  [ "$(basename "$src")" = gptq_host.cu ] && extra="-Xcompiler -fopenmp,-ffp-contract=off"
   "$nvcc" $flags $extra -c "$src" -o "$here/build/obj/$(basename "${src%.cu}").o"
 }
 export -f compile
 export nvcc flags here
 ls "$here"/*.cu | xargs -P "$(nproc)" -I{} bash -c 'compile {}'
-"$nvcc" -shared $arch -o "$here/build/bitscale_cuda.node.tmp" "$here"/build/obj/*.o -lcublasLt
+"$nvcc" -shared $arch -o "$here/build/bitscale_cuda.node.tmp" "$here"/build/obj/*.o -lcublasLt -lgomp
 mv "$here/build/bitscale_cuda.node.tmp" "$here/build/bitscale_cuda.node"
 echo "build:cuda: built $here/build/bitscale_cuda.node"

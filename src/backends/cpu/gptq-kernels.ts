@@ -3,29 +3,14 @@
 // registerNativeGptq() does the same for callers that quantize without creating a backend.
 import type { GptqKernels } from '../../numerics/gptq-kernels.ts';
 import { setGptqKernels } from '../../numerics/gptq-kernels.ts';
+import { nativeGptqKernelsOf } from '../native-gptq.ts';
 import type { CpuAddon } from './addon-types.ts';
 import { CpuKernelError } from './errors.ts';
 import { loadCpuAddon } from './load-addon.ts';
 
-/** Calls a kernel, rethrowing a native error as CpuKernelError (it names the kernel and the argument). */
-function call<A extends unknown[]>(name: string, fn: (...args: A) => void, ...args: A): void {
-  try {
-    fn(...args);
-  } catch (e) {
-    throw new CpuKernelError(name, e as Error);
-  }
-}
-
 /** The addon's GPTQ kernels, or null when this build of it has none. */
 export function nativeGptqKernels(addon: CpuAddon): GptqKernels | null {
-  const { gptqHessian, gptqInverseCholesky, gptqQuantizeBlock, gptqLazyUpdate } = addon;
-  if (!gptqHessian || !gptqInverseCholesky || !gptqQuantizeBlock || !gptqLazyUpdate) return null;
-  return {
-    hessian: (...args) => call('gptqHessian', gptqHessian, ...args),
-    inverseCholeskyUpper: (...args) => call('gptqInverseCholesky', gptqInverseCholesky, ...args),
-    quantizeBlock: (...args) => call('gptqQuantizeBlock', gptqQuantizeBlock, ...args),
-    lazyUpdate: (...args) => call('gptqLazyUpdate', gptqLazyUpdate, ...args),
-  };
+  return nativeGptqKernelsOf(addon, (name, e) => new CpuKernelError(name, e));
 }
 
 /** Makes the native kernels GPTQ's default when the addon loads and has them; returns whether it did. */

@@ -1,5 +1,6 @@
 // The CUDA addon's functions as JavaScript sees them (native/cuda/*.cu): positional arguments; storages are
 // opaque handles to device memory. dtype codes: 0 f32, 1 i32, 2 bf16, 3 f16.
+import type { NativeGptqAddon } from '../native-gptq.ts';
 
 /** A device buffer. Opaque: only the addon reads it. */
 export interface CudaStorage {
@@ -9,7 +10,7 @@ export interface CudaStorage {
 type S = CudaStorage;
 type Strides = readonly number[];
 
-export interface CudaAddon {
+export interface CudaAddon extends NativeGptqAddon {
   alloc(dtype: number, size: number): S;
   free(storage: S): void;
   write(storage: S, offset: number, data: Float32Array | Int32Array): void;

@@ -3,8 +3,10 @@
 // only in write() and read(); every other call queues kernels on one stream, and read() (or sumSquares,
 // sumSquaresMany) waits for them. Matmuls run through cuBLASLt in the mode of BITSCALE_CUDA_MATMUL (bf16 by
 // default; tf32, fp32).
+import { gptqKernels, setGptqKernels } from '../../numerics/gptq-kernels.ts';
 import { encodeFakeQuantSpec } from '../../numerics/spec.ts';
 import type { AdamWArgs, Backend, DType } from '../backend.ts';
+import { nativeGptqKernelsOf } from '../native-gptq.ts';
 import type { CudaAddon, CudaStorage } from './addon-types.ts';
 import { CudaBackendError, CudaKernelError } from './errors.ts';
 import { loadCudaAddon } from './load-addon.ts';
@@ -104,6 +106,10 @@ export function createCudaBackend(): CudaBackend {
   if ('error' in loaded) throw new CudaBackendError(loaded.error);
   const profile: CudaProfile | null = process.env.BITSCALE_CUDA_PROFILE === '1' ? {} : null;
   const native = guarded(loaded.addon, profile);
+  // GPTQ on a GPU host: the CPU addon's kernels (bit-exact with the reference) where they are registered,
+  // else this addon's host kernels (GPU machines often lack OpenBLAS), never the slow TypeScript loops.
+  if (!gptqKernels())
+    setGptqKernels(nativeGptqKernelsOf(loaded.addon, (name, e) => new CudaKernelError(name, e)));
 
   return {
     name: 'cuda',
