@@ -33,13 +33,17 @@ export function describeArtifact(name: string, path: string): Artifact {
   return { name, path, ...hashFile(path) };
 }
 
-/** Null when every artifact is intact; otherwise what is wrong with the first bad one. */
-export function artifactProblem(artifacts: Artifact[]): string | null {
+/**
+ * Null when every artifact is intact; otherwise what is wrong with the first bad one. With `missingOk`, only
+ * the files that are there are checked (a result whose files were left on another machine still stands).
+ */
+export function artifactProblem(artifacts: Artifact[], options: { missingOk?: boolean } = {}): string | null {
   for (const a of artifacts) {
     let size: number;
     try {
       size = statSync(a.path).size;
     } catch {
+      if (options.missingOk) continue;
       return `artifact ${a.name} (${a.path}) is missing`;
     }
     // Size first: a truncated file is caught without reading it.

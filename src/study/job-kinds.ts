@@ -10,7 +10,7 @@ import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
 import { registerJobKind } from '../sweep/registry.ts';
 import type { JsonObject } from '../sweep/spec.ts';
 import { train } from '../train/trainer.ts';
-import { runConfigFromJob } from './run-config.ts';
+import { runConfigFromJob, studyBackend } from './run-config.ts';
 
 registerJobKind('train', async (raw, ctx) => {
   const job = raw as TrainConfig;
@@ -18,7 +18,7 @@ registerJobKind('train', async (raw, ctx) => {
   let lastReport = 0;
   const summary = train(config, {
     outDir: ctx.runDir,
-    backend: (job.train.backend as string | undefined) ?? undefined,
+    backend: studyBackend(job),
     cacheDir: process.env.BITSCALE_CACHE,
     bigram: false,
     onProgress: (p) => {
@@ -65,7 +65,9 @@ registerJobKind('ptq', async (raw, ctx) => {
   const checkpoint = source?.artifacts.find((a) => a.name === 'checkpoint');
   if (!checkpoint) throw new Error(`ptq: training run ${job.source} has no checkpoint artifact`);
   const settings = job.settings as { groupSize?: number; calibrationTokens?: number; evalTokens?: number };
-  ctx.progress(0, `${job.method} ${job.precision}`);
+  // Calibration, GPTQ and evaluation run where the model was trained (the training job's backend).
+  const backend = studyBackend(source.config as TrainConfig);
+  ctx.progress(0, `${job.method} ${job.precision} on ${backend ?? 'the default backend'}`);
   const result = evaluatePtq(
     dirname(checkpoint.path),
     {
@@ -74,7 +76,7 @@ registerJobKind('ptq', async (raw, ctx) => {
       groupSize: settings.groupSize,
       calibrationTokens: settings.calibrationTokens,
     },
-    { cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
+    { backend, cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
   );
   return {
     metrics: { ...source.metrics, Ppost: bitsOf(job.precision), ptqFormat: job.precision, ...result },

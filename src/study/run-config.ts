@@ -37,3 +37,9 @@ export function runConfigFromJob(job: TrainConfig): RunConfig {
     throw e;
   }
 }
+
+/** The backend a study's training job names (train.backend), or undefined for the engine's default. */
+export function studyBackend(job: TrainConfig): string | undefined {
+  const backend = job.train?.backend;
+  return typeof backend === 'string' ? backend : undefined;
+}

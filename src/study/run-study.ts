@@ -6,10 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
 import type { ExecutionReport } from '../sweep/executor.ts';
+import { selectGpus } from '../sweep/gpus.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';
 import { planSweep } from '../sweep/plan.ts';
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
+import { checkBackends, gpuJobs } from './devices.ts';
+import { measureThroughput } from './estimate.ts';
 import { studyRows } from './rows.ts';
 import { studyValidator } from './validator.ts';
 
@@ -19,7 +22,15 @@ export interface StudyOptions {
   /** The study folder: run store, job files, runs, analysis and report. */
   dir: string;
   coresPerJob?: number;
+  /** Simultaneous CPU jobs (default: cores / coresPerJob). */
   maxWorkers?: number;
+  /** GPUs for GPU jobs: '0,1', 'all' (default) or 'none'; checked against the visible ones. */
+  gpus?: string;
+  /** GPU jobs sharing one GPU at a time (default 1). */
+  jobsPerGpu?: number;
+  /** Minutes after which no new training run starts; started runs and their PTQ still finish, and a later
+   *  invocation carries on (how a long study is split into shorter sessions). */
+  timeLimitMinutes?: number;
   analysis?: Partial<AnalyzeOptions>;
   /** Writes the report; the default is the HTML report of src/report. */
   writeReport?: (analysis: StudyAnalysis, dir: string) => string;
@@ -39,13 +50,22 @@ export const studyJson = (value: unknown) =>
   JSON.stringify(value, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2);
 
 export async function runStudy(options: StudyOptions): Promise<StudyResult> {
+  const started = Date.now();
   const spec = loadSweepSpec(options.spec, studyValidator);
   const dir = resolve(options.dir);
   const plan = planSweep(spec, { dir });
+  const needsGpu = gpuJobs(plan);
+  const gpus = plan.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
+  checkBackends(plan, gpus);
   const cores = options.coresPerJob ?? 1;
   const executor = new LocalExecutor({
     coresPerJob: cores,
     maxWorkers: options.maxWorkers,
+    gpus,
+    jobsPerGpu: options.jobsPerGpu,
+    needsGpu,
+    startRootsUntil:
+      options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
     env: {
       BITSCALE_JOB_KINDS: jobKindsModule,
       BITSCALE_THREADS: String(cores),
@@ -68,6 +88,8 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   });
   const analysisPath = join(dir, 'analysis.json');
   writeFileAtomic(analysisPath, `${studyJson(analysis)}\n`);
+  const throughput = measureThroughput(records);
+  if (throughput) writeFileAtomic(join(dir, 'throughput.json'), `${JSON.stringify(throughput, null, 2)}\n`);
   const reportPath = options.writeReport ? options.writeReport(analysis, dir) : null;
   return { execution, analysis, analysisPath, reportPath };
 }

@@ -1,13 +1,16 @@
 // Runs a plan's jobs on this machine, each in its own worker process (`bitscale job <file> --store <db>`),
-// so a crashing job never takes the sweep down. Workers are sized to the machine: as many as
-// availableParallelism() / coresPerJob. Finished runs whose artifacts check out are skipped, runs held by
-// live workers elsewhere are waited for, and each failure is recorded with its reason.
+// so a crashing job never takes the sweep down. CPU jobs are sized to the machine: as many as
+// availableParallelism() / coresPerJob. GPU jobs get a GPU each (jobsPerGpu at a time), named to the worker
+// through CUDA_VISIBLE_DEVICES. Jobs that consume a finished run (PTQ of a training run) start before new
+// training runs, so checkpoints are used soon after they are written. Finished runs are skipped, runs held
+// by live workers elsewhere are waited for, and each failure is recorded with its reason.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { claimIsStale, type RunRecord, RunStore } from '../store/run-store.ts';
 import { type ExecutionReport, type Executor, emptyCounts, type JobFailure } from './executor.ts';
+import { GpuSelectionError, visibleGpus } from './gpus.ts';
 import type { Job } from './job.ts';
 import { planJobFile, type SweepPlan } from './plan.ts';
 import { progressPrinter, type SweepProgress } from './progress.ts';
@@ -29,12 +32,25 @@ export interface LocalExecutorOptions {
   pollMs?: number;
   /** Called whenever the picture changes; default: a live line on stderr. Pass null for silence. */
   onProgress?: ((p: SweepProgress) => void) | null;
+  /** GPU ids jobs may use (see gpus.ts); default none. */
+  gpus?: string[];
+  /** Jobs sharing one GPU at a time. Default 1. */
+  jobsPerGpu?: number;
+  /** Which jobs need a GPU; default none. */
+  needsGpu?: (job: Job) => boolean;
+  /** Epoch ms after which no job that others wait on is started (a time budget): what was started, and the
+   *  jobs consuming finished runs, still complete, so nothing is left half-used. */
+  startRootsUntil?: number;
 }
 
-const defaultEntry = fileURLToPath(new URL('../../bin/bitscale.mjs', import.meta.url));
+/** The CLI a worker runs: $BITSCALE_CLI (a bundled bitscale), else bin/bitscale.mjs of this package. */
+const defaultEntry =
+  process.env.BITSCALE_CLI ?? fileURLToPath(new URL('../../bin/bitscale.mjs', import.meta.url));
 
 interface Worker {
   job: Job;
+  /** The GPU it runs on, if it needs one. */
+  gpu: string | null;
   child: ChildProcess;
   startedAt: number;
   fraction: number;
@@ -54,6 +70,11 @@ export class LocalExecutor implements Executor {
   }
 
   async execute(plan: SweepPlan, signal?: AbortSignal): Promise<ExecutionReport> {
+    const gpuJob = plan.jobs.find((j) => this.options.needsGpu?.(j));
+    if (gpuJob && !this.options.gpus?.length)
+      throw new GpuSelectionError(
+        `job ${gpuJob.id} (${gpuJob.kind}) needs a GPU, and none was given to the sweep (--gpus; visible here: ${visibleGpus().join(', ') || 'none'})`,
+      );
     const store = RunStore.open(plan.storePath);
     const show = this.options.onProgress === undefined ? progressPrinter() : this.options.onProgress;
     const workers = new Map<string, Worker>();
@@ -71,10 +92,15 @@ export class LocalExecutor implements Executor {
     try {
       for (;;) {
         const records = new Map(plan.jobs.map((j) => [j.id, store.get(j.id)] as const));
-        // Trust a finished run only after its artifacts check out; otherwise send it back to pending.
+        // Trust a finished run only after its artifacts check out; otherwise send it back to pending. A result
+        // that no pending job consumes stands when its files are gone (a study resumed on another machine
+        // carries its store, not every checkpoint), but not when a file that is there was damaged.
+        const consumed = new Set(
+          plan.jobs.filter((j) => !finished(records.get(j.id))).flatMap((j) => j.deps),
+        );
         for (const [id, r] of records) {
-          if (r && (r.status === 'done' || r.status === 'diverged') && !verified.has(id)) {
-            const problem = finishedRunProblem(store, r);
+          if (finished(r) && !verified.has(id)) {
+            const problem = finishedRunProblem(store, r, { missingOk: !consumed.has(id) });
             if (problem) {
               store.invalidate(id, problem);
               records.set(id, store.get(id));
@@ -85,17 +111,26 @@ export class LocalExecutor implements Executor {
         const state = classify(plan.jobs, records, workers, tried, stale);
         show?.(this.progress(plan, state, workers, durations));
 
+        const rootsAllowed = Date.now() < (this.options.startRootsUntil ?? Number.POSITIVE_INFINITY);
         if (!signal?.aborted) {
-          for (const job of state.ready) {
-            if (workers.size >= this.maxWorkers) break;
+          const dependedOn = new Set(plan.jobs.flatMap((j) => j.deps));
+          // Consumers first: they free a finished run's files and give results soonest.
+          const ready = [...state.ready].sort(
+            (a, b) => Number(b.deps.length > 0) - Number(a.deps.length > 0),
+          );
+          for (const job of ready) {
+            if (!rootsAllowed && job.deps.length === 0 && dependedOn.has(job.id)) continue;
+            const slot = this.slotFor(job, workers);
+            if (slot === undefined) continue;
             tried.add(job.id);
             workers.set(
               job.id,
-              this.launch(plan, job, () => wake()),
+              this.launch(plan, job, slot, () => wake()),
             );
           }
         }
-        if (workers.size === 0 && (state.waiting === 0 || signal?.aborted)) {
+        // Done when nothing runs and nothing can start: all finished, interrupted, or the time budget is spent.
+        if (workers.size === 0 && (state.waiting === 0 || signal?.aborted || !rootsAllowed)) {
           for (const job of plan.jobs) {
             const r = records.get(job.id);
             if (r?.status === 'failed' && tried.has(job.id))
@@ -133,17 +168,48 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  private launch(plan: SweepPlan, job: Job, onChange: () => void): Worker {
+  /** Jobs that can run at once. */
+  private capacity(): number {
+    const gpuSlots = this.options.needsGpu
+      ? (this.options.gpus?.length ?? 0) * (this.options.jobsPerGpu ?? 1)
+      : 0;
+    return Math.max(1, this.maxWorkers + gpuSlots);
+  }
+
+  /** A GPU id (or null for a CPU job) that the job may start on now; undefined when none is free. */
+  private slotFor(job: Job, workers: Map<string, Worker>): string | null | undefined {
+    const running = [...workers.values()];
+    if (!this.options.needsGpu?.(job)) {
+      return running.filter((w) => w.gpu === null).length < this.maxWorkers ? null : undefined;
+    }
+    const perGpu = this.options.jobsPerGpu ?? 1;
+    // The least loaded GPU, so that jobs spread over the GPUs before they share one.
+    let best: string | undefined;
+    let bestLoad = perGpu;
+    for (const gpu of this.options.gpus ?? []) {
+      const load = running.filter((w) => w.gpu === gpu).length;
+      if (load < bestLoad) [best, bestLoad] = [gpu, load];
+    }
+    return best;
+  }
+
+  private launch(plan: SweepPlan, job: Job, gpu: string | null, onChange: () => void): Worker {
     const args = ['job', planJobFile(plan, job), '--store', plan.storePath, '--runs', plan.runsDir];
     args.push('--cores', String(this.coresPerJob));
     if (this.options.staleAfterMs) args.push('--stale-after', String(this.options.staleAfterMs / 1000));
     const threads = String(this.coresPerJob);
     const child = fork(this.options.entry ?? defaultEntry, args, {
       execArgv: this.options.execArgv ?? [],
-      env: { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...this.options.env },
+      env: {
+        ...process.env,
+        OMP_NUM_THREADS: threads,
+        OPENBLAS_NUM_THREADS: threads,
+        ...this.options.env,
+        ...(gpu === null ? {} : { CUDA_VISIBLE_DEVICES: gpu }),
+      },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    const worker: Worker = { job, child, startedAt: Date.now(), fraction: 0, stderrTail: '' };
+    const worker: Worker = { job, gpu, child, startedAt: Date.now(), fraction: 0, stderrTail: '' };
     child.stderr?.on('data', (d: Buffer) => {
       worker.stderrTail = (worker.stderrTail + d.toString()).slice(-2000);
     });
@@ -177,10 +243,13 @@ export class LocalExecutor implements Executor {
         mean === null
           ? null
           : (mean * Math.max(0, left)) /
-            Math.min(this.maxWorkers, Math.max(1, state.pending + state.running)),
+            Math.min(this.capacity(), Math.max(1, state.pending + state.running)),
     };
   }
 }
+
+const finished = (r: RunRecord | undefined): r is RunRecord =>
+  r?.status === 'done' || r?.status === 'diverged';
 
 /** Sorts the plan's jobs into what can start now, what waits, and what cannot run in this invocation. */
 function classify(

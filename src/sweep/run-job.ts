@@ -42,9 +42,16 @@ export function defaultRunsDir(storePath: string): string {
   return join(dirname(resolve(storePath)), 'runs');
 }
 
-/** Checks a finished run: its own artifacts, and that its dependencies still have the artifacts it consumed. */
-export function finishedRunProblem(store: RunStore, record: RunRecord): string | null {
-  const own = artifactProblem(record.artifacts);
+/**
+ * Checks a finished run: its own artifacts (with `missingOk`, those still on disk), and that its dependencies
+ * still have the artifacts it consumed.
+ */
+export function finishedRunProblem(
+  store: RunStore,
+  record: RunRecord,
+  options: { missingOk?: boolean } = {},
+): string | null {
+  const own = artifactProblem(record.artifacts, options);
   if (own) return own;
   for (const [depId, consumed] of Object.entries(record.inputs ?? {})) {
     const dep = store.get(depId);

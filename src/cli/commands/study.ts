@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { writeReport } from '../../report/write.ts';
+import { type DryRun, dryRunStudy } from '../../study/dry-run.ts';
 import { studyReportInput } from '../../study/report-input.ts';
 import { runStudy } from '../../study/run-study.ts';
 
@@ -30,13 +31,41 @@ export function registerStudy(program: Command): void {
     .option('--cores-per-job <n>', 'CPU cores per training job', Number, 1)
     .option('--workers <n>', 'simultaneous jobs (default: cores / cores-per-job)', Number)
     .option('--bootstrap <k>', 'bootstrap resamples for the fits', Number, 100)
+    .option('--gpus <ids>', "GPUs for GPU jobs, one job per GPU: '0,1', 'all' (default) or 'none'")
+    .option('--jobs-per-gpu <n>', 'GPU jobs sharing one GPU at a time', Number, 1)
+    .option(
+      '--time-limit <minutes>',
+      'start no new training run after this long; run again to carry on',
+      Number,
+    )
+    .option('--dry-run', 'list the jobs and their estimated device-hours; run nothing')
+    .option('--throughput <file>', "with --dry-run: measured throughput (a study's throughput.json)")
     .action(
       async (
         spec: string | undefined,
-        opts: { preset: string; out?: string; coresPerJob: number; workers?: number; bootstrap: number },
+        opts: {
+          preset: string;
+          out?: string;
+          coresPerJob: number;
+          workers?: number;
+          bootstrap: number;
+          gpus?: string;
+          jobsPerGpu: number;
+          timeLimit?: number;
+          dryRun?: boolean;
+          throughput?: string;
+        },
       ) => {
         const specPath = spec ?? presetPath(opts.preset);
         const name = spec ? 'custom' : opts.preset;
+        if (opts.dryRun) {
+          printDryRun(dryRunStudy(specPath, opts.throughput ?? defaultThroughput(specPath)));
+          return;
+        }
+        if (!Number.isInteger(opts.jobsPerGpu) || opts.jobsPerGpu < 1)
+          throw new Error(`--jobs-per-gpu: ${opts.jobsPerGpu} is not a positive integer`);
+        if (opts.timeLimit !== undefined && !(opts.timeLimit > 0))
+          throw new Error(`--time-limit: ${opts.timeLimit} is not a positive number of minutes`);
         const dir = resolve(opts.out ?? join('studies', name));
         const started = performance.now();
         const result = await runStudy({
@@ -44,6 +73,9 @@ export function registerStudy(program: Command): void {
           dir,
           coresPerJob: opts.coresPerJob,
           maxWorkers: opts.workers,
+          gpus: opts.gpus,
+          jobsPerGpu: opts.jobsPerGpu,
+          timeLimitMinutes: opts.timeLimit,
           analysis: { bootstrap: opts.bootstrap },
         });
         const input = studyReportInput(result.analysis, `bitscale precision study: ${name}`, [
@@ -84,4 +116,29 @@ export function registerStudy(program: Command): void {
         if (failures.length > 0) process.exitCode = 1;
       },
     );
+}
+
+/** The throughput recorded by the GPU study that ran (experiments/gpu-small-results), for specs on cuda. */
+function defaultThroughput(specPath: string): string | undefined {
+  const recorded = join(presetsDir, 'gpu-small-results', 'throughput.json');
+  return existsSync(recorded) && /gpu/.test(specPath) ? recorded : undefined;
+}
+
+function printDryRun(d: DryRun): void {
+  const kinds = new Map<string, number>();
+  for (const j of d.jobs) kinds.set(j.kind, (kinds.get(j.kind) ?? 0) + 1);
+  console.log(
+    `study ${d.name}: ${d.jobs.length} jobs (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}) on ${d.backends.join(', ')}`,
+  );
+  for (const j of d.jobs.filter((j) => j.kind === 'train'))
+    console.log(`  train ${j.id.slice(0, 12)} ${j.summary}`);
+  const e = d.estimate;
+  if (!e) {
+    console.log("estimate: no measured throughput (give --throughput <a study's throughput.json>)");
+    return;
+  }
+  const device = d.backends.includes('cuda') ? 'GPU' : 'CPU';
+  console.log(
+    `estimate from ${d.throughputFrom}: ${e.hours.toFixed(2)} ${device}-hours (training ${e.trainHours.toFixed(2)}, PTQ ${e.ptqHours.toFixed(2)}); longest run ${(e.longestRunHours * 60).toFixed(1)} min`,
+  );
 }

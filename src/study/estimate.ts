@@ -1,0 +1,93 @@
+// What a study will cost before it runs (`bitscale study --dry-run`): its jobs and their GPU- or CPU-hours,
+// from throughput measured on finished runs. A training run's time is modelled as a fixed start-up cost plus
+// its training FLOPs at a measured rate (least squares over the measured runs); a PTQ job as the mean
+// measured PTQ job.
+import { parameterCount } from '../nn/config.ts';
+import type { RunRecord } from '../store/run-store.ts';
+import type { TrainConfig } from '../sweep/expand.ts';
+import type { Job } from '../sweep/job.ts';
+import { runConfigFromJob } from './run-config.ts';
+
+export interface Throughput {
+  /** Seconds a training job costs besides its FLOPs (process start, data, evaluation, checkpoint). */
+  overheadSeconds: number;
+  /** Training FLOPs per second. */
+  flopsPerSecond: number;
+  /** Mean wall time of a PTQ job. */
+  ptqSeconds: number;
+  /** How many runs these come from. */
+  trainRuns: number;
+  ptqRuns: number;
+}
+
+/** Training FLOPs of one run: 6 N D for the weights plus 6 L T d D for attention scores (Kaplan et al.). */
+export function trainingFlops(job: TrainConfig): number {
+  const { model } = runConfigFromJob(job);
+  const n = parameterCount(model).total;
+  return 6 * n * job.tokens + 6 * model.nLayers * model.context * model.dModel * job.tokens;
+}
+
+/** Throughput measured on a study's finished runs; null without at least one training run. */
+export function measureThroughput(records: RunRecord[]): Throughput | null {
+  const train = records.filter(
+    (r) => r.kind === 'train' && r.status === 'done' && typeof r.metrics?.wallSeconds === 'number',
+  );
+  if (train.length === 0) return null;
+  const xs = train.map((r) => trainingFlops(r.config as TrainConfig));
+  const ys = train.map((r) => r.metrics!.wallSeconds as number);
+  const mx = mean(xs);
+  const my = mean(ys);
+  const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  const sxy = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0);
+  // With one distinct size (or a fit that says bigger runs are faster) there is no overhead to separate.
+  let slope = sxx > 0 ? sxy / sxx : 0;
+  let intercept = my - slope * mx;
+  if (slope <= 0 || intercept < 0) {
+    slope = ys.reduce((a, b) => a + b, 0) / xs.reduce((a, b) => a + b, 0);
+    intercept = 0;
+  }
+  const ptq = records.filter(
+    (r) => r.kind === 'ptq' && r.status === 'done' && r.startedAt !== null && r.finishedAt !== null,
+  );
+  return {
+    overheadSeconds: intercept,
+    flopsPerSecond: 1 / slope,
+    ptqSeconds: ptq.length ? mean(ptq.map((r) => (r.finishedAt! - r.startedAt!) / 1000)) : 0,
+    trainRuns: train.length,
+    ptqRuns: ptq.length,
+  };
+}
+
+export interface StudyEstimate {
+  trainJobs: number;
+  ptqJobs: number;
+  otherJobs: number;
+  /** Device-hours for all jobs, one job per device at a time. */
+  hours: number;
+  trainHours: number;
+  ptqHours: number;
+  /** The largest training run's estimated hours. */
+  longestRunHours: number;
+}
+
+export function estimateJobs(jobs: Job[], throughput: Throughput): StudyEstimate {
+  const trainSeconds = jobs
+    .filter((j) => j.kind === 'train')
+    .map(
+      (j) => throughput.overheadSeconds + trainingFlops(j.config as TrainConfig) / throughput.flopsPerSecond,
+    );
+  const ptqJobs = jobs.filter((j) => j.kind === 'ptq').length;
+  const trainHours = trainSeconds.reduce((a, b) => a + b, 0) / 3600;
+  const ptqHours = (ptqJobs * throughput.ptqSeconds) / 3600;
+  return {
+    trainJobs: trainSeconds.length,
+    ptqJobs,
+    otherJobs: jobs.length - trainSeconds.length - ptqJobs,
+    hours: trainHours + ptqHours,
+    trainHours,
+    ptqHours,
+    longestRunHours: Math.max(0, ...trainSeconds) / 3600,
+  };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
