@@ -1,13 +1,13 @@
 // The main job: a precision study from a sweep spec to a report. Plans the grid (train + PTQ jobs) into a run
-// store, runs it on local worker processes (finished runs are skipped, so re-running resumes), fits the laws,
-// and writes analysis.json and the HTML report into the study folder.
+// store, runs it on local worker processes or Slurm job arrays (finished runs are skipped, so re-running
+// resumes), fits the laws, and writes analysis.json and the HTML report into the study folder.
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
-import type { ExecutionReport } from '../sweep/executor.ts';
+import type { ExecutionReport, Executor } from '../sweep/executor.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';
 import { planSweep } from '../sweep/plan.ts';
+import { SlurmExecutor, type SlurmExecutorOptions } from '../sweep/slurm-executor.ts';
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
 import { studyRows } from './rows.ts';
@@ -20,6 +20,8 @@ export interface StudyOptions {
   dir: string;
   coresPerJob?: number;
   maxWorkers?: number;
+  /** Submit the jobs as Slurm job arrays with these options instead of running them here. */
+  slurm?: SlurmExecutorOptions;
   analysis?: Partial<AnalyzeOptions>;
   /** Writes the report; the default is the HTML report of src/report. */
   writeReport?: (analysis: StudyAnalysis, dir: string) => string;
@@ -32,8 +34,6 @@ export interface StudyResult {
   reportPath: string | null;
 }
 
-const jobKindsModule = fileURLToPath(new URL('./job-kinds.ts', import.meta.url));
-
 /** JSON with Infinity spelled out (precisions of unquantized models). */
 export const studyJson = (value: unknown) =>
   JSON.stringify(value, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2);
@@ -43,15 +43,10 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const dir = resolve(options.dir);
   const plan = planSweep(spec, { dir });
   const cores = options.coresPerJob ?? 1;
-  const executor = new LocalExecutor({
-    coresPerJob: cores,
-    maxWorkers: options.maxWorkers,
-    env: {
-      BITSCALE_JOB_KINDS: jobKindsModule,
-      BITSCALE_THREADS: String(cores),
-      BITSCALE_CACHE: join(dir, 'cache'),
-    },
-  });
+  const env = { BITSCALE_THREADS: String(cores), BITSCALE_CACHE: join(dir, 'cache') };
+  const executor: Executor = options.slurm
+    ? new SlurmExecutor({ cpusPerTask: cores, ...options.slurm, env: { ...env, ...options.slurm.env } })
+    : new LocalExecutor({ coresPerJob: cores, maxWorkers: options.maxWorkers, env });
   const execution = await executor.execute(plan);
   const store = RunStore.open(plan.storePath);
   let records: ReturnType<RunStore['list']>;
