@@ -1,5 +1,6 @@
 // The bitscale command line: a thin layer over the library. Each command lives in src/cli/commands/.
 import { Command } from 'commander';
+import { builtinJobKinds } from '../jobs/builtin.ts';
 import { registerData } from './commands/data.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerJob } from './commands/job.ts';
@@ -23,7 +24,7 @@ program
   .version('0.1.0')
   .showHelpAfterError();
 
-registerStudy(program);
+registerStudy(program, builtinJobKinds);
 registerSmoke(program);
 registerData(program);
 registerTrain(program);
@@ -33,8 +34,8 @@ registerPredict(program);
 registerOptimize(program);
 registerOnebitNtk(program);
 registerQuanta(program);
-registerSweep(program);
-registerJob(program);
+registerSweep(program, builtinJobKinds);
+registerJob(program, builtinJobKinds);
 registerRuns(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../nn/config.ts';
 import { isLinearWeight, type Params } from '../nn/transformer.ts';
 import { fakeQuantArray } from '../numerics/fake-quant.ts';
 import { gptqQuantize } from '../numerics/gptq.ts';
+import { gptqKernels } from '../numerics/gptq-kernels.ts';
 import { type FakeQuantSpec, parseFormat, quantSpec } from '../numerics/spec.ts';
 import { elementBits } from '../numerics/storage-bits.ts';
 import * as T from '../tensor/index.ts';
@@ -64,6 +65,9 @@ export function quantizeModel(
       `GPTQ quantizes to integer formats (int2..int8); '${options.format}' needs method rtn`,
     );
   }
+  // GPTQ's column loops on native kernels where an addon has them: the backend in use registered its own,
+  // else the CPU addon's if it is built.
+  if (options.method === 'gptq' && !gptqKernels()) registerNativeGptq();
   const hessians =
     options.method === 'gptq'
       ? linearHessians(model, params, trainTokens, options.calibrationTokens, 8, options.seed)

@@ -1,7 +1,6 @@
-// Typed errors of the run store.
-import { SweepError } from '../sweep/errors.ts';
+// Typed errors of the run store. The store sits below the sweep machinery, so its errors stand alone.
 
-export class StoreError extends SweepError {
+export class StoreError extends Error {
   override name = 'StoreError';
 }
 

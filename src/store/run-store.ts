@@ -11,8 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Job } from '../sweep/job.ts';
-import type { JsonObject } from '../sweep/spec.ts';
+import type { JsonObject } from '../base/json.ts';
 import type { Artifact } from './artifacts.ts';
 import { ClaimLostError, StoreError } from './errors.ts';
 
@@ -21,6 +20,14 @@ export type RunStatus = (typeof runStatuses)[number];
 
 /** The sha256 of each artifact of each dependency a run consumed: { depId: { artifactName: sha256 } }. */
 export type RunInputs = Record<string, Record<string, string>>;
+
+/** What the store needs of a job to hold its run (a sweep's Job has this shape). */
+export interface NewRun {
+  id: string;
+  kind: string;
+  config: JsonObject;
+  deps: string[];
+}
 
 export interface RunRecord {
   id: string;
@@ -40,6 +47,23 @@ export interface RunRecord {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+}
+
+/** A finished attempt recorded outside the store (see result-file.ts), for ingest(). */
+export interface RunOutcome {
+  id: string;
+  kind: string;
+  status: 'done' | 'diverged' | 'failed';
+  metrics: JsonObject | null;
+  artifacts: Artifact[];
+  inputs: RunInputs | null;
+  error: string | null;
+  /** 1 for the first attempt; a requeued Slurm task counts SLURM_RESTART_COUNT + 1. */
+  attempt: number;
+  host: string;
+  pid: number;
+  startedAt: number;
+  finishedAt: number;
 }
 
 /** Who holds a run. The token fences results: only the current holder's token is accepted. */
@@ -172,7 +196,7 @@ export class RunStore {
   }
 
   /** Adds jobs as pending runs (existing runs are kept as they are) and records their sweep membership. */
-  addJobs(jobs: Job[], sweep?: string): void {
+  addJobs(jobs: NewRun[], sweep?: string): void {
     const now = Date.now();
     const insert = this.db.prepare(
       `INSERT OR IGNORE INTO runs (id, kind, config, deps, status, created_at, updated_at)
@@ -329,6 +353,65 @@ export class RunStore {
              WHERE id = ? AND status IN ('done', 'diverged')`,
           )
           .run(`redo: ${reason}`, now, id);
+      })
+      .immediate();
+  }
+
+  /**
+   * Records an outcome that a worker without access to the store wrote (a Slurm task's result file). Only an
+   * outcome newer than what the store holds is taken, so ingesting the same files again changes nothing and
+   * an old failed attempt never overwrites a later success. Returns whether the store changed.
+   */
+  ingest(outcome: RunOutcome): boolean {
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(outcome.id) as RunRow | undefined;
+        if (!row)
+          throw new StoreError(`run ${outcome.id}: not in the store ${this.path}; plan its sweep first`);
+        if (row.kind !== outcome.kind)
+          throw new StoreError(
+            `run ${outcome.id}: the outcome is of kind ${outcome.kind}, the run of ${row.kind}`,
+          );
+        if (row.finished_at !== null && row.finished_at >= outcome.finishedAt) return false;
+        const now = Date.now();
+        this.db.prepare('DELETE FROM artifacts WHERE run_id = ?').run(outcome.id);
+        const add = this.db.prepare(
+          'INSERT INTO artifacts (run_id, name, path, sha256, size) VALUES (?, ?, ?, ?, ?)',
+        );
+        for (const a of outcome.artifacts) add.run(outcome.id, a.name, a.path, a.sha256, a.size);
+        this.db
+          .prepare(
+            `UPDATE runs SET status = ?, attempts = MAX(attempts, ?), metrics = ?, inputs = ?, error = ?,
+             claim_token = NULL, claim_host = NULL, claim_pid = NULL, heartbeat_at = NULL, started_at = ?,
+             finished_at = ?, updated_at = ? WHERE id = ?`,
+          )
+          .run(
+            outcome.status,
+            outcome.attempt,
+            outcome.metrics === null ? null : JSON.stringify(outcome.metrics),
+            outcome.inputs === null ? null : JSON.stringify(outcome.inputs),
+            outcome.error,
+            outcome.startedAt,
+            outcome.finishedAt,
+            now,
+            outcome.id,
+          );
+        this.db
+          .prepare(
+            `INSERT OR REPLACE INTO attempts (run_id, attempt, host, pid, started_at, ended_at, outcome, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            outcome.id,
+            outcome.attempt,
+            outcome.host,
+            outcome.pid,
+            outcome.startedAt,
+            outcome.finishedAt,
+            outcome.status,
+            outcome.error,
+          );
+        return true;
       })
       .immediate();
   }

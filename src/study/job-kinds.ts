@@ -1,18 +1,19 @@
 // The precision study's two job kinds, plugged into the sweep machinery: 'train' runs one language model at its
 // training precision; 'ptq' quantizes a finished training run at one (P_post, method) and measures delta_PTQ.
-// Sweep workers import this module (BITSCALE_JOB_KINDS) so that job files naming these kinds can run.
+// src/jobs/builtin.ts maps the kind names to these runners.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bitsOf } from '../nn/precision.ts';
 import { evaluatePtq } from '../ptq/evaluate-ptq.ts';
 import type { PtqMethod } from '../ptq/quantize-model.ts';
 import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
-import { registerJobKind } from '../sweep/registry.ts';
+import type { JobRunner } from '../sweep/job-kind.ts';
 import type { JsonObject } from '../sweep/spec.ts';
 import { train } from '../train/trainer.ts';
 import { runConfigFromJob, studyBackend } from './run-config.ts';
 
-registerJobKind('train', async (raw, ctx) => {
+/** Kind 'train': one language model at its training precision. */
+export const runTrainJob: JobRunner = async (raw, ctx) => {
   const job = raw as TrainConfig;
   const config = runConfigFromJob(job);
   let lastReport = 0;
@@ -57,9 +58,10 @@ registerJobKind('train', async (raw, ctx) => {
         .filter(([, path]) => existsSync(path)),
     ),
   };
-});
+};
 
-registerJobKind('ptq', async (raw, ctx) => {
+/** Kind 'ptq': quantizes a finished training run and measures delta_PTQ. */
+export const runPtqJob: JobRunner = async (raw, ctx) => {
   const job = raw as PtqConfig;
   const source = ctx.deps[job.source];
   const checkpoint = source?.artifacts.find((a) => a.name === 'checkpoint');
@@ -82,4 +84,4 @@ registerJobKind('ptq', async (raw, ctx) => {
     metrics: { ...source.metrics, Ppost: bitsOf(job.precision), ptqFormat: job.precision, ...result },
     artifacts: {},
   };
-});
+};

@@ -1,14 +1,14 @@
 // The main job: a precision study from a sweep spec to a report. Plans the grid (train + PTQ jobs) into a run
-// store, runs it on local worker processes (finished runs are skipped, so re-running resumes), fits the laws,
-// and writes analysis.json and the HTML report into the study folder.
+// store, runs it on local worker processes or Slurm job arrays (finished runs are skipped, so re-running
+// resumes), fits the laws, and writes analysis.json and the HTML report into the study folder.
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
-import type { ExecutionReport } from '../sweep/executor.ts';
+import type { ExecutionReport, Executor } from '../sweep/executor.ts';
 import { selectGpus } from '../sweep/gpus.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';
 import { planSweep } from '../sweep/plan.ts';
+import { SlurmExecutor, type SlurmExecutorOptions } from '../sweep/slurm-executor.ts';
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
 import { checkBackends, gpuJobs } from './devices.ts';
@@ -31,6 +31,8 @@ export interface StudyOptions {
   /** Minutes after which no new training run starts; started runs and their PTQ still finish, and a later
    *  invocation carries on (how a long study is split into shorter sessions). */
   timeLimitMinutes?: number;
+  /** Submit the jobs as Slurm job arrays with these options instead of running them here. */
+  slurm?: SlurmExecutorOptions;
   analysis?: Partial<AnalyzeOptions>;
   /** Writes the report; the default is the HTML report of src/report. */
   writeReport?: (analysis: StudyAnalysis, dir: string) => string;
@@ -43,8 +45,6 @@ export interface StudyResult {
   reportPath: string | null;
 }
 
-const jobKindsModule = fileURLToPath(new URL('./job-kinds.ts', import.meta.url));
-
 /** JSON with Infinity spelled out (precisions of unquantized models). */
 export const studyJson = (value: unknown) =>
   JSON.stringify(value, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v), 2);
@@ -54,24 +54,30 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const spec = loadSweepSpec(options.spec, studyValidator);
   const dir = resolve(options.dir);
   const plan = planSweep(spec, { dir });
-  const needsGpu = gpuJobs(plan);
-  const gpus = plan.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
-  checkBackends(plan, gpus);
   const cores = options.coresPerJob ?? 1;
-  const executor = new LocalExecutor({
-    coresPerJob: cores,
-    maxWorkers: options.maxWorkers,
-    gpus,
-    jobsPerGpu: options.jobsPerGpu,
-    needsGpu,
-    startRootsUntil:
-      options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
-    env: {
-      BITSCALE_JOB_KINDS: jobKindsModule,
-      BITSCALE_THREADS: String(cores),
-      BITSCALE_CACHE: join(dir, 'cache'),
-    },
-  });
+  const env = { BITSCALE_THREADS: String(cores), BITSCALE_CACHE: join(dir, 'cache') };
+  let executor: Executor;
+  if (options.slurm) {
+    executor = new SlurmExecutor({
+      cpusPerTask: cores,
+      ...options.slurm,
+      env: { ...env, ...options.slurm.env },
+    });
+  } else {
+    const needsGpu = gpuJobs(plan);
+    const gpus = plan.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
+    checkBackends(plan, gpus);
+    executor = new LocalExecutor({
+      coresPerJob: cores,
+      maxWorkers: options.maxWorkers,
+      env,
+      gpus,
+      jobsPerGpu: options.jobsPerGpu,
+      needsGpu,
+      startRootsUntil:
+        options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
+    });
+  }
   const execution = await executor.execute(plan);
   const store = RunStore.open(plan.storePath);
   let records: ReturnType<RunStore['list']>;

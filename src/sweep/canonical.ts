@@ -3,8 +3,6 @@
 
 import { createHash } from 'node:crypto';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
 /** JSON with object keys sorted at every depth. Rejects values JSON cannot represent faithfully. */
 export function canonicalJson(value: unknown, path = 'config'): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);

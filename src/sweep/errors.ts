@@ -1,6 +1,6 @@
 // Typed errors of the sweep machinery. Each says what was wrong, where, and what is allowed.
 
-/** Base class: every error thrown on purpose by src/sweep, src/store and src/report. */
+/** Base class: every error thrown on purpose by src/sweep (src/store has its own StoreError). */
 export class SweepError extends Error {
   override name = 'SweepError';
 }

@@ -25,8 +25,10 @@ export interface LocalExecutorOptions {
   entry?: string;
   /** Node flags for workers (e.g. ['--import', 'tsx'] for a .ts entry). */
   execArgv?: string[];
-  /** Extra environment for workers (e.g. BITSCALE_JOB_KINDS). */
+  /** Extra environment for workers. */
   env?: NodeJS.ProcessEnv;
+  /** Modules of job kinds beyond the built-in ones, passed to each worker as --kinds. */
+  kindModules?: string[];
   staleAfterMs?: number;
   /** How often to look at the store while waiting on runs held elsewhere. */
   pollMs?: number;
@@ -196,6 +198,7 @@ export class LocalExecutor implements Executor {
   private launch(plan: SweepPlan, job: Job, gpu: string | null, onChange: () => void): Worker {
     const args = ['job', planJobFile(plan, job), '--store', plan.storePath, '--runs', plan.runsDir];
     args.push('--cores', String(this.coresPerJob));
+    if (this.options.kindModules?.length) args.push('--kinds', this.options.kindModules.join(','));
     if (this.options.staleAfterMs) args.push('--stale-after', String(this.options.staleAfterMs / 1000));
     const threads = String(this.coresPerJob);
     const child = fork(this.options.entry ?? defaultEntry, args, {

@@ -1,14 +1,20 @@
-// Runs one job file against the run store: the body of `bitscale job`, on a laptop or a Slurm node.
-// Safe to run twice, anywhere: a done run whose artifacts check out is skipped; a run held by a live
-// worker is left alone; a stale or failed run is claimed and (re)done.
+// Runs one job file: the body of `bitscale job`, on a laptop or a Slurm node. Safe to run twice, anywhere.
+// Two ways to record the run:
+// - against the run store (runJobFile): a done run whose artifacts check out is skipped; a run held by a live
+//   worker is left alone; a stale or failed run is claimed and (re)done. Local workers share one SQLite file.
+// - to a result file (runJobToResultFile): for Slurm tasks, which never open the store (see
+//   store/result-file.ts for why); dependencies are read from their result files.
 
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { artifactProblem, describeArtifact } from '../store/artifacts.ts';
 import { ClaimLostError } from '../store/errors.ts';
-import { type Claim, type RunInputs, type RunRecord, RunStore } from '../store/run-store.ts';
-import { readJobFile } from './job.ts';
-import { getJobKind, type JobContext, type JobLogger } from './registry.ts';
+import { readResultFile, resultFilePath, writeResultFile } from '../store/result-file.ts';
+import { type RunInputs, type RunRecord, RunStore } from '../store/run-store.ts';
+import { type Job, readJobFile } from './job.ts';
+import { type JobContext, type JobKinds, type JobLogger, runnerFor } from './job-kind.ts';
+import type { JsonObject } from './spec.ts';
 
 export type JobOutcome =
   | 'done' // ran now and finished
@@ -19,17 +25,29 @@ export type JobOutcome =
   | 'busy' // another live worker holds it
   | 'lost'; // its claim was taken over while it ran; its result was discarded
 
-export interface RunJobOptions {
-  storePath: string;
-  /** Where run directories live; default: `runs/` next to the store. */
+interface CommonOptions {
+  /** The runners, by kind name. */
+  kinds: JobKinds;
+  /** Where run directories live; default: `runs/` next to the store (or the results folder). */
   runsDir?: string;
   cores?: number;
-  staleAfterMs?: number;
-  heartbeatMs?: number;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
   /** Where log lines go besides the run's job.log; default stderr. */
   echo?: (line: string) => void;
+}
+
+export interface RunJobOptions extends CommonOptions {
+  storePath: string;
+  staleAfterMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface ResultFileOptions extends CommonOptions {
+  /** The folder of result files (one <run id>.json per run). */
+  resultsDir: string;
+  /** 1 for the first attempt (a requeued Slurm task passes SLURM_RESTART_COUNT + 1). */
+  attempt?: number;
 }
 
 export interface RunJobReport {
@@ -47,14 +65,14 @@ export function defaultRunsDir(storePath: string): string {
  * still have the artifacts it consumed.
  */
 export function finishedRunProblem(
-  store: RunStore,
-  record: RunRecord,
+  lookup: { get(id: string): Pick<RunRecord, 'status' | 'artifacts'> | undefined },
+  record: Pick<RunRecord, 'artifacts' | 'inputs'>,
   options: { missingOk?: boolean } = {},
 ): string | null {
   const own = artifactProblem(record.artifacts, options);
   if (own) return own;
   for (const [depId, consumed] of Object.entries(record.inputs ?? {})) {
-    const dep = store.get(depId);
+    const dep = lookup.get(depId);
     const now = Object.fromEntries((dep?.artifacts ?? []).map((a) => [a.name, a.sha256]));
     for (const [name, sha] of Object.entries(consumed)) {
       if (dep?.status !== 'done' || now[name] !== sha)
@@ -66,6 +84,7 @@ export function finishedRunProblem(
 
 export async function runJobFile(jobPath: string, options: RunJobOptions): Promise<RunJobReport> {
   const job = readJobFile(jobPath);
+  runnerFor(options.kinds, job.kind);
   const store = RunStore.open(options.storePath);
   try {
     store.addJobs([job]);
@@ -102,60 +121,159 @@ export async function runJobFile(jobPath: string, options: RunJobOptions): Promi
       }
       return { id: job.id, outcome: 'skipped', detail: `became ${claimed.reason} meanwhile` };
     }
-    return await execute(store, claimed.claim, job.kind, job.config, deps, jobPath, options);
+    const claim = claimed.claim;
+
+    // Heartbeats keep the claim alive; a lost claim aborts the job and its result is discarded.
+    const lost = new AbortController();
+    const heartbeatMs = options.heartbeatMs ?? 5_000;
+    let lastBeat = Date.now();
+    const beat = () => {
+      lastBeat = Date.now();
+      if (!store.heartbeat(claim) && !lost.signal.aborted) {
+        lost.abort(new ClaimLostError(`run ${claim.id}: claim lost (another worker took it over as stale)`));
+      }
+    };
+    const timer = setInterval(beat, heartbeatMs);
+    timer.unref();
+    try {
+      const ran = await runOnce(job, deps, claim.attempt, options, {
+        tag: `${claim.id} #${claim.attempt}`,
+        signals: [lost.signal],
+        onProgress: () => {
+          if (Date.now() - lastBeat >= heartbeatMs) beat();
+        },
+      });
+      if (ran.error instanceof ClaimLostError) {
+        ran.log.warn(ran.error.message);
+        return { id: job.id, outcome: 'lost', detail: ran.error.message };
+      }
+      try {
+        if (ran.result) store.finish(claim, ran.result);
+        else store.fail(claim, ran.reason);
+      } catch (e) {
+        if (e instanceof ClaimLostError) return { id: job.id, outcome: 'lost', detail: e.message };
+        throw e;
+      }
+      return ran.result
+        ? { id: job.id, outcome: ran.result.status }
+        : { id: job.id, outcome: 'failed', detail: ran.reason };
+    } finally {
+      clearInterval(timer);
+    }
   } finally {
     store.close();
   }
 }
 
-async function execute(
-  store: RunStore,
-  claim: Claim,
-  kind: string,
-  config: JobContext['job']['config'],
+export async function runJobToResultFile(jobPath: string, options: ResultFileOptions): Promise<RunJobReport> {
+  const job = readJobFile(jobPath);
+  runnerFor(options.kinds, job.kind);
+  const read = (id: string) => readResultFile(resultFilePath(options.resultsDir, id)) ?? undefined;
+  const lookup = { get: read };
+  const existing = read(job.id);
+  if (existing && existing.status !== 'failed' && !finishedRunProblem(lookup, existing))
+    return { id: job.id, outcome: 'skipped' };
+
+  const deps: Record<string, RunRecord> = {};
+  for (const depId of job.deps) {
+    const dep = read(depId);
+    const problem = dep?.status === 'done' ? artifactProblem(dep.artifacts) : null;
+    if (dep?.status !== 'done' || problem) {
+      const why = problem ?? `it is ${dep?.status ?? 'not finished (no result file)'}`;
+      return { id: job.id, outcome: 'blocked', detail: `dependency ${depId}: ${why}` };
+    }
+    // The runner sees a dependency as a store record; the fields a result file lacks are left empty.
+    deps[depId] = {
+      ...dep,
+      config: readJobFile(join(dirname(resolve(jobPath)), `${depId}.json`)).config,
+      deps: [],
+      attempts: dep.attempt,
+      claimHost: null,
+      claimPid: null,
+      heartbeatAt: null,
+      createdAt: dep.startedAt,
+      updatedAt: dep.finishedAt,
+    };
+  }
+
+  const attempt = options.attempt ?? 1;
+  const startedAt = Date.now();
+  const ran = await runOnce(
+    job,
+    deps,
+    attempt,
+    { ...options, runsDir: options.runsDir ?? join(dirname(resolve(options.resultsDir)), 'runs') },
+    {
+      tag: `${job.id} #${attempt}`,
+      signals: [],
+    },
+  );
+  writeResultFile(options.resultsDir, {
+    id: job.id,
+    kind: job.kind,
+    status: ran.result?.status ?? 'failed',
+    metrics: ran.result?.metrics ?? null,
+    artifacts: ran.result?.artifacts ?? [],
+    inputs: ran.result?.inputs ?? null,
+    error: ran.result ? null : ran.reason,
+    attempt,
+    host: hostname(),
+    pid: process.pid,
+    startedAt,
+    finishedAt: Date.now(),
+  });
+  return ran.result
+    ? { id: job.id, outcome: ran.result.status }
+    : { id: job.id, outcome: 'failed', detail: ran.reason };
+}
+
+interface Ran {
+  result?: {
+    status: 'done' | 'diverged';
+    metrics: JsonObject;
+    artifacts: ReturnType<typeof describeArtifact>[];
+    inputs: RunInputs;
+  };
+  error?: unknown;
+  reason: string;
+  log: JobLogger;
+}
+
+/** Runs the job's runner once in its run directory, with logging, progress and abort wired; never throws. */
+async function runOnce(
+  job: Job,
   deps: Record<string, RunRecord>,
-  jobPath: string,
-  options: RunJobOptions,
-): Promise<RunJobReport> {
-  const runDir = join(options.runsDir ?? defaultRunsDir(options.storePath), claim.id);
+  attempt: number,
+  options: CommonOptions & { storePath?: string },
+  how: { tag: string; signals: AbortSignal[]; onProgress?: () => void },
+): Promise<Ran> {
+  const runsDir = options.runsDir ?? defaultRunsDir(options.storePath!);
+  const runDir = join(runsDir, job.id);
   mkdirSync(runDir, { recursive: true });
   const echo = options.echo ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const log = makeLogger(join(runDir, 'job.log'), claim, echo);
-  const abort = new AbortController();
-  const onOuterAbort = () => abort.abort(options.signal?.reason ?? new Error('interrupted'));
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  if (options.signal?.aborted) onOuterAbort();
-
-  const heartbeatMs = options.heartbeatMs ?? 5_000;
-  let lastBeat = Date.now();
-  const beat = () => {
-    lastBeat = Date.now();
-    if (!store.heartbeat(claim) && !abort.signal.aborted) {
-      abort.abort(new ClaimLostError(`run ${claim.id}: claim lost (another worker took it over as stale)`));
-    }
-  };
-  const timer = setInterval(beat, heartbeatMs);
-  timer.unref();
+  const log = makeLogger(join(runDir, 'job.log'), how.tag, echo);
+  const signals = options.signal ? [options.signal, ...how.signals] : how.signals;
+  const signal = signals.length ? AbortSignal.any(signals) : new AbortController().signal;
 
   const ctx: JobContext = {
-    job: { id: claim.id, kind, config, deps: Object.keys(deps) },
+    job: { id: job.id, kind: job.kind, config: job.config, deps: Object.keys(deps) },
     runDir,
     deps,
-    attempt: claim.attempt,
+    attempt,
     cores: options.cores ?? 1,
     progress(fraction, message) {
       options.onProgress?.(fraction, message);
-      if (Date.now() - lastBeat >= heartbeatMs) beat();
+      how.onProgress?.();
     },
-    signal: abort.signal,
+    signal,
     log,
   };
 
-  log.info(`start ${kind} attempt ${claim.attempt} (${jobPath})`);
+  log.info(`start ${job.kind} attempt ${attempt}`);
   try {
     // A job that returns has done its work: record it even if a stop was requested meanwhile (only a lost
-    // claim discards a result, and finish() enforces that).
-    const result = await getJobKind(kind)(config, ctx);
+    // claim discards a result, and the store enforces that).
+    const result = await runnerFor(options.kinds, job.kind)(job.config, ctx);
     const artifacts = Object.entries(result.artifacts).map(([name, path]) =>
       describeArtifact(name, resolve(path)),
     );
@@ -163,32 +281,19 @@ async function execute(
       Object.values(deps).map((d) => [d.id, Object.fromEntries(d.artifacts.map((a) => [a.name, a.sha256]))]),
     );
     const status = result.status ?? 'done';
-    store.finish(claim, { status, metrics: result.metrics, artifacts, inputs });
     log.info(`finished: ${status}`);
-    return { id: claim.id, outcome: status };
+    return { result: { status, metrics: result.metrics, artifacts, inputs }, reason: '', log };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    if (err instanceof ClaimLostError) {
-      log.warn(reason);
-      return { id: claim.id, outcome: 'lost', detail: reason };
-    }
-    log.error(`failed: ${err instanceof Error && err.stack ? err.stack : reason}`);
-    try {
-      store.fail(claim, reason);
-    } catch (e) {
-      if (e instanceof ClaimLostError) return { id: claim.id, outcome: 'lost', detail: e.message };
-      throw e;
-    }
-    return { id: claim.id, outcome: 'failed', detail: reason };
-  } finally {
-    clearInterval(timer);
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    if (!(err instanceof ClaimLostError))
+      log.error(`failed: ${err instanceof Error && err.stack ? err.stack : reason}`);
+    return { error: err, reason, log };
   }
 }
 
-function makeLogger(path: string, claim: Claim, echo: (line: string) => void): JobLogger {
+function makeLogger(path: string, tag: string, echo: (line: string) => void): JobLogger {
   const write = (level: string, message: string) => {
-    const line = `${new Date().toISOString()} ${level} [${claim.id} #${claim.attempt}] ${message}`;
+    const line = `${new Date().toISOString()} ${level} [${tag}] ${message}`;
     appendFileSync(path, `${line}\n`);
     echo(line);
   };

@@ -1,16 +1,16 @@
 // Runs a list of jobs as one sweep on this machine and hands back their finished runs: job files and the run
 // store under <dir> (done runs are reused, so an interrupted sweep resumes), executed by local worker
-// processes (`bitscale job`, with the job kinds' modules loaded through $BITSCALE_JOB_KINDS) or, when
-// workers would only compete for the cores, one after another in this process. The glue an experiment needs
+// processes (`bitscale job`, which knows the built-in job kinds) or, when workers would only compete for the
+// cores, one after another in this process with the runners the caller hands in. The glue an experiment needs
 // between "here are my jobs" and "here are their results".
 
 import { readFileSync } from 'node:fs';
 import { type RunRecord, RunStore } from '../store/run-store.ts';
 import { SweepError } from './errors.ts';
 import type { Job } from './job.ts';
+import type { JobKinds } from './job-kind.ts';
 import { LocalExecutor } from './local-executor.ts';
 import { planJobFile, planJobs } from './plan.ts';
-import { jobKindsEnv } from './registry.ts';
 import { runJobFile } from './run-job.ts';
 
 export interface RunLocallyOptions {
@@ -20,8 +20,10 @@ export interface RunLocallyOptions {
   workers: number;
   /** Run the jobs here, one after another, instead of in worker processes (same store and job files). */
   inProcess?: boolean;
-  /** Modules that register the jobs' kinds, for the workers ($BITSCALE_JOB_KINDS). */
-  jobKindModules?: string[];
+  /** The runners of the jobs' kinds, for running in process. */
+  kinds: JobKinds;
+  /** Modules of job kinds that are not built in, for the workers (--kinds). */
+  kindModules?: string[];
   /** Extra environment for the workers. */
   env?: NodeJS.ProcessEnv;
   /** Progress lines and, in process, the jobs' log lines. */
@@ -41,6 +43,7 @@ export async function runJobsLocally(
       const outcome = await runJobFile(planJobFile(plan, job), {
         storePath: plan.storePath,
         runsDir: plan.runsDir,
+        kinds: options.kinds,
         echo: log,
       });
       if (outcome.outcome !== 'done' && outcome.outcome !== 'skipped') {
@@ -49,9 +52,9 @@ export async function runJobsLocally(
     }
   } else {
     let lastLine = '';
-    const kinds = options.jobKindModules?.length ? { [jobKindsEnv]: options.jobKindModules.join(',') } : {};
     const executor = new LocalExecutor({
-      env: { ...kinds, ...options.env },
+      env: options.env,
+      kindModules: options.kindModules,
       maxWorkers: options.workers,
       onProgress: (p) => {
         const line = `${name}: ${p.done}/${p.total} done, ${p.running} running, ${p.failed} failed`;

@@ -1,25 +1,40 @@
-// Submits a plan to Slurm as job arrays: array task i runs `bitscale job jobs/<id>.json --store <db>` for
-// the i-th job of a list file. Jobs with dependencies go in later "waves" (wave k holds jobs whose longest
-// dependency chain has length k), each array submitted with --dependency=afterany on the previous one; a
-// job whose dependency did not finish reports itself blocked. Every task writes to the same run store over
-// the shared filesystem, which is why the store must use journalMode 'delete' there (see StoreOptions).
+// Submits a plan to Slurm as job arrays and waits for them, ingesting each task's result into the run store.
+//
+// Array task i runs `bitscale job jobs/<id>.json --results results/` for the i-th job of a list file. Jobs
+// with dependencies go in later "waves" (wave k holds jobs whose longest dependency chain has length k),
+// each array submitted with --dependency=afterany on the previous one; a job whose dependency did not
+// finish reports itself blocked.
+//
+// Why result files and not the store: tasks on many hosts share only a network file system, and SQLite's
+// locking over NFS/Lustre is unreliable (SQLite advises against it). So no task opens the store: each
+// writes results/<id>.json atomically, and this process (the only one that opens the store, on the
+// submitting host) ingests them while it waits, and again on the next run. Claims come from Slurm itself: a
+// job is one array task, which Slurm runs at most once at a time, also when requeued. Re-running the sweep
+// ingests what finished, then submits only what is not done.
 
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic-write.ts';
+import { outcomeOf, readResultFiles, writeResultFile } from '../store/result-file.ts';
 import { RunStore } from '../store/run-store.ts';
 import { SweepError } from './errors.ts';
-import { type ExecutionReport, type Executor, emptyCounts } from './executor.ts';
+import { type ExecutionReport, type Executor, emptyCounts, type JobFailure } from './executor.ts';
 import type { Job } from './job.ts';
 import { planJobFile, type SweepPlan } from './plan.ts';
+import { progressPrinter, type SweepProgress } from './progress.ts';
+import { finishedRunProblem } from './run-job.ts';
 
 export interface SlurmExecutorOptions {
   /** Shell words that start the CLI on a compute node; default `node <this package>/bin/bitscale.mjs`. */
   command?: string;
-  /** The sbatch program; default 'sbatch' from PATH. */
+  /** The sbatch, squeue and scancel programs; default from PATH. */
   sbatch?: string;
+  squeue?: string;
+  scancel?: string;
   cpusPerTask?: number;
+  /** --gpus-per-task; Slurm then sets CUDA_VISIBLE_DEVICES for each task. */
   gpusPerTask?: number;
   /** Most array tasks running at once (the %N of --array). */
   maxParallel?: number;
@@ -28,8 +43,16 @@ export interface SlurmExecutorOptions {
   timeLimit?: string;
   /** More `#SBATCH ...` lines, e.g. ['--account=proj', '--mem=16G']. */
   extraDirectives?: string[];
-  /** Exported in each task (e.g. BITSCALE_JOB_KINDS). */
+  /** Exported in each task (e.g. BITSCALE_THREADS). */
   env?: Record<string, string>;
+  /** Modules of job kinds beyond the built-in ones, passed to each task as --kinds. */
+  kindModules?: string[];
+  /** Wait for the arrays to finish, ingesting results as they come (default). False: submit and return. */
+  wait?: boolean;
+  /** How often to look at the queue and the result files while waiting. Default 2 s. */
+  pollMs?: number;
+  /** Called whenever the picture changes; default: a live line on stderr. Pass null for silence. */
+  onProgress?: ((p: SweepProgress) => void) | null;
 }
 
 export interface SlurmWave {
@@ -41,56 +64,130 @@ export interface SlurmWave {
 
 const defaultCommand = `node ${shellQuote(fileURLToPath(new URL('../../bin/bitscale.mjs', import.meta.url)))}`;
 
+/** Where the tasks of a plan write their result files. */
+export function resultsDirOf(plan: SweepPlan): string {
+  return join(dirname(plan.jobsDir), 'results');
+}
+
 export class SlurmExecutor implements Executor {
   constructor(private readonly options: SlurmExecutorOptions = {}) {}
 
   /** Writes slurm/wave-<k>.list and slurm/wave-<k>.sbatch next to the jobs directory, without submitting. */
-  writeScripts(plan: SweepPlan): SlurmWave[] {
-    const dir = join(plan.jobsDir, '..', 'slurm');
-    return jobWaves(plan.jobs).map((jobs, index) => {
+  writeScripts(plan: SweepPlan, jobs: Job[] = plan.jobs): SlurmWave[] {
+    const dir = join(dirname(plan.jobsDir), 'slurm');
+    // Slurm opens --output before the script runs, so the log folder must exist at submission.
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    return jobWaves(jobs).map((waveJobs, index) => {
       const wave: SlurmWave = {
         index,
-        jobs,
+        jobs: waveJobs,
         listPath: join(dir, `wave-${index}.list`),
         scriptPath: join(dir, `wave-${index}.sbatch`),
       };
-      writeFileAtomic(wave.listPath, `${jobs.map((j) => planJobFile(plan, j)).join('\n')}\n`);
+      writeFileAtomic(wave.listPath, `${waveJobs.map((j) => planJobFile(plan, j)).join('\n')}\n`);
       writeFileAtomic(wave.scriptPath, this.script(plan, wave, join(dir, 'logs')));
       return wave;
     });
   }
 
-  async execute(plan: SweepPlan): Promise<ExecutionReport> {
-    const submitted: string[] = [];
-    for (const wave of this.writeScripts(plan)) {
-      const args = ['--parsable'];
-      if (submitted.length > 0) args.push(`--dependency=afterany:${submitted.at(-1)}`);
-      args.push(wave.scriptPath);
-      let out: string;
-      try {
-        out = execFileSync(this.options.sbatch ?? 'sbatch', args, { encoding: 'utf8' });
-      } catch (err) {
-        throw new SweepError(`sbatch ${args.join(' ')} failed: ${(err as Error).message}`);
-      }
-      // --parsable prints "jobid" or "jobid;cluster"; fake or wrapped sbatch may print more lines before it.
-      const id = out.trim().split('\n').at(-1)?.split(';')[0] ?? '';
-      if (!/^\d+$/.test(id))
-        throw new SweepError(`sbatch printed ${JSON.stringify(out.trim())}, expected a job id`);
-      submitted.push(id);
-    }
+  async execute(plan: SweepPlan, signal?: AbortSignal): Promise<ExecutionReport> {
+    const resultsDir = resultsDirOf(plan);
     const store = RunStore.open(plan.storePath);
+    const show = this.options.onProgress === undefined ? progressPrinter() : this.options.onProgress;
     try {
-      const counts = emptyCounts();
-      const failures = [];
-      for (const job of plan.jobs) {
-        const r = store.get(job.id);
-        if (!r) continue;
-        counts[r.status]++;
-        if (r.status === 'failed') failures.push({ id: r.id, kind: r.kind, reason: r.error ?? '' });
+      ingestResults(store, plan, resultsDir);
+      const todo = plan.jobs.filter((job) => {
+        const r = store.get(job.id)!;
+        if (r.status !== 'done' && r.status !== 'diverged') return true;
+        const problem = finishedRunProblem(store, r);
+        if (problem) store.invalidate(job.id, problem);
+        return problem !== null;
+      });
+      // Tasks read their dependencies from result files: give them one for each dependency already done.
+      const todoIds = new Set(todo.map((j) => j.id));
+      for (const dep of new Set(todo.flatMap((j) => j.deps))) {
+        const r = store.get(dep);
+        if (!todoIds.has(dep) && r && r.status !== 'pending' && r.status !== 'running')
+          writeResultFile(resultsDir, outcomeOf(r));
       }
-      return { counts, failures, blocked: [], submitted };
+
+      const submitted: string[] = [];
+      for (const wave of todo.length ? this.writeScripts(plan, todo) : []) {
+        const args = ['--parsable'];
+        if (submitted.length > 0) args.push(`--dependency=afterany:${submitted.at(-1)}`);
+        args.push(wave.scriptPath);
+        const out = this.call(this.options.sbatch ?? 'sbatch', args);
+        // --parsable prints "jobid" or "jobid;cluster"; fake or wrapped sbatch may print more lines before it.
+        const id = out.trim().split('\n').at(-1)?.split(';')[0] ?? '';
+        if (!/^\d+$/.test(id))
+          throw new SweepError(`sbatch printed ${JSON.stringify(out.trim())}, expected a job id`);
+        submitted.push(id);
+      }
+
+      if (submitted.length > 0 && this.options.wait !== false) {
+        const onAbort = () => this.call(this.options.scancel ?? 'scancel', submitted, true);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          for (;;) {
+            const running = this.runningTasks(submitted);
+            ingestResults(store, plan, resultsDir);
+            show?.(progressOf(plan, store, running ?? 0));
+            if (running === null || signal?.aborted) break;
+            await new Promise((r) => setTimeout(r, this.options.pollMs ?? 2000));
+          }
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+          if (this.options.onProgress === undefined && process.stderr.isTTY) process.stderr.write('\n');
+        }
+        ingestResults(store, plan, resultsDir);
+      }
+
+      const counts = emptyCounts();
+      const failures: JobFailure[] = [];
+      const blocked: JobFailure[] = [];
+      const waited = submitted.length > 0 && this.options.wait !== false;
+      for (const job of plan.jobs) {
+        const r = store.get(job.id)!;
+        counts[r.status]++;
+        if (!todoIds.has(job.id)) continue;
+        if (r.status === 'failed') failures.push({ id: r.id, kind: r.kind, reason: r.error ?? '' });
+        else if (waited && r.status === 'pending')
+          blocked.push({
+            id: job.id,
+            kind: job.kind,
+            reason:
+              'its task wrote no result: a dependency did not finish, or the task was cancelled (see slurm/logs)',
+          });
+      }
+      return { counts, failures, blocked, submitted };
     } finally {
       store.close();
+    }
+  }
+
+  /** Array tasks of the given jobs still in the queue and how many run; null once none is queued. */
+  private runningTasks(jobIds: string[]): number | null {
+    // -r: one line per array task. squeue fails once Slurm has forgotten the jobs: nothing is queued then.
+    let out: string;
+    try {
+      out = execFileSync(this.options.squeue ?? 'squeue', ['-h', '-r', '-j', jobIds.join(','), '-o', '%t'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch {
+      return null;
+    }
+    const states = out.split('\n').filter(Boolean);
+    return states.length === 0 ? null : states.filter((s) => s.trim() === 'R').length;
+  }
+
+  private call(program: string, args: string[], quiet = false): string {
+    try {
+      return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      if (quiet) return '';
+      const e = err as Error & { stderr?: string };
+      throw new SweepError(`${program} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
     }
   }
 
@@ -103,26 +200,58 @@ export class SlurmExecutor implements Executor {
       `--array=${array}`,
       `--cpus-per-task=${cpus}`,
       `--output=${logDir}/%A_%a.out`,
+      // A requeued task appends to its log and resumes from its run directory.
+      '--open-mode=append',
+      '--requeue',
       ...(o.gpusPerTask ? [`--gpus-per-task=${o.gpusPerTask}`] : []),
       ...(o.partition ? [`--partition=${o.partition}`] : []),
       ...(o.timeLimit ? [`--time=${o.timeLimit}`] : []),
-      ...(o.extraDirectives ?? []),
+      ...(o.extraDirectives ?? []).map((d) => d.replace(/^#SBATCH\s+/, '')),
     ];
     const env = Object.entries(o.env ?? {}).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+    const kinds = o.kindModules?.length ? ` --kinds ${shellQuote(o.kindModules.join(','))}` : '';
     return [
       '#!/bin/bash',
       ...directives.map((d) => `#SBATCH ${d}`),
       `# bitscale sweep ${plan.name}, wave ${wave.index}: ${wave.jobs.length} jobs, one per array task.`,
       'set -euo pipefail',
-      `mkdir -p ${shellQuote(logDir)}`,
       ...env,
       `export OMP_NUM_THREADS=\${SLURM_CPUS_PER_TASK:-${cpus}}`,
       `JOB_FILE=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${shellQuote(wave.listPath)})`,
-      `exec ${o.command ?? defaultCommand} job "$JOB_FILE" --store ${shellQuote(plan.storePath)} ` +
-        `--runs ${shellQuote(plan.runsDir)} --cores "\${SLURM_CPUS_PER_TASK:-${cpus}}"`,
+      `exec ${o.command ?? defaultCommand} job "$JOB_FILE" --results ${shellQuote(resultsDirOf(plan))} ` +
+        `--runs ${shellQuote(plan.runsDir)} --cores "\${SLURM_CPUS_PER_TASK:-${cpus}}"${kinds}`,
       '',
     ].join('\n');
   }
+}
+
+/** Takes every result file of the plan's jobs that is newer than what the store holds. */
+export function ingestResults(store: RunStore, plan: SweepPlan, resultsDir: string): number {
+  const ids = new Set(plan.jobs.map((j) => j.id));
+  let taken = 0;
+  for (const [id, outcome] of readResultFiles(resultsDir)) if (ids.has(id) && store.ingest(outcome)) taken++;
+  return taken;
+}
+
+function progressOf(plan: SweepPlan, store: RunStore, running: number): SweepProgress {
+  const p: SweepProgress = {
+    name: plan.name,
+    total: plan.jobs.length,
+    done: 0,
+    diverged: 0,
+    running,
+    failed: 0,
+    blocked: 0,
+    pending: 0,
+    etaSeconds: null,
+  };
+  for (const job of plan.jobs) {
+    const status = store.get(job.id)?.status;
+    if (status === 'done' || status === 'diverged' || status === 'failed') p[status]++;
+    else p.pending++;
+  }
+  p.pending = Math.max(0, p.pending - running);
+  return p;
 }
 
 /** Groups jobs by the length of their longest dependency chain: wave 0 has no dependencies. */

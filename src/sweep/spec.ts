@@ -16,11 +16,11 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Json } from './canonical.ts';
+import type { JsonObject } from '../base/json.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { parsePrecision, precisionHelp } from './precision.ts';
 
-export type JsonObject = { [key: string]: Json };
+export type { JsonObject } from '../base/json.ts';
 
 /** Precisions a model trains at: weights, activations, KV cache. */
 export interface TrainPrecision {

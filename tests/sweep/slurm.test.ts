@@ -16,15 +16,18 @@ import {
 
 const command = `${process.execPath} --import tsx ${fixtureCli}`;
 
-test('the sbatch script runs array task i as `bitscale job <i-th job file> --store <db>`', () => {
+test('the sbatch script runs array task i as `bitscale job <i-th job file> --results <dir>`', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bitscale-slurm-'));
-  const plan = planSweep(syntheticSpec(dir), { dir, journalMode: 'delete' });
+  const plan = planSweep(syntheticSpec(dir), { dir });
   const executor = new SlurmExecutor({
     command,
     cpusPerTask: 4,
+    gpusPerTask: 1,
     maxParallel: 3,
     partition: 'gpu',
     timeLimit: '01:00:00',
+    extraDirectives: ['--account=proj', '#SBATCH --mem=1G'],
+    kindModules: [syntheticKinds],
   });
   const waves = executor.writeScripts(plan);
   assert.deepEqual(
@@ -37,8 +40,12 @@ test('the sbatch script runs array task i as `bitscale job <i-th job file> --sto
     '#SBATCH --cpus-per-task=4',
     '#SBATCH --partition=gpu',
     '#SBATCH --time=01:00:00',
+    '#SBATCH --gpus-per-task=1',
+    '#SBATCH --account=proj',
+    '#SBATCH --mem=1G',
+    '#SBATCH --requeue',
     `JOB_FILE=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${waves[0].listPath})`,
-    `exec ${command} job "$JOB_FILE" --store ${plan.storePath} --runs ${plan.runsDir} --cores "\${SLURM_CPUS_PER_TASK:-4}"`,
+    `exec ${command} job "$JOB_FILE" --results ${join(dir, 'results')} --runs ${plan.runsDir} --cores "\${SLURM_CPUS_PER_TASK:-4}" --kinds ${syntheticKinds}`,
   ]) {
     assert.ok(script.split('\n').includes(line), `missing line: ${line}\n${script}`);
   }
@@ -64,11 +71,13 @@ test('submitting through a fake sbatch that runs the array tasks here completes 
   const { mkdirSync } = await import('node:fs');
   mkdirSync(bin);
   symlinkSync(join(import.meta.dirname, 'fixtures', 'fake-sbatch.sh'), join(bin, 'sbatch'));
+  // The fake sbatch runs the tasks before it returns, so the queue is always empty.
+  symlinkSync('/bin/true', join(bin, 'squeue'));
   process.env.PATH = `${bin}:${process.env.PATH}`;
   process.env.FAKE_SBATCH_LOG = join(dir, 'sbatch.log');
 
-  const plan = planSweep(syntheticSpec(dir, { divergePrecision: 'int4' }), { dir, journalMode: 'delete' });
-  const executor = new SlurmExecutor({ command, env: { BITSCALE_JOB_KINDS: syntheticKinds } });
+  const plan = planSweep(syntheticSpec(dir, { divergePrecision: 'int4' }), { dir });
+  const executor = new SlurmExecutor({ command, kindModules: [syntheticKinds], onProgress: null, pollMs: 50 });
   const report = await executor.execute(plan);
   assert.equal(report.submitted?.length, 2);
   const calls = readFileSync(join(dir, 'sbatch.log'), 'utf8').trim().split('\n');
@@ -79,13 +88,16 @@ test('submitting through a fake sbatch that runs the array tasks here completes 
   );
   // int4 training diverges, so its PTQ jobs stay pending (they report themselves blocked).
   assert.deepEqual(report.counts, { pending: 2, running: 0, done: 4, failed: 0, diverged: 2 });
+  assert.equal(report.blocked.length, 2);
+  // The tasks never opened the store: what it holds came from their result files.
   const store = RunStore.open(plan.storePath);
-  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'delete');
+  assert.ok(store.list().every((r) => r.status === 'pending' || r.attempts === 1));
   store.close();
 
-  // Submitting again runs every task again, and every task finds its run done: nothing is redone.
+  // Running the sweep again submits only the two blocked PTQ jobs; nothing finished is redone.
   const before = readLedger(dir).length;
-  await executor.execute(plan);
+  const again = await executor.execute(plan);
+  assert.equal(again.submitted?.length, 1);
   assert.equal(readLedger(dir).length, before);
   assert.ok([...countBy(readLedger(dir), 'complete').values()].every((n) => n === 1));
 });

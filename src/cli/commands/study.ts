@@ -3,11 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { writeReport } from '../../report/write.ts';
 import { type DryRun, dryRunStudy } from '../../study/dry-run.ts';
 import { studyReportInput } from '../../study/report-input.ts';
 import { runStudy } from '../../study/run-study.ts';
+import { checkJobKinds, type JobKinds } from '../../sweep/job-kind.ts';
+import { addExecutorOptions, type ExecutorFlags, slurmOptionsOf } from '../slurm-options.ts';
 
 const presetsDir = fileURLToPath(new URL('../../../experiments/', import.meta.url));
 
@@ -19,8 +21,22 @@ export function presetPath(name: string): string {
 
 const fmt = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toPrecision(4));
 
-export function registerStudy(program: Command): void {
-  program
+interface StudyFlags extends ExecutorFlags {
+  preset: string;
+  out?: string;
+  coresPerJob: number;
+  workers?: number;
+  bootstrap: number;
+  gpus?: string;
+  jobsPerGpu: number;
+  timeLimit?: number;
+  dryRun?: boolean;
+  throughput?: string;
+}
+
+/** `builtin`: the job kinds the workers run (the study needs 'train' and 'ptq'). */
+export function registerStudy(program: Command, builtin: JobKinds): void {
+  const command = program
     .command('study')
     .description(
       'run a precision study end to end: train the grid, quantize after training, fit the laws, write the report',
@@ -31,91 +47,87 @@ export function registerStudy(program: Command): void {
     .option('--cores-per-job <n>', 'CPU cores per training job', Number, 1)
     .option('--workers <n>', 'simultaneous jobs (default: cores / cores-per-job)', Number)
     .option('--bootstrap <k>', 'bootstrap resamples for the fits', Number, 100)
-    .option('--gpus <ids>', "GPUs for GPU jobs, one job per GPU: '0,1', 'all' (default) or 'none'")
-    .option('--jobs-per-gpu <n>', 'GPU jobs sharing one GPU at a time', Number, 1)
+    .option('--gpus <ids>', "local: GPUs for GPU jobs, one job per GPU: '0,1', 'all' (default) or 'none'")
+    .option('--jobs-per-gpu <n>', 'local: GPU jobs sharing one GPU at a time', Number, 1)
     .option(
       '--time-limit <minutes>',
-      'start no new training run after this long; run again to carry on',
+      'local: start no new training run after this long; run again to carry on',
       Number,
     )
     .option('--dry-run', 'list the jobs and their estimated device-hours; run nothing')
-    .option('--throughput <file>', "with --dry-run: measured throughput (a study's throughput.json)")
-    .action(
-      async (
-        spec: string | undefined,
-        opts: {
-          preset: string;
-          out?: string;
-          coresPerJob: number;
-          workers?: number;
-          bootstrap: number;
-          gpus?: string;
-          jobsPerGpu: number;
-          timeLimit?: number;
-          dryRun?: boolean;
-          throughput?: string;
-        },
-      ) => {
-        const specPath = spec ?? presetPath(opts.preset);
-        const name = spec ? 'custom' : opts.preset;
-        if (opts.dryRun) {
-          printDryRun(dryRunStudy(specPath, opts.throughput ?? defaultThroughput(specPath)));
-          return;
-        }
-        if (!Number.isInteger(opts.jobsPerGpu) || opts.jobsPerGpu < 1)
-          throw new Error(`--jobs-per-gpu: ${opts.jobsPerGpu} is not a positive integer`);
-        if (opts.timeLimit !== undefined && !(opts.timeLimit > 0))
-          throw new Error(`--time-limit: ${opts.timeLimit} is not a positive number of minutes`);
-        const dir = resolve(opts.out ?? join('studies', name));
-        const started = performance.now();
-        const result = await runStudy({
-          spec: specPath,
-          dir,
-          coresPerJob: opts.coresPerJob,
-          maxWorkers: opts.workers,
-          gpus: opts.gpus,
-          jobsPerGpu: opts.jobsPerGpu,
-          timeLimitMinutes: opts.timeLimit,
-          analysis: { bootstrap: opts.bootstrap },
-        });
-        const input = studyReportInput(result.analysis, `bitscale precision study: ${name}`, [
-          `spec: ${specPath}`,
-        ]);
-        const written = await writeReport(input, join(dir, 'report'));
-        const { counts, failures, blocked } = result.execution;
-        console.log(
-          `runs: ${Object.entries(counts)
-            .map(([k, v]) => `${v} ${k}`)
-            .join(', ')}`,
-        );
-        for (const f of [...failures, ...blocked]) console.log(`  not done: ${f.id} ${f.kind}: ${f.reason}`);
-        for (const fit of result.analysis.fits) {
-          if (!fit.result) {
-            console.log(`${fit.title}: not fitted (${fit.skipped})`);
-            continue;
-          }
-          const params = Object.entries(fit.result.params).map(([k, v]) => {
-            const i = fit.result!.intervals?.[k];
-            return `${k}=${fmt(v)}${i ? ` [${fmt(i.lower)}, ${fmt(i.upper)}]` : ''}`;
-          });
-          const held = fit.result.holdout
-            ? `; held-out error ${(100 * fit.result.holdout.meanRelativeError).toFixed(2)}%`
-            : '';
-          console.log(`${fit.title} (${fit.rows.length} runs${held}):\n  ${params.join('\n  ')}`);
-        }
-        for (const o of result.analysis.optimalPrecision) {
-          console.log(
-            `compute ${o.compute.toExponential(2)}: optimal training precision ${o.P?.toFixed(2)} bits, N ${o.N.toExponential(2)}, D ${o.D.toExponential(2)}`,
-          );
-        }
-        console.log(`analysis: ${result.analysisPath}`);
-        console.log(
-          `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}`,
-        );
-        console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
-        if (failures.length > 0) process.exitCode = 1;
-      },
+    .option('--throughput <file>', "with --dry-run: measured throughput (a study's throughput.json)");
+  addExecutorOptions(command).action(async (spec: string | undefined, opts: StudyFlags) => {
+    if (opts.dryRun) {
+      const specPath = spec ?? presetPath(opts.preset);
+      printDryRun(dryRunStudy(specPath, opts.throughput ?? defaultThroughput(specPath)));
+      return;
+    }
+    if (!Number.isInteger(opts.jobsPerGpu) || opts.jobsPerGpu < 1)
+      throw new InvalidArgumentError(`--jobs-per-gpu: ${opts.jobsPerGpu} is not a positive integer`);
+    if (opts.timeLimit !== undefined && !(opts.timeLimit > 0))
+      throw new InvalidArgumentError(`--time-limit: ${opts.timeLimit} is not a positive number of minutes`);
+    checkJobKinds(
+      [
+        { id: 'study', kind: 'train' },
+        { id: 'study', kind: 'ptq' },
+      ],
+      builtin,
     );
+    const slurm = slurmOptionsOf(opts, opts.coresPerJob);
+    if (slurm && !slurm.wait)
+      throw new InvalidArgumentError('study --no-wait: the study fits the laws once its runs are done');
+    const specPath = spec ?? presetPath(opts.preset);
+    const name = spec ? 'custom' : opts.preset;
+    const dir = resolve(opts.out ?? join('studies', name));
+    const started = performance.now();
+    const result = await runStudy({
+      spec: specPath,
+      dir,
+      coresPerJob: opts.coresPerJob,
+      maxWorkers: opts.workers,
+      gpus: opts.gpus,
+      jobsPerGpu: opts.jobsPerGpu,
+      timeLimitMinutes: opts.timeLimit,
+      slurm: slurm ?? undefined,
+      analysis: { bootstrap: opts.bootstrap },
+    });
+    const input = studyReportInput(result.analysis, `bitscale precision study: ${name}`, [
+      `spec: ${specPath}`,
+    ]);
+    const written = await writeReport(input, join(dir, 'report'));
+    const { counts, failures, blocked } = result.execution;
+    console.log(
+      `runs: ${Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}`,
+    );
+    for (const f of [...failures, ...blocked]) console.log(`  not done: ${f.id} ${f.kind}: ${f.reason}`);
+    for (const fit of result.analysis.fits) {
+      if (!fit.result) {
+        console.log(`${fit.title}: not fitted (${fit.skipped})`);
+        continue;
+      }
+      const params = Object.entries(fit.result.params).map(([k, v]) => {
+        const i = fit.result!.intervals?.[k];
+        return `${k}=${fmt(v)}${i ? ` [${fmt(i.lower)}, ${fmt(i.upper)}]` : ''}`;
+      });
+      const held = fit.result.holdout
+        ? `; held-out error ${(100 * fit.result.holdout.meanRelativeError).toFixed(2)}%`
+        : '';
+      console.log(`${fit.title} (${fit.rows.length} runs${held}):\n  ${params.join('\n  ')}`);
+    }
+    for (const o of result.analysis.optimalPrecision) {
+      console.log(
+        `compute ${o.compute.toExponential(2)}: optimal training precision ${o.P?.toFixed(2)} bits, N ${o.N.toExponential(2)}, D ${o.D.toExponential(2)}`,
+      );
+    }
+    console.log(`analysis: ${result.analysisPath}`);
+    console.log(
+      `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}`,
+    );
+    console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
+    if (failures.length > 0) process.exitCode = 1;
+  });
 }
 
 /** The throughput recorded by the GPU study that ran (experiments/gpu-small-results), for specs on cuda. */

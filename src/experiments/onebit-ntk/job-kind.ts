@@ -1,22 +1,19 @@
-// The sweep job kind 'onebit-ntk': one width / data size / step count, both precisions. Importing this
-// module registers it (sweep workers load it through $BITSCALE_JOB_KINDS). The full result with its
-// trajectory is the run's artifact result.json; the final measurement goes to the run store.
+// The sweep job kind 'onebit-ntk': one width / data size / step count, both precisions (src/jobs/builtin.ts
+// maps the kind name to this runner). The full result with its trajectory is the run's artifact
+// result.json; the final measurement goes to the run store.
 
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import '../../backends/index.ts';
 import { writeFileAtomic } from '../../base/atomic-write.ts';
-import { registerJobKind } from '../../sweep/registry.ts';
+import type { JobRunner } from '../../sweep/job-kind.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
 import { resolveRunConfig } from './config.ts';
 import { trainPair } from './train-pair.ts';
 
 export const ONEBIT_NTK_JOB = 'onebit-ntk';
 
-/** This module's path, for $BITSCALE_JOB_KINDS. */
-export const onebitNtkJobKindsModule = fileURLToPath(import.meta.url);
-
-registerJobKind(ONEBIT_NTK_JOB, async (config, ctx) => {
+/** The runner of kind ONEBIT_NTK_JOB; src/jobs/builtin.ts maps the kind name to it. */
+export const runOnebitNtkJob: JobRunner = async (config, ctx) => {
   const result = trainPair(resolveRunConfig(config), {
     signal: ctx.signal,
     onProgress: (fraction) => ctx.progress(fraction),
@@ -36,4 +33,4 @@ registerJobKind(ONEBIT_NTK_JOB, async (config, ctx) => {
     final: f,
   };
   return { metrics: metrics as unknown as JsonObject, artifacts: { result: path } };
-});
+};

@@ -6,7 +6,7 @@ import { type Job, makeJob } from '../../sweep/job.ts';
 import { readJsonArtifact, runJobsLocally } from '../../sweep/run-local.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
 import type { RunConfig } from './config.ts';
-import { ONEBIT_NTK_JOB, onebitNtkJobKindsModule } from './job-kind.ts';
+import { ONEBIT_NTK_JOB, runOnebitNtkJob } from './job-kind.ts';
 import type { RunResult } from './train-pair.ts';
 
 export interface ExecutionSettings {
@@ -33,7 +33,7 @@ export async function runOnebitNtkSweep(
     dir,
     workers: execution.workers,
     inProcess: execution.executor === 'in-process',
-    jobKindModules: [onebitNtkJobKindsModule],
+    kinds: { [ONEBIT_NTK_JOB]: runOnebitNtkJob },
     log,
   });
   return new Map(records.map((record) => [record.id, readJsonArtifact<RunResult>(record, 'result')]));

@@ -1,20 +1,17 @@
-// The sweep job kind 'quanta-train': one MLP trained on multitask sparse parity. Importing this module
-// registers it (a sweep worker loads it through $BITSCALE_JOB_KINDS). The full result, with per-task
-// curves, is the run's artifact result.json; the summary metrics go to the run store.
+// The sweep job kind 'quanta-train': one MLP trained on multitask sparse parity (src/jobs/builtin.ts maps the
+// kind name to this runner). The full result, with per-task curves, is the run's artifact result.json; the
+// summary metrics go to the run store.
 
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../base/atomic-write.ts';
-import { registerJobKind } from '../../sweep/registry.ts';
+import type { JobRunner } from '../../sweep/job-kind.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
 import { type QuantaRunConfig, trainQuanta } from './train.ts';
 
 export const QUANTA_TRAIN = 'quanta-train';
 
-/** This module's path, for $BITSCALE_JOB_KINDS. */
-export const quantaJobKindsModule = fileURLToPath(import.meta.url);
-
-registerJobKind(QUANTA_TRAIN, async (config, ctx) => {
+/** The runner of kind QUANTA_TRAIN; src/jobs/builtin.ts maps the kind name to it. */
+export const runQuantaTrainJob: JobRunner = async (config, ctx) => {
   const result = await trainQuanta(config as unknown as QuantaRunConfig, {
     signal: ctx.signal,
     onProgress: (fraction, message) => {
@@ -33,4 +30,4 @@ registerJobKind(QUANTA_TRAIN, async (config, ctx) => {
   };
   ctx.log.info(`test loss ${result.testLoss.toFixed(4)} (${result.parameters} parameters)`);
   return { metrics, artifacts: { result: path } };
-});
+};

@@ -5,7 +5,7 @@
 import { type Job, makeJob } from '../../sweep/job.ts';
 import { readJsonArtifact, runJobsLocally } from '../../sweep/run-local.ts';
 import type { JsonObject } from '../../sweep/spec.ts';
-import { QUANTA_TRAIN, quantaJobKindsModule } from './jobs.ts';
+import { QUANTA_TRAIN, runQuantaTrainJob } from './jobs.ts';
 import type { QuantaRunConfig, QuantaRunResult } from './train.ts';
 
 export interface ExecutionSettings {
@@ -37,7 +37,7 @@ export async function runQuantaSweep(
     dir,
     workers: execution.workers,
     inProcess: execution.executor === 'in-process',
-    jobKindModules: [quantaJobKindsModule],
+    kinds: { [QUANTA_TRAIN]: runQuantaTrainJob },
     log,
   });
   return records.map((record, i) => ({
