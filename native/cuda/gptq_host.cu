@@ -17,29 +17,28 @@
 
 namespace {
 
-double* f64_arg(const bc::Args& a, size_t i, const char* name, long long need) {
-  void* data = nullptr;
-  size_t length = 0;
-  napi_typedarray_type type;
-  a.typed_array(i, name, &data, &length, &type);
-  if (type != napi_float64_array) throw std::runtime_error(std::string(name) + " must be a Float64Array");
-  if (static_cast<long long>(length) < need)
-    throw std::runtime_error(std::string(name) + " has " + std::to_string(length) + " elements; expected at least " +
-                             std::to_string(need));
-  return static_cast<double*>(data);
-}
-
+// A host typed array argument of at least `need` elements; errors name it as the CPU addon's do
+// ("argument 0 (x): Float32Array of 10 elements, the kernel needs 16").
 template <typename T>
 T* typed_arg(const bc::Args& a, size_t i, const char* name, long long need, napi_typedarray_type want, const char* what) {
   void* data = nullptr;
   size_t length = 0;
   napi_typedarray_type type;
-  a.typed_array(i, name, &data, &length, &type);
-  if (type != want) throw std::runtime_error(std::string(name) + " must be a " + what);
+  const std::string arg = "argument " + std::to_string(i) + " (" + name + ")";
+  try {
+    a.typed_array(i, name, &data, &length, &type);
+  } catch (const std::exception&) {
+    throw std::runtime_error(arg + ": expected " + what);
+  }
+  if (type != want) throw std::runtime_error(arg + ": expected " + what);
   if (static_cast<long long>(length) < need)
-    throw std::runtime_error(std::string(name) + " has " + std::to_string(length) + " elements; expected at least " +
+    throw std::runtime_error(arg + ": " + what + " of " + std::to_string(length) + " elements, the kernel needs " +
                              std::to_string(need));
   return static_cast<T*>(data);
+}
+
+double* f64_arg(const bc::Args& a, size_t i, const char* name, long long need) {
+  return typed_arg<double>(a, i, name, need, napi_float64_array, "Float64Array");
 }
 
 // Round half to even for |v| < 2^51 (see native/cpu/fake_quant.cc).

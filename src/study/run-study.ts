@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
 import type { ExecutionReport, Executor } from '../sweep/executor.ts';
+import type { TrainConfig } from '../sweep/expand.ts';
 import { selectGpus } from '../sweep/gpus.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';
 import { planSweep } from '../sweep/plan.ts';
@@ -12,7 +13,7 @@ import { SlurmExecutor, type SlurmExecutorOptions } from '../sweep/slurm-executo
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
 import { checkBackends, gpuJobs } from './devices.ts';
-import { measureThroughput } from './estimate.ts';
+import { measureThroughput, trainingFlops } from './estimate.ts';
 import { studyRows } from './rows.ts';
 import { studyValidator } from './validator.ts';
 
@@ -74,6 +75,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
       gpus,
       jobsPerGpu: options.jobsPerGpu,
       needsGpu,
+      priority: (job) => (job.kind === 'train' ? trainingFlops(job.config as TrainConfig) : 0),
       startRootsUntil:
         options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
     });

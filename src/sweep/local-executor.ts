@@ -43,6 +43,9 @@ export interface LocalExecutorOptions {
   /** Epoch ms after which no job that others wait on is started (a time budget): what was started, and the
    *  jobs consuming finished runs, still complete, so nothing is left half-used. */
   startRootsUntil?: number;
+  /** Among jobs ready at once, larger starts first (e.g. a training run's FLOPs: the longest runs start
+   *  first, so the sweep does not end waiting on one long run). Default: plan order. */
+  priority?: (job: Job) => number;
 }
 
 /** The CLI a worker runs: $BITSCALE_CLI (a bundled bitscale), else bin/bitscale.mjs of this package. */
@@ -117,8 +120,9 @@ export class LocalExecutor implements Executor {
         if (!signal?.aborted) {
           const dependedOn = new Set(plan.jobs.flatMap((j) => j.deps));
           // Consumers first: they free a finished run's files and give results soonest.
+          const priority = this.options.priority ?? (() => 0);
           const ready = [...state.ready].sort(
-            (a, b) => Number(b.deps.length > 0) - Number(a.deps.length > 0),
+            (a, b) => Number(b.deps.length > 0) - Number(a.deps.length > 0) || priority(b) - priority(a),
           );
           for (const job of ready) {
             if (!rootsAllowed && job.deps.length === 0 && dependedOn.has(job.id)) continue;
