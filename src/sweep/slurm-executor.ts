@@ -250,7 +250,9 @@ function progressOf(plan: SweepPlan, store: RunStore, running: number): SweepPro
     if (status === 'done' || status === 'diverged' || status === 'failed') p[status]++;
     else p.pending++;
   }
-  p.pending = Math.max(0, p.pending - running);
+  // The queue is read before the result files, so a task may still show as running after its result came.
+  p.running = Math.min(running, p.pending);
+  p.pending -= p.running;
   return p;
 }
 

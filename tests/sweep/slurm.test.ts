@@ -77,7 +77,12 @@ test('submitting through a fake sbatch that runs the array tasks here completes 
   process.env.FAKE_SBATCH_LOG = join(dir, 'sbatch.log');
 
   const plan = planSweep(syntheticSpec(dir, { divergePrecision: 'int4' }), { dir });
-  const executor = new SlurmExecutor({ command, kindModules: [syntheticKinds], onProgress: null, pollMs: 50 });
+  const executor = new SlurmExecutor({
+    command,
+    kindModules: [syntheticKinds],
+    onProgress: null,
+    pollMs: 50,
+  });
   const report = await executor.execute(plan);
   assert.equal(report.submitted?.length, 2);
   const calls = readFileSync(join(dir, 'sbatch.log'), 'utf8').trim().split('\n');
