@@ -186,7 +186,9 @@ export class SlurmExecutor implements Executor {
       return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
       if (quiet) return '';
-      const e = err as Error & { stderr?: string };
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === 'ENOENT')
+        throw new SweepError(`${program}: not found; --executor slurm needs Slurm's commands on PATH`);
       throw new SweepError(`${program} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
     }
   }
