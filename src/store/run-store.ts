@@ -1,7 +1,8 @@
 // The run store: one SQLite file (WAL mode, busy timeout, transactions) holding every run of every sweep.
-// Workers on one host or many (over a shared filesystem) claim runs atomically, keep their claim alive with
-// heartbeats, and record results under the claim's token, so a worker whose claim went stale and was taken
-// over can never overwrite the new owner's result.
+// Worker processes on one host claim runs atomically, keep their claim alive with heartbeats, and record
+// results under the claim's token, so a worker whose claim went stale and was taken over can never overwrite
+// the new owner's result. Workers on other hosts (Slurm tasks) never open it: they write result files that
+// the one process owning the store ingests (see result-file.ts and ingest()).
 //
 // Run states: pending -> running -> done | diverged | failed. failed and stale running runs are claimable
 // again; done and diverged are final unless invalidated (an artifact failed its checksum).
@@ -83,9 +84,9 @@ export interface StoreOptions {
   /** How long SQLite waits for another writer's lock before failing. */
   busyTimeoutMs?: number;
   /**
-   * 'wal' (the default for a new file) is fastest on one host. SQLite's WAL needs shared memory, so a store
-   * shared by several hosts over NFS/Lustre must use 'delete' (rollback journal with file locks). When left
-   * out, an existing file keeps the mode it was created with.
+   * 'wal' (the default for a new file) is fastest on one host. 'delete' (rollback journal) needs no shared
+   * memory; still, do not share a store between hosts over NFS/Lustre, whose locks SQLite cannot trust (the
+   * Slurm executor writes result files instead). When left out, an existing file keeps its mode.
    */
   journalMode?: 'wal' | 'delete';
 }

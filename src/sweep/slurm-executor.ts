@@ -186,7 +186,9 @@ export class SlurmExecutor implements Executor {
       return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
       if (quiet) return '';
-      const e = err as Error & { stderr?: string };
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === 'ENOENT')
+        throw new SweepError(`${program}: not found; --executor slurm needs Slurm's commands on PATH`);
       throw new SweepError(`${program} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
     }
   }
@@ -250,7 +252,9 @@ function progressOf(plan: SweepPlan, store: RunStore, running: number): SweepPro
     if (status === 'done' || status === 'diverged' || status === 'failed') p[status]++;
     else p.pending++;
   }
-  p.pending = Math.max(0, p.pending - running);
+  // The queue is read before the result files, so a task may still show as running after its result came.
+  p.running = Math.min(running, p.pending);
+  p.pending -= p.running;
   return p;
 }
 

@@ -52,8 +52,14 @@ export function registerJob(program: Command, builtin: JobKinds): void {
       const stop = (why: string) => {
         if (!abort.signal.aborted) abort.abort(new Error(why));
       };
-      process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
-      process.once('SIGINT', () => stop('interrupted by SIGINT'));
+      // A local worker stops gracefully and records the interruption. A Slurm task keeps the default: Slurm's
+      // SIGTERM (cancel, requeue, preemption, time limit) ends it at once, mid-step if need be, since a job
+      // that blocks the event loop could not see the signal anyway; the next attempt resumes from the run's
+      // folder, and a task that wrote no result file is reported by the submitter.
+      if (!opts.results) {
+        process.once('SIGTERM', () => stop('interrupted by SIGTERM'));
+        process.once('SIGINT', () => stop('interrupted by SIGINT'));
+      }
       // If the sweep process dies, the pipes to it break; a failed write must not kill the job mid-way.
       process.stdout.on('error', () => {});
       process.stderr.on('error', () => {});
