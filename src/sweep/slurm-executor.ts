@@ -62,7 +62,8 @@ export interface SlurmWave {
   scriptPath: string;
 }
 
-const defaultCommand = `node ${shellQuote(fileURLToPath(new URL('../../bin/bitscale.mjs', import.meta.url)))}`;
+/** What a task runs: $BITSCALE_CLI (a bundled bitscale, for hosts without npm), else bin/bitscale.mjs. */
+const defaultCommand = `node ${shellQuote(process.env.BITSCALE_CLI ?? fileURLToPath(new URL('../../bin/bitscale.mjs', import.meta.url)))}`;
 
 /** Where the tasks of a plan write their result files. */
 export function resultsDirOf(plan: SweepPlan): string {
