@@ -18,6 +18,9 @@ export interface BigramModel {
   logProb(prev: number, next: number): number;
 }
 
+/** The bigram is fitted on at most this many training tokens (all of them for the small corpora). */
+export const BIGRAM_TRAIN_TOKENS = 32 * 2 ** 20;
+
 const DISCOUNT_GRID = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1];
 
 interface Counts {

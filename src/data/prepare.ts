@@ -1,20 +1,40 @@
 // prepareData: corpus in, tokens out: what `bitscale train` calls before the first step.
 
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainBpe } from './bpe_train.ts';
 import { type Corpus, loadCorpus, type TextCorpus, type TokenCorpus } from './corpus.ts';
 import { END_OF_TEXT } from './documents.ts';
-import { CorpusError, DataArgumentError, TokenizerError } from './errors.ts';
+import { CorpusError, DataArgumentError, DataError, TokenizerError } from './errors.ts';
+import {
+  loadPreparedCorpus,
+  type PreparedCorpus,
+  preparedDir,
+  preparedTokens,
+  ShardError,
+} from './prepare_corpus.ts';
 import { type CacheOutcome, cachedTokens, hashDocuments, resolveCacheDir } from './shards.ts';
+import { type StreamSource, streamSource } from './sources.ts';
 import { checkValFraction, isValidationDocument, splitByHash } from './split.ts';
-import { readTokenFile, type TokenArray } from './token_file.ts';
+import {
+  hashPayload,
+  readTokenFile,
+  readTokenLayout,
+  type TokenArray,
+  type TokenLayout,
+} from './token_file.ts';
+import { materialize, ShardedTokens, type TokenSource } from './token_source.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { loadTokenizer, saveTokenizer } from './tokenizer_json.ts';
 
 export interface PrepareDataOptions {
-  /** An embedded corpus name ('tinystories', the default; 'tinyshakespeare'), a .txt file, a folder, or a .bin. */
+  /**
+   * An embedded corpus name ('tinystories', the default; 'tinyshakespeare'; 'gutenberg'), a .txt, .txt.xz or
+   * .jsonl file, a folder of them, a .bin, or a folder of .bin shards. Large and compressed text is streamed
+   * into shards by prepareCorpus (run here in a child process when not prepared yet).
+   */
   corpus?: string;
   /** A separate validation corpus (file, folder or .bin); without one, documents are split by content hash. */
   validation?: string;
@@ -52,7 +72,9 @@ export interface PreparedData {
   vocabSize: number;
   /** The id separating documents, when known. */
   eotId: number | null;
-  train: TokenArray;
+  /** In memory for small corpora; read from shards on demand (bounded memory) for streamed ones. */
+  train: TokenSource;
+  /** Always in memory (a validation split is small). */
   val: TokenArray;
   stats: DataStats;
 }
@@ -237,8 +259,154 @@ function prepareTokens(corpus: TokenCorpus, options: PrepareDataOptions, started
  */
 export function prepareData(options: PrepareDataOptions = {}): PreparedData {
   const started = performance.now();
+  const stream = streamSource(options.corpus ?? 'tinystories', options.validation);
+  if (stream !== null) {
+    return stream.kind === 'text'
+      ? streamedText(stream, options, started)
+      : shardFolder(stream, options, started);
+  }
   const corpus: Corpus = loadCorpus(options.corpus ?? 'tinystories');
   return corpus.kind === 'text'
     ? prepareText(corpus, options, started)
     : prepareTokens(corpus, options, started);
+}
+
+const ENTRY = new URL('./tsx_entry.mjs', import.meta.url).pathname;
+const PREPARE_MAIN = new URL('./prepare_main.ts', import.meta.url).href;
+
+/** Runs prepareCorpus (asynchronous, on worker threads) from this synchronous call, in a child process. */
+function prepareInChild(options: PrepareDataOptions): void {
+  const child = spawnSync(process.execPath, [ENTRY, PREPARE_MAIN, JSON.stringify(options)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (child.status !== 0) {
+    throw new DataError(
+      `preparing corpus ${options.corpus} failed (exit ${child.status ?? child.signal}); the messages above say why`,
+    );
+  }
+}
+
+/** A streamed text corpus: its prepared shards, prepared first when they are not on disk or not sound. */
+function streamedText(source: StreamSource, options: PrepareDataOptions, started: number): PreparedData {
+  const dir = preparedDir({ ...options, corpus: source.name }, source);
+  let prepared: PreparedCorpus | null = null;
+  try {
+    prepared = loadPreparedCorpus(dir);
+  } catch (error) {
+    if (!(error instanceof ShardError || error instanceof TokenizerError)) throw error;
+  }
+  if (prepared === null) {
+    prepareInChild({ ...options, corpus: options.corpus ?? source.name });
+    prepared = loadPreparedCorpus(dir);
+    if (prepared === null) throw new DataError(`preparing corpus ${source.name} left no manifest in ${dir}`);
+    prepared.reused = false;
+  }
+  const { manifest, tokenizer } = prepared;
+  const { train, val } = preparedTokens(prepared);
+  const outcome: CacheOutcome = prepared.reused ? 'hit' : 'miss';
+  const valTokens = materialize(val);
+  val.close();
+  return {
+    tokenizer,
+    vocabSize: tokenizer.vocabSize,
+    eotId: manifest.tokenizer.eotId,
+    train,
+    val: valTokens,
+    stats: {
+      corpus: source.name,
+      split: manifest.split,
+      valFraction: manifest.valFraction,
+      documents: manifest.documents,
+      tokens: { train: train.length, val: valTokens.length },
+      vocabSize: tokenizer.vocabSize,
+      bytesPerToken: manifest.bytes.train / (train.length - manifest.documents.train),
+      cache: { tokenizer: options.tokenizer === undefined ? outcome : 'given', train: outcome, val: outcome },
+      tokenizerPath: prepared.tokenizerPath,
+      seconds: (performance.now() - started) / 1000,
+    },
+  };
+}
+
+/** The largest id in a token file, read in pieces. */
+function maxTokenOf(layout: TokenLayout): number {
+  const tokens = new ShardedTokens([layout], layout.width === 2 ? 65536 : 2 ** 32);
+  let max = 0;
+  for (let at = 0; at < tokens.length; at += 2 ** 20) {
+    max = Math.max(max, maxToken(tokens.subarray(at, Math.min(tokens.length, at + 2 ** 20))));
+  }
+  tokens.close();
+  return max;
+}
+
+/**
+ * A folder of pre-tokenized shards: each checked before any training (our checksum where the format has one;
+ * the vocabulary against the tokenizer's; every id inside it), then read on demand.
+ */
+function shardFolder(source: StreamSource, options: PrepareDataOptions, started: number): PreparedData {
+  if (source.val === null) {
+    throw new CorpusError(
+      source.name,
+      'a folder of .bin shards needs validation shards: name them *val* (as llm.c does) or give --validation',
+    );
+  }
+  const tokenizer = options.tokenizer === undefined ? null : loadTokenizer(options.tokenizer);
+  const check = (files: string[]) =>
+    files.map((path) => {
+      const layout = readTokenLayout(path);
+      if (layout.sha256 !== null && hashPayload(layout) !== layout.sha256) {
+        throw new ShardError(path, 'checksum mismatch (corrupted or truncated)');
+      }
+      if (tokenizer !== null && layout.vocabSize !== null && layout.vocabSize !== tokenizer.vocabSize) {
+        throw new ShardError(
+          path,
+          `vocabulary ${layout.vocabSize} does not match the tokenizer ${options.tokenizer} (${tokenizer.vocabSize})`,
+        );
+      }
+      return layout;
+    });
+  const trainLayouts = check(source.train);
+  const valLayouts = check(source.val);
+  const all = [...trainLayouts, ...valLayouts];
+  const declared = all.find((l) => l.vocabSize !== null)?.vocabSize ?? null;
+  for (const l of all) {
+    if (l.vocabSize !== null && declared !== null && l.vocabSize !== declared) {
+      throw new ShardError(l.path, `vocabulary ${l.vocabSize} differs from ${declared} of ${all[0].path}`);
+    }
+  }
+  const maxes = all.map(maxTokenOf);
+  const vocabSize = tokenizer?.vocabSize ?? declared ?? Math.max(...maxes) + 1;
+  all.forEach((l, i) => {
+    if (maxes[i] >= vocabSize) {
+      throw new ShardError(l.path, `holds token id ${maxes[i]}, outside the vocabulary of ${vocabSize}`);
+    }
+  });
+  const train = new ShardedTokens(trainLayouts, vocabSize);
+  const valSource = new ShardedTokens(valLayouts, vocabSize);
+  const val = materialize(valSource);
+  valSource.close();
+  let eotId: number | null = null;
+  try {
+    eotId = tokenizer?.specialId(END_OF_TEXT) ?? null;
+  } catch {
+    eotId = null;
+  }
+  return {
+    tokenizer,
+    vocabSize,
+    eotId,
+    train,
+    val,
+    stats: {
+      corpus: source.name,
+      split: 'validation-file',
+      valFraction: null,
+      documents: null,
+      tokens: { train: train.length, val: val.length },
+      vocabSize,
+      bytesPerToken: null,
+      cache: { tokenizer: tokenizer === null ? 'none' : 'given', train: 'given', val: 'given' },
+      tokenizerPath: options.tokenizer ?? null,
+      seconds: (performance.now() - started) / 1000,
+    },
+  };
 }

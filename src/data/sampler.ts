@@ -7,6 +7,7 @@
 import { philox4x32 } from '../base/philox.ts';
 import { DataArgumentError } from './errors.ts';
 import type { TokenArray } from './token_file.ts';
+import type { TokenSource } from './token_source.ts';
 
 export interface Batch {
   inputs: Int32Array; // (B, T)
@@ -15,7 +16,7 @@ export interface Batch {
   rows: number;
 }
 
-function checkShape(tokens: TokenArray, batchSize: number, context: number): void {
+function checkShape(tokens: TokenSource, batchSize: number, context: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new DataArgumentError('batchSize', batchSize, 'an integer >= 1');
   }
@@ -34,7 +35,7 @@ export class BatchSampler {
   private readonly bits = new Uint32Array(4);
 
   constructor(
-    readonly tokens: TokenArray,
+    readonly tokens: TokenSource,
     readonly batchSize: number,
     readonly context: number,
     readonly seed: number,
@@ -59,8 +60,9 @@ export class BatchSampler {
     const targets = new Int32Array(B * T);
     for (let b = 0; b < B; b++) {
       const start = this.windowStart(step, b);
-      inputs.set(tokens.subarray(start, start + T), b * T);
-      targets.set(tokens.subarray(start + 1, start + T + 1), b * T);
+      const window = tokens.subarray(start, start + T + 1); // one read per row, from memory or a shard
+      inputs.set(window.subarray(0, T), b * T);
+      targets.set(window.subarray(1), b * T);
     }
     return { inputs, targets, rows: B };
   }

@@ -1,6 +1,6 @@
 // What `bitscale data` prints: the prepared corpus's stats and the bigram bar a language model must clear.
 
-import { bigramCrossEntropy, fitBigram } from './bigram.ts';
+import { BIGRAM_TRAIN_TOKENS, bigramCrossEntropy, fitBigram } from './bigram.ts';
 import { type DataStats, type PrepareDataOptions, prepareData } from './prepare.ts';
 import { saveTokenizer } from './tokenizer_json.ts';
 
@@ -14,7 +14,10 @@ export interface DataSummary extends DataStats {
 
 export function summarizeData(options: PrepareDataOptions & { saveTokenizerTo?: string }): DataSummary {
   const data = prepareData(options);
-  const bigram = fitBigram(data.train, data.vocabSize);
+  const bigram = fitBigram(
+    data.train.subarray(0, Math.min(data.train.length, BIGRAM_TRAIN_TOKENS)),
+    data.vocabSize,
+  );
   let savedTokenizer: string | null = null;
   if (options.saveTokenizerTo !== undefined && data.tokenizer !== null) {
     saveTokenizer(data.tokenizer, options.saveTokenizerTo);

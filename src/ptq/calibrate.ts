@@ -1,6 +1,6 @@
 // Calibration for GPTQ: the Hessian H = 2/n XᵀX of every linear layer's reconstruction loss, accumulated over
 // batches of training text run through the full-precision model (XᵀX on the backend, one GEMM per layer).
-import { BatchSampler, type TokenArray } from '../data/index.ts';
+import { BatchSampler, type TokenSource } from '../data/index.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { forward, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
@@ -8,7 +8,7 @@ import * as T from '../tensor/index.ts';
 export function linearHessians(
   model: ModelConfig,
   params: Params,
-  tokens: TokenArray,
+  tokens: TokenSource,
   calibrationTokens: number,
   batchSize: number,
   seed: number,

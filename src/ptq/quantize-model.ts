@@ -2,7 +2,7 @@
 // round-to-nearest (any numerics format) or GPTQ (integer formats), embeddings and norms left in full precision.
 
 import { registerNativeGptq } from '../backends/cpu/gptq-kernels.ts';
-import type { TokenArray } from '../data/index.ts';
+import type { TokenSource } from '../data/index.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { isLinearWeight, type Params } from '../nn/transformer.ts';
 import { fakeQuantArray } from '../numerics/fake-quant.ts';
@@ -55,7 +55,7 @@ function rtnSpec(options: PtqOptions, cols: number): FakeQuantSpec {
 export function quantizeModel(
   model: ModelConfig,
   params: Params,
-  trainTokens: TokenArray,
+  trainTokens: TokenSource,
   options: PtqOptions,
 ): Params {
   const format = parseFormat(options.format);

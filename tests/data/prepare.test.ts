@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bigramBaseline, prepareData, saveTokenizer } from '../../src/data/index.ts';
+import { bigramBaseline, materialize, prepareData, saveTokenizer } from '../../src/data/index.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bitscale-prepare-'));
 
@@ -31,7 +31,7 @@ test('prepareData on a user file: trains a tokenizer, splits by hash, caches eve
   assert.equal(first.stats.documents!.train + first.stats.documents!.val, 300);
   assert.ok(first.stats.bytesPerToken! > 1.5, `compression ${first.stats.bytesPerToken}`);
   const tok = first.tokenizer!;
-  const trainText = tok.decode(first.train);
+  const trainText = tok.decode(materialize(first.train));
   assert.ok(trainText.startsWith('<|endoftext|>'));
   assert.equal(trainText.split('<|endoftext|>').length - 1, first.stats.documents!.train);
 
@@ -106,7 +106,7 @@ test('the embedded TinyStories corpus: tokens and a bigram baseline that beats t
   assert.ok(data.train.length > 100_000 && data.val.length > 50_000);
   const { crossEntropy } = bigramBaseline(data.train, data.val, data.vocabSize);
   const freq = new Float64Array(data.vocabSize);
-  for (const t of data.train) freq[t]++;
+  for (const t of materialize(data.train)) freq[t]++;
   let unigram = 0;
   for (const t of data.val) unigram -= Math.log((freq[t] + 1) / (data.train.length + data.vocabSize));
   unigram /= data.val.length;

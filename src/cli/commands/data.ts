@@ -1,6 +1,8 @@
 // `bitscale data`: prepare a corpus (tokenizer + token shards, cached) and print its stats and bigram baseline.
+// `bitscale data prepare`: tokenize a streamed corpus (gutenberg, .xz, .jsonl, large text) into checksummed
+// shards on every core, with a progress bar; resumable, and instant when done.
 import type { Command } from 'commander';
-import { DataArgumentError, summarizeData } from '../../data/index.ts';
+import { DataArgumentError, prepareCorpus, progressBar, summarizeData } from '../../data/index.ts';
 
 interface DataFlags {
   corpus: string;
@@ -19,15 +21,75 @@ function number(flag: string, value: string): number {
   return n;
 }
 
+interface PrepareFlags {
+  corpus: string;
+  validation?: string;
+  vocabSize: string;
+  tokenizer?: string;
+  valFraction: string;
+  cache?: string;
+  workers?: string;
+  json?: boolean;
+}
+
+function registerPrepare(data: Command): void {
+  data
+    .command('prepare')
+    .description(
+      'tokenize a streamed corpus into checksummed shards (parallel, resumable, instant when done)',
+    )
+    .option('--corpus <source>', 'gutenberg | a .txt/.txt.xz/.jsonl file | a folder of them', 'gutenberg')
+    .option('--validation <source>', 'separate validation text (default: its own, else a hash split)')
+    .option(
+      '--vocab-size <n>',
+      'vocabulary of the BPE tokenizer trained on a sample of the training text',
+      '8192',
+    )
+    .option('--tokenizer <file>', 'use this tokenizer.json instead of training one')
+    .option('--val-fraction <f>', 'validation share of the hash split', '0.05')
+    .option('--cache <dir>', 'cache folder (default $BITSCALE_CACHE or .bitscale-cache)')
+    .option('--workers <n>', 'tokenizer threads (default: one per core, at most 8)')
+    .option('--json', 'print the manifest as JSON')
+    .action(async (flags: PrepareFlags) => {
+      const bar = progressBar(`preparing ${flags.corpus}`);
+      const prepared = await prepareCorpus(
+        {
+          corpus: flags.corpus,
+          validation: flags.validation,
+          vocabSize: number('--vocab-size', flags.vocabSize),
+          tokenizer: flags.tokenizer,
+          valFraction: number('--val-fraction', flags.valFraction),
+          cacheDir: flags.cache,
+          workers: flags.workers === undefined ? undefined : number('--workers', flags.workers),
+        },
+        bar,
+      );
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      const m = prepared.manifest;
+      if (flags.json) {
+        console.log(JSON.stringify({ dir: prepared.dir, reused: prepared.reused, ...m }));
+        return;
+      }
+      const total = (entries: { tokens: number }[]) => entries.reduce((n, e) => n + e.tokens, 0);
+      console.log(`corpus      ${m.corpus} (${m.split} split)${prepared.reused ? ', already prepared' : ''}`);
+      console.log(
+        `tokens      train ${total(m.train).toLocaleString()} in ${m.train.length} shards, val ${total(m.val).toLocaleString()} in ${m.val.length}`,
+      );
+      console.log(`tokenizer   ${prepared.tokenizerPath} (vocabulary ${m.tokenizer.vocabSize})`);
+      console.log(`folder      ${prepared.dir}`);
+    });
+}
+
 export function registerData(program: Command): void {
-  program
-    .command('data')
+  const data = program.command('data');
+  registerPrepare(data);
+  data
     .description(
       'tokenize a corpus (cached) and report its size, compression and bigram baseline (nats/token)',
     )
     .option(
       '--corpus <source>',
-      'tinystories | tinyshakespeare | a .txt file | a folder | a .bin',
+      'tinystories | tinyshakespeare | gutenberg | a .txt/.txt.xz/.jsonl file | a folder | a .bin',
       'tinystories',
     )
     .option('--validation <source>', 'separate validation corpus (default: its own, else a hash split)')
