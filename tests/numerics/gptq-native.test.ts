@@ -9,11 +9,13 @@ import { philoxFill } from '../../src/base/philox.ts';
 import { type GptqOptions, gptqQuantize, hessianFromActivations } from '../../src/numerics/gptq.ts';
 import { type GptqKernels, gptqKernels, setGptqKernels } from '../../src/numerics/gptq-kernels.ts';
 import { inverseCholeskyUpper } from '../../src/numerics/linalg.ts';
+import { nativeSkip } from '../native-required.ts';
 
 const loaded = loadCpuAddon();
 const native = 'error' in loaded ? null : nativeGptqKernels(loaded.addon);
-const skip =
-  'error' in loaded ? loaded.error : native ? false : `${loaded.path} has no GPTQ kernels: rebuild it`;
+const skip = nativeSkip(
+  'error' in loaded ? loaded.error : native ? false : `${loaded.path} has no GPTQ kernels: rebuild it`,
+);
 
 const rows = 64;
 const cols = 512;

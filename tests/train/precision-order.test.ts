@@ -16,6 +16,7 @@ import '../../src/backends/index.ts';
 import { tryBackend } from '../../src/tensor/index.ts';
 import { resolveRunConfig } from '../../src/train/config.ts';
 import { train } from '../../src/train/trainer.ts';
+import { nativeSkip } from '../native-required.ts';
 
 const backend = 'backend' in tryBackend('cpu') ? 'cpu' : 'js';
 const precisions = ['fp32', 'int8', 'int4', 'int3', 'int2'] as const;
@@ -26,7 +27,9 @@ const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
 const f3 = (x: number) => x.toFixed(3);
 
 test('final validation loss rises as weight precision falls, each bit costing more: 3 seeds, paired', {
-  skip: backend === 'js' && 'needs the native cpu backend (js is too slow for 15 runs of 300 steps)',
+  skip: nativeSkip(
+    backend === 'js' && 'the native cpu backend did not load (js is too slow for 15 runs of 300 steps)',
+  ),
 }, () => {
   const data = prepareData({ corpus: 'tinystories', vocabSize: 512 });
   const loss = Object.fromEntries(precisions.map((p) => [p, [] as number[]])) as Record<
