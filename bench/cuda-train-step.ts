@@ -14,6 +14,7 @@ import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
+import { peerPython } from './peer-python.ts';
 
 interface Shape {
   name: string;
@@ -57,6 +58,9 @@ const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
 
 // Fails with how to build the addon when it is missing.
 T.getBackend('cuda');
+// The PyTorch peer needs a torch built with CUDA (not Debian's): BITSCALE_PEER_PYTHON names its Python.
+const noTorch = args.includes('--no-torch');
+const python = noTorch ? '' : peerPython(['torch'], 'torch.cuda.is_available()');
 
 function flopsPerToken(s: Shape): number {
   const dff = Math.ceil((8 * s.d) / 3 / 8) * 8;
@@ -112,7 +116,7 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
 function torchSteps(s: Shape, isQat: boolean, n: number): Record<string, number> {
   try {
     const out = execFileSync(
-      'python3',
+      python,
       [
         'bench/cuda_train_step_torch.py',
         ...[s.d, s.layers, s.heads, s.context, s.batch, s.vocab, n, isQat ? 1 : 0].map(String),
@@ -128,6 +132,7 @@ function torchSteps(s: Shape, isQat: boolean, n: number): Record<string, number>
     return result;
   } catch (e) {
     console.error(`PyTorch not measured: ${(e as Error).message.split('\n')[0]}`);
+    process.exitCode = 1;
     return {};
   }
 }
@@ -154,7 +159,6 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
   const ms: Record<string, number | undefined> = {};
   ms.bf16 = bitscaleStep(s, undefined, steps);
   ms.qat = bitscaleStep(s, qat, steps);
-  const noTorch = args.includes('--no-torch');
   const tb = noTorch ? {} : torchSteps(s, false, steps);
   const tq = noTorch ? {} : torchSteps(s, true, steps);
   for (const [label, ours, peers] of [

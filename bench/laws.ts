@@ -12,9 +12,10 @@ import { fitLaw } from '../src/laws/fit.ts';
 import { chinchillaForm } from '../src/laws/forms/chinchilla.ts';
 import { parseCsv } from '../src/laws/table.ts';
 import { machineDescription } from './machine.ts';
+import { peerPython } from './peer-python.ts';
 
 const DATA = 'data/validation/chinchilla_epoch_svg_extracted.csv';
-const PYTHON = '/usr/bin/python3';
+const PYTHON = peerPython(['scipy']); // exits 1, saying how to install it, when /usr/bin/python3 lacks SciPy
 
 interface PeerResult {
   seconds: number;

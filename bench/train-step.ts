@@ -1,8 +1,8 @@
 // Training-step throughput of bitscale next to PyTorch on the same CPU threads, same model, same batch.
 // Usage: tsx bench/train-step.ts [reference|1m|all] [--threads 2] [--steps 10] [--js]
-// Writes bench/results/train-step.json; ends with one JSON line per figure.
+// Writes bench/results/train-step.json; ends with one JSON line per figure. The peer (bench/train_step_torch.py)
+// runs on /usr/bin/python3 with Debian's python3-torch (`bash scripts/setup.sh --bench`); without it, exit 1.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
@@ -10,6 +10,7 @@ import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
+import { peerPython } from './peer-python.ts';
 
 interface Shape {
   name: string;
@@ -51,6 +52,7 @@ const which = args[0] && !args[0].startsWith('--') ? args[0] : 'reference';
 const threads = flag('threads', 2);
 const steps = flag('steps', 10);
 process.env.BITSCALE_THREADS = String(threads);
+const python = peerPython(['torch']);
 
 /** Milliseconds per training step of bitscale on a backend. */
 export function bitscaleStep(s: Shape, backendName: string, n: number): number {
@@ -85,7 +87,6 @@ export function bitscaleStep(s: Shape, backendName: string, n: number): number {
 }
 
 function torchStep(s: Shape, n: number): number | null {
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   try {
     const out = execFileSync(
       python,
@@ -98,6 +99,7 @@ function torchStep(s: Shape, n: number): number | null {
     return JSON.parse(out.trim().split('\n').pop()!).ms_per_step;
   } catch (e) {
     console.error(`PyTorch not measured: ${(e as Error).message.split('\n')[0]}`);
+    process.exitCode = 1;
     return null;
   }
 }

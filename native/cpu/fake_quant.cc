@@ -18,29 +18,18 @@
 #include <vector>
 
 #include "fake_quant_avx2.h"
+#include "fake_quant_format.h"
 #include "kernel.h"
 
 namespace {
 
-// Slots of encodeFakeQuantSpec (src/numerics/spec.ts, SpecSlot).
-enum Slot { kVersion, kFormat, kBits, kExponent, kMantissa, kBlockSize, kSymmetric, kGranularity, kGroupSize,
-            kScale, kPercentile, kRounding, kSeed, kOffset, kSlots };
-enum Format { kInt, kFp, kNf4, kTernary, kBinary, kBf16, kFp16, kMx };
-enum Granularity { kTensor, kRow, kCol, kGroup };
-enum ScaleMethod { kAbsmax, kPercentileScale, kMse, kAbsmean, kNone };
-enum GridKind { kIntegerGrid, kMinifloatGrid, kNf4Grid, kBinaryGrid };
+using namespace bitscale_fq;  // the spec's slots and formats, the NF4 table: native/common/fake_quant_format.h
 
-constexpr int kMseGrid = 100, kMseSteps = 80;
 // Outputs at least this large are written past the cache (non-temporal stores): they cannot stay in it.
 constexpr size_t kStreamBytes = size_t{16} << 20;
 // Work is handed to the team in tasks of about this many elements (dynamic scheduling): on a machine busier
 // than its cores, a thread that loses its core for a while no longer holds up the whole kernel.
 constexpr size_t kTaskElements = size_t{1} << 14;
-
-const double kNf4Values[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-                         -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-                         0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-                         0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
 
 struct Quantizer {
   GridKind grid;

@@ -22,7 +22,8 @@ if [ -z "$node_inc" ] || [ ! -f "$node_inc/node_api.h" ]; then
   exit 1
 fi
 arch=${CUDA_ARCH_FLAGS:-"-gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_80,code=compute_80"}
-flags="-std=c++17 -O3 -Xcompiler -fPIC -I$node_inc $arch"
+# ../common holds the headers shared with the CPU build (native/cpu/binding.gyp).
+flags="-std=c++17 -O3 -Xcompiler -fPIC -I$node_inc -I$here/../common $arch"
 mkdir -p "$here/build/obj"
 compile() {
   local src=$1 extra=""

@@ -13,27 +13,16 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "fake_quant_format.h"
 #include "philox.cuh"
 
 namespace {
 
-enum Slot { kVersion, kFormat, kBits, kExponent, kMantissa, kBlockSize, kSymmetric, kGranularity, kGroupSize, kScale,
-            kPercentile, kRounding, kSeed, kOffset, kSlots };
-enum Format { kInt, kFp, kNf4, kTernary, kBinary, kBf16, kFp16, kMx };
-enum Granularity { kTensor, kRow, kCol, kGroup };
-enum ScaleMethod { kAbsmax, kPercentileScale, kMse, kAbsmean, kNone };
-enum GridKind { kIntegerGrid, kMinifloatGrid, kNf4Grid, kBinaryGrid };
+using namespace bitscale_fq;  // the spec's slots and formats, the NF4 table: native/common/fake_quant_format.h
 
-constexpr int kMseGrid = 100, kMseSteps = 80, kThreads = 256;
+constexpr int kThreads = 256;
 
-__constant__ double kNf4Values[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-                                      -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-                                      0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-                                      0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
-const double kNf4Host[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-                             -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-                             0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-                             0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
+__constant__ double kNf4Device[16] = BITSCALE_NF4_VALUES;  // the device copy of kNf4Values
 
 struct Quantizer {
   int grid;
@@ -81,7 +70,7 @@ Quantizer decode(const std::vector<double>& s) {
   q.stochastic = s[kRounding] == 1;
   q.seed = static_cast<unsigned long long>(s[kSeed]);
   q.offset = static_cast<unsigned long long>(s[kOffset]);
-  for (int i = 0; i < 15; i++) q.nf4_mid[i] = (kNf4Host[i] + kNf4Host[i + 1]) / 2;
+  for (int i = 0; i < 15; i++) q.nf4_mid[i] = (kNf4Values[i] + kNf4Values[i + 1]) / 2;
   auto minifloat = [&](int E, int M, bool fn, bool ieee) {
     const int bias = (1 << (E - 1)) - 1, top = (1 << E) - 1;
     const int max_field = ieee ? top - 1 : top;
@@ -165,7 +154,7 @@ __device__ inline double nearest(const Quantizer& q, double v) {
   } else if constexpr (K == kNf4Grid) {
     int code = 0;
     for (int i = 0; i < 15; i++) code += v > q.nf4_mid[i];
-    return kNf4Values[code];
+    return kNf4Device[code];
   } else {
     return v >= 0 ? 1.0 : -1.0;
   }
@@ -183,9 +172,9 @@ __device__ inline double stochastic(const Quantizer& q, double v, double u) {
     hi = lo == v ? lo : lo + ulp;
   } else if constexpr (K == kNf4Grid) {
     int i = 0;
-    while (i < 15 && kNf4Values[i + 1] <= v) i++;
-    lo = kNf4Values[i];
-    hi = lo == v ? lo : kNf4Values[i + 1];
+    while (i < 15 && kNf4Device[i + 1] <= v) i++;
+    lo = kNf4Device[i];
+    hi = lo == v ? lo : kNf4Device[i + 1];
   } else {
     if (v == 1 || v == -1) return v;
     lo = -1;

@@ -6,10 +6,11 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { addonPath, cpuHasAvx2Fma } from '../../src/backends/cpu/load-addon.ts';
+import { nativeSkip } from '../native-required.ts';
 
 const generic = fileURLToPath(new URL('../../native/cpu/build/Release/bitscale_cpu.node', import.meta.url));
 const skip = !existsSync(generic)
-  ? 'the portable addon is not built'
+  ? nativeSkip('the portable addon is not built')
   : !cpuHasAvx2Fma() || addonPath() === generic
     ? 'the kernel tests already run on the portable build'
     : false;

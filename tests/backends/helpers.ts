@@ -4,13 +4,14 @@ import type { Backend, DType } from '../../src/backends/backend.ts';
 import { createCpuBackend } from '../../src/backends/cpu/cpu-backend.ts';
 import { loadCpuAddon } from '../../src/backends/cpu/load-addon.ts';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
+import { nativeSkip } from '../native-required.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests drive two backends with different storage types
 export type AnyBackend = Backend<any>;
 
 const load = loadCpuAddon();
 /** Why the cpu tests are skipped (the addon is not built), or false. */
-export const skipCpu: string | false = 'error' in load ? load.error : false;
+export const skipCpu: string | false = nativeSkip('error' in load ? load.error : false);
 export const cpu = skipCpu ? undefined : createCpuBackend();
 export const js: AnyBackend = createJsBackend();
 

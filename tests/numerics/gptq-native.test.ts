@@ -7,12 +7,14 @@ import { loadCpuAddon } from '../../src/backends/cpu/load-addon.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import { gptqQuantize, hessianFromActivations } from '../../src/numerics/gptq.ts';
 import { type GptqKernels, gptqKernels, setGptqKernels } from '../../src/numerics/gptq-kernels.ts';
+import { nativeSkip } from '../native-required.ts';
 import { gptqKernelCases } from './gptq-kernel-cases.ts';
 
 const loaded = loadCpuAddon();
 const native = 'error' in loaded ? null : nativeGptqKernels(loaded.addon);
-const skip =
-  'error' in loaded ? loaded.error : native ? false : `${loaded.path} has no GPTQ kernels: rebuild it`;
+const skip = nativeSkip(
+  'error' in loaded ? loaded.error : native ? false : `${loaded.path} has no GPTQ kernels: rebuild it`,
+);
 
 gptqKernelCases('native', native, skip, { factor: 1e-9, weight: 1e-5, codes: 0 });
 

@@ -10,6 +10,7 @@ import { addonPath } from '../../src/backends/cpu/load-addon.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { encodeFakeQuantSpec, type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
+import { nativeSkip } from '../native-required.ts';
 import { formatCases, granularityCases } from './fake-quant-cases.ts';
 
 type FakeQuantKernel = (
@@ -28,10 +29,11 @@ const kernels = builds.flatMap((path) => {
   const fakeQuant = (createRequire(import.meta.url)(path) as { fakeQuant?: FakeQuantKernel }).fakeQuant;
   return fakeQuant ? [{ path, fakeQuant }] : [];
 });
-const skip =
+const skip = nativeSkip(
   kernels.length === 0
     ? `no native addon with fakeQuant at ${loaded} (npx node-gyp rebuild --directory native/cpu -j 2)`
-    : false;
+    : false,
+);
 
 /** Native output and mask equal the reference's, bit for bit, on every build. */
 function compareOn(

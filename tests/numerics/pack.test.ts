@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type PackBits, packBits, packedBytes, unpackBits } from '../../src/numerics/pack.ts';
 import { quantSpec } from '../../src/numerics/spec.ts';
-import { steClipped, stePlain, steTanh } from '../../src/numerics/ste.ts';
 import { storageBits } from '../../src/numerics/storage-bits.ts';
 
 test('pack/unpack round-trips every width, including 3-bit codes that straddle bytes', () => {
@@ -39,19 +38,4 @@ test('bits per parameter count codes, scales and zero points', () => {
   assert.equal(storageBits(quantSpec('nf4'), 64, 64, { scaleBits: 32 }).bitsPerParameter, 4.5);
   assert.equal(storageBits(quantSpec('ternary'), 64, 64).bitsPerParameter, 2 + 16 / 4096);
   assert.equal(storageBits(quantSpec('bf16'), 8, 8).bitsPerParameter, 16);
-});
-
-test('straight-through gradients: plain, clipped and OneBit tanh', () => {
-  const gy = Float32Array.from([1, -2, 3]);
-  const gx = new Float32Array(3);
-  stePlain(gy, gx, 3);
-  assert.deepEqual(gx, gy);
-  steClipped(gy, Float32Array.from([1, 0, 1]), gx, 3);
-  assert.deepEqual([...gx], [1, -0, 3]);
-  const x = Float64Array.from([0, 1, 20]);
-  const g = new Float64Array(3);
-  steTanh(Float64Array.from([1, 1, 1]), x, g, 3);
-  assert.ok(Math.abs(g[0] - 1.001) < 1e-12);
-  assert.ok(Math.abs(g[1] - (1.001 - Math.tanh(1) ** 2)) < 1e-12);
-  assert.ok(Math.abs(g[2] - 0.001) < 1e-9); // saturated latent weights still get a little gradient
 });

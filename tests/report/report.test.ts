@@ -3,13 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fitInputs } from '../../src/report/fit-inputs.ts';
-import { runRowsFromRecords } from '../../src/report/from-store.ts';
 import { renderReport } from '../../src/report/html.ts';
 import { writeReport } from '../../src/report/write.ts';
-import { RunStore } from '../../src/store/run-store.ts';
-import { expandSweep } from '../../src/sweep/expand.ts';
-import { validateSweepSpec } from '../../src/sweep/spec.ts';
 import { sampleInput } from './fixtures/sample-input.ts';
 
 test('the HTML report is self-contained and has every section of issue 9', () => {
@@ -46,46 +41,4 @@ test('writeReport writes index.html and one .svg per chart', async () => {
   assert.equal(out.svgs.length, 6);
   assert.match(readFileSync(out.svgs[0], 'utf8'), /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
   assert.equal(out.pngSkipped, 'not asked for');
-});
-
-test('run rows from the store: diverged runs are excluded from fit inputs, PTQ rows carry delta_PTQ', () => {
-  const spec = validateSweepSpec({
-    name: 'x',
-    grid: { model: [{ d_model: 64, n_layers: 2, n_heads: 4 }], tokens: [1000], precision: ['fp32', 'int4'] },
-    ptq: { precisions: ['int8'], methods: ['gptq'] },
-  });
-  const jobs = expandSweep(spec);
-  const store = RunStore.open(':memory:');
-  store.addJobs(jobs);
-  const finish = (id: string, status: 'done' | 'diverged', metrics: Record<string, number | null>) => {
-    const c = store.claim(id);
-    assert.ok(c.ok);
-    store.finish(c.claim, { status, metrics, artifacts: [] });
-  };
-  const [fp32, fp32ptq, int4] = jobs;
-  finish(fp32.id, 'done', { loss: 3.1 });
-  finish(fp32ptq.id, 'done', { loss: 3.15, delta_ptq: 0.05 });
-  finish(int4.id, 'diverged', { loss: null });
-  const rows = runRowsFromRecords(store.list());
-  assert.equal(rows.length, 4);
-  const ptqRow = rows.find((r) => r.id === fp32ptq.id)!;
-  assert.deepEqual(
-    [ptqRow.N, ptqRow.D, ptqRow.P_post, ptqRow.deltaPtq, ptqRow.method],
-    [12 * 2 * 64 * 64, 1000, 8, 0.05, 'gptq'],
-  );
-  assert.equal(rows.find((r) => r.id === int4.id)!.P_w, 4);
-  const inputs = fitInputs(rows);
-  assert.deepEqual(
-    inputs.train.map((r) => r.id),
-    [fp32.id],
-  );
-  assert.deepEqual(
-    inputs.ptq.map((r) => r.id),
-    [fp32ptq.id],
-  );
-  assert.deepEqual(
-    inputs.excluded.map((r) => r.id),
-    [int4.id],
-  );
-  store.close();
 });

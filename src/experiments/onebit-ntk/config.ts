@@ -9,7 +9,7 @@ export type TaskKind = 'teacher' | 'smooth' | 'classification';
 export type Parameterization = 'ntk' | 'mean-field';
 /** The 1-bit weight is sign(latent) x scale: 1 ({-1,+1} as in the theory) or mean |latent| (BitNet). */
 export type OneBitScale = 'unit' | 'absmean';
-/** Straight-through gradient of sign(): see src/numerics/ste.ts. */
+/** Straight-through gradient of sign(): see sign-ste.ts. */
 export type SteKind = 'plain' | 'clipped' | 'tanh';
 
 export interface RunConfig {

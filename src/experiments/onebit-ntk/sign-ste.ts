@@ -1,5 +1,5 @@
 // The 1-bit hidden weight: sign(latent) x scale in the forward pass, a straight-through gradient to the
-// latent weight in the backward pass. The same three estimators as src/numerics/ste.ts:
+// latent weight in the backward pass. The same three estimators as the engine's fakeQuant (src/tensor/ops/quant.ts):
 //   plain:   d latent = d w                         (identity)
 //   clipped: d latent = d w * [|latent| <= 1]       (BinaryConnect's hard-tanh window)
 //   tanh:    d latent = d w * (1.001 - tanh^2)      (OneBit)

@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import { resolveRunConfig } from '../../../src/experiments/onebit-ntk/config.ts';
 import { empiricalNtk } from '../../../src/experiments/onebit-ntk/empirical-ntk.ts';
 import { outputScale, TwoLayerNet } from '../../../src/experiments/onebit-ntk/two-layer.ts';
-import { steTanh } from '../../../src/numerics/ste.ts';
 import * as T from '../../../src/tensor/index.ts';
 
 T.setDefaultBackend('js64'); // finite differences want doubles
@@ -81,11 +80,8 @@ test('1-bit: empirical NTK equals J J^T with the straight-through Jacobian writt
     const latent = onebit.latent.toArray();
     const a = onebit.output.toArray();
     const c = outputScale(config);
-    // The STE window per latent weight, from numerics' reference implementation.
-    const window = new Float64Array(latent.length);
-    if (ste === 'tanh')
-      steTanh(new Float64Array(latent.length).fill(1), Float64Array.from(latent), window, latent.length);
-    else window.fill(1);
+    // The STE window per latent weight: OneBit's 1.001 - tanh^2, or the identity.
+    const window = Float64Array.from(latent, (w) => (ste === 'tanh' ? 1.001 - Math.tanh(w) ** 2 : 1));
     const jacobian = Array.from({ length: count }, (_, i) => {
       const x = probes.subarray(i * d, (i + 1) * d);
       const row: number[] = [];
