@@ -14,6 +14,7 @@ import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
 import { checkBackends, gpuJobs } from './devices.ts';
 import { measureThroughput, trainingFlops } from './estimate.ts';
+import { prepareStudyData } from './prepare-study-data.ts';
 import { studyRows } from './rows.ts';
 import { studyValidator } from './validator.ts';
 
@@ -35,7 +36,7 @@ export interface StudyOptions {
   /** Submit the jobs as Slurm job arrays with these options instead of running them here. */
   slurm?: SlurmExecutorOptions;
   analysis?: Partial<AnalyzeOptions>;
-  /** Writes the report; the default is the HTML report of src/report. */
+  /** Writes the report; default none (the CLI writes the HTML report of src/report). */
   writeReport?: (analysis: StudyAnalysis, dir: string) => string;
 }
 
@@ -80,6 +81,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
         options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
     });
   }
+  await prepareStudyData(plan, env.BITSCALE_CACHE);
   const execution = await executor.execute(plan);
   const store = RunStore.open(plan.storePath);
   let records: ReturnType<RunStore['list']>;
