@@ -4,11 +4,12 @@
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
-import type { ExecutionReport, Executor } from '../sweep/executor.ts';
+import { type ExecutionReport, type Executor, emptyCounts } from '../sweep/executor.ts';
 import type { TrainConfig } from '../sweep/expand.ts';
 import { selectGpus } from '../sweep/gpus.ts';
+import type { Job } from '../sweep/job.ts';
 import { LocalExecutor } from '../sweep/local-executor.ts';
-import { planSweep } from '../sweep/plan.ts';
+import { planSweep, type SweepPlan } from '../sweep/plan.ts';
 import { SlurmExecutor, type SlurmExecutorOptions } from '../sweep/slurm-executor.ts';
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze.ts';
@@ -58,31 +59,39 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const plan = planSweep(spec, { dir });
   const cores = options.coresPerJob ?? 1;
   const env = { BITSCALE_THREADS: String(cores), BITSCALE_CACHE: join(dir, 'cache') };
-  let executor: Executor;
-  if (options.slurm) {
-    executor = new SlurmExecutor({
-      cpusPerTask: cores,
-      ...options.slurm,
-      env: { ...env, ...options.slurm.env },
-    });
+  // Only unfinished jobs need a device and data: a finished study refits anywhere (a laptop, from the run
+  // store a GPU host wrote).
+  const unfinished = { ...plan, jobs: unfinishedJobs(plan) };
+  let execution: ExecutionReport;
+  if (unfinished.jobs.length === 0) {
+    execution = finishedReport(plan);
   } else {
-    const needsGpu = gpuJobs(plan);
-    const gpus = plan.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
-    checkBackends(plan, gpus);
-    executor = new LocalExecutor({
-      coresPerJob: cores,
-      maxWorkers: options.maxWorkers,
-      env,
-      gpus,
-      jobsPerGpu: options.jobsPerGpu,
-      needsGpu,
-      priority: (job) => (job.kind === 'train' ? trainingFlops(job.config as TrainConfig) : 0),
-      startRootsUntil:
-        options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
-    });
+    let executor: Executor;
+    if (options.slurm) {
+      executor = new SlurmExecutor({
+        cpusPerTask: cores,
+        ...options.slurm,
+        env: { ...env, ...options.slurm.env },
+      });
+    } else {
+      const needsGpu = gpuJobs(plan);
+      const gpus = unfinished.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
+      checkBackends(unfinished, gpus);
+      executor = new LocalExecutor({
+        coresPerJob: cores,
+        maxWorkers: options.maxWorkers,
+        env,
+        gpus,
+        jobsPerGpu: options.jobsPerGpu,
+        needsGpu,
+        priority: (job) => (job.kind === 'train' ? trainingFlops(job.config as TrainConfig) : 0),
+        startRootsUntil:
+          options.timeLimitMinutes === undefined ? undefined : started + options.timeLimitMinutes * 60_000,
+      });
+    }
+    await prepareStudyData(unfinished, env.BITSCALE_CACHE);
+    execution = await executor.execute(plan);
   }
-  await prepareStudyData(plan, env.BITSCALE_CACHE);
-  const execution = await executor.execute(plan);
   const store = RunStore.open(plan.storePath);
   let records: ReturnType<RunStore['list']>;
   try {
@@ -102,4 +111,27 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   if (throughput) writeFileAtomic(join(dir, 'throughput.json'), `${JSON.stringify(throughput, null, 2)}\n`);
   const reportPath = options.writeReport ? options.writeReport(analysis, dir) : null;
   return { execution, analysis, analysisPath, reportPath };
+}
+
+const isFinished = (status: string | undefined) => status === 'done' || status === 'diverged';
+
+function unfinishedJobs(plan: SweepPlan): Job[] {
+  const store = RunStore.open(plan.storePath);
+  try {
+    return plan.jobs.filter((j) => !isFinished(store.get(j.id)?.status));
+  } finally {
+    store.close();
+  }
+}
+
+/** The execution report of a study whose jobs all finished earlier. */
+function finishedReport(plan: SweepPlan): ExecutionReport {
+  const store = RunStore.open(plan.storePath);
+  try {
+    const counts = emptyCounts();
+    for (const job of plan.jobs) counts[store.get(job.id)!.status]++;
+    return { counts, failures: [], blocked: [] };
+  } finally {
+    store.close();
+  }
 }
