@@ -93,7 +93,7 @@ export function mutateValue(r: Rng, value: unknown): unknown {
   const paths: (string | number)[][] = [];
   const walk = (v: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i]);
     else if (typeof v === 'object' && v !== null)
       for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
