@@ -3,7 +3,7 @@
 // Sweep workers import this module (BITSCALE_JOB_KINDS) so that job files naming these kinds can run.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bitsOf } from '../nn/precision.ts';
+import { precisionBits } from '../numerics/precision.ts';
 import { evaluatePtq } from '../ptq/evaluate-ptq.ts';
 import type { PtqMethod } from '../ptq/quantize-model.ts';
 import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
@@ -35,9 +35,9 @@ registerJobKind('train', async (raw, ctx) => {
     N: summary.nonEmbeddingParams,
     totalParams: summary.totalParams,
     D: summary.tokens,
-    Pw: bitsOf(config.model.precision.weights),
-    Pa: bitsOf(config.model.precision.activations),
-    Pkv: bitsOf(config.model.precision.kv),
+    Pw: precisionBits(config.model.precision.weights),
+    Pa: precisionBits(config.model.precision.activations),
+    Pkv: precisionBits(config.model.precision.kv),
     steps: summary.steps,
     tokensPerSecond: summary.tokensPerSecond,
     wallSeconds: summary.wallSeconds,
@@ -77,7 +77,7 @@ registerJobKind('ptq', async (raw, ctx) => {
     { cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
   );
   return {
-    metrics: { ...source.metrics, Ppost: bitsOf(job.precision), ptqFormat: job.precision, ...result },
+    metrics: { ...source.metrics, Ppost: precisionBits(job.precision), ptqFormat: job.precision, ...result },
     artifacts: {},
   };
 });

@@ -11,12 +11,10 @@ function issuesOf(path: string, check: () => void): SpecIssue[] {
     return [];
   } catch (e) {
     if (e instanceof ConfigError)
-      return [
-        {
-          path: `${path}.${e.field.replace(/^job\.(model|train|data)\./, '')}`,
-          message: e.message.slice(e.field.length + 2),
-        },
-      ];
+      return e.issues.map((i) => ({
+        path: `${path}.${i.field.replace(/^job\.(model|train|data)\./, '')}`,
+        message: i.message,
+      }));
     return [{ path, message: (e as Error).message }];
   }
 }
