@@ -2,7 +2,7 @@
 // fields the analysis needs and computes N from the model shape when the trainer did not record it.
 
 import type { RunRecord } from '../store/run-store.ts';
-import { parsePrecision } from '../sweep/precision.ts';
+import { isPrecisionName, precisionBits } from '../numerics/precision.ts';
 import type { RunRow } from './types.ts';
 
 /** Non-embedding parameters of a decoder-only Transformer: 12 * n_layers * d_model^2 (attention + 4x MLP). */
@@ -10,7 +10,7 @@ export function estimateParams(model: { d_model?: unknown; n_layers?: unknown })
   return 12 * Number(model.n_layers) * Number(model.d_model) ** 2;
 }
 
-const bitsOf = (p: unknown) => parsePrecision(String(p))?.bits ?? Number.NaN;
+const bitsOf = (p: unknown) => (isPrecisionName(p) ? precisionBits(p) : Number.NaN);
 
 export function runRowsFromRecords(records: RunRecord[]): RunRow[] {
   const byId = new Map(records.map((r) => [r.id, r]));

@@ -2,7 +2,7 @@
 // with the field's full path.
 import { ConfigError } from '../nn/config.ts';
 import type { SpecIssue } from '../sweep/errors.ts';
-import type { ConfigValidator, JsonObject } from '../sweep/spec.ts';
+import type { ConfigValidator } from '../sweep/spec.ts';
 import { runConfigFromJob } from './run-config.ts';
 
 function issuesOf(path: string, check: () => void): SpecIssue[] {
@@ -18,8 +18,6 @@ function issuesOf(path: string, check: () => void): SpecIssue[] {
     return [{ path, message: (e as Error).message }];
   }
 }
-
-const ptqKeys = ['groupSize', 'calibrationTokens', 'evalTokens'];
 
 export const studyValidator: ConfigValidator = {
   model: (shape, path) =>
@@ -42,11 +40,4 @@ export const studyValidator: ConfigValidator = {
         train: settings,
       }),
     ),
-  ptq: (settings: JsonObject, path) =>
-    Object.keys(settings)
-      .filter((k) => !ptqKeys.includes(k))
-      .map((k) => ({
-        path: `${path}.${k}`,
-        message: `unknown PTQ setting (allowed: ${ptqKeys.join(', ')})`,
-      })),
 };

@@ -16,9 +16,19 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { defaultDff } from '../nn/config.ts';
+import type { ConfigIssue } from '../nn/fields.ts';
+import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
+import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
+import {
+  checkPtqSettings,
+  checkPtqVariant,
+  type PtqMethod,
+  ptqFormats,
+  ptqMethods,
+} from '../ptq/settings.ts';
 import type { Json } from './canonical.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
-import { parsePrecision, precisionHelp } from './precision.ts';
 
 export type JsonObject = { [key: string]: Json };
 
@@ -29,8 +39,7 @@ export interface TrainPrecision {
   kv: string;
 }
 
-export const ptqMethods = ['rtn', 'gptq'] as const;
-export type PtqMethod = (typeof ptqMethods)[number];
+export { type PtqMethod, ptqMethods } from '../ptq/settings.ts';
 
 export interface SweepSpec {
   name: string;
@@ -53,13 +62,13 @@ export interface SweepSpec {
 }
 
 /**
- * Checks of the sub-configs owned by others (the trainer, PTQ). Each returns issues with full paths;
- * an empty list means valid. Plug the trainer's own in via parseSweepSpec's options.
+ * Checks of the sub-configs owned by the trainer. Each returns issues with full paths; an empty list means
+ * valid. Plug the trainer's own in via parseSweepSpec's options. Precisions, their fit to each model's widths
+ * and every PTQ combination are checked here, whatever the validator.
  */
 export interface ConfigValidator {
   model(shape: JsonObject, path: string): SpecIssue[];
   train(settings: JsonObject, path: string): SpecIssue[];
-  ptq(settings: JsonObject, path: string): SpecIssue[];
 }
 
 /** What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. */
@@ -86,7 +95,6 @@ export const defaultValidator: ConfigValidator = {
     return issues;
   },
   train: () => [],
-  ptq: () => [],
 };
 
 export interface ParseOptions {
@@ -172,7 +180,10 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
       ptqRaw.precisions ?? [],
       `${root}.ptq.precisions`,
       at,
-      (v, p) => precisionName(v, p, at),
+      (v, p) =>
+        typeof v === 'string' && ptqFormats.includes(v)
+          ? v
+          : at(p, `${show(v)} is not a PTQ format (allowed: ${ptqFormats.join(', ')})`),
       true,
     );
     const methods = listOf(
@@ -187,11 +198,56 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     );
     const settings = ptqRaw.settings ?? {};
     if (!isObject(settings)) at(`${root}.ptq.settings`, `${show(settings)} is not a mapping`);
-    else issues.push(...validator.ptq(settings as JsonObject, `${root}.ptq.settings`));
+    const parsed = isObject(settings)
+      ? fromConfigIssues(issues, (found) => checkPtqSettings(settings, `${root}.ptq.settings.`, found))
+      : null;
     ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
+    // Every (P_post, method) against every model: what would otherwise fail inside a job.
+    if (parsed) {
+      const combos = new Set<string>();
+      ptq.precisions.forEach((format) => {
+        ptq.methods.forEach((method) => {
+          const key = `${format}/${method}`;
+          if (combos.has(key)) return;
+          combos.add(key);
+          const fields = {
+            format: listPath(ptqRaw.precisions, `${root}.ptq.precisions`, format),
+            method: listPath(ptqRaw.methods, `${root}.ptq.methods`, method),
+            groupSize: `${root}.ptq.settings.groupSize`,
+          };
+          const variant = { format, method, groupSize: parsed.groupSize };
+          fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found));
+          model.forEach((shape) => {
+            const m = listPath(isObject(grid) ? grid.model : undefined, `${root}.grid.model`, shape);
+            const w = widthsOf(shape);
+            if (!w) return;
+            const widths = [
+              { name: `d_model of ${m}`, value: w.dModel },
+              { name: `d_ff of ${m}`, value: w.dFf },
+            ];
+            fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found, widths));
+          });
+        });
+      });
+    }
   }
 
-  if (issues.length > 0) throw new SpecError(issues);
+  // Every training precision against every model: MX and NF4 blocks must divide the widths they quantize.
+  model.forEach((shape) => {
+    const m = listPath(isObject(grid) ? grid.model : undefined, `${root}.grid.model`, shape);
+    const widths = widthsOf(shape);
+    if (!widths) return;
+    for (const p of precision) {
+      const found: ConfigIssue[] = [];
+      checkPrecisionConfig({ weights: p.w, activations: p.a, kv: p.kv }, '', found, widths);
+      for (const issue of found) {
+        const part = { weights: 'w', activations: 'a', kv: 'kv' }[issue.field] ?? issue.field;
+        at(`${root}.grid.precision`, `${part}: ${issue.message} in ${m}`);
+      }
+    }
+  });
+
+  if (issues.length > 0) throw new SpecError(dedupe(issues));
   return {
     name: name as string,
     seeds: unique(seeds),
@@ -236,9 +292,39 @@ function trainPrecisions(v: unknown, path: string, at: Report): TrainPrecision[]
 }
 
 function precisionName(v: unknown, path: string, at: Report): string | null {
-  const p = typeof v === 'string' ? parsePrecision(v) : null;
-  if (!p) at(path, `${show(v)} is not a precision (allowed: ${precisionHelp})`);
-  return p?.name ?? null;
+  if (isPrecisionName(v)) return v;
+  return at(path, `${show(v)} is not a precision (allowed: ${precisionNames.join(', ')})`);
+}
+
+/** Widths a model's rows have (d_model, d_ff, head size), when its shape is complete; keys as either spelling. */
+function widthsOf(shape: JsonObject): ModelWidths | null {
+  const get = (snake: string, camel: string) => shape[snake] ?? shape[camel];
+  const dModel = get('d_model', 'dModel');
+  const nHeads = get('n_heads', 'nHeads');
+  if (!isPositiveInt(dModel) || !isPositiveInt(nHeads) || dModel % nHeads !== 0) return null;
+  const dFf = get('d_ff', 'dFf') ?? defaultDff(dModel);
+  return isPositiveInt(dFf) ? { dModel, dFf, headSize: dModel / nHeads } : null;
+}
+
+/** Runs a check that reports ConfigIssues and adds them as SpecIssues (their field is the full path). */
+function fromConfigIssues<T>(issues: SpecIssue[], check: (found: ConfigIssue[]) => T): T {
+  const found: ConfigIssue[] = [];
+  const result = check(found);
+  for (const i of found) issues.push({ path: i.field, message: i.message });
+  return result;
+}
+
+/** The path of an item of a list field as written (a scalar written for a one-element list has no index). */
+function listPath(list: unknown, path: string, item: unknown): string {
+  return Array.isArray(list) ? `${path}[${list.indexOf(item)}]` : path;
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
 }
 
 /** Validates each element of a required, non-empty list (a scalar counts as a one-element list). */
