@@ -1,8 +1,8 @@
 // Run rows from run-store records. The store holds resolved configs and metrics as JSON; this reads the
 // fields the analysis needs and computes N from the model shape when the trainer did not record it.
 
-import type { RunRecord } from '../store/run-store.ts';
 import { isPrecisionName, precisionBits } from '../numerics/precision.ts';
+import type { RunRecord } from '../store/run-store.ts';
 import type { RunRow } from './types.ts';
 
 /** Non-embedding parameters of a decoder-only Transformer: 12 * n_layers * d_model^2 (attention + 4x MLP). */

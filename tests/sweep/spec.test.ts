@@ -184,7 +184,7 @@ test('PTQ combinations that would fail inside a job fail at spec load, naming th
     [
       'sweep.ptq.precisions[1]: nf4 shares scales in blocks of 64, which does not divide d_model of sweep.grid.model[0] = 96',
       'sweep.ptq.precisions[1]: nf4 shares scales in blocks of 64, which does not divide d_ff of sweep.grid.model[1] = 344',
-    'sweep.ptq.settings.groupSize: 48 does not divide d_ff of sweep.grid.model[0] = 256 (needed by int4)',
+      'sweep.ptq.settings.groupSize: 48 does not divide d_ff of sweep.grid.model[0] = 256 (needed by int4)',
       'sweep.ptq.settings.groupSize: 48 does not divide d_model of sweep.grid.model[1] = 128 (needed by int4)',
       'sweep.ptq.settings.groupSize: 48 does not divide d_ff of sweep.grid.model[1] = 344 (needed by int4)',
     ].sort(),
