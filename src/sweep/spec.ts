@@ -15,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { defaultDff } from '../nn/config.ts';
 import type { ConfigIssue } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
@@ -71,26 +71,37 @@ export interface ConfigValidator {
   train(settings: JsonObject, path: string): SpecIssue[];
 }
 
-/** What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. */
+/**
+ * What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. Keys
+ * may be snake_case (d_model) or camelCase (dModel); issues name the key as written.
+ */
 export const defaultValidator: ConfigValidator = {
   model(shape, path) {
     const issues: SpecIssue[] = [];
+    const written = (key: string) => {
+      const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+      return key in shape || !(camel in shape) ? key : camel;
+    };
+    const value = (key: string) => (Object.hasOwn(shape, written(key)) ? shape[written(key)] : undefined);
     for (const key of ['d_model', 'n_layers', 'n_heads']) {
-      const v = shape[key];
+      const v = value(key);
       if (v === undefined)
         issues.push({ path: `${path}.${key}`, message: 'is required (a positive integer)' });
       else if (!isPositiveInt(v))
-        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+        issues.push({ path: `${path}.${written(key)}`, message: `${show(v)} is not a positive integer` });
     }
     for (const key of ['d_ff', 'vocab_size', 'seq_len']) {
-      const v = shape[key];
+      const v = value(key);
       if (v !== undefined && !isPositiveInt(v)) {
-        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+        issues.push({ path: `${path}.${written(key)}`, message: `${show(v)} is not a positive integer` });
       }
     }
-    const { d_model, n_heads } = shape;
-    if (isPositiveInt(d_model) && isPositiveInt(n_heads) && d_model % n_heads !== 0) {
-      issues.push({ path: `${path}.n_heads`, message: `${n_heads} does not divide d_model ${d_model}` });
+    const [dModel, nHeads] = [value('d_model'), value('n_heads')];
+    if (isPositiveInt(dModel) && isPositiveInt(nHeads) && dModel % nHeads !== 0) {
+      issues.push({
+        path: `${path}.${written('n_heads')}`,
+        message: `${nHeads} does not divide ${written('d_model')} ${dModel}`,
+      });
     }
     return issues;
   },
@@ -106,11 +117,19 @@ export interface ParseOptions {
 export function parseSweepSpec(text: string, options: ParseOptions = {}): SweepSpec {
   let raw: unknown;
   try {
-    raw = options.format === 'json' ? JSON.parse(text) : parseYaml(text);
+    raw = options.format === 'json' ? JSON.parse(text) : readYaml(text);
   } catch (err) {
     throw new SpecError([{ path: 'sweep', message: `cannot parse: ${(err as Error).message}` }]);
   }
   return validateSweepSpec(raw, options.validator ?? defaultValidator);
+}
+
+/** YAML to a value; what the yaml library only warns about (an unknown !tag, most likely a typo) is an error. */
+function readYaml(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 1000 });
 }
 
 /** Reads a spec file; .json is parsed as JSON, anything else as YAML (a superset of JSON). */
