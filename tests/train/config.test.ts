@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, parameterCount } from '../../src/nn/config.ts';
 import { resolveRunConfig } from '../../src/train/config.ts';
+import { parseOverrides } from '../../src/train/run.ts';
 
 const base = { model: { dModel: 64, nLayers: 2, nHeads: 4, context: 32 } };
 
@@ -136,4 +137,25 @@ test('BitNet presets set ternary/binary weights with int8 per-token inputs', () 
   });
   assert.equal(overridden.model.precision.weights, 'binary');
   assert.equal(overridden.model.precision.kv, 'int8');
+});
+
+test('--set overrides cannot reach a prototype or write into a value', () => {
+  const raw = { model: { dModel: 64 } };
+  assert.deepEqual(parseOverrides(raw, ['train.batch_size=4', 'model.precision.kv=int8']), {
+    model: { dModel: 64, precision: { kv: 'int8' } },
+    train: { batch_size: 4 },
+  });
+  for (const bad of [
+    '__proto__.polluted=1',
+    'model.constructor.x=1',
+    'model.dModel.x=1',
+    'train..lr=1',
+    'lr',
+  ])
+    assert.throws(
+      () => parseOverrides(raw, [bad]),
+      (e: unknown) => e instanceof ConfigError && e.field === '--set',
+      bad,
+    );
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
