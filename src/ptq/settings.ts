@@ -44,6 +44,14 @@ export function checkPtqSettings(raw: unknown, prefix: string, issues: ConfigIss
   return issues.length > before ? null : settings;
 }
 
+/** The settings a job receives (as the spec wrote them) to PtqSettings; a PtqError lists every problem. */
+export function parsePtqSettings(raw: unknown, prefix = 'settings.'): PtqSettings {
+  const issues: ConfigIssue[] = [];
+  const settings = checkPtqSettings(raw, prefix, issues);
+  if (!settings) throw new PtqError(issues);
+  return settings;
+}
+
 export interface PtqVariantFields {
   format: string;
   method: string;

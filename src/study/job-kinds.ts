@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { precisionBits } from '../numerics/precision.ts';
 import { evaluatePtq } from '../ptq/evaluate-ptq.ts';
 import type { PtqMethod } from '../ptq/quantize-model.ts';
+import { parsePtqSettings } from '../ptq/settings.ts';
 import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
 import { registerJobKind } from '../sweep/registry.ts';
 import type { JsonObject } from '../sweep/spec.ts';
@@ -64,7 +65,7 @@ registerJobKind('ptq', async (raw, ctx) => {
   const source = ctx.deps[job.source];
   const checkpoint = source?.artifacts.find((a) => a.name === 'checkpoint');
   if (!checkpoint) throw new Error(`ptq: training run ${job.source} has no checkpoint artifact`);
-  const settings = job.settings as { groupSize?: number; calibrationTokens?: number; evalTokens?: number };
+  const settings = parsePtqSettings(job.settings, 'ptq.settings.'); // snake_case keys as well
   ctx.progress(0, `${job.method} ${job.precision}`);
   const result = evaluatePtq(
     dirname(checkpoint.path),
