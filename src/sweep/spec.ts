@@ -221,50 +221,16 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
       ? fromConfigIssues(issues, (found) => checkPtqSettings(settings, `${root}.ptq.settings.`, found))
       : null;
     ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
-    // Every (P_post, method) against every model: what would otherwise fail inside a job.
     if (parsed) {
-      const combos = new Set<string>();
-      ptq.precisions.forEach((format) => {
-        ptq.methods.forEach((method) => {
-          const key = `${format}/${method}`;
-          if (combos.has(key)) return;
-          combos.add(key);
-          const fields = {
-            format: listPath(ptqRaw.precisions, `${root}.ptq.precisions`, format),
-            method: listPath(ptqRaw.methods, `${root}.ptq.methods`, method),
-            groupSize: `${root}.ptq.settings.groupSize`,
-          };
-          const variant = { format, method, groupSize: parsed.groupSize };
-          fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found));
-          model.forEach((shape) => {
-            const m = listPath(isObject(grid) ? grid.model : undefined, `${root}.grid.model`, shape);
-            const w = widthsOf(shape);
-            if (!w) return;
-            const widths = [
-              { name: `d_model of ${m}`, value: w.dModel },
-              { name: `d_ff of ${m}`, value: w.dFf },
-            ];
-            fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found, widths));
-          });
-        });
-      });
+      const paths = {
+        precisions: ptqRaw.precisions,
+        methods: ptqRaw.methods,
+        models: isObject(grid) ? grid.model : undefined,
+      };
+      issues.push(...ptqCombinationIssues(ptq, parsed.groupSize, model, paths, root));
     }
   }
-
-  // Every training precision against every model: MX and NF4 blocks must divide the widths they quantize.
-  model.forEach((shape) => {
-    const m = listPath(isObject(grid) ? grid.model : undefined, `${root}.grid.model`, shape);
-    const widths = widthsOf(shape);
-    if (!widths) return;
-    for (const p of precision) {
-      const found: ConfigIssue[] = [];
-      checkPrecisionConfig({ weights: p.w, activations: p.a, kv: p.kv }, '', found, widths);
-      for (const issue of found) {
-        const part = { weights: 'w', activations: 'a', kv: 'kv' }[issue.field] ?? issue.field;
-        at(`${root}.grid.precision`, `${part}: ${issue.message} in ${m}`);
-      }
-    }
-  });
+  issues.push(...precisionFitIssues(precision, model, isObject(grid) ? grid.model : undefined, root));
 
   if (issues.length > 0) throw new SpecError(dedupe(issues));
   return {
@@ -274,6 +240,72 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     grid: { model, tokens: unique(tokens), precision },
     ptq: { ...ptq, precisions: unique(ptq.precisions), methods: unique(ptq.methods) },
   };
+}
+
+/**
+ * Every (P_post, method) once, then against every model's linear widths: what would otherwise fail inside a
+ * PTQ job. `written` holds the lists as the spec wrote them, for paths with the user's indices.
+ */
+function ptqCombinationIssues(
+  ptq: { precisions: string[]; methods: PtqMethod[] },
+  groupSize: number,
+  models: JsonObject[],
+  written: { precisions: unknown; methods: unknown; models: unknown },
+  root: string,
+): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const format of unique(ptq.precisions)) {
+    for (const method of unique(ptq.methods)) {
+      const fields = {
+        format: listPath(written.precisions, `${root}.ptq.precisions`, format),
+        method: listPath(written.methods, `${root}.ptq.methods`, method),
+        groupSize: `${root}.ptq.settings.groupSize`,
+      };
+      const variant = { format, method, groupSize };
+      const before = issues.length;
+      fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found));
+      if (issues.length > before) continue; // the combination itself is wrong; its widths do not matter
+      for (const shape of models) {
+        const w = widthsOf(shape);
+        if (!w) continue;
+        const m = listPath(written.models, `${root}.grid.model`, shape);
+        const widths = [
+          { name: `d_model of ${m}`, value: w.dModel },
+          { name: `d_ff of ${m}`, value: w.dFf },
+        ];
+        fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found, widths));
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * Every training precision against every model (with the model's own granularity settings): MX and NF4
+ * blocks, and weight groups, must divide the widths they quantize.
+ */
+function precisionFitIssues(
+  precisions: TrainPrecision[],
+  models: JsonObject[],
+  writtenModels: unknown,
+  root: string,
+): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const shape of models) {
+    const widths = widthsOf(shape);
+    if (!widths) continue;
+    const m = listPath(writtenModels, `${root}.grid.model`, shape);
+    const own = isObject(shape.precision) ? shape.precision : {};
+    for (const p of precisions) {
+      const found: ConfigIssue[] = [];
+      checkPrecisionConfig({ ...own, weights: p.w, activations: p.a, kv: p.kv }, '', found, widths);
+      for (const issue of found) {
+        const part = { weights: 'w', activations: 'a', kv: 'kv' }[issue.field] ?? issue.field;
+        issues.push({ path: `${root}.grid.precision`, message: `${part}: ${issue.message} in ${m}` });
+      }
+    }
+  }
+  return issues;
 }
 
 /** Records an issue; returns null so validators can `return at(path, message)`. */

@@ -201,3 +201,13 @@ test('training precisions whose blocks do not fit a model are refused at spec lo
     'sweep.grid.precision: kv: nf4 shares scales in groups of 64, which does not divide head size = 16 in sweep.grid.model[1]',
   ]);
 });
+test("a model's own weight groups are checked against its d_ff at load", () => {
+  const grouped = valid.replace(
+    '{ d_model: 64, n_layers: 2, n_heads: 4 }',
+    '{ d_model: 64, n_layers: 2, n_heads: 4, precision: { weight_granularity: group32 } }',
+  );
+  assert.deepEqual(issuesOf(grouped), [
+    'sweep.grid.precision: w: int4 shares scales in groups of 32, which does not divide d_ff = 176 in sweep.grid.model[0]',
+    'sweep.grid.precision: w: int8 shares scales in groups of 32, which does not divide d_ff = 176 in sweep.grid.model[0]',
+  ]);
+});
