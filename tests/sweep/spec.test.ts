@@ -211,3 +211,18 @@ test("a model's own weight groups are checked against its d_ff at load", () => {
     'sweep.grid.precision: w: int8 shares scales in groups of 32, which does not divide d_ff = 176 in sweep.grid.model[0]',
   ]);
 });
+
+test('unknown YAML tags and alias bombs are SpecErrors, not warnings or hangs', () => {
+  assert.match(
+    issuesOf(valid.replace('name: quick', 'name: !nmae quick'))[0],
+    /^sweep: cannot parse: .*!nmae/,
+  );
+  const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (let k = 1; k < 9; k++)
+    laughs.push(
+      `${'abcdefghij'[k]}: &${'abcdefghij'[k]} [${Array(9)
+        .fill(`*${'abcdefghij'[k - 1]}`)
+        .join(', ')}]`,
+    );
+  assert.match(issuesOf(laughs.join('\n'))[0], /^sweep: cannot parse: .*alias/i);
+});
