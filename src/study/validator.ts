@@ -1,6 +1,7 @@
 // The trainer's and PTQ's own checks, plugged into the sweep spec parser so a bad grid fails before any run,
 // with the field's full path.
-import { ConfigError } from '../nn/config.ts';
+import { ConfigError, type ConfigIssue } from '../nn/config.ts';
+import { checkPtqSettings } from '../ptq/settings.ts';
 import type { SpecIssue } from '../sweep/errors.ts';
 import type { ConfigValidator } from '../sweep/spec.ts';
 import { runConfigFromJob } from './run-config.ts';
@@ -40,4 +41,12 @@ export const studyValidator: ConfigValidator = {
         train: settings,
       }),
     ),
+  ptq: (settings, path) => {
+    const found: ConfigIssue[] = [];
+    const parsed = checkPtqSettings(settings, `${path}.`, found);
+    return {
+      issues: found.map((i) => ({ path: i.field, message: i.message })),
+      groupSize: parsed?.groupSize ?? 0,
+    };
+  },
 };

@@ -62,13 +62,15 @@ export interface SweepSpec {
 }
 
 /**
- * Checks of the sub-configs owned by the trainer. Each returns issues with full paths; an empty list means
- * valid. Plug the trainer's own in via parseSweepSpec's options. Precisions, their fit to each model's widths
- * and every PTQ combination are checked here, whatever the validator.
+ * Checks of the sub-configs owned by the job kinds (the trainer, PTQ). Each returns issues with full paths;
+ * an empty list means valid. Plug the study's in via parseSweepSpec's options. Precision names, their fit
+ * to each model's widths and every (P_post, method) are checked here whatever the validator.
  */
 export interface ConfigValidator {
   model(shape: JsonObject, path: string): SpecIssue[];
   train(settings: JsonObject, path: string): SpecIssue[];
+  /** The shared PTQ settings (opaque to the sweep), and the group size PTQ jobs will use (0: per channel). */
+  ptq(settings: JsonObject, path: string): { issues: SpecIssue[]; groupSize: number };
 }
 
 /**
@@ -106,6 +108,7 @@ export const defaultValidator: ConfigValidator = {
     return issues;
   },
   train: () => [],
+  ptq: () => ({ issues: [], groupSize: 0 }),
 };
 
 export interface ParseOptions {
@@ -217,11 +220,10 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     );
     const settings = ptqRaw.settings ?? {};
     if (!isObject(settings)) at(`${root}.ptq.settings`, `${show(settings)} is not a mapping`);
-    const parsed = isObject(settings)
-      ? fromConfigIssues(issues, (found) => checkPtqSettings(settings, `${root}.ptq.settings.`, found))
-      : null;
+    const parsed = isObject(settings) ? validator.ptq(settings as JsonObject, `${root}.ptq.settings`) : null;
+    if (parsed) issues.push(...parsed.issues);
     ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
-    if (parsed) {
+    if (parsed && parsed.issues.length === 0) {
       const paths = {
         precisions: ptqRaw.precisions,
         methods: ptqRaw.methods,

@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NumericsError } from '../../src/numerics/errors.ts';
 import { parsePrecision, precisionNames } from '../../src/numerics/precision.ts';
+import { studyValidator } from '../../src/study/validator.ts';
 import { SpecError } from '../../src/sweep/errors.ts';
-import { defaultValidator, parseSweepSpec } from '../../src/sweep/spec.ts';
+import { type ConfigValidator, defaultValidator, parseSweepSpec } from '../../src/sweep/spec.ts';
+
+/** The sweep's own model checks with the study's PTQ settings (the models here have no context length). */
+const withPtqSettings: ConfigValidator = { ...defaultValidator, ptq: studyValidator.ptq };
 
 const valid = `
 name: quick
@@ -18,9 +22,9 @@ grid:
 ptq: { precisions: [int8, int4], methods: [rtn, gptq] }
 `;
 
-function issuesOf(text: string, format?: 'json'): string[] {
+function issuesOf(text: string, format?: 'json', validator?: ConfigValidator): string[] {
   try {
-    parseSweepSpec(text, { format });
+    parseSweepSpec(text, { format, validator });
   } catch (err) {
     assert.ok(err instanceof SpecError, `expected SpecError, got ${err}`);
     return err.issues.map((i) => `${i.path}: ${i.message}`);
@@ -173,13 +177,15 @@ test('PTQ combinations that would fail inside a job fail at spec load, naming th
       'ptq: { precisions: [int4, nf4], methods: rtn, settings: { groupSize: 32, calibrationTokens: 0, colour: 1 } }',
     );
   // Bad settings are reported first; the combinations are checked once the settings are valid.
-  assert.deepEqual(issuesOf(shapes).sort(), [
+  assert.deepEqual(issuesOf(shapes, undefined, withPtqSettings).sort(), [
     'sweep.ptq.settings.calibrationTokens: must be an integer in [1, 1099511627776], got 0',
     'sweep.ptq.settings.colour: unknown key (allowed: groupSize, calibrationTokens, evalTokens)',
   ]);
   assert.deepEqual(
     issuesOf(
       shapes.replace(', calibrationTokens: 0, colour: 1', '').replace('groupSize: 32', 'groupSize: 48'),
+      undefined,
+      withPtqSettings,
     ).sort(),
     [
       'sweep.ptq.precisions[1]: nf4 shares scales in blocks of 64, which does not divide d_model of sweep.grid.model[0] = 96',
