@@ -14,12 +14,14 @@ export interface SafeTensor {
   data: SafeArray;
 }
 
+/** A checkpoint that cannot be written or read back; names the file and, where there is one, the tensor. */
 export class CheckpointError extends Error {
   constructor(
     readonly path: string,
     message: string,
+    readonly tensor?: string,
   ) {
-    super(`${path}: ${message}`);
+    super(`${path}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${message}`);
     this.name = 'CheckpointError';
   }
 }
@@ -32,24 +34,28 @@ export function writeSafetensors(
   tensors: Map<string, SafeTensor>,
   metadata: Record<string, string> = {},
 ): void {
-  const header: Record<string, unknown> = {};
+  const entries: [string, unknown][] = [];
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
+    if (name === '__metadata__') throw new CheckpointError(path, 'the name is reserved for metadata', name);
+    if (!Object.hasOwn(bytesPer, t.dtype))
+      throw new CheckpointError(path, `unsupported dtype ${t.dtype}`, name);
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const expected = t.shape.reduce((a, b) => a * b, 1) * bytesPer[t.dtype];
-    if (bytes.byteLength !== expected)
-      throw new CheckpointError(
-        path,
-        `tensor ${name}: ${bytes.byteLength} bytes for shape [${t.shape}] ${t.dtype}`,
-      );
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || bytes.byteLength !== expected)
+      throw new CheckpointError(path, `${bytes.byteLength} bytes for shape [${t.shape}] ${t.dtype}`, name);
+    entries.push([
+      name,
+      { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] },
+    ]);
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
   const hash = createHash('sha256');
   for (const c of chunks) hash.update(c);
-  header.__metadata__ = { ...metadata, 'bitscale.sha256': hash.digest('hex') };
+  entries.push(['__metadata__', { ...metadata, 'bitscale.sha256': hash.digest('hex') }]);
+  const header = Object.fromEntries(entries); // own properties even for a tensor named __proto__
   // The header is padded with spaces to a multiple of 8 bytes so the data stays aligned.
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
@@ -64,64 +70,147 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Reads and verifies a safetensors file: sizes, offsets and (when present) the sha256 of the data. */
+/** Hugging Face's bound on the header (100 MB): a larger length field is corruption, not a header. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Reads and verifies a safetensors file (see parseSafetensors). */
 export function readSafetensors(path: string): SafetensorsFile {
-  let buffer: Buffer;
+  let buffer: Uint8Array;
   try {
     buffer = readFileSync(path);
   } catch (e) {
     throw new CheckpointError(path, `cannot read (${(e as Error).message})`);
   }
-  if (buffer.byteLength < 8) throw new CheckpointError(path, 'truncated: no header');
-  const headerLength = Number(buffer.readBigUInt64LE(0));
-  if (8 + headerLength > buffer.byteLength)
-    throw new CheckpointError(path, 'truncated: header runs past the end');
-  let header: Record<
-    string,
-    { dtype: SafeDType; shape: number[]; data_offsets: [number, number] } | Record<string, string>
-  >;
+  return parseSafetensors(buffer, path);
+}
+
+/**
+ * Parses the bytes of a safetensors file, trusting nothing: the header length, its JSON shape, every dtype,
+ * shape and offset pair; tensors must tile the data section exactly (no gap, no overlap, nothing past the
+ * end), and the sha256 of the data must match when the header records one. Every failure is a
+ * CheckpointError naming the file (`path`) and, where there is one, the tensor.
+ */
+export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFile {
+  const fail = (message: string, tensor?: string): never => {
+    throw new CheckpointError(path, message, tensor);
+  };
+  if (bytes.byteLength < 8) fail(`truncated: ${bytes.byteLength} bytes, the header length alone takes 8`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt length field)`);
+  const headerLength = Number(declared);
+  if (8 + headerLength > bytes.byteLength)
+    fail(
+      `truncated: the header needs ${headerLength} bytes, the file has ${bytes.byteLength - 8} after the length`,
+    );
+  let header: unknown;
   try {
-    header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8'));
-  } catch {
-    throw new CheckpointError(path, 'corrupt header (not JSON)');
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
+  } catch (e) {
+    fail(`corrupt header: not UTF-8 JSON (${(e as Error).message})`);
   }
-  const data = buffer.subarray(8 + headerLength);
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  const tensors = new Map<string, SafeTensor>();
-  let end = 0;
-  for (const [name, entry] of Object.entries(header)) {
+  if (!isRecord(header)) fail(`corrupt header: ${describe(header)}, expected a JSON object of tensors`);
+  const entries = header as Record<string, unknown>;
+  const data = bytes.subarray(8 + headerLength);
+  const metadata = readMetadata(entries.__metadata__, fail);
+
+  const spans: { name: string; from: number; to: number; dtype: SafeDType; shape: number[] }[] = [];
+  for (const [name, entry] of Object.entries(entries)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets } = entry as {
-      dtype: SafeDType;
-      shape: number[];
-      data_offsets: [number, number];
-    };
-    const [from, to] = data_offsets;
-    if (!(dtype in bytesPer)) throw new CheckpointError(path, `tensor ${name}: unsupported dtype ${dtype}`);
-    if (to > data.byteLength)
-      throw new CheckpointError(
-        path,
-        `truncated: tensor ${name} ends at ${to}, data has ${data.byteLength} bytes`,
-      );
-    if (to - from !== shape.reduce((a, b) => a * b, 1) * bytesPer[dtype])
-      throw new CheckpointError(path, `tensor ${name}: size does not match its shape`);
-    const bytes = new Uint8Array(data.subarray(from, to)); // a copy, aligned
-    const array =
-      dtype === 'F32'
-        ? new Float32Array(bytes.buffer)
-        : dtype === 'I32'
-          ? new Int32Array(bytes.buffer)
-          : dtype === 'U8'
-            ? bytes
-            : new Uint16Array(bytes.buffer);
-    tensors.set(name, { dtype, shape, data: array });
-    end = Math.max(end, to);
+    spans.push({ name, ...readEntry(entry, data.byteLength, (m) => fail(m, name)) });
+  }
+  // Tensors must tile [0, data length): sorted by start, each begins where the previous one ended.
+  spans.sort((a, b) => a.from - b.from || a.to - b.to);
+  let end = 0;
+  for (const s of spans) {
+    if (s.from < end)
+      fail(`data_offsets [${s.from}, ${s.to}] overlap the previous tensor (ends at ${end})`, s.name);
+    if (s.from > end) fail(`data_offsets [${s.from}, ${s.to}] leave a gap after byte ${end}`, s.name);
+    end = s.to;
   }
   if (end !== data.byteLength)
-    throw new CheckpointError(path, `data section is ${data.byteLength} bytes, tensors cover ${end}`);
+    fail(`data section is ${data.byteLength} bytes, the tensors cover ${end} (file size does not match)`);
   const expected = metadata['bitscale.sha256'];
-  if (expected && createHash('sha256').update(data).digest('hex') !== expected) {
-    throw new CheckpointError(path, 'checksum mismatch: the file is corrupted');
+  if (expected !== undefined && createHash('sha256').update(data).digest('hex') !== expected)
+    fail('checksum mismatch: the file is corrupted');
+
+  const tensors = new Map<string, SafeTensor>();
+  for (const { name, from, to, dtype, shape } of spans) {
+    const copy = new Uint8Array(data.subarray(from, to)); // a copy, so typed views are aligned
+    tensors.set(name, { dtype, shape, data: typedView(dtype, copy.buffer) });
   }
   return { tensors, metadata };
+}
+
+function readMetadata(value: unknown, fail: (message: string) => never): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isRecord(value)) return fail(`__metadata__ is ${describe(value)}, expected an object of strings`);
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(`__metadata__.${key} is ${describe(v)}, expected a string`);
+  }
+  return value as Record<string, string>;
+}
+
+/** One header entry, checked against the data section's length (all arithmetic stays exact). */
+function readEntry(
+  entry: unknown,
+  dataLength: number,
+  fail: (message: string) => never,
+): { from: number; to: number; dtype: SafeDType; shape: number[] } {
+  if (!isRecord(entry)) return fail(`entry is ${describe(entry)}, expected {dtype, shape, data_offsets}`);
+  for (const key of Object.keys(entry)) {
+    if (!entryKeys.includes(key)) fail(`unknown field '${key}' (allowed: ${entryKeys.join(', ')})`);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (typeof dtype !== 'string' || !Object.hasOwn(bytesPer, dtype))
+    fail(`dtype ${describe(dtype)} is not supported (allowed: ${Object.keys(bytesPer).join(', ')})`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    fail(`shape ${describe(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1])
+    fail(`data_offsets ${describe(offsets)} is not [begin, end] with 0 <= begin <= end`);
+  const [from, to] = offsets as [number, number];
+  if (to > dataLength) fail(`truncated: data_offsets end at ${to}, the data section has ${dataLength} bytes`);
+  let size = bytesPer[dtype as SafeDType];
+  for (const d of shape as number[]) {
+    size *= d;
+    if (size > dataLength) break; // already too large; stop before the product leaves exact integers
+  }
+  if (size !== to - from)
+    fail(
+      `shape [${shape}] of ${dtype} needs ${size > dataLength ? `more than ${dataLength}` : size} bytes, data_offsets give ${to - from}`,
+    );
+  return { from, to, dtype: dtype as SafeDType, shape: [...(shape as number[])] };
+}
+
+const entryKeys = ['dtype', 'shape', 'data_offsets'];
+
+function typedView(dtype: SafeDType, buffer: ArrayBuffer): SafeArray {
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(buffer);
+    case 'I32':
+      return new Int32Array(buffer);
+    case 'U8':
+      return new Uint8Array(buffer);
+    case 'BF16':
+    case 'F16':
+      return new Uint16Array(buffer);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const text = JSON.stringify(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -15,6 +15,16 @@ export function parseCsv(text: string): Table {
   if (rows.length === 0) throw new LawsInputError('the CSV is empty: expected a header line');
   const [header, ...body] = rows;
   const names = header.fields.map((h) => h.trim());
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name))
+      throw new LawsInputError(
+        `line ${header.line}: the column '${name}' appears twice in the header`,
+        header.line,
+        name,
+      );
+    seen.add(name);
+  }
   const records: Row[] = [];
   const lines: number[] = [];
   for (const { fields, line } of body) {
@@ -27,7 +37,7 @@ export function parseCsv(text: string): Table {
     }
     const record: Record<string, string> = {};
     names.forEach((name, k) => {
-      record[name] = fields[k];
+      setOwn(record, name, fields[k]);
     });
     records.push(record);
     lines.push(line);
@@ -105,7 +115,12 @@ function flatten(
     const name = prefix + key;
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       flatten(value as Record<string, unknown>, `${name}.`, out);
-    } else out[name] = value;
+    } else setOwn(out, name, value);
   }
   return out;
+}
+
+/** An own property even for a column named __proto__ (plain assignment would set the prototype). */
+function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -1,5 +1,8 @@
 // The shape of a Transformer++ language model, validated before any work starts.
-import { fullPrecision, type PrecisionConfig, precisionNames } from './precision.ts';
+import { ConfigError, type ConfigIssue, Fields } from './fields.ts';
+import { bitnetPresets, checkPrecisionConfig, fullPrecision, type PrecisionConfig } from './precision.ts';
+
+export { ConfigError, type ConfigIssue } from './fields.ts';
 
 export interface ModelConfig {
   vocabSize: number;
@@ -16,16 +19,6 @@ export interface ModelConfig {
   precision: PrecisionConfig;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
 
 const modelKeys = [
@@ -39,61 +32,65 @@ const modelKeys = [
   'ropeBase',
   'dropout',
   'precision',
+  'bitnet',
 ];
-const precisionKeys = ['weights', 'activations', 'kv', 'weightGranularity', 'activationGranularity'];
 
-function positiveInt(field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    throw new ConfigError(field, `must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
+/** Fills defaults and checks every field; throws a ConfigError listing every bad one. */
+export function resolveModelConfig(raw: unknown, prefix = 'model.'): ModelConfig {
+  const issues: ConfigIssue[] = [];
+  const model = checkModelConfig(raw, prefix, issues);
+  if (!model) throw new ConfigError(issues);
+  return model;
 }
 
-export function unknownKeys(prefix: string, value: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key))
-      throw new ConfigError(`${prefix}${key}`, `unknown key; allowed: ${allowed.join(', ')}`);
+/**
+ * Checks a model section (camelCase or snake_case keys, plus `bitnet: <preset>`), adding every problem to
+ * `issues` under the name the user wrote; returns the config, or null if anything is wrong.
+ */
+export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIssue[]): ModelConfig | null {
+  const before = issues.length;
+  const f = new Fields(raw, prefix, modelKeys, issues);
+  const int = (key: string, fallback?: number) => f.number(key, fallback, 1, 2 ** 31, true);
+  const vocabSize = int('vocabSize');
+  const dModel = int('dModel');
+  const nLayers = int('nLayers');
+  const nHeads = int('nHeads');
+  const context = int('context');
+  const dFf = int('dFf', dModel === undefined ? 1 : defaultDff(dModel));
+  const tiedEmbeddings = f.boolean('tiedEmbeddings', true);
+  const ropeBase = f.number('ropeBase', 10000, Number.MIN_VALUE);
+  const dropout = f.number('dropout', 0, 0, 0.999999);
+  let headSize: number | undefined;
+  if (dModel !== undefined && nHeads !== undefined) {
+    if (dModel % nHeads !== 0)
+      f.problem('nHeads', `${nHeads} does not divide ${f.name('dModel').slice(prefix.length)} ${dModel}`);
+    else if ((dModel / nHeads) % 2 !== 0)
+      f.problem('nHeads', `head size ${dModel / nHeads} must be even for rotary embeddings`);
+    else headSize = dModel / nHeads;
   }
-}
-
-/** Fills defaults and checks every field; throws ConfigError naming the first bad one. */
-export function resolveModelConfig(
-  raw: Partial<ModelConfig> & Record<string, unknown>,
-  prefix = 'model.',
-): ModelConfig {
-  unknownKeys(prefix, raw, modelKeys);
-  const dModel = positiveInt(`${prefix}dModel`, raw.dModel);
-  const nHeads = positiveInt(`${prefix}nHeads`, raw.nHeads);
-  if (dModel % nHeads !== 0)
-    throw new ConfigError(`${prefix}nHeads`, `${nHeads} does not divide dModel ${dModel}`);
-  if ((dModel / nHeads) % 2 !== 0)
-    throw new ConfigError(
-      `${prefix}nHeads`,
-      `head size ${dModel / nHeads} must be even for rotary embeddings`,
-    );
-  const precision = { ...fullPrecision, ...(raw.precision ?? {}) };
-  unknownKeys(`${prefix}precision.`, precision, precisionKeys);
-  for (const part of ['weights', 'activations', 'kv'] as const) {
-    if (!precisionNames.includes(precision[part])) {
-      throw new ConfigError(
-        `${prefix}precision.${part}`,
-        `'${precision[part]}' is not a format; allowed: ${precisionNames.join(', ')}`,
-      );
-    }
-  }
-  const dropout = raw.dropout ?? 0;
-  if (typeof dropout !== 'number' || dropout < 0 || dropout >= 1)
-    throw new ConfigError(`${prefix}dropout`, `must be in [0, 1), got ${dropout}`);
+  const bitnet = f.string('bitnet', 'none', ['none', ...Object.keys(bitnetPresets)]);
+  const preset = bitnet && bitnet !== 'none' ? bitnetPresets[bitnet] : fullPrecision;
+  const widths =
+    headSize !== undefined && dFf !== undefined ? { dModel: dModel as number, dFf, headSize } : undefined;
+  const precision = checkPrecisionConfig(
+    f.get('precision'),
+    `${f.name('precision')}.`,
+    issues,
+    widths,
+    preset,
+  );
+  if (issues.length > before) return null;
   return {
-    vocabSize: positiveInt(`${prefix}vocabSize`, raw.vocabSize),
-    dModel,
-    nLayers: positiveInt(`${prefix}nLayers`, raw.nLayers),
-    nHeads,
-    dFf: raw.dFf === undefined ? defaultDff(dModel) : positiveInt(`${prefix}dFf`, raw.dFf),
-    context: positiveInt(`${prefix}context`, raw.context),
-    tiedEmbeddings: raw.tiedEmbeddings ?? true,
-    ropeBase: raw.ropeBase ?? 10000,
-    dropout,
-    precision,
+    vocabSize: vocabSize as number,
+    dModel: dModel as number,
+    nLayers: nLayers as number,
+    nHeads: nHeads as number,
+    dFf: dFf as number,
+    context: context as number,
+    tiedEmbeddings: tiedEmbeddings as boolean,
+    ropeBase: ropeBase as number,
+    dropout: dropout as number,
+    precision: precision as PrecisionConfig,
   };
 }
 

@@ -89,10 +89,12 @@ export const MX_BLOCK_SIZE = 32;
 
 /** 'int4', 'fp8_e4m3', 'nf4', 'mxfp4', 'ternary', ... -> a NumberFormat. */
 export function parseFormat(name: string): NumberFormat {
+  if (typeof name !== 'string') throw new NumericsError('format', name, `one of ${formatNames.join(', ')}`);
   const int = /^int([1-8])$/.exec(name);
   if (int) return { kind: 'int', bits: Number(int[1]) };
-  if (name in fpNames) return { kind: 'fp', ...fpNames[name] };
-  if (name in mxNames) return { kind: 'mx', element: mxNames[name], blockSize: MX_BLOCK_SIZE };
+  // Own keys only: 'constructor' or 'toString' must not find Object.prototype's members.
+  if (Object.hasOwn(fpNames, name)) return { kind: 'fp', ...fpNames[name] };
+  if (Object.hasOwn(mxNames, name)) return { kind: 'mx', element: mxNames[name], blockSize: MX_BLOCK_SIZE };
   if (name === 'nf4' || name === 'ternary' || name === 'binary' || name === 'bf16' || name === 'fp16') {
     return { kind: name };
   }

@@ -4,7 +4,13 @@
 import { prepareData } from '../data/index.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { loadRun } from '../train/run.ts';
-import { defaultPtq, disposeQuantized, type PtqOptions, quantizeModel } from './quantize-model.ts';
+import {
+  checkPtqOptions,
+  defaultPtq,
+  disposeQuantized,
+  type PtqOptions,
+  quantizeModel,
+} from './quantize-model.ts';
 
 export interface PtqResult {
   format: string;
@@ -31,6 +37,9 @@ export function evaluatePtqVariants(
 ): PtqResult[] {
   const { config, params } = loadRun(runDir, settings.backend);
   try {
+    // Every variant is checked against this model before the data is prepared or anything is evaluated.
+    const options = variants.map((variant): PtqOptions => ({ ...defaultPtq, ...definedOnly(variant) }));
+    for (const opts of options) checkPtqOptions(config.model, opts);
     const data = prepareData({
       corpus: config.data.corpus,
       validation: config.data.validation,
@@ -40,9 +49,8 @@ export function evaluatePtqVariants(
     });
     const evalTokens = settings.evalTokens ?? config.train.evalTokens;
     const baseValLoss = evaluate(config.model, params, data.val, config.train.batchSize, evalTokens);
-    return variants.map((variant) => {
+    return options.map((opts) => {
       const started = performance.now();
-      const opts: PtqOptions = { ...defaultPtq, ...variant };
       const quantized = quantizeModel(config.model, params, data.train, opts);
       const valLoss = evaluate(config.model, quantized, data.val, config.train.batchSize, evalTokens);
       disposeQuantized(params, quantized);
@@ -63,3 +71,8 @@ export function evaluatePtqVariants(
 
 export const evaluatePtq = (runDir: string, variant: PtqVariant, settings: PtqSettings = {}): PtqResult =>
   evaluatePtqVariants(runDir, [variant], settings)[0];
+
+/** A variant's fields that are set: `groupSize: undefined` from a settings file must not erase the default. */
+function definedOnly(variant: PtqVariant): PtqVariant {
+  return Object.fromEntries(Object.entries(variant).filter(([, v]) => v !== undefined)) as PtqVariant;
+}

@@ -3,7 +3,7 @@
 
 import { registerNativeGptq } from '../backends/cpu/gptq-kernels.ts';
 import type { TokenSource } from '../data/index.ts';
-import type { ModelConfig } from '../nn/config.ts';
+import type { ConfigIssue, ModelConfig } from '../nn/config.ts';
 import { isLinearWeight, type Params } from '../nn/transformer.ts';
 import { fakeQuantArray } from '../numerics/fake-quant.ts';
 import { gptqQuantize } from '../numerics/gptq.ts';
@@ -12,8 +12,9 @@ import { type FakeQuantSpec, parseFormat, quantSpec } from '../numerics/spec.ts'
 import { elementBits } from '../numerics/storage-bits.ts';
 import * as T from '../tensor/index.ts';
 import { linearHessians } from './calibrate.ts';
+import { checkPtqVariant, defaultPtqSettings, PtqError, type PtqMethod } from './settings.ts';
 
-export type PtqMethod = 'rtn' | 'gptq';
+export { PtqError, type PtqMethod } from './settings.ts';
 
 export interface PtqOptions {
   /** A numerics format name: 'int4', 'int3', 'fp8_e4m3', 'nf4', ... */
@@ -28,27 +29,34 @@ export interface PtqOptions {
 }
 
 export const defaultPtq: Omit<PtqOptions, 'format' | 'method'> = {
-  groupSize: 0,
-  calibrationTokens: 8192,
+  groupSize: defaultPtqSettings.groupSize,
+  calibrationTokens: defaultPtqSettings.calibrationTokens,
   actOrder: true,
   seed: 1234,
 };
 
-export class PtqError extends Error {
-  constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.name = 'PtqError';
-  }
-}
-
-function rtnSpec(options: PtqOptions, cols: number): FakeQuantSpec {
+function rtnSpec(options: PtqOptions): FakeQuantSpec {
   const base = quantSpec(options.format);
   if (base.granularity.kind !== 'tensor' || base.scale.kind === 'none') return base; // MX/NF4 blocks, casts
   const granularity =
     options.groupSize > 0 ? { kind: 'group' as const, size: options.groupSize } : { kind: 'row' as const };
-  if (options.groupSize > 0 && cols % options.groupSize !== 0)
-    throw new PtqError('groupSize', `${options.groupSize} does not divide ${cols}`);
   return quantSpec(options.format, { granularity });
+}
+
+/** Throws a PtqError listing every problem of the options for this model, before any work. */
+export function checkPtqOptions(model: ModelConfig, options: PtqOptions): void {
+  const issues: ConfigIssue[] = [];
+  checkPtqVariant(options, { format: 'format', method: 'method', groupSize: 'groupSize' }, issues, [
+    { name: 'd_model', value: model.dModel },
+    { name: 'd_ff', value: model.dFf },
+  ]);
+  const minimum = { groupSize: 0, calibrationTokens: 1, seed: 0 };
+  for (const [field, min] of Object.entries(minimum)) {
+    const v = options[field as keyof typeof minimum];
+    if (!Number.isSafeInteger(v) || v < min)
+      issues.push({ field, message: `must be an integer >= ${min}, got ${JSON.stringify(v)}` });
+  }
+  if (issues.length > 0) throw new PtqError(issues);
 }
 
 /** A copy of params with every linear weight quantized (other tensors are shared, not copied). */
@@ -58,13 +66,8 @@ export function quantizeModel(
   trainTokens: TokenSource,
   options: PtqOptions,
 ): Params {
+  checkPtqOptions(model, options);
   const format = parseFormat(options.format);
-  if (options.method === 'gptq' && format.kind !== 'int') {
-    throw new PtqError(
-      'method',
-      `GPTQ quantizes to integer formats (int2..int8); '${options.format}' needs method rtn`,
-    );
-  }
   // GPTQ's column loops on native kernels where an addon has them: the backend in use registered its own,
   // else the CPU addon's if it is built.
   if (options.method === 'gptq' && !gptqKernels()) registerNativeGptq();
@@ -91,7 +94,7 @@ export function quantizeModel(
       }).weight;
     } else {
       q = new Float32Array(w.length);
-      fakeQuantArray(rtnSpec(options, cols), w, q, rows, cols, null);
+      fakeQuantArray(rtnSpec(options), w, q, rows, cols, null);
     }
     const t = T.tensor(q, [rows, cols], { backend: p.backend }).keep();
     t.name = name;

@@ -3,9 +3,10 @@
 // src/jobs/builtin.ts maps the kind names to these runners.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bitsOf } from '../nn/precision.ts';
+import { precisionBits } from '../numerics/precision.ts';
 import { evaluatePtq } from '../ptq/evaluate-ptq.ts';
 import type { PtqMethod } from '../ptq/quantize-model.ts';
+import { parsePtqSettings } from '../ptq/settings.ts';
 import type { PtqConfig, TrainConfig } from '../sweep/expand.ts';
 import type { JobRunner } from '../sweep/job-kind.ts';
 import type { JsonObject } from '../sweep/spec.ts';
@@ -36,9 +37,9 @@ export const runTrainJob: JobRunner = async (raw, ctx) => {
     N: summary.nonEmbeddingParams,
     totalParams: summary.totalParams,
     D: summary.tokens,
-    Pw: bitsOf(config.model.precision.weights),
-    Pa: bitsOf(config.model.precision.activations),
-    Pkv: bitsOf(config.model.precision.kv),
+    Pw: precisionBits(config.model.precision.weights),
+    Pa: precisionBits(config.model.precision.activations),
+    Pkv: precisionBits(config.model.precision.kv),
     steps: summary.steps,
     tokensPerSecond: summary.tokensPerSecond,
     wallSeconds: summary.wallSeconds,
@@ -66,7 +67,7 @@ export const runPtqJob: JobRunner = async (raw, ctx) => {
   const source = ctx.deps[job.source];
   const checkpoint = source?.artifacts.find((a) => a.name === 'checkpoint');
   if (!checkpoint) throw new Error(`ptq: training run ${job.source} has no checkpoint artifact`);
-  const settings = job.settings as { groupSize?: number; calibrationTokens?: number; evalTokens?: number };
+  const settings = parsePtqSettings(job.settings, 'ptq.settings.'); // snake_case keys as well
   // Calibration, GPTQ and evaluation run where the model was trained (the training job's backend).
   const backend = studyBackend(source.config as TrainConfig);
   ctx.progress(0, `${job.method} ${job.precision} on ${backend ?? 'the default backend'}`);
@@ -81,7 +82,7 @@ export const runPtqJob: JobRunner = async (raw, ctx) => {
     { backend, cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
   );
   return {
-    metrics: { ...source.metrics, Ppost: bitsOf(job.precision), ptqFormat: job.precision, ...result },
+    metrics: { ...source.metrics, Ppost: precisionBits(job.precision), ptqFormat: job.precision, ...result },
     artifacts: {},
   };
 };

@@ -1,8 +1,9 @@
 // The trainer's and PTQ's own checks, plugged into the sweep spec parser so a bad grid fails before any run,
 // with the field's full path.
-import { ConfigError } from '../nn/config.ts';
+import { ConfigError, type ConfigIssue } from '../nn/config.ts';
+import { checkPtqSettings } from '../ptq/settings.ts';
 import type { SpecIssue } from '../sweep/errors.ts';
-import type { ConfigValidator, JsonObject } from '../sweep/spec.ts';
+import type { ConfigValidator } from '../sweep/spec.ts';
 import { runConfigFromJob } from './run-config.ts';
 
 function issuesOf(path: string, check: () => void): SpecIssue[] {
@@ -11,17 +12,13 @@ function issuesOf(path: string, check: () => void): SpecIssue[] {
     return [];
   } catch (e) {
     if (e instanceof ConfigError)
-      return [
-        {
-          path: `${path}.${e.field.replace(/^job\.(model|train|data)\./, '')}`,
-          message: e.message.slice(e.field.length + 2),
-        },
-      ];
+      return e.issues.map((i) => ({
+        path: `${path}.${i.field.replace(/^job\.(model|train|data)\./, '')}`,
+        message: i.message,
+      }));
     return [{ path, message: (e as Error).message }];
   }
 }
-
-const ptqKeys = ['groupSize', 'calibrationTokens', 'evalTokens'];
 
 export const studyValidator: ConfigValidator = {
   model: (shape, path) =>
@@ -44,11 +41,12 @@ export const studyValidator: ConfigValidator = {
         train: settings,
       }),
     ),
-  ptq: (settings: JsonObject, path) =>
-    Object.keys(settings)
-      .filter((k) => !ptqKeys.includes(k))
-      .map((k) => ({
-        path: `${path}.${k}`,
-        message: `unknown PTQ setting (allowed: ${ptqKeys.join(', ')})`,
-      })),
+  ptq: (settings, path) => {
+    const found: ConfigIssue[] = [];
+    const parsed = checkPtqSettings(settings, `${path}.`, found);
+    return {
+      issues: found.map((i) => ({ path: i.field, message: i.message })),
+      groupSize: parsed?.groupSize ?? 0,
+    };
+  },
 };

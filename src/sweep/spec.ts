@@ -15,10 +15,20 @@
 
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { JsonObject } from '../base/json.ts';
+import { defaultDff } from '../nn/config.ts';
+import type { ConfigIssue } from '../nn/fields.ts';
+import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
+import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
+import {
+  checkPtqSettings,
+  checkPtqVariant,
+  type PtqMethod,
+  ptqFormats,
+  ptqMethods,
+} from '../ptq/settings.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
-import { parsePrecision, precisionHelp } from './precision.ts';
 
 export type { JsonObject } from '../base/json.ts';
 
@@ -29,8 +39,7 @@ export interface TrainPrecision {
   kv: string;
 }
 
-export const ptqMethods = ['rtn', 'gptq'] as const;
-export type PtqMethod = (typeof ptqMethods)[number];
+export { type PtqMethod, ptqMethods } from '../ptq/settings.ts';
 
 export interface SweepSpec {
   name: string;
@@ -53,40 +62,53 @@ export interface SweepSpec {
 }
 
 /**
- * Checks of the sub-configs owned by others (the trainer, PTQ). Each returns issues with full paths;
- * an empty list means valid. Plug the trainer's own in via parseSweepSpec's options.
+ * Checks of the sub-configs owned by the job kinds (the trainer, PTQ). Each returns issues with full paths;
+ * an empty list means valid. Plug the study's in via parseSweepSpec's options. Precision names, their fit
+ * to each model's widths and every (P_post, method) are checked here whatever the validator.
  */
 export interface ConfigValidator {
   model(shape: JsonObject, path: string): SpecIssue[];
   train(settings: JsonObject, path: string): SpecIssue[];
-  ptq(settings: JsonObject, path: string): SpecIssue[];
+  /** The shared PTQ settings (opaque to the sweep), and the group size PTQ jobs will use (0: per channel). */
+  ptq(settings: JsonObject, path: string): { issues: SpecIssue[]; groupSize: number };
 }
 
-/** What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. */
+/**
+ * What the sweep knows about models without the trainer: positive integer dims, heads divide d_model. Keys
+ * may be snake_case (d_model) or camelCase (dModel); issues name the key as written.
+ */
 export const defaultValidator: ConfigValidator = {
   model(shape, path) {
     const issues: SpecIssue[] = [];
+    const written = (key: string) => {
+      const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+      return key in shape || !(camel in shape) ? key : camel;
+    };
+    const value = (key: string) => (Object.hasOwn(shape, written(key)) ? shape[written(key)] : undefined);
     for (const key of ['d_model', 'n_layers', 'n_heads']) {
-      const v = shape[key];
+      const v = value(key);
       if (v === undefined)
         issues.push({ path: `${path}.${key}`, message: 'is required (a positive integer)' });
       else if (!isPositiveInt(v))
-        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+        issues.push({ path: `${path}.${written(key)}`, message: `${show(v)} is not a positive integer` });
     }
     for (const key of ['d_ff', 'vocab_size', 'seq_len']) {
-      const v = shape[key];
+      const v = value(key);
       if (v !== undefined && !isPositiveInt(v)) {
-        issues.push({ path: `${path}.${key}`, message: `${show(v)} is not a positive integer` });
+        issues.push({ path: `${path}.${written(key)}`, message: `${show(v)} is not a positive integer` });
       }
     }
-    const { d_model, n_heads } = shape;
-    if (isPositiveInt(d_model) && isPositiveInt(n_heads) && d_model % n_heads !== 0) {
-      issues.push({ path: `${path}.n_heads`, message: `${n_heads} does not divide d_model ${d_model}` });
+    const [dModel, nHeads] = [value('d_model'), value('n_heads')];
+    if (isPositiveInt(dModel) && isPositiveInt(nHeads) && dModel % nHeads !== 0) {
+      issues.push({
+        path: `${path}.${written('n_heads')}`,
+        message: `${nHeads} does not divide ${written('d_model')} ${dModel}`,
+      });
     }
     return issues;
   },
   train: () => [],
-  ptq: () => [],
+  ptq: () => ({ issues: [], groupSize: 0 }),
 };
 
 export interface ParseOptions {
@@ -98,11 +120,19 @@ export interface ParseOptions {
 export function parseSweepSpec(text: string, options: ParseOptions = {}): SweepSpec {
   let raw: unknown;
   try {
-    raw = options.format === 'json' ? JSON.parse(text) : parseYaml(text);
+    raw = options.format === 'json' ? JSON.parse(text) : readYaml(text);
   } catch (err) {
     throw new SpecError([{ path: 'sweep', message: `cannot parse: ${(err as Error).message}` }]);
   }
   return validateSweepSpec(raw, options.validator ?? defaultValidator);
+}
+
+/** YAML to a value; what the yaml library only warns about (an unknown !tag, most likely a typo) is an error. */
+function readYaml(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS(); // the default alias limit (100) keeps a billion-laughs document from expanding
 }
 
 /** Reads a spec file; .json is parsed as JSON, anything else as YAML (a superset of JSON). */
@@ -172,7 +202,10 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
       ptqRaw.precisions ?? [],
       `${root}.ptq.precisions`,
       at,
-      (v, p) => precisionName(v, p, at),
+      (v, p) =>
+        typeof v === 'string' && ptqFormats.includes(v)
+          ? v
+          : at(p, `${show(v)} is not a PTQ format (allowed: ${ptqFormats.join(', ')})`),
       true,
     );
     const methods = listOf(
@@ -187,11 +220,21 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     );
     const settings = ptqRaw.settings ?? {};
     if (!isObject(settings)) at(`${root}.ptq.settings`, `${show(settings)} is not a mapping`);
-    else issues.push(...validator.ptq(settings as JsonObject, `${root}.ptq.settings`));
+    const parsed = isObject(settings) ? validator.ptq(settings as JsonObject, `${root}.ptq.settings`) : null;
+    if (parsed) issues.push(...parsed.issues);
     ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
+    if (parsed && parsed.issues.length === 0) {
+      const paths = {
+        precisions: ptqRaw.precisions,
+        methods: ptqRaw.methods,
+        models: isObject(grid) ? grid.model : undefined,
+      };
+      issues.push(...ptqCombinationIssues(ptq, parsed.groupSize, model, paths, root));
+    }
   }
+  issues.push(...precisionFitIssues(precision, model, isObject(grid) ? grid.model : undefined, root));
 
-  if (issues.length > 0) throw new SpecError(issues);
+  if (issues.length > 0) throw new SpecError(dedupe(issues));
   return {
     name: name as string,
     seeds: unique(seeds),
@@ -199,6 +242,72 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     grid: { model, tokens: unique(tokens), precision },
     ptq: { ...ptq, precisions: unique(ptq.precisions), methods: unique(ptq.methods) },
   };
+}
+
+/**
+ * Every (P_post, method) once, then against every model's linear widths: what would otherwise fail inside a
+ * PTQ job. `written` holds the lists as the spec wrote them, for paths with the user's indices.
+ */
+function ptqCombinationIssues(
+  ptq: { precisions: string[]; methods: PtqMethod[] },
+  groupSize: number,
+  models: JsonObject[],
+  written: { precisions: unknown; methods: unknown; models: unknown },
+  root: string,
+): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const format of unique(ptq.precisions)) {
+    for (const method of unique(ptq.methods)) {
+      const fields = {
+        format: listPath(written.precisions, `${root}.ptq.precisions`, format),
+        method: listPath(written.methods, `${root}.ptq.methods`, method),
+        groupSize: `${root}.ptq.settings.groupSize`,
+      };
+      const variant = { format, method, groupSize };
+      const before = issues.length;
+      fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found));
+      if (issues.length > before) continue; // the combination itself is wrong; its widths do not matter
+      for (const shape of models) {
+        const w = widthsOf(shape);
+        if (!w) continue;
+        const m = listPath(written.models, `${root}.grid.model`, shape);
+        const widths = [
+          { name: `d_model of ${m}`, value: w.dModel },
+          { name: `d_ff of ${m}`, value: w.dFf },
+        ];
+        fromConfigIssues(issues, (found) => checkPtqVariant(variant, fields, found, widths));
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * Every training precision against every model (with the model's own granularity settings): MX and NF4
+ * blocks, and weight groups, must divide the widths they quantize.
+ */
+function precisionFitIssues(
+  precisions: TrainPrecision[],
+  models: JsonObject[],
+  writtenModels: unknown,
+  root: string,
+): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const shape of models) {
+    const widths = widthsOf(shape);
+    if (!widths) continue;
+    const m = listPath(writtenModels, `${root}.grid.model`, shape);
+    const own = isObject(shape.precision) ? shape.precision : {};
+    for (const p of precisions) {
+      const found: ConfigIssue[] = [];
+      checkPrecisionConfig({ ...own, weights: p.w, activations: p.a, kv: p.kv }, '', found, widths);
+      for (const issue of found) {
+        const part = { weights: 'w', activations: 'a', kv: 'kv' }[issue.field] ?? issue.field;
+        issues.push({ path: `${root}.grid.precision`, message: `${part}: ${issue.message} in ${m}` });
+      }
+    }
+  }
+  return issues;
 }
 
 /** Records an issue; returns null so validators can `return at(path, message)`. */
@@ -236,9 +345,39 @@ function trainPrecisions(v: unknown, path: string, at: Report): TrainPrecision[]
 }
 
 function precisionName(v: unknown, path: string, at: Report): string | null {
-  const p = typeof v === 'string' ? parsePrecision(v) : null;
-  if (!p) at(path, `${show(v)} is not a precision (allowed: ${precisionHelp})`);
-  return p?.name ?? null;
+  if (isPrecisionName(v)) return v;
+  return at(path, `${show(v)} is not a precision (allowed: ${precisionNames.join(', ')})`);
+}
+
+/** Widths a model's rows have (d_model, d_ff, head size), when its shape is complete; keys as either spelling. */
+function widthsOf(shape: JsonObject): ModelWidths | null {
+  const get = (snake: string, camel: string) => shape[snake] ?? shape[camel];
+  const dModel = get('d_model', 'dModel');
+  const nHeads = get('n_heads', 'nHeads');
+  if (!isPositiveInt(dModel) || !isPositiveInt(nHeads) || dModel % nHeads !== 0) return null;
+  const dFf = get('d_ff', 'dFf') ?? defaultDff(dModel);
+  return isPositiveInt(dFf) ? { dModel, dFf, headSize: dModel / nHeads } : null;
+}
+
+/** Runs a check that reports ConfigIssues and adds them as SpecIssues (their field is the full path). */
+function fromConfigIssues<T>(issues: SpecIssue[], check: (found: ConfigIssue[]) => T): T {
+  const found: ConfigIssue[] = [];
+  const result = check(found);
+  for (const i of found) issues.push({ path: i.field, message: i.message });
+  return result;
+}
+
+/** The path of an item of a list field as written (a scalar written for a one-element list has no index). */
+function listPath(list: unknown, path: string, item: unknown): string {
+  return Array.isArray(list) ? `${path}[${list.indexOf(item)}]` : path;
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
 }
 
 /** Validates each element of a required, non-empty list (a scalar counts as a one-element list). */

@@ -1,7 +1,7 @@
 // A training run's whole configuration: model, data, optimization. Defaults are filled and every field is
 // checked before any work, with errors that name the field.
-import { ConfigError, type ModelConfig, resolveModelConfig, unknownKeys } from '../nn/config.ts';
-import { bitnetPresets } from '../nn/precision.ts';
+import { ConfigError, type ConfigIssue, checkModelConfig, type ModelConfig } from '../nn/config.ts';
+import { Fields } from '../nn/fields.ts';
 
 export interface DataConfig {
   /** 'tinystories' (embedded), 'tinyshakespeare', a .txt file, a folder, or a .bin of tokens. */
@@ -56,72 +56,67 @@ export const defaultOptim: OptimConfig = {
 
 export const defaultData: DataConfig = { corpus: 'tinystories', vocabSize: 2048 };
 
-type RawRun = {
-  model?: Record<string, unknown> & { bitnet?: string };
-  data?: Partial<DataConfig>;
-  train?: Partial<OptimConfig>;
-};
+/**
+ * Fills defaults and checks every field of a run config (sections model, data, train; keys camelCase or
+ * snake_case). Throws one ConfigError listing every problem by the name the user wrote, and the file when
+ * given.
+ */
+export function resolveRunConfig(raw: unknown, file?: string): RunConfig {
+  const issues: ConfigIssue[] = [];
+  const top = new Fields(raw, '', ['model', 'data', 'train'], issues);
 
-function checkNumber(
-  field: string,
-  v: number,
-  min: number,
-  max = Number.POSITIVE_INFINITY,
-  integer = false,
-): void {
-  if (
-    typeof v !== 'number' ||
-    !Number.isFinite(v) ||
-    v < min ||
-    v > max ||
-    (integer && !Number.isInteger(v))
-  ) {
-    throw new ConfigError(
-      field,
-      `must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`,
-    );
-  }
-}
+  const d = new Fields(top.get('data'), `${top.name('data')}.`, Object.keys(dataKeys), issues);
+  const data: DataConfig = {
+    corpus: d.string('corpus', defaultData.corpus) ?? '',
+    // An invalid vocabulary is reported once, here; the model is checked with the default instead.
+    vocabSize: d.number('vocabSize', defaultData.vocabSize, 257, 65536, true) ?? defaultData.vocabSize,
+  };
+  for (const key of ['validation', 'tokenizer'] as const)
+    if (d.has(key)) data[key] = d.string(key, undefined);
 
-export function resolveRunConfig(raw: RawRun): RunConfig {
-  unknownKeys('', raw, ['model', 'data', 'train']);
-  const data = { ...defaultData, ...(raw.data ?? {}) };
-  unknownKeys('data.', data, ['corpus', 'validation', 'vocabSize', 'tokenizer']);
-  checkNumber('data.vocabSize', data.vocabSize, 257, 65536, true);
-  const train = { ...defaultOptim, ...(raw.train ?? {}) };
-  unknownKeys('train.', train, Object.keys(defaultOptim));
-  checkNumber('train.tokens', train.tokens, 1);
-  checkNumber('train.batchSize', train.batchSize, 1, 1e6, true);
-  checkNumber('train.lr', train.lr, 0, 100);
-  checkNumber('train.minLrRatio', train.minLrRatio, 0, 1);
-  checkNumber('train.warmupSteps', train.warmupSteps, 0, 1e9, true);
-  checkNumber('train.weightDecay', train.weightDecay, 0, 10);
-  checkNumber('train.gradClip', train.gradClip, 0);
-  checkNumber('train.beta1', train.beta1, 0, 0.999999);
-  checkNumber('train.beta2', train.beta2, 0, 0.999999);
-  checkNumber('train.evalEvery', train.evalEvery, 0, 1e9, true);
-  checkNumber('train.evalTokens', train.evalTokens, 1);
-  checkNumber('train.checkpointEvery', train.checkpointEvery, 0, 1e9, true);
-  checkNumber('train.seed', train.seed, 0, 2 ** 52, true);
-  const { bitnet, ...modelRaw } = raw.model ?? {};
-  if (bitnet !== undefined && !(bitnet in bitnetPresets)) {
-    throw new ConfigError(
-      'model.bitnet',
-      `'${bitnet}' is not one of ${Object.keys(bitnetPresets).join(', ')}`,
-    );
+  const t = new Fields(top.get('train'), `${top.name('train')}.`, Object.keys(optimRanges), issues);
+  const train = { ...defaultOptim };
+  for (const [key, [min, max, integer]] of Object.entries(optimRanges) as [keyof OptimConfig, Range][]) {
+    train[key] = t.number(key, defaultOptim[key], min, max, integer) ?? 0;
   }
-  const withPreset = bitnet
-    ? { ...modelRaw, precision: { ...bitnetPresets[bitnet], ...((modelRaw.precision as object) ?? {}) } }
-    : modelRaw;
-  const model = resolveModelConfig({ vocabSize: data.vocabSize, ...withPreset }, 'model.');
-  if (model.vocabSize !== data.vocabSize) {
-    throw new ConfigError(
-      'model.vocabSize',
-      `${model.vocabSize} differs from data.vocabSize ${data.vocabSize}; set only data.vocabSize`,
-    );
+
+  const modelRaw = top.get('model');
+  const m = new Fields(modelRaw, '', ['vocabSize'], []); // only to see whether the user set vocabSize
+  if (m.has('vocabSize') && m.get('vocabSize') !== data.vocabSize) {
+    issues.push({
+      field: `${top.name('model')}.${m.name('vocabSize')}`,
+      message: `${JSON.stringify(m.get('vocabSize'))} differs from ${d.name('vocabSize')} ${data.vocabSize}; set only ${d.name('vocabSize')}`,
+    });
   }
+  const withVocab =
+    typeof modelRaw === 'object' && modelRaw !== null && !Array.isArray(modelRaw) && !m.has('vocabSize')
+      ? { ...modelRaw, vocabSize: data.vocabSize }
+      : modelRaw;
+  const model = checkModelConfig(withVocab, `${top.name('model')}.`, issues);
+  if (issues.length > 0 || !model) throw new ConfigError(issues, '', file);
   return { model, data, train };
 }
+
+type Range = [min: number, max: number, integer: boolean];
+
+const dataKeys = { corpus: 1, validation: 1, vocabSize: 1, tokenizer: 1 };
+
+const optimRanges: Record<keyof OptimConfig, Range> = {
+  tokens: [1, Number.MAX_SAFE_INTEGER, false],
+  batchSize: [1, 1e6, true],
+  lr: [0, 100, false],
+  minLrRatio: [0, 1, false],
+  warmupSteps: [0, 1e9, true],
+  weightDecay: [0, 10, false],
+  gradClip: [0, Number.POSITIVE_INFINITY, false],
+  beta1: [0, 0.999999, false],
+  beta2: [0, 0.999999, false],
+  eps: [Number.MIN_VALUE, 1, false],
+  evalEvery: [0, 1e9, true],
+  evalTokens: [1, Number.MAX_SAFE_INTEGER, false],
+  checkpointEvery: [0, 1e9, true],
+  seed: [0, 2 ** 52, true],
+};
 
 export function stepsOf(c: RunConfig): number {
   return Math.ceil(c.train.tokens / (c.train.batchSize * c.model.context));

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parameterCount, resolveModelConfig } from '../../src/nn/config.ts';
-import { bitsOf, resolvePrecision } from '../../src/nn/precision.ts';
+import { resolvePrecision } from '../../src/nn/precision.ts';
 import { forward, initParams } from '../../src/nn/transformer.ts';
+import { precisionBits as bitsOf } from '../../src/numerics/precision.ts';
 import * as T from '../../src/tensor/index.ts';
 
 const config = resolveModelConfig({

@@ -1,14 +1,15 @@
 // `bitscale ptq <run>`: post-training quantization of a finished run, evaluated on its validation data.
 import type { Command } from 'commander';
+import type { ConfigIssue } from '../../nn/fields.ts';
 import { evaluatePtq } from '../../ptq/evaluate-ptq.ts';
-import type { PtqMethod } from '../../ptq/quantize-model.ts';
+import { checkPtqVariant, PtqError, type PtqMethod, ptqFormats } from '../../ptq/settings.ts';
 
 export function registerPtq(program: Command): void {
   program
     .command('ptq')
     .description("quantize a trained run's linear weights after training and report delta_PTQ on validation")
     .argument('<run>', 'run folder')
-    .requiredOption('--format <name>', 'int2..int8, fp8_e4m3, nf4, mxfp4, ... (see numerics formats)')
+    .requiredOption('--format <name>', `one of ${ptqFormats.join(', ')}`)
     .option('--method <m>', 'rtn | gptq', 'rtn')
     .option('--group-size <g>', 'columns sharing a scale (0: per output channel)', Number, 0)
     .option('--calibration-tokens <n>', 'GPTQ calibration tokens from the training split', Number, 8192)
@@ -24,8 +25,11 @@ export function registerPtq(program: Command): void {
           backend?: string;
         },
       ) => {
-        if (opts.method !== 'rtn' && opts.method !== 'gptq')
-          throw new Error(`--method: '${opts.method}' is not rtn or gptq`);
+        // The flags alone are checked first; the group size against the model's widths once it is loaded.
+        const issues: ConfigIssue[] = [];
+        const flags = { format: '--format', method: '--method', groupSize: '--group-size' };
+        checkPtqVariant(opts, flags, issues);
+        if (issues.length > 0) throw new PtqError(issues);
         const result = evaluatePtq(
           run,
           {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { prepareData } from '../../data/index.ts';
-import { parameterCount } from '../../nn/config.ts';
+import { ConfigError, parameterCount } from '../../nn/config.ts';
 import { resolveRunConfig } from '../../train/config.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { sampleTokens } from '../../train/generate.ts';
@@ -18,8 +18,14 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new Error(`cannot read config ${path}: ${(e as Error).message}`);
   }
-  const value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  if (!value || typeof value !== 'object') throw new Error(`${path}: a config must be an object`);
+  let value: unknown;
+  try {
+    value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError('config', `cannot parse (${(e as Error).message})`, path);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError('config', 'must be a mapping with model, data and train sections', path);
   return value as Record<string, unknown>;
 }
 
@@ -40,7 +46,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--cache <dir>', 'tokenizer and token-shard cache folder')
     .action((file: string, opts: { out?: string; backend?: string; set: string[]; cache?: string }) => {
-      const config = resolveRunConfig(parseOverrides(readConfigFile(file), opts.set));
+      const config = resolveRunConfig(parseOverrides(readConfigFile(file), opts.set), file);
       const out = opts.out ?? `runs/${configHash(config)}`;
       const counts = parameterCount(config.model);
       console.error(

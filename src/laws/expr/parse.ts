@@ -24,9 +24,14 @@ export type Expr =
     }
   | { readonly kind: 'call'; readonly fn: FunctionName; readonly arg: Expr };
 
+/** Deeper nesting than any law needs; the bound keeps the recursive descent (and compile) off the stack limit. */
+export const MAX_DEPTH = 200;
+
 export function parseExpression(source: string): Expr {
+  if (typeof source !== 'string') throw new ExpressionError(`expected a string, got ${typeof source}`, '', 0);
   const tokens = tokenize(source);
   let k = 0;
+  let depth = 0;
   const peek = () => tokens[k];
   const isOp = (text: string) => {
     const t = tokens[k];
@@ -58,16 +63,19 @@ export function parseExpression(source: string): Expr {
     }
     return left;
   };
+  // Every level of nesting ('(', f(, unary signs, the right side of ^) passes through here once.
   const unary = (): Expr => {
+    if (++depth > MAX_DEPTH) fail(`the expression nests deeper than ${MAX_DEPTH} levels`);
+    let result: Expr;
     if (isOp('-')) {
       k++;
-      return { kind: 'neg', arg: unary() };
-    }
-    if (isOp('+')) {
+      result = { kind: 'neg', arg: unary() };
+    } else if (isOp('+')) {
       k++;
-      return unary();
-    }
-    return power();
+      result = unary();
+    } else result = power();
+    depth--;
+    return result;
   };
   const power = (): Expr => {
     const base = atom();

@@ -12,32 +12,41 @@ export type Token =
     }
   | { readonly kind: 'end'; readonly pos: number };
 
-const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/;
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+// Sticky patterns match at lastIndex, so long sources are scanned in linear time (no slicing per token).
+const NUMBER = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const SPACE = /\s/;
+
+function matchAt(pattern: RegExp, source: string, pos: number): string | null {
+  pattern.lastIndex = pos;
+  return pattern.exec(source)?.[0] ?? null;
+}
 
 export function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
   let pos = 0;
   while (pos < source.length) {
-    const rest = source.slice(pos);
     const ch = source[pos];
-    if (/\s/.test(ch)) {
+    if (SPACE.test(ch)) {
       pos++;
       continue;
     }
-    const num = NUMBER.exec(rest);
+    const num = matchAt(NUMBER, source, pos);
     if (num) {
-      tokens.push({ kind: 'number', value: Number(num[0]), pos });
-      pos += num[0].length;
+      const value = Number(num);
+      if (!Number.isFinite(value))
+        throw new ExpressionError(`the number ${num} is out of range`, source, pos);
+      tokens.push({ kind: 'number', value, pos });
+      pos += num.length;
       continue;
     }
-    const name = NAME.exec(rest);
+    const name = matchAt(NAME, source, pos);
     if (name) {
-      tokens.push({ kind: 'name', text: name[0], pos });
-      pos += name[0].length;
+      tokens.push({ kind: 'name', text: name, pos });
+      pos += name.length;
       continue;
     }
-    if (rest.startsWith('**')) {
+    if (source.startsWith('**', pos)) {
       tokens.push({ kind: 'op', text: '^', pos });
       pos += 2;
       continue;
