@@ -35,7 +35,7 @@ export function designIssues(
   const readers = (v: string) => form.params.map((q) => q.name).filter((q) => form.reads[q]?.includes(v));
   const issues: DesignIssue[] = [];
   const constant = new Set<number>();
-  form.variables.forEach((v, k) => {
+  form.variables.forEach((_, k) => {
     if (spread(logs[k]) > 1e-9) return;
     constant.add(k);
   });

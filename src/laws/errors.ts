@@ -52,3 +52,8 @@ export class LawsDesignError extends LawsInputError {
     super(message, undefined, variables[0]);
   }
 }
+
+/** The fit cannot answer the question asked (e.g. weights-only runs asked for the all-parts optimum). */
+export class LawsUndecidedError extends LawsError {
+  override name = 'LawsUndecidedError';
+}

@@ -1,6 +1,6 @@
 // From the study's analysis to the report's plain-data input: run rows, fit tables, fitted curves evaluated on
 // grids, fitted-vs-observed points, and predicted loss against training precision at fixed compute.
-import { LossModel } from '../laws/index.ts';
+import { computeOptimal, LossModel } from '../laws/index.ts';
 import type { FittedCurve, FittedPoint, PrecisionAtCompute, ReportInput, RunRow } from '../report/types.ts';
 import type { LawFit, StudyAnalysis, StudyRow } from './analyze.ts';
 
@@ -113,27 +113,23 @@ function fittedPoints(analysis: StudyAnalysis): FittedPoint[] {
   );
 }
 
-/** Predicted loss at the best (N, D) for each training precision P under C = 6 N D P / 16. */
+/**
+ * Predicted loss at the best (N, D) for each training precision P, by the same optimizer and cost model as
+ * `bitscale optimize` (each point is its answer with P held there); the optimum is that of the analysis.
+ */
 function precisionAtCompute(analysis: StudyAnalysis): PrecisionAtCompute[] {
   const fit = analysis.fits.find((f) => f.name === 'precision')?.result;
-  if (!fit) return [];
+  if (!fit || analysis.optimalPrecision.length === 0) return [];
   const model = new LossModel(fit);
-  const parts = ['Pw', 'Pa', 'Pkv'].filter((v) => model.variables.includes(v));
-  return analysis.optimalPrecision.slice(1, 4).map(({ compute }) => {
+  return analysis.optimalPrecision.slice(1, 4).map((o) => {
     const points = Array.from({ length: 15 }, (_, i) => i + 2).map((bits) => {
-      const Ns = logspace(1e3, 1e12, 400);
-      const losses = predict(
-        model,
-        Ns.map((N) => ({
-          N,
-          D: (compute * 16) / (6 * N * bits),
-          ...Object.fromEntries(parts.map((p) => [p, bits])),
-        })),
-      );
-      return { bits, loss: Math.min(...losses.filter(Number.isFinite)) };
+      const at = computeOptimal(model, o.compute, {
+        cost: analysis.decision.model,
+        precision: { min: bits, max: bits },
+      });
+      return { bits, loss: at.loss };
     });
-    const best = points.reduce((a, b) => (b.loss < a.loss ? b : a));
-    return { compute, points, optimalBits: best.bits };
+    return { compute: o.compute, points, optimalBits: o.P ?? Number.NaN };
   });
 }
 
