@@ -75,7 +75,7 @@ export function renderChart(spec: ChartSpec): string {
   const labelWidth = Math.max(0, ...entries.map((s) => textWidth(s.group ?? s.name)));
   const right =
     legend === 'right' && entries.length > 0
-      ? Math.max(margin.right, 12 + 15 + labelWidth + 10)
+      ? Math.ceil(Math.max(margin.right, 12 + 15 + labelWidth + 10))
       : narrowRight;
   const width = (spec.width ?? 640) + (right > margin.right ? right - margin.right : 0);
   const height = Math.max(spec.height ?? 380, margin.top + 12 + entries.length * 16 + margin.bottom);
