@@ -23,6 +23,7 @@ export type { FitOptions, FitResult, HoldoutReport, Interval, ProfileInterval } 
 export { fitLaw } from './fit.ts';
 export type { BoundForm, Form, FormSpec, ParamSpec } from './form.ts';
 export { chinchillaForm, EPOCH_GRID } from './forms/chinchilla.ts';
+export { efficiencyForm, efficiencyName } from './forms/efficiency.ts';
 export { expressionForm } from './forms/expression.ts';
 export { kaplanForm } from './forms/kaplan.ts';
 export type { KumarKind, Part } from './forms/kumar.ts';

@@ -187,6 +187,20 @@ export function precisionCurve(
         .reduce((a, b) => (b.loss < a.loss ? b : a));
     }
     if (trainVars.length === 0) return bestFor(budget, pRef);
+    // A law fitted per format (efficiency) knows only its formats: search those.
+    const levels = (model.form.spec.options?.levels as (number | null)[] | undefined)?.filter(
+      (l): l is number => l !== null && Number.isFinite(l) && l >= lo && l <= hi,
+    );
+    if (model.form.spec.kind === 'efficiency') {
+      if (!levels || levels.length === 0) {
+        throw new LawsOptionError(
+          'precision',
+          { min: lo, max: hi },
+          'a range holding a format of the efficiency law',
+        );
+      }
+      return levels.map((P) => bestFor(budget, P)).reduce((a, b) => (b.loss < a.loss ? b : a));
+    }
     if (options.precision?.integer) {
       let best = bestFor(budget, Math.ceil(lo));
       for (let P = Math.ceil(lo) + 1; P <= hi; P++) {

@@ -6,7 +6,10 @@ import type { Dataset } from '../../src/laws/dataset.ts';
 import { fitLaw } from '../../src/laws/fit.ts';
 import type { Form } from '../../src/laws/form.ts';
 import { chinchillaForm } from '../../src/laws/forms/chinchilla.ts';
+import { efficiencyForm } from '../../src/laws/forms/efficiency.ts';
 import { kumarForm } from '../../src/laws/forms/kumar.ts';
+import { precisionCurve } from '../../src/laws/optimize.ts';
+import { predictLoss } from '../../src/laws/predict.ts';
 import { synthesize } from './synthesize.ts';
 
 function assertRecovered(
@@ -101,4 +104,30 @@ test('hold-out: fitted on smaller runs, the error is reported on the largest', (
   const cut = Math.min(...fit.holdout.rows.map(size));
   assert.equal(data.rows.filter((r) => size(r) >= cut).length, 4, 'the 4 largest runs are held out');
   assert.ok(fit.holdout.meanRelativeError < 0.02, `held-out error ${fit.holdout.meanRelativeError}`);
+});
+
+test('per-format efficiency factors (QuEST / Quartet) are recovered; optimize searches the fitted formats', () => {
+  const form = efficiencyForm([4, 8, 16]);
+  const truth = { A: 406.4, B: 410.7, E: 1.69, alpha: 0.34, beta: 0.28, eff_4: 0.55, eff_8: 0.9 };
+  const grid = {
+    N: [4e7, 1.6e8, 6e8, 2.5e9, 1e10],
+    D: [1e9, 4e9, 1.6e10, 6.4e10, 2.5e11],
+    Pw: [4, 8, 16],
+  };
+  const fit = fitLaw(form, synthesize(form, truth, grid, 0.003, 10), { bootstrap: 40, seed: 7, delta: 1e-2 });
+  // Within three bootstrap standard errors of the truth (40 resamples give ragged percentile ends).
+  for (const [name, value] of Object.entries(truth)) {
+    const se = fit.intervals?.[name].stderr ?? 0;
+    assert.ok(
+      Math.abs(fit.params[name] - value) <= 3 * se,
+      `${name}: ${fit.params[name]} ± ${se} vs ${value}`,
+    );
+  }
+  // Weights-only memory at fixed D: the answer is one of the fitted formats.
+  const [m] = precisionCurve(fit, [1e10], { cost: { name: 'memory' }, fixed: { D: 1e11 } });
+  assert.ok([4, 8, 16].includes(m.P ?? 0), `P* ${m.P}`);
+  assert.throws(
+    () => predictLoss(fit, [{ N: 1e8, D: 1e9, Pw: 6 }]),
+    /Pw = 6 is not a format of this efficiency law/,
+  );
 });

@@ -43,7 +43,7 @@ export function registerFit(program: Command): void {
     .argument('<runs>', 'runs table: .csv or .jsonl, one run per row')
     .requiredOption(
       '--form <form>',
-      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | an expression, e.g. 'E + A/N^alpha'",
+      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | efficiency | an expression, e.g. 'E + A/N^alpha'",
     )
     .option(
       '--col <VAR=column>',
@@ -95,7 +95,14 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
   const fix = Object.fromEntries(
     flags.fix.map((f) => parseMapping('--fix', f)).map(([k, v]) => [k, parseNumber('--fix', v)]),
   );
+  const table = readRunsTable(runs);
+  // The efficiency form has one factor per training precision of the runs.
+  const levels =
+    flags.form.trim() === 'efficiency'
+      ? [...new Set(datasetFromRows(table.records, ['Pw'], { columns, rowNumbers: table.lines }).columns.Pw)]
+      : undefined;
   const form = formByName(flags.form, {
+    levels,
     parts,
     tie: flags.tie.map((t) => t.split(',').map((s) => s.trim())),
     fix,
@@ -106,7 +113,6 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
   const needed = flags.tokensFromCompute
     ? [...new Set([...form.variables.filter((v) => v !== 'D'), 'N', 'C'])]
     : [...form.variables];
-  const table = readRunsTable(runs);
   let data = datasetFromRows(table.records, needed, { columns, rowNumbers: table.lines });
   if (flags.dropHighestLoss)
     data = dropHighestLoss(data, parseNumber('--drop-highest-loss', flags.dropHighestLoss));
