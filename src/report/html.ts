@@ -40,6 +40,7 @@ export function renderReport(input: ReportInput): RenderedReport {
 <p class="muted">Generated ${esc(input.generatedAt)} · ${input.runs.length} runs (${train.length} training and ${ptq.length} PTQ runs used in fits)</p>
 ${(input.notes ?? []).map((n) => `<p>${esc(n)}</p>`).join('\n')}
 ${excludedNotice(excluded)}
+${input.explorer?.length ? '<p><a id="explorer-link" href="explorer.html">Explore the fitted laws</a>: sliders for N, D and precisions, predicted loss with its interval, δ_PTQ and P*; fit your own CSV in the page.</p>' : ''}
 <h2>Findings</h2>
 ${findingsList(input)}
 ${rangesLine(input)}

@@ -1,6 +1,8 @@
 // The report's input, as plain data: run rows (from the store), fit results, fitted curves and predictions
 // (from the laws module). Nothing here computes a fit; the report only draws and tabulates what it is given.
 
+import type { FittedLaw } from '../laws/index.ts';
+
 /** One run, flattened for analysis. Bits are the P of the laws (32 for fp32). */
 export interface RunRow {
   id: string;
@@ -122,6 +124,8 @@ export interface ReportInput {
   decision?: Decision;
   /** The measured range [min, max] of each variable over the runs fitted. */
   ranges?: Record<string, [number, number]>;
+  /** Fits for the explorer page (explorer.html, written with the report when present). */
+  explorer?: { title: string; fit: FittedLaw }[];
   /** The slices the fitted curves are drawn at (points shown are the runs of that slice). */
   slices?: { lossVsN?: string; lossVsD?: string; lossVsBits?: string; deltaPtq?: string };
 }

@@ -398,6 +398,17 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         warnings: f.result!.warnings,
       })),
     findings: findings(analysis),
+    explorer: analysis.fits
+      .filter((f) => f.result)
+      .map((f) => ({
+        title: f.title,
+        fit: {
+          form: f.result!.form,
+          internal: f.result!.internal,
+          ...(f.result!.bootstrap && { bootstrap: { samples: f.result!.bootstrap.samples } }),
+          ranges: f.result!.ranges,
+        },
+      })),
     decision: decision(analysis),
     ranges: ranges(analysis),
     curves: curves(analysis),
