@@ -65,12 +65,20 @@ export function constrainForm(form: Form, constraints: Constraints): Form {
   }
   for (let j = 0; j < full; j++) if (leaderOf[j] >= 0 && leaderOf[j] !== j) source[j] = source[leaderOf[j]];
   const p = params.length;
+  // A tied group reads what its members read; fixed parameters read nothing the fit could move.
+  const reads: Record<string, string[]> = {};
+  for (let j = 0; j < full; j++) {
+    if (source[j] < 0) continue;
+    const lead = form.params[leaderOf[j] >= 0 ? leaderOf[j] : j].name;
+    reads[lead] = [...new Set([...(reads[lead] ?? []), ...(form.reads[form.params[j].name] ?? [])])];
+  }
 
   return {
     spec: { ...form.spec, tie: tie.map((g) => [...g]), fix: { ...fix } },
     formula: form.formula,
     variables: form.variables,
     params,
+    reads,
     bind(columns, n): BoundForm {
       const inner = form.bind(columns, n);
       const thetaFull = Float64Array.from(fixedInternal);

@@ -61,8 +61,45 @@ export function datasetFromRows(
   return { n: records.length, columns, loss, rows: records.map((_, i) => rowOf(i)) };
 }
 
+/**
+ * Bits of the number formats a precision column may name instead of a number (fp32 counts as 32 bits, as
+ * the study writes it; intN / fpN / uintN name any width). Anything else is an error naming row and column.
+ */
+export function formatBits(name: string): number | undefined {
+  const t = name.trim().toLowerCase();
+  const fixed: Record<string, number> = {
+    bf16: 16,
+    tf32: 19,
+    fp8_e4m3: 8,
+    fp8_e5m2: 8,
+    e4m3: 8,
+    e5m2: 8,
+    mxfp4: 4,
+    nvfp4: 4,
+  };
+  if (t in fixed) return fixed[t];
+  const m = /^(?:u?int|fp)(\d{1,2})$/.exec(t);
+  return m && Number(m[1]) >= 1 && Number(m[1]) <= 64 ? Number(m[1]) : undefined;
+}
+
 function readPositive(record: Row, key: string, row: number, infinityAllowed: boolean): number {
   const raw = record[key];
+  if (
+    infinityAllowed &&
+    typeof raw === 'string' &&
+    /^[a-z]/i.test(raw.trim()) &&
+    !/^\+?inf/i.test(raw.trim())
+  ) {
+    const bits = formatBits(raw);
+    if (bits === undefined) {
+      throw new LawsInputError(
+        `row ${row}, column '${key}': ${JSON.stringify(raw)} is not a known number format (intN, uintN, fpN, bf16, tf32, e4m3, e5m2, mxfp4, nvfp4), a number of bits, or inf`,
+        row,
+        key,
+      );
+    }
+    return bits;
+  }
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseNumber(raw) : Number.NaN;
   const ok = value > 0 && (Number.isFinite(value) || (infinityAllowed && value === Number.POSITIVE_INFINITY));
   if (!ok) {

@@ -40,3 +40,20 @@ export class LawsOptionError extends LawsError {
     super(`${option} = ${JSON.stringify(value)} is not allowed: ${allowed}`);
   }
 }
+
+/** A design that cannot separate some parameters of the form (a constant column, two that move together). */
+export class LawsDesignError extends LawsInputError {
+  override name = 'LawsDesignError';
+  constructor(
+    message: string,
+    readonly variables: readonly string[],
+    readonly params: readonly string[],
+  ) {
+    super(message, undefined, variables[0]);
+  }
+}
+
+/** The fit cannot answer the question asked (e.g. weights-only runs asked for the all-parts optimum). */
+export class LawsUndecidedError extends LawsError {
+  override name = 'LawsUndecidedError';
+}

@@ -3,13 +3,18 @@
 // intervals; optionally hold out the largest runs and report the error there.
 
 import type { Dataset } from './dataset.ts';
-import { LawsInputError, LawsOptionError } from './errors.ts';
+import type { DesignIssue } from './design.ts';
+import { designIssues } from './design.ts';
+import { LawsDesignError, LawsInputError, LawsOptionError } from './errors.ts';
 import type { Form } from './form.ts';
 import { fromInternal, namedParams } from './form.ts';
 import { HuberObjective } from './huber.ts';
 import { identifiabilityWarnings } from './identifiability.ts';
 import type { MinimizeOptions } from './lbfgsb.ts';
 import { LbfgsbSolver } from './lbfgsb.ts';
+import { profileIntervals } from './profile.ts';
+import type { FitQuality } from './quality.ts';
+import { fitQuality } from './quality.ts';
 import { seededRng } from './rng.ts';
 import { startGrid } from './start-grid.ts';
 
@@ -28,6 +33,13 @@ export interface FitOptions {
   /** Column that orders runs by size for the hold-out; default N*D when both exist, else the first variable. */
   readonly holdoutBy?: string;
   readonly optimizer?: Omit<MinimizeOptions, 'lower' | 'upper'>;
+  /**
+   * A design that cannot separate some parameters (a constant column, D/N fixed): 'refuse' (default)
+   * throws a LawsDesignError naming them, so the user ties or fixes them; 'warn' fits and warns.
+   */
+  readonly design?: 'refuse' | 'warn';
+  /** Profile-likelihood 95% intervals next to the bootstrap (one constrained refit per profile point). */
+  readonly profile?: boolean;
   /** Called after each start / resample, for progress bars. */
   readonly onProgress?: (stage: 'grid' | 'bootstrap', done: number, total: number) => void;
 }
@@ -37,6 +49,18 @@ export interface Interval {
   readonly upper: number;
   /** Standard deviation of the bootstrap estimates. */
   readonly stderr: number;
+  /**
+   * Why this interval is not a measure of precision: the parameter sits on a bound, or the bootstrap
+   * refits never moved it (its spread collapsed; often a parameter stuck at its start).
+   */
+  readonly flag?: 'at-bound' | 'collapsed';
+}
+
+export interface ProfileInterval {
+  readonly lower: number;
+  readonly upper: number;
+  /** Sides the data never close (the interval runs to a bound or without end there). */
+  readonly open: readonly ('lower' | 'upper')[];
 }
 
 export interface HoldoutReport {
@@ -67,6 +91,14 @@ export interface FitResult {
   /** Internal vectors of the bootstrap fits: predict() turns them into prediction intervals. */
   readonly bootstrap?: { readonly seed: number; readonly samples: number[][] };
   readonly holdout?: HoldoutReport;
+  /** Profile-likelihood 95% intervals (natural units), when asked for. */
+  readonly profile?: Record<string, ProfileInterval>;
+  /** Residual spread against the data's spread; describes = false means the form misses the data. */
+  readonly quality: FitQuality;
+  /** What the design cannot separate (only warnings here: refusals throw). */
+  readonly design: DesignIssue[];
+  /** The measured range [min, max] of each variable over the training points: decisions outside it extrapolate. */
+  readonly ranges: Record<string, readonly [number, number]>;
   readonly warnings: string[];
 }
 
@@ -92,6 +124,18 @@ export function fitLaw(form: Form, data: Dataset, options: FitOptions = {}): Fit
   if (training < p) {
     throw new LawsInputError(
       `${training} points to fit ${p} free parameters (${form.params.map((q) => q.name).join(', ')}): need at least ${p}`,
+    );
+  }
+
+  const design = designIssues(form, columns, weights);
+  const blocking = design.filter((d) => d.kind !== 'nearly-collinear');
+  if (blocking.length > 0 && (options.design ?? 'refuse') === 'refuse') {
+    throw new LawsDesignError(
+      `the design cannot identify this form: ${blocking.map((d) => d.message).join('; ')}. ` +
+        'Tie or fix those parameters (e.g. --tie alpha,beta, --fix gamma_w=2.5), vary the columns independently, ' +
+        "or fit anyway with design: 'warn' (--allow-collinear)",
+      [...new Set(blocking.flatMap((d) => d.variables))],
+      [...new Set(blocking.flatMap((d) => d.params))],
     );
   }
 
@@ -137,7 +181,11 @@ export function fitLaw(form: Form, data: Dataset, options: FitOptions = {}): Fit
   if (polished.f <= best.f) best = polished;
   const theta = best.x;
   const params = namedParams(form, theta);
-  const warnings = identifiabilityWarnings(form, columns, data.n, weights, theta);
+  const warnings = [
+    ...design.map((d) => `design: ${d.message}`),
+    ...identifiabilityWarnings(form, columns, data.n, weights, theta),
+  ];
+  const atBound = form.params.map((q, j) => theta[j] <= q.lower || theta[j] >= q.upper);
 
   // Bootstrap: resample training points with replacement (as multiplicities), refit from the optimum.
   let intervals: Record<string, Interval> | undefined;
@@ -154,11 +202,15 @@ export function fitLaw(form: Form, data: Dataset, options: FitOptions = {}): Fit
       options.onProgress?.('bootstrap', b + 1, bootstrapCount);
     }
     objective.weights.set(weights);
-    intervals = bootstrapIntervals(form, samples);
+    intervals = bootstrapIntervals(form, samples, theta, atBound);
     bootstrap = { seed, samples };
     for (const q of form.params) {
       const iv = intervals[q.name];
-      if (iv.upper - iv.lower > Math.abs(params[q.name])) {
+      if (iv.flag === 'collapsed') {
+        warnings.push(
+          `${q.name}: the bootstrap never moved it from ${fmt(params[q.name])}; its interval says nothing about its precision (see the profile interval)`,
+        );
+      } else if (iv.upper - iv.lower > Math.abs(params[q.name])) {
         warnings.push(
           `${q.name} is poorly identified: its 95% bootstrap interval [${fmt(iv.lower)}, ${fmt(iv.upper)}] is wider than its value ${fmt(params[q.name])}`,
         );
@@ -166,12 +218,56 @@ export function fitLaw(form: Form, data: Dataset, options: FitOptions = {}): Fit
     }
   }
   form.params.forEach((q, j) => {
-    if (theta[j] <= q.lower || theta[j] >= q.upper) {
-      warnings.push(`${q.name} = ${fmt(params[q.name])} sits on its bound; the data push it further`);
+    if (atBound[j]) {
+      warnings.push(
+        `${q.name} = ${fmt(params[q.name])} sits on its bound; the data push it further and its bootstrap interval is not a measure of precision`,
+      );
     }
   });
 
+  let profile: Record<string, ProfileInterval> | undefined;
+  if (options.profile) {
+    const squares = new HuberObjective(form.bind(columns, data.n), data.loss, p, weights, 1e300);
+    const found = profileIntervals(
+      (x, g) => squares.evaluate(x, g),
+      training,
+      theta,
+      bounds.lower,
+      bounds.upper,
+    );
+    profile = Object.fromEntries(
+      form.params.map((q, j) => [
+        q.name,
+        {
+          lower: fromInternal(q, found[j].lower),
+          upper: fromInternal(q, found[j].upper),
+          open: found[j].open,
+        },
+      ]),
+    );
+  }
+
   const residuals = Array.from(objective.residuals(theta));
+  const quality = fitQuality(residuals, data.loss, weights);
+  if (!quality.describes) {
+    warnings.push(
+      `the form does not describe the data: mean |log residual| ${(100 * quality.meanAbsLog).toFixed(1)}%, ` +
+        `residual spread ${fmt(quality.rmsLog)} against the data's ${fmt(quality.spreadLog)} (R² ${fmt(quality.r2)})`,
+    );
+  }
+  const ranges = Object.fromEntries(
+    form.variables.map((v, k) => {
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      columns[k].forEach((x, i) => {
+        if (weights[i] > 0) {
+          lo = Math.min(lo, x);
+          hi = Math.max(hi, x);
+        }
+      });
+      return [v, [lo, hi] as const];
+    }),
+  );
   return {
     form: form.spec,
     formula: form.formula,
@@ -184,6 +280,10 @@ export function fitLaw(form: Form, data: Dataset, options: FitOptions = {}): Fit
     residuals,
     ...(intervals && { intervals, bootstrap }),
     ...(heldOut.length > 0 && { holdout: holdoutReport(data, heldOut, residuals) }),
+    ...(profile && { profile }),
+    quality,
+    design,
+    ranges,
     warnings,
   };
 }
@@ -239,9 +339,16 @@ function holdoutReport(
   };
 }
 
-function bootstrapIntervals(form: Form, samples: readonly number[][]): Record<string, Interval> {
+function bootstrapIntervals(
+  form: Form,
+  samples: readonly number[][],
+  theta: Float64Array,
+  atBound: readonly boolean[],
+): Record<string, Interval> {
   const out: Record<string, Interval> = {};
   form.params.forEach((q, j) => {
+    // Spread in internal space, relative to the value: a resampled fit that never leaves the optimum.
+    const moved = samples.some((s) => Math.abs(s[j] - theta[j]) > 1e-7 * Math.max(1, Math.abs(theta[j])));
     const values = samples.map((s) => fromInternal(q, s[j])).sort((a, b) => a - b);
     const mean = values.reduce((s, v) => s + v, 0) / values.length;
     const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, values.length - 1);
@@ -249,6 +356,11 @@ function bootstrapIntervals(form: Form, samples: readonly number[][]): Record<st
       lower: quantile(values, 0.025),
       upper: quantile(values, 0.975),
       stderr: Math.sqrt(variance),
+      ...(atBound[j]
+        ? { flag: 'at-bound' as const }
+        : !moved && samples.length > 1
+          ? { flag: 'collapsed' as const }
+          : {}),
     };
   });
   return out;

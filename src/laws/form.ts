@@ -43,6 +43,11 @@ export interface Form {
   /** Dataset columns the form reads, in the order bind() expects them. */
   readonly variables: readonly string[];
   readonly params: readonly ParamSpec[];
+  /**
+   * Which variables each parameter acts through (e.g. alpha -> N, gamma_w -> Pw; E -> none). The design
+   * diagnostics use it to name the parameters a collinear or constant column leaves unidentified.
+   */
+  readonly reads: Readonly<Record<string, readonly string[]>>;
   bind(columns: readonly Float64Array[], n: number): BoundForm;
 }
 

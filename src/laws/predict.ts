@@ -12,6 +12,8 @@ export interface FittedLaw {
   readonly form: FormSpec;
   readonly internal: readonly number[];
   readonly bootstrap?: { readonly samples: readonly (readonly number[])[] };
+  /** Measured range of each variable (fits since the diagnostics): decisions outside it extrapolate. */
+  readonly ranges?: Readonly<Record<string, readonly [number, number]>>;
 }
 
 export type Point = Readonly<Record<string, number>>;

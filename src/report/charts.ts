@@ -1,6 +1,7 @@
 // The report's charts, built from its input: one ChartSpec per figure of issue 9.
 
 import { fitInputs } from './fit-inputs.ts';
+import { countLabel, dSeries, nSeries } from './labels.ts';
 import type { ChartSeries, ChartSpec } from './svg/chart.ts';
 import type { FittedCurve, ReportInput, RunRow } from './types.ts';
 
@@ -12,24 +13,33 @@ export interface NamedChart {
 
 const maxOf = (runs: RunRow[], key: (r: RunRow) => number) => Math.max(...runs.map(key));
 const atMax = (runs: RunRow[], key: (r: RunRow) => number) => runs.filter((r) => key(r) === maxOf(runs, key));
-const fmtCount = (x: number) =>
-  x >= 1e6 ? `${+(x / 1e6).toPrecision(3)}M` : x >= 1e3 ? `${+(x / 1e3).toPrecision(3)}k` : String(x);
+
+/** The runs at the grid's highest training precision: the slice the loss-vs-N and loss-vs-D curves are drawn at. */
+function referenceRuns(train: RunRow[]): RunRow[] {
+  if (train.length === 0) return [];
+  const best = train.reduce((a, b) =>
+    b.P_w > a.P_w || (b.P_w === a.P_w && (b.P_a > a.P_a || (b.P_a === a.P_a && b.P_kv > a.P_kv))) ? b : a,
+  );
+  return train.filter((r) => r.precision === best.precision);
+}
 
 export function buildCharts(input: ReportInput): NamedChart[] {
   const { train, ptq } = fitInputs(input.runs);
+  const reference = referenceRuns(train);
+  const precision = reference[0]?.precision ?? '';
+  const ptqAtN = atMax(ptq, (r) => r.N);
   const charts: NamedChart[] = [
     {
       id: 'loss-vs-N',
       spec: {
-        title: `Loss against model size N, per training precision (D = ${fmtCount(maxOf(train, (r) => r.D))})`,
+        title: `Loss against model size N at ${precision}, one fitted curve per D`,
         xLabel: 'non-embedding parameters N',
         yLabel: 'validation loss',
         xLog: true,
         yLog: true,
-        // The fitted curves are drawn at the largest D, so the points shown are the runs at that D.
         series: observedWithCurves(
-          atMax(train, (r) => r.D),
-          (r) => r.precision,
+          reference,
+          (r) => dSeries(r.D),
           (r) => r.N,
           input.curves,
           'loss-vs-N',
@@ -39,17 +49,34 @@ export function buildCharts(input: ReportInput): NamedChart[] {
     {
       id: 'loss-vs-D',
       spec: {
-        title: `Loss against training tokens D, per training precision (N = ${fmtCount(maxOf(train, (r) => r.N))})`,
+        title: `Loss against training tokens D at ${precision}, one fitted curve per N`,
         xLabel: 'training tokens D',
         yLabel: 'validation loss',
         xLog: true,
         yLog: true,
         series: observedWithCurves(
-          atMax(train, (r) => r.N),
-          (r) => r.precision,
+          reference,
+          (r) => nSeries(r.N),
           (r) => r.D,
           input.curves,
           'loss-vs-D',
+        ),
+      },
+    },
+    {
+      id: 'loss-vs-bits',
+      spec: {
+        title: `Loss against training precision (D = ${countLabel(maxOf(train, (r) => r.D))}), one fitted curve per N`,
+        xLabel: 'training precision P_w (bits)',
+        yLabel: 'validation loss',
+        xLog: true,
+        yLog: true,
+        series: observedWithCurves(
+          atMax(train, (r) => r.D),
+          (r) => nSeries(r.N),
+          (r) => r.P_w,
+          input.curves,
+          'loss-vs-bits',
         ),
       },
     },
@@ -70,9 +97,9 @@ export function buildCharts(input: ReportInput): NamedChart[] {
     {
       id: 'residuals',
       spec: {
-        title: 'Residuals (observed − fitted) against N',
+        title: 'Residuals log(observed / fitted) against N',
         xLabel: 'non-embedding parameters N',
-        yLabel: 'residual loss',
+        yLabel: 'log(observed / fitted)',
         xLog: true,
         hline: 0,
         series: groupBy(input.fitted, (f) => f.form).map(([form, pts]) => {
@@ -82,7 +109,7 @@ export function buildCharts(input: ReportInput): NamedChart[] {
             style: 'points' as const,
             points: pts
               .filter((f) => n.has(f.id))
-              .map((f) => ({ x: n.get(f.id)!, y: f.observed - f.predicted })),
+              .map((f) => ({ x: n.get(f.id)!, y: Math.log(f.observed / f.predicted) })),
           };
         }),
       },
@@ -90,17 +117,66 @@ export function buildCharts(input: ReportInput): NamedChart[] {
     {
       id: 'delta-ptq-vs-D',
       spec: {
-        title: 'PTQ degradation δ_PTQ against training tokens D, per P_post',
+        title: `PTQ degradation δ_PTQ against training tokens D at N = ${ptqAtN.length ? countLabel(ptqAtN[0].N) : '—'}, per P_post`,
         xLabel: 'training tokens D',
         yLabel: 'δ_PTQ (loss after PTQ − before)',
         xLog: true,
         series: observedWithCurves(
-          ptq.map((r) => ({ ...r, loss: r.deltaPtq ?? null })),
+          ptqAtN.map((r) => ({ ...r, loss: r.deltaPtq ?? null })),
           (r) => `${r.ptqPrecision} ${r.method}`,
           (r) => r.D,
           input.curves,
           'delta-ptq-vs-D',
         ),
+      },
+    },
+    {
+      id: 'critical-data-vs-N',
+      spec: {
+        title: 'Critical data size against N: past it, more pretraining data hurts after PTQ',
+        xLabel: 'non-embedding parameters N',
+        yLabel: 'training tokens D',
+        xLog: true,
+        yLog: true,
+        series: [
+          ...input.curves
+            .filter((c) => c.panel === 'critical-data-vs-N')
+            .map((c) => ({ name: `${c.series} (fit)`, style: 'line' as const, points: c.points })),
+          ...(input.curves.some((c) => c.panel === 'critical-data-vs-N')
+            ? [
+                {
+                  name: 'measured runs',
+                  style: 'points' as const,
+                  points: train.map((r) => ({ x: r.N, y: r.D })),
+                },
+              ]
+            : []),
+        ],
+      },
+    },
+    {
+      id: 'p-star-vs-compute',
+      spec: {
+        title: `Compute-optimal training precision P* against compute (${input.decision?.cost ?? ''})`,
+        xLabel: 'compute C (FLOPs)',
+        yLabel: 'P* (bits)',
+        xLog: true,
+        series: [
+          {
+            name: 'P* (fit)',
+            style: 'both' as const,
+            points: (input.decision?.answers ?? []).flatMap((a) =>
+              a.P === undefined ? [] : [{ x: a.compute, y: a.P }],
+            ),
+          },
+          {
+            name: 'nearest inside measured precisions',
+            style: 'points' as const,
+            points: (input.decision?.answers ?? []).flatMap((a) =>
+              a.inside?.P === undefined ? [] : [{ x: a.compute, y: a.inside.P }],
+            ),
+          },
+        ].filter((s) => s.points.length > 0),
       },
     },
     {
@@ -122,7 +198,8 @@ export function buildCharts(input: ReportInput): NamedChart[] {
       },
     },
   ];
-  return charts;
+  // A chart with nothing to draw is left out (the report says why in words).
+  return charts.filter((c) => c.spec.series.some((s) => s.points.length > 0));
 }
 
 /** Observed runs as points, grouped by series, with the matching fitted curve drawn in the same color. */

@@ -21,13 +21,15 @@ th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
 th { background: #f5f5f5; } td.text { text-align: left; font-family: ui-monospace, monospace; }
 .notice { background: #fff4e5; border: 1px solid #f0b35a; padding: 0.6rem 1rem; border-radius: 4px; }
 .muted { color: #777; }
+#findings li { margin: 0.3rem 0; } #findings li.not-shown { color: #8a5a00; }
+.flag { color: #b00; font-size: 0.8rem; }
 `;
 
 export function renderReport(input: ReportInput): RenderedReport {
   const charts = buildCharts(input).map((c) => ({ id: c.id, title: c.spec.title, svg: renderChart(c.spec) }));
   const chart = (id: string) => {
-    const c = charts.find((x) => x.id === id)!;
-    return `<figure id="chart-${c.id}">${c.svg}</figure>`;
+    const c = charts.find((x) => x.id === id);
+    return c ? `<figure id="chart-${c.id}">${c.svg}</figure>` : '';
   };
   const { train, ptq, excluded } = fitInputs(input.runs);
   const html = `<!doctype html>
@@ -38,15 +40,20 @@ export function renderReport(input: ReportInput): RenderedReport {
 <p class="muted">Generated ${esc(input.generatedAt)} · ${input.runs.length} runs (${train.length} training and ${ptq.length} PTQ runs used in fits)</p>
 ${(input.notes ?? []).map((n) => `<p>${esc(n)}</p>`).join('\n')}
 ${excludedNotice(excluded)}
-<h2>Loss against N and D</h2>
-${chart('loss-vs-N')}${chart('loss-vs-D')}
+${input.explorer?.length ? '<p><a id="explorer-link" href="explorer.html">Explore the fitted laws</a>: sliders for N, D and precisions, predicted loss with its interval, δ_PTQ and P*; fit your own CSV in the page.</p>' : ''}
+<h2>Findings</h2>
+${findingsList(input)}
+${rangesLine(input)}
+<h2>Loss against N, D and training precision</h2>
+${chart('loss-vs-N')}${chart('loss-vs-D')}${chart('loss-vs-bits')}
 <h2>Fit quality</h2>
+${qualityList(input)}
 ${chart('fitted-vs-observed')}${chart('residuals')}
 <h2>Post-training quantization</h2>
-<p>δ_PTQ grows with the data a model was trained on: past a point, more pretraining data hurts a model that will be quantized.</p>
-${chart('delta-ptq-vs-D')}
+${chart('delta-ptq-vs-D')}${chart('critical-data-vs-N')}
 <h2>Compute-optimal training precision</h2>
-${chart('loss-vs-precision')}
+${decisionText(input)}
+${chart('p-star-vs-compute')}${chart('loss-vs-precision')}
 <h2>Fitted parameters</h2>
 ${parametersTable(input)}
 <h2>Runs</h2>
@@ -54,6 +61,42 @@ ${runTable(input.runs)}
 </body></html>
 `;
   return { html, charts };
+}
+
+function findingsList(input: ReportInput): string {
+  const findings = input.findings ?? [];
+  if (findings.length === 0) return '<p class="muted">No findings were computed for this report.</p>';
+  const items = findings.map(
+    (f) => `<li id="finding-${esc(f.id)}"${f.shown ? '' : ' class="not-shown"'}>${esc(f.text)}</li>`,
+  );
+  return `<ul id="findings">${items.join('')}</ul>`;
+}
+
+function rangesLine(input: ReportInput): string {
+  const r = Object.entries(input.ranges ?? {});
+  if (r.length === 0) return '';
+  const text = r.map(([v, [lo, hi]]) => `${v} ${fmt(lo)}..${fmt(hi)}`).join(', ');
+  return `<p id="ranges">Measured ranges: ${esc(text)}. Answers outside them are extrapolations and are marked so.</p>`;
+}
+
+function qualityList(input: ReportInput): string {
+  const items = input.fits.map((f) => {
+    const q = f.quality;
+    const quality = q
+      ? `mean |log residual| ${(100 * q.meanAbsLog).toFixed(1)}%, R² ${fmt(q.r2)}${q.describes ? '' : ' — the form does not describe the data'}`
+      : 'quality not measured';
+    const warnings = (f.warnings ?? []).map((w) => `<li class="flag">${esc(w)}</li>`).join('');
+    return `<li>${esc(f.form)}: ${esc(quality)}${warnings ? `<ul>${warnings}</ul>` : ''}</li>`;
+  });
+  return items.length > 0 ? `<ul id="fit-quality">${items.join('')}</ul>` : '';
+}
+
+function decisionText(input: ReportInput): string {
+  const d = input.decision;
+  if (!d) return '';
+  if (d.undecided)
+    return `<p id="decision" class="notice">Cost model: ${esc(d.cost)}. Not decided: ${esc(d.undecided)}.</p>`;
+  return `<p id="decision">Cost model: ${esc(d.cost)}. The chart draws the answers of <code>bitscale optimize</code> with this cost model; points outside the measured precisions are extrapolations, drawn with the nearest answer inside.</p>`;
 }
 
 function excludedNotice(excluded: RunRow[]): string {
@@ -69,10 +112,10 @@ function parametersTable(input: ReportInput): string {
   const rows = input.fits.flatMap((f) =>
     f.parameters.map(
       (p, i) =>
-        `<tr>${i === 0 ? `<td class="text" rowspan="${f.parameters.length}">${esc(f.form)}<br><span class="muted">${f.runs} runs${f.heldOutError !== undefined ? `, held-out error ${(f.heldOutError * 100).toFixed(1)}%` : ''}</span></td>` : ''}<td class="text">${esc(p.name)}</td><td>${fmt(p.value)}</td><td>${p.lo !== undefined && p.hi !== undefined ? `[${fmt(p.lo)}, ${fmt(p.hi)}]` : '—'}</td></tr>`,
+        `<tr>${i === 0 ? `<td class="text" rowspan="${f.parameters.length}">${esc(f.form)}<br><span class="muted">${f.runs} runs${f.heldOutError !== undefined ? `, held-out error ${(f.heldOutError * 100).toFixed(1)}%` : ''}</span></td>` : ''}<td class="text">${esc(p.name)}</td><td>${fmt(p.value)}</td><td>${p.lo !== undefined && p.hi !== undefined ? `[${fmt(p.lo)}, ${fmt(p.hi)}]` : '—'}${p.flag ? ` <span class="flag">${p.flag === 'at-bound' ? 'at its bound' : 'bootstrap never moved it'}</span>` : ''}</td><td>${p.profileLo !== undefined && p.profileHi !== undefined ? `[${fmt(p.profileLo)}, ${fmt(p.profileHi)}]` : '—'}</td></tr>`,
     ),
   );
-  return `<table id="parameters"><thead><tr><th>form</th><th>parameter</th><th>value</th><th>95% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table id="parameters"><thead><tr><th>form</th><th>parameter</th><th>value</th><th>95% bootstrap</th><th>95% profile</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runTable(runs: RunRow[]): string {

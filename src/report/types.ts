@@ -1,6 +1,8 @@
 // The report's input, as plain data: run rows (from the store), fit results, fitted curves and predictions
 // (from the laws module). Nothing here computes a fit; the report only draws and tabulates what it is given.
 
+import type { FittedLaw } from '../laws/index.ts';
+
 /** One run, flattened for analysis. Bits are the P of the laws (32 for fp32). */
 export interface RunRow {
   id: string;
@@ -32,6 +34,11 @@ export interface FitParameter {
   value: number;
   lo?: number;
   hi?: number;
+  /** Why the bootstrap interval is not a measure of precision: 'at-bound' or 'collapsed'. */
+  flag?: string;
+  /** Profile-likelihood 95% interval; an open side is the bound or +-Infinity. */
+  profileLo?: number;
+  profileHi?: number;
 }
 
 export interface FitResult {
@@ -42,11 +49,43 @@ export interface FitResult {
   runs: number;
   /** Relative error of predictions on held-out (largest) runs, if measured. */
   heldOutError?: number;
+  /** Mean |log(fitted / observed)| and R² in log space on the fitted runs; describes = false: the form misses the data. */
+  quality?: { meanAbsLog: number; r2: number; describes: boolean };
+  /** The fit's diagnostics (design, identifiability, bounds), as sentences. */
+  warnings?: string[];
+}
+
+/** One sentence of the findings, computed from the data, with its numbers (and interval where there is one). */
+export interface Finding {
+  /** Stable id: precision-order, delta-ptq-vs-D, held-out, optimal-precision, critical-data. */
+  id: string;
+  text: string;
+  /** False when the data do not show the effect the finding is about (the text then says so). */
+  shown: boolean;
+}
+
+/** The compute-optimal decision as the CLI prints it. */
+export interface Decision {
+  /** The cost model in words. */
+  cost: string;
+  /** Why the grid cannot decide, when it cannot. */
+  undecided?: string;
+  answers: {
+    compute: number;
+    N: number;
+    D: number;
+    P?: number;
+    loss: number;
+    /** Variables of the answer outside the measured ranges. */
+    extrapolated: string[];
+    /** The nearest answer with the precision inside the measured range. */
+    inside?: { P?: number; loss: number };
+  }[];
 }
 
 /** A fitted curve, pre-evaluated by the laws module on a grid of x values. */
 export interface FittedCurve {
-  panel: 'loss-vs-N' | 'loss-vs-D' | 'delta-ptq-vs-D';
+  panel: 'loss-vs-N' | 'loss-vs-D' | 'delta-ptq-vs-D' | 'loss-vs-bits' | 'critical-data-vs-N';
   /** The series it belongs to: a training precision for loss panels, a P_post for delta_PTQ. */
   series: string;
   points: { x: number; y: number }[];
@@ -80,4 +119,13 @@ export interface ReportInput {
   precisionAtCompute: PrecisionAtCompute[];
   /** Free-form notes shown at the top (e.g. the grid, the corpus). */
   notes?: string[];
+  /** Sentences of findings computed from the data; without them the report states no findings. */
+  findings?: Finding[];
+  decision?: Decision;
+  /** The measured range [min, max] of each variable over the runs fitted. */
+  ranges?: Record<string, [number, number]>;
+  /** Fits for the explorer page (explorer.html, written with the report when present). */
+  explorer?: { title: string; fit: FittedLaw }[];
+  /** The slices the fitted curves are drawn at (points shown are the runs of that slice). */
+  slices?: { lossVsN?: string; lossVsD?: string; lossVsBits?: string; deltaPtq?: string };
 }

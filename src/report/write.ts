@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { Browser, findChromium } from './browser.ts';
+import { bundleLaws, explorerHtml } from './explorer.ts';
 import { renderReport } from './html.ts';
 import type { ReportInput } from './types.ts';
 
 export interface WrittenReport {
   html: string;
+  /** explorer.html, when the input has fits for it. */
+  explorer?: string;
   svgs: string[];
   pngs: string[];
   /** Why PNGs were not written, if they were not. */
@@ -24,6 +27,10 @@ export async function writeReport(
   const { html, charts } = renderReport(input);
   const out: WrittenReport = { html: join(dir, 'index.html'), svgs: [], pngs: [] };
   writeFileAtomic(out.html, html);
+  if (input.explorer && input.explorer.length > 0) {
+    out.explorer = join(dir, 'explorer.html');
+    writeFileAtomic(out.explorer, explorerHtml(input.title, input.explorer, await bundleLaws()));
+  }
   for (const c of charts) {
     const path = join(dir, 'charts', `${c.id}.svg`);
     writeFileAtomic(path, `<?xml version="1.0" encoding="UTF-8"?>\n${c.svg}\n`);

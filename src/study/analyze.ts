@@ -3,13 +3,18 @@
 // law where the grid varies both; each with bootstrap intervals and held-out error on the largest runs.
 // Diverged runs are listed and left out.
 import {
+  type ComputeOptimum,
+  type CostModel,
   datasetFromRows,
+  describeCost,
   type FitResult,
   fitLaw,
   formByName,
+  LawsDesignError,
   type Part,
   precisionCurve,
   type Row,
+  undecidable,
 } from '../laws/index.ts';
 
 /** One finished run of the study, flattened: a training run (Ppost = Infinity) or one PTQ result of it. */
@@ -45,8 +50,13 @@ export interface StudyAnalysis {
   rows: StudyRow[];
   excluded: { id: string; reason: string }[];
   fits: LawFit[];
-  /** Loss-optimal training precision against compute, from the precision fit (C = 6 N D P / 16). */
-  optimalPrecision: { compute: number; N: number; D: number; P?: number; loss: number }[];
+  /**
+   * Loss-optimal training precision against compute, from the precision fit, under `decision.cost`; each
+   * answer marks what it extrapolates and gives the nearest answer inside the measured precisions.
+   */
+  optimalPrecision: ComputeOptimum[];
+  /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
+  decision: { cost: string; model: CostModel; undecided?: string };
 }
 
 export interface AnalyzeOptions {
@@ -56,6 +66,10 @@ export interface AnalyzeOptions {
   holdout: number;
   /** Fit one exponent for N and D (alpha = beta), as Kumar et al. do; small grids cannot separate them. */
   tieExponents?: boolean;
+  /** Profile-likelihood intervals next to the bootstrap (default true). */
+  profile?: boolean;
+  /** Cost model of the P* decision; default all-parts compute, C = 6 N D P / 16. */
+  cost?: CostModel;
 }
 
 const isFull = (r: StudyRow) => r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32';
@@ -69,8 +83,9 @@ function attempt(
   parts: Part[] | undefined,
   options: AnalyzeOptions,
   needs: (keyof StudyRow)[],
+  tieGammas: string[][] = [],
 ): LawFit {
-  const tie = options.tieExponents === false ? [] : [['alpha', 'beta']];
+  const tie = [...(options.tieExponents === false ? [] : [['alpha', 'beta']]), ...tieGammas];
   const form = formByName(formName, { ...(parts ? { parts } : {}), tie });
   const free = form.params.length;
   if (rows.length < free + 2) {
@@ -87,13 +102,20 @@ function attempt(
     return { name, title, result: null, rows, skipped: `the grid does not vary ${flat.join(', ')}` };
   const data = datasetFromRows(rows, form.variables, { lossKey: 'loss' });
   const holdout = rows.length >= free + 6 ? options.holdout : 0;
-  const result = fitLaw(form, data, {
-    bootstrap: options.bootstrap,
-    seed: options.seed,
-    holdout,
-    maxStarts: 2000,
-  });
-  return { name, title, result, rows };
+  try {
+    const result = fitLaw(form, data, {
+      bootstrap: options.bootstrap,
+      seed: options.seed,
+      holdout,
+      maxStarts: 2000,
+      profile: options.profile ?? true,
+    });
+    return { name, title, result, rows };
+  } catch (err) {
+    // A design that cannot separate the parameters is a finding about the grid, not a crash.
+    if (!(err instanceof LawsDesignError)) throw err;
+    return { name, title, result: null, rows, skipped: err.message };
+  }
 }
 
 export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAnalysis {
@@ -105,6 +127,9 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   const method = methods.includes('rtn') ? 'rtn' : methods[0];
   const ptq = rows.filter((r) => r.kind === 'ptq' && r.labels.method === method);
   const parts = (['w', 'a', 'kv'] as Part[]).filter((p) => varies(train, `P${p}` as keyof StudyRow));
+  // Parts the grid only ever quantizes together (w = a = kv on every run) share one gamma: the data
+  // cannot separate their effects, so the fit ties them instead of refusing the design.
+  const together = partsMovingTogether(train, parts).map((g) => g.map((p) => `gamma_${p}`));
 
   const fits: LawFit[] = [
     attempt(
@@ -127,6 +152,7 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
           parts,
           options,
           ['N', 'D'],
+          together,
         )
       : {
           name: 'precision',
@@ -170,13 +196,37 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   );
 
   const precisionFit = fits.find((f) => f.name === 'precision')?.result;
-  let optimalPrecision: StudyAnalysis['optimalPrecision'] = [];
-  if (precisionFit) {
-    const maxCompute = Math.max(...train.map((r) => 6 * r.N * r.D));
-    const budgets = [0.1, 1, 10, 100, 1000].map((k) => k * maxCompute);
-    optimalPrecision = precisionCurve(precisionFit, budgets, { precision: { min: 1, max: 16 } }).map((o) => ({
-      ...o,
-    }));
+  const cost: CostModel = options.cost ?? { name: 'compute' };
+  const decision: StudyAnalysis['decision'] = { cost: describeCost(cost), model: cost };
+  let optimalPrecision: ComputeOptimum[] = [];
+  if (!precisionFit) decision.undecided = 'no precision law was fitted';
+  else {
+    const why = undecidable(precisionFit, { cost });
+    if (why) decision.undecided = why;
+    else {
+      optimalPrecision = precisionCurve(precisionFit, studyBudgets(train), {
+        cost,
+        precision: { min: 1, max: 16 },
+      });
+    }
   }
-  return { rows: all, excluded, fits, optimalPrecision };
+  return { rows: all, excluded, fits, optimalPrecision, decision };
+}
+
+/** Groups (of two or more) of training-precision parts whose bits are equal on every run. */
+function partsMovingTogether(rows: readonly StudyRow[], parts: readonly Part[]): Part[][] {
+  const groups: Part[][] = [];
+  for (const p of parts) {
+    const key = `P${p}` as 'Pw';
+    const group = groups.find((g) => rows.every((r) => r[`P${g[0]}` as 'Pw'] === r[key]));
+    if (group) group.push(p);
+    else groups.push([p]);
+  }
+  return groups.filter((g) => g.length > 1);
+}
+
+/** Budgets from the largest run's compute (C = 6 N D at 16 bits) up three decades, and one below. */
+export function studyBudgets(train: readonly StudyRow[]): number[] {
+  const maxCompute = Math.max(...train.map((r) => 6 * r.N * r.D));
+  return [0.1, 1, 10, 100, 1000].map((k) => k * maxCompute);
 }

@@ -11,6 +11,7 @@ import { datasetFromRows } from '../../src/laws/dataset.ts';
 import { LawsInputError, LawsOptionError } from '../../src/laws/errors.ts';
 import { fitLaw } from '../../src/laws/fit.ts';
 import { chinchillaForm } from '../../src/laws/forms/chinchilla.ts';
+import { formByName } from '../../src/laws/forms/registry.ts';
 import { readFitFile } from '../../src/laws/io-node.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
 import { parseCsv, parseJsonl } from '../../src/laws/table.ts';
@@ -107,5 +108,43 @@ test('fit command end to end: column mapping, JSON out, predict with interval', 
   assert.throws(
     () => zipPoints({ N: '1,2', D: '1,2,3' }),
     /--N = "1,2" is not allowed: one value or 3 values/,
+  );
+});
+
+test('a precision column may name formats; an unknown format name is an error naming row and column', () => {
+  const ok = datasetFromRows(
+    [
+      { N: 1, D: 2, Pw: 'int4', loss: 3 },
+      { N: 1, D: 2, Pw: 'bf16', loss: 3 },
+      { N: 1, D: 2, Pw: 'fp8', loss: 3 },
+      { N: 1, D: 2, Pw: 'inf', loss: 3 },
+    ],
+    ['N', 'D', 'Pw'],
+  );
+  assert.deepEqual(Array.from(ok.columns.Pw), [4, 16, 8, Number.POSITIVE_INFINITY]);
+  assert.throws(
+    () =>
+      datasetFromRows(
+        [
+          { N: 1, D: 2, Pw: 'int4', loss: 3 },
+          { N: 1, D: 2, Pw: 'fp5x', loss: 3 },
+        ],
+        ['N', 'D', 'Pw'],
+        { rowNumbers: [2, 3] },
+      ),
+    (e: unknown) =>
+      e instanceof LawsInputError &&
+      e.row === 3 &&
+      e.column === 'Pw' &&
+      /row 3, column 'Pw': "fp5x" is not a known number format/.test(e.message),
+  );
+});
+
+test('a form referencing a missing column names the column', () => {
+  const records = [{ N: 1, D: 2, loss: 3 }];
+  assert.throws(
+    () => datasetFromRows(records, formByName('E + A/N^alpha + B/Pkv^beta').variables),
+    (e: unknown) =>
+      e instanceof LawsInputError && e.column === 'Pkv' && /column 'Pkv' is missing/.test(e.message),
   );
 });

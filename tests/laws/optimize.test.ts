@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { computeOptimal, criticalDataSize, precisionCurve } from '../../src/laws/optimize.ts';
+import { FORMAT_BITS } from '../../src/laws/cost.ts';
+import { LawsUndecidedError } from '../../src/laws/errors.ts';
+import { computeOptimal, criticalDataSize, precisionCurve, undecidable } from '../../src/laws/optimize.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
 
 const chinchilla = { A: 406.4, B: 410.7, E: 1.69, alpha: 0.34, beta: 0.28 };
@@ -100,4 +102,66 @@ test('critical data size for PTQ matches the closed form', () => {
   // More post-training bits push the critical size out.
   assert.ok(criticalDataSize(fit, { N, Ppost: 6 }).D > r.D);
   assert.throws(() => criticalDataSize(precisionFit, { N, Pw: 8 }), /needs a form with D and Ppost/);
+});
+
+test('an answer outside the measured precisions is marked, with the nearest answer inside', () => {
+  const measured = {
+    ...precisionFit,
+    ranges: { N: [1e7, 1e9], D: [1e9, 1e11], Pw: [6, 16], Pa: [6, 16], Pkv: [6, 16] },
+  } as const;
+  const [r] = precisionCurve(measured, [1e21]);
+  assert.ok(r.P !== undefined && r.P < 6, `P* ${r.P}`);
+  assert.deepEqual(
+    r.extrapolated?.filter((e) => e.variable.startsWith('P')).map((e) => e.variable),
+    ['Pw', 'Pa', 'Pkv'],
+  );
+  assert.ok(r.inside, 'the nearest answer inside is given');
+  assert.ok(Math.abs((r.inside.P ?? 0) - 6) < 1e-6, `inside P ${r.inside.P}`);
+  assert.ok(r.inside.loss >= r.loss);
+  assert.match(r.cost, /C = 6·N·D·P\/16, all trained parts/);
+  // JSON loses Infinity: a fit file's open range end reads back as null and still means unbounded.
+  const json = JSON.parse(JSON.stringify({ ...measured, ranges: { ...measured.ranges, Pw: [2, Infinity] } }));
+  const [again] = precisionCurve(json, [1e21]);
+  assert.ok(!again.extrapolated?.some((e) => e.variable === 'Pw'));
+});
+
+test('weights-only runs asked for the all-parts optimum: the fit says it cannot decide', () => {
+  const weightsOnly = {
+    form: { kind: 'precision', options: { parts: ['w'] } },
+    internal: [
+      ...[kumar.A, kumar.B, kumar.E].map(Math.log),
+      kumar.alpha,
+      kumar.beta,
+      Math.log(kumar.gamma_w),
+    ],
+  };
+  assert.throws(
+    () => precisionCurve(weightsOnly, [1e21]),
+    (e: unknown) =>
+      e instanceof LawsUndecidedError && /varied only Pw/.test(e.message) && /Pa, Pkv/.test(e.message),
+  );
+  assert.match(undecidable(weightsOnly) ?? '', /cannot decide the all-parts optimum/);
+  // The weights-only memory question it can answer: N * P_w bits at a given D.
+  const [m] = precisionCurve(weightsOnly, [8e9], { cost: { name: 'memory' }, fixed: { D: 1e11 } });
+  assert.ok(m.P !== undefined && Math.abs((m.N * m.P) / 8e9 - 1) < 1e-12);
+  assert.match(m.cost, /weights-only memory/);
+  assert.throws(() => precisionCurve(weightsOnly, [8e9], { cost: { name: 'memory' } }), /fixed\.D/);
+});
+
+test('hardware cost model: formats by throughput; a missing throughput names the format', () => {
+  const [h] = precisionCurve(precisionFit, [1e21], { cost: { name: 'hardware', hardware: 'hopper' } });
+  assert.ok(h.format && ['bf16', 'fp16', 'fp8', 'int8'].includes(h.format));
+  assert.equal(h.P, FORMAT_BITS[h.format]);
+  // fp8 doubles the tokens x parameters a budget buys on Hopper.
+  const [bf16] = precisionCurve(precisionFit, [1e21], {
+    cost: { name: 'hardware', throughput: { bf16: 1 } },
+  });
+  const [fp8] = precisionCurve(precisionFit, [1e21], { cost: { name: 'hardware', throughput: { fp8: 2 } } });
+  assert.ok(Math.abs((fp8.N * fp8.D) / (bf16.N * bf16.D) - 2) < 1e-9);
+  assert.match(h.cost, /hopper throughput bf16 ×1, fp16 ×1, fp8 ×2, int8 ×2/);
+  assert.throws(() => precisionCurve(precisionFit, [1e21], { cost: { name: 'hardware' } }), /throughput/);
+  assert.throws(
+    () => precisionCurve(precisionFit, [1e21], { cost: { name: 'hardware', throughput: { fp5: 3 } } }),
+    /throughput\.fp5/,
+  );
 });

@@ -6,38 +6,11 @@ import type { Dataset } from '../../src/laws/dataset.ts';
 import { fitLaw } from '../../src/laws/fit.ts';
 import type { Form } from '../../src/laws/form.ts';
 import { chinchillaForm } from '../../src/laws/forms/chinchilla.ts';
+import { efficiencyForm } from '../../src/laws/forms/efficiency.ts';
 import { kumarForm } from '../../src/laws/forms/kumar.ts';
-import { seededRng } from '../../src/laws/rng.ts';
-
-/** Points on a grid of the form's variables, loss = law * exp(noise), noise ~ N(0, sigma^2). */
-function synthesize(
-  form: Form,
-  truth: Record<string, number>,
-  grid: Record<string, number[]>,
-  sigma: number,
-  seed: number,
-): Dataset {
-  const rng = seededRng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  let points: Record<string, number>[] = [{}];
-  for (const v of form.variables) points = points.flatMap((pt) => grid[v].map((x) => ({ ...pt, [v]: x })));
-  const n = points.length;
-  const columns = Object.fromEntries(
-    form.variables.map((v) => [v, Float64Array.from(points, (pt) => pt[v])]),
-  );
-  const theta = Float64Array.from(form.params, (q) =>
-    q.space === 'log' ? Math.log(truth[q.name]) : truth[q.name],
-  );
-  const logLoss = new Float64Array(n);
-  form
-    .bind(
-      form.variables.map((v) => columns[v]),
-      n,
-    )
-    .logPredict(theta, logLoss);
-  const loss = logLoss.map((l) => Math.exp(l + sigma * gauss()));
-  return { n, columns, loss, rows: points.map((_, i) => i + 1) };
-}
+import { precisionCurve } from '../../src/laws/optimize.ts';
+import { predictLoss } from '../../src/laws/predict.ts';
+import { synthesize } from './synthesize.ts';
 
 function assertRecovered(
   form: Form,
@@ -103,7 +76,8 @@ test('a constant precision column is flagged: gamma_w cannot be identified', () 
   const form = kumarForm('precision');
   const truth = { A: 4299, B: 18060, E: 2.7648, alpha: 0.4965, beta: 0.4965, gamma_w: 2.6745 };
   const data = synthesize(form, truth, { N: [3e7, 1e8, 3e8], D: [1e9, 1e10, 1e11], Pw: [8] }, 0.003, 4);
-  const fit = fitLaw(form, data, { maxStarts: 8 });
+  assert.throws(() => fitLaw(form, data, { maxStarts: 8 }), /Pw never varies \(8 on every run\): gamma_w/);
+  const fit = fitLaw(form, data, { maxStarts: 8, design: 'warn' });
   assert.ok(
     fit.warnings.some((w) => w.startsWith('gamma_w cannot be identified')),
     fit.warnings.join('; '),
@@ -130,4 +104,30 @@ test('hold-out: fitted on smaller runs, the error is reported on the largest', (
   const cut = Math.min(...fit.holdout.rows.map(size));
   assert.equal(data.rows.filter((r) => size(r) >= cut).length, 4, 'the 4 largest runs are held out');
   assert.ok(fit.holdout.meanRelativeError < 0.02, `held-out error ${fit.holdout.meanRelativeError}`);
+});
+
+test('per-format efficiency factors (QuEST / Quartet) are recovered; optimize searches the fitted formats', () => {
+  const form = efficiencyForm([4, 8, 16]);
+  const truth = { A: 406.4, B: 410.7, E: 1.69, alpha: 0.34, beta: 0.28, eff_4: 0.55, eff_8: 0.9 };
+  const grid = {
+    N: [4e7, 1.6e8, 6e8, 2.5e9, 1e10],
+    D: [1e9, 4e9, 1.6e10, 6.4e10, 2.5e11],
+    Pw: [4, 8, 16],
+  };
+  const fit = fitLaw(form, synthesize(form, truth, grid, 0.003, 10), { bootstrap: 40, seed: 7, delta: 1e-2 });
+  // Within three bootstrap standard errors of the truth (40 resamples give ragged percentile ends).
+  for (const [name, value] of Object.entries(truth)) {
+    const se = fit.intervals?.[name].stderr ?? 0;
+    assert.ok(
+      Math.abs(fit.params[name] - value) <= 3 * se,
+      `${name}: ${fit.params[name]} ± ${se} vs ${value}`,
+    );
+  }
+  // Weights-only memory at fixed D: the answer is one of the fitted formats.
+  const [m] = precisionCurve(fit, [1e10], { cost: { name: 'memory' }, fixed: { D: 1e11 } });
+  assert.ok([4, 8, 16].includes(m.P ?? 0), `P* ${m.P}`);
+  assert.throws(
+    () => predictLoss(fit, [{ N: 1e8, D: 1e9, Pw: 6 }]),
+    /Pw = 6 is not a format of this efficiency law/,
+  );
 });

@@ -30,16 +30,32 @@ test('the report renders in headless Chromium: every chart drawn, no console err
   assert.deepEqual(check.errors, []);
   assert.deepEqual(
     check.charts.map((c) => c.id),
-    ['loss-vs-N', 'loss-vs-D', 'fitted-vs-observed', 'residuals', 'delta-ptq-vs-D', 'loss-vs-precision'].map(
-      (id) => `chart-${id}`,
-    ),
+    [
+      'loss-vs-N',
+      'loss-vs-D',
+      'loss-vs-bits',
+      'fitted-vs-observed',
+      'residuals',
+      'delta-ptq-vs-D',
+      'loss-vs-precision',
+    ].map((id) => `chart-${id}`),
   );
   for (const c of check.charts) {
     assert.ok(c.width > 100 && c.height > 100, `${c.id} has size ${c.width}x${c.height}`);
     assert.ok(c.marks > 0, `${c.id} draws nothing`);
   }
-  assert.equal(out.pngs.length, 6);
-  for (const png of out.pngs) assert.deepEqual(pngSize(png), { width: 1280, height: 760 }, png);
+  assert.equal(out.pngs.length, 7);
+  // At 2x the SVG's own size, which grows past 640x380 only to fit its legend.
+  for (const png of out.pngs) {
+    const svg = readFileSync(png.replace(/\.png$/, '.svg'), 'utf8');
+    const [, w, h] = svg.match(/<svg [^>]*width="(\d+(?:\.\d+)?)" height="(\d+(?:\.\d+)?)"/) ?? [];
+    assert.deepEqual(
+      pngSize(png),
+      { width: Math.ceil(2 * Number(w)), height: Math.ceil(2 * Number(h)) },
+      png,
+    );
+    assert.ok(Number(w) >= 640 && Number(h) >= 380);
+  }
 });
 
 test('the browser check does catch console errors', { skip }, async () => {

@@ -11,7 +11,15 @@ test('the HTML report is self-contained and has every section of issue 9', () =>
   const { html, charts } = renderReport(sampleInput());
   assert.deepEqual(
     charts.map((c) => c.id),
-    ['loss-vs-N', 'loss-vs-D', 'fitted-vs-observed', 'residuals', 'delta-ptq-vs-D', 'loss-vs-precision'],
+    [
+      'loss-vs-N',
+      'loss-vs-D',
+      'loss-vs-bits',
+      'fitted-vs-observed',
+      'residuals',
+      'delta-ptq-vs-D',
+      'loss-vs-precision',
+    ],
   );
   for (const c of charts) assert.ok(html.includes(`<figure id="chart-${c.id}"><svg`), c.id);
   assert.ok(!/(src|href)=["']?(https?:)?\/\//.test(html), 'no external resources');
@@ -38,7 +46,7 @@ test('with no diverged runs there is no exclusion notice', () => {
 test('writeReport writes index.html and one .svg per chart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bitscale-report-'));
   const out = await writeReport(sampleInput(), dir, { png: false });
-  assert.equal(out.svgs.length, 6);
+  assert.equal(out.svgs.length, 7);
   assert.match(readFileSync(out.svgs[0], 'utf8'), /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
   assert.equal(out.pngSkipped, 'not asked for');
 });

@@ -17,16 +17,17 @@ const truth = {
 };
 const bits: Record<string, number> = { fp32: 32, int8: 8, int4: 4, int3: 3, int2: 2 };
 
-function lossOf(N: number, D: number, Pw: number, Ppost = Number.POSITIVE_INFINITY): number {
+function lossOf(N: number, D: number, Pw: number, Ppost = Number.POSITIVE_INFINITY, parts = 1): number {
   const t = truth;
-  const Neff = N * (1 - Math.exp(-Pw / t.gamma_w));
+  const Neff = N * (1 - Math.exp(-Pw / t.gamma_w)) ** parts;
   const delta = Number.isFinite(Ppost)
     ? ((t.C_T * D ** t.gamma_D) / Neff ** t.gamma_N) * Math.exp(-Ppost / t.gamma_post)
     : 0;
   return t.A / Neff ** t.alpha + t.B / D ** t.beta + t.E + delta;
 }
 
-function rows(): StudyRow[] {
+/** allParts: weights, activations and KV cache quantized together (w = a = kv on every run). */
+function rows(allParts = false): StudyRow[] {
   const out: StudyRow[] = [];
   let noise = 0.37;
   const jitter = () => 1 + 0.002 * Math.sin((noise += 1.7));
@@ -34,13 +35,15 @@ function rows(): StudyRow[] {
     for (const D of [1e7, 3e7, 1e8]) {
       for (const w of ['fp32', 'int4', 'int3', 'int2']) {
         const id = `${N}-${D}-${w}`;
-        const base = { N, D, Pw: bits[w], Pa: 32, Pkv: 32, labels: { w, a: 'fp32', kv: 'fp32' } };
+        const other = allParts ? w : 'fp32';
+        const labels = { w, a: other, kv: other };
+        const base = { N, D, Pw: bits[w], Pa: bits[other], Pkv: bits[other], labels };
         out.push({
           id,
           kind: 'train',
           status: 'done',
           Ppost: Number.POSITIVE_INFINITY,
-          loss: lossOf(N, D, bits[w]) * jitter(),
+          loss: lossOf(N, D, bits[w], Number.POSITIVE_INFINITY, allParts ? 3 : 1) * jitter(),
           ...base,
         });
         if (w !== 'fp32') continue;
@@ -95,10 +98,31 @@ test('the study analysis recovers the law behind synthetic runs and leaves diver
     `gamma_post ${ptq.gamma_post}`,
   );
   assert.ok(byName.chinchilla.result!.holdout, 'held-out error is reported');
+  // Weights-only runs cannot decide the all-parts optimum: the analysis says so instead of answering.
+  assert.deepEqual(analysis.optimalPrecision, []);
+  assert.match(analysis.decision.undecided ?? '', /varied only Pw/);
+  assert.match(analysis.decision.cost, /all trained parts/);
+  // Every fit carries its diagnostics.
+  const fit = byName.precision.result!;
+  assert.ok(fit.quality.describes && fit.profile?.gamma_w, JSON.stringify(fit.quality));
+});
+
+test('parts quantized together share one gamma, and P* under the all-parts cost model is answered', () => {
+  const analysis = analyzeStudy(rows(true), { bootstrap: 0, seed: 1, holdout: 0, tieExponents: false });
+  const precision = analysis.fits.find((f) => f.name === 'precision')!;
+  assert.ok(precision.result, precision.skipped);
+  assert.deepEqual(precision.result.form.tie, [['gamma_w', 'gamma_a', 'gamma_kv']]);
   assert.ok(
-    analysis.optimalPrecision.length > 0 &&
-      analysis.optimalPrecision.every((o) => o.P !== undefined && o.P >= 1 && o.P <= 16),
+    Math.abs(precision.result.params.gamma_w / truth.gamma_w - 1) < 0.15,
+    `${precision.result.params.gamma_w}`,
   );
+  assert.equal(analysis.decision.undecided, undefined);
+  assert.equal(analysis.optimalPrecision.length, 5);
+  for (const o of analysis.optimalPrecision) {
+    assert.ok(o.P !== undefined && o.P >= 1 && o.P <= 16, `P* ${o.P}`);
+    // Measured precisions are 2..32 bits: an answer below 2 must be marked, with one inside.
+    if (o.P < 2) assert.ok(o.extrapolated?.some((e) => e.variable === 'Pw') && o.inside);
+  }
 });
 
 test('a grid that cannot support a fit says why instead of fitting noise', () => {

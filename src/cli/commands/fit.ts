@@ -27,6 +27,8 @@ interface FitFlags {
   start: string[];
   maxStarts?: string;
   tokensFromCompute?: boolean;
+  profile?: boolean;
+  allowCollinear?: boolean;
   dropHighestLoss?: string;
   out?: string;
   json?: boolean;
@@ -41,7 +43,7 @@ export function registerFit(program: Command): void {
     .argument('<runs>', 'runs table: .csv or .jsonl, one run per row')
     .requiredOption(
       '--form <form>',
-      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | an expression, e.g. 'E + A/N^alpha'",
+      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | efficiency | an expression, e.g. 'E + A/N^alpha'",
     )
     .option(
       '--col <VAR=column>',
@@ -67,6 +69,11 @@ export function registerFit(program: Command): void {
     .option('--max-starts <n>', 'use a seeded subset of the start grid above this size')
     .option('--tokens-from-compute', 'derive D = C / (6 N) (Epoch)')
     .option('--drop-highest-loss <k>', 'drop the k highest-loss rows first (Epoch: 5)')
+    .option('--profile', 'profile-likelihood 95% intervals next to the bootstrap')
+    .option(
+      '--allow-collinear',
+      'fit even when the design cannot separate some parameters (constant or collinear columns); warn instead',
+    )
     .option('--out <file.json>', 'write the fit as JSON')
     .option('--json', 'print the fit as JSON instead of a table')
     .action((runs: string, flags: FitFlags) => {
@@ -88,7 +95,14 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
   const fix = Object.fromEntries(
     flags.fix.map((f) => parseMapping('--fix', f)).map(([k, v]) => [k, parseNumber('--fix', v)]),
   );
+  const table = readRunsTable(runs);
+  // The efficiency form has one factor per training precision of the runs.
+  const levels =
+    flags.form.trim() === 'efficiency'
+      ? [...new Set(datasetFromRows(table.records, ['Pw'], { columns, rowNumbers: table.lines }).columns.Pw)]
+      : undefined;
   const form = formByName(flags.form, {
+    levels,
     parts,
     tie: flags.tie.map((t) => t.split(',').map((s) => s.trim())),
     fix,
@@ -99,7 +113,6 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
   const needed = flags.tokensFromCompute
     ? [...new Set([...form.variables.filter((v) => v !== 'D'), 'N', 'C'])]
     : [...form.variables];
-  const table = readRunsTable(runs);
   let data = datasetFromRows(table.records, needed, { columns, rowNumbers: table.lines });
   if (flags.dropHighestLoss)
     data = dropHighestLoss(data, parseNumber('--drop-highest-loss', flags.dropHighestLoss));
@@ -115,6 +128,8 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
     holdoutBy: flags.holdoutBy,
     starts,
     maxStarts: flags.maxStarts === undefined ? undefined : parseNumber('--max-starts', flags.maxStarts),
+    profile: Boolean(flags.profile),
+    design: flags.allowCollinear ? 'warn' : 'refuse',
   });
 }
 
@@ -123,9 +138,23 @@ export function formatFit(fit: FitResult): string {
   const width = Math.max(...Object.keys(fit.params).map((k) => k.length));
   for (const [name, value] of Object.entries(fit.params)) {
     const iv = fit.intervals?.[name];
-    const spread = iv ? `  ± ${num(iv.stderr)}  [${num(iv.lower)}, ${num(iv.upper)}]` : '';
-    lines.push(`  ${name.padEnd(width)}  ${num(value)}${spread}`);
+    const flag =
+      iv?.flag === 'at-bound'
+        ? '  (at its bound)'
+        : iv?.flag === 'collapsed'
+          ? '  (bootstrap never moved it)'
+          : '';
+    const spread = iv ? `  ± ${num(iv.stderr)}  [${num(iv.lower)}, ${num(iv.upper)}]${flag}` : '';
+    const pr = fit.profile?.[name];
+    const end = (side: 'lower' | 'upper', v: number) =>
+      !pr?.open.includes(side) ? num(v) : Number.isFinite(v) && v !== 0 ? `${num(v)} (bound)` : 'open';
+    const profile = pr ? `  profile [${end('lower', pr.lower)}, ${end('upper', pr.upper)}]` : '';
+    lines.push(`  ${name.padEnd(width)}  ${num(value)}${spread}${profile}`);
   }
+  const q = fit.quality;
+  lines.push(
+    `residuals: mean |log| ${(100 * q.meanAbsLog).toFixed(2)}%, spread ${num(q.rmsLog)} against the data's ${num(q.spreadLog)} (R² ${q.r2.toFixed(4)})`,
+  );
   lines.push(
     `objective ${num(fit.objective)} (sum of Huber, delta ${fit.delta}) on ${fit.points} points; ` +
       `${fit.starts.converged}/${fit.starts.total} starts converged`,
@@ -133,6 +162,10 @@ export function formatFit(fit: FitResult): string {
   if (fit.intervals)
     lines.push(
       `intervals: 95% bootstrap over ${fit.bootstrap?.samples.length} resamples (± is the standard error)`,
+    );
+  if (fit.profile)
+    lines.push(
+      'profile: 95% profile likelihood, Gaussian on log loss (open: the data never close that side)',
     );
   if (fit.holdout) {
     const h = fit.holdout;

@@ -2,10 +2,12 @@
 // with --critical-data, the token count past which PTQ to Ppost makes more pretraining data harmful.
 
 import type { Command } from 'commander';
-import { parseNumber, parseNumberList } from '../../laws/cli-args.ts';
+import { parseMapping, parseNumber, parseNumberList } from '../../laws/cli-args.ts';
+import type { CostModel, CostModelName } from '../../laws/cost.ts';
 import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
 import { readFitFile } from '../../laws/io-node.ts';
+import type { ComputeOptimum } from '../../laws/optimize.ts';
 import { criticalDataSize, precisionCurve } from '../../laws/optimize.ts';
 
 interface OptimizeFlags {
@@ -17,6 +19,9 @@ interface OptimizeFlags {
   integerBits?: boolean;
   flopsPerParamToken: string;
   referenceBits: string;
+  cost: string;
+  hardware?: string;
+  throughput?: string;
   json?: boolean;
   [variable: string]: string | boolean | undefined;
 }
@@ -35,6 +40,16 @@ export function registerOptimize(program: Command): void {
     .option('--integer-bits', 'search whole bits only')
     .option('--flops-per-param-token <k>', 'cost model C = k N D P / P_ref', '6')
     .option('--reference-bits <b>', 'P_ref: precision at which C = k N D', '16')
+    .option(
+      '--cost <model>',
+      'compute (C = 6·N·D·P/16, all parts at P) | memory (weights-only, M = N·P_w bits at --D) | hardware (C = 6·N·D / throughput per format)',
+      'compute',
+    )
+    .option('--hardware <name>', 'hardware cost model: hopper | ampere | blackwell (throughput per format)')
+    .option(
+      '--throughput <fmt=x,...>',
+      'hardware cost model: throughput per format relative to bf16, e.g. fp8=2,bf16=1',
+    )
     .option('--json', 'print JSON lines');
   for (const v of KNOWN_VARIABLES) command.option(`--${v} <value>`, `fixed value of ${v}`);
   command.action((flags: OptimizeFlags) => {
@@ -55,8 +70,7 @@ export function registerOptimize(program: Command): void {
       if (!flags.compute)
         throw new LawsOptionError('--compute', undefined, 'a budget in FLOPs, or use --critical-data');
       const curve = precisionCurve(fit, parseNumberList('--compute', flags.compute), {
-        flopsPerParamToken: parseNumber('--flops-per-param-token', flags.flopsPerParamToken),
-        referenceBits: parseNumber('--reference-bits', flags.referenceBits),
+        cost: costModel(flags),
         precision: {
           min: parseNumber('--bits-min', flags.bitsMin),
           max: parseNumber('--bits-max', flags.bitsMax),
@@ -64,18 +78,60 @@ export function registerOptimize(program: Command): void {
         },
         fixed,
       });
-      for (const r of curve) {
-        const bits = r.P === undefined ? '' : `  P* = ${r.P.toFixed(2)} bits`;
-        console.log(
-          flags.json
-            ? JSON.stringify(r)
-            : `C = ${r.compute.toExponential(2)}: N* = ${r.N.toExponential(3)}  D* = ${r.D.toExponential(3)}${bits}  loss ${r.loss.toFixed(4)}`,
-        );
-      }
+      if (!flags.json) console.log(`cost model: ${curve[0].cost}`);
+      for (const r of curve) console.log(flags.json ? JSON.stringify(r) : formatOptimum(r));
     } catch (err) {
       if (!(err instanceof LawsError)) throw err;
-      console.error(`bitscale optimize: ${err.message}`);
+      const cannot = err.name === 'LawsUndecidedError' ? 'cannot decide: ' : '';
+      console.error(`bitscale optimize: ${cannot}${err.message}`);
       process.exitCode = 1;
     }
   });
+}
+
+function costModel(flags: OptimizeFlags): CostModel {
+  const name = flags.cost as CostModelName;
+  if (!['compute', 'memory', 'hardware'].includes(name))
+    throw new LawsOptionError('--cost', flags.cost, 'compute, memory or hardware');
+  const throughput = flags.throughput
+    ? Object.fromEntries(
+        flags.throughput.split(',').map((item) => {
+          const [format, value] = parseMapping('--throughput', item);
+          return [format, parseNumber('--throughput', value)];
+        }),
+      )
+    : undefined;
+  return {
+    name,
+    flopsPerParamToken: parseNumber('--flops-per-param-token', flags.flopsPerParamToken),
+    referenceBits: parseNumber('--reference-bits', flags.referenceBits),
+    ...(flags.hardware !== undefined && { hardware: flags.hardware }),
+    ...(throughput && { throughput }),
+  };
+}
+
+/** One answer, its extrapolations marked, with the nearest answer inside the measured range. */
+export function formatOptimum(r: ComputeOptimum): string {
+  const answer = (a: { N: number; D: number; P?: number; format?: string; loss: number }) =>
+    `N* = ${a.N.toExponential(3)}  D* = ${a.D.toExponential(3)}` +
+    (a.format ? `  format ${a.format}` : '') +
+    (a.P === undefined ? '' : `  P* = ${a.P.toFixed(2)} bits`) +
+    `  loss ${a.loss.toFixed(4)}`;
+  const lines = [`C = ${r.compute.toExponential(2)}: ${answer(r)}`];
+  if (r.extrapolated === undefined) lines.push('  (measured ranges unknown: the fit file predates them)');
+  for (const e of r.extrapolated ?? []) {
+    lines.push(
+      `  extrapolation: ${e.variable} = ${num(e.value)} is outside the measured ${num(e.range[0])}..${num(e.range[1])}`,
+    );
+  }
+  if (r.inside) lines.push(`  nearest answer inside the measured precisions: ${answer(r.inside)}`);
+  return lines.join('\n');
+}
+
+function num(v: number): string {
+  return !Number.isFinite(v)
+    ? 'inf'
+    : Math.abs(v) >= 1e4
+      ? v.toExponential(2)
+      : String(Number(v.toPrecision(4)));
 }

@@ -10,6 +10,7 @@ import { studyReportInput } from '../../study/report-input.ts';
 import { runStudy } from '../../study/run-study.ts';
 import { checkJobKinds, type JobKinds } from '../../sweep/job-kind.ts';
 import { addExecutorOptions, type ExecutorFlags, slurmOptionsOf } from '../slurm-options.ts';
+import { formatOptimum } from './optimize.ts';
 
 const presetsDir = fileURLToPath(new URL('../../../experiments/', import.meta.url));
 
@@ -116,11 +117,10 @@ export function registerStudy(program: Command, builtin: JobKinds): void {
         : '';
       console.log(`${fit.title} (${fit.rows.length} runs${held}):\n  ${params.join('\n  ')}`);
     }
-    for (const o of result.analysis.optimalPrecision) {
-      console.log(
-        `compute ${o.compute.toExponential(2)}: optimal training precision ${o.P?.toFixed(2)} bits, N ${o.N.toExponential(2)}, D ${o.D.toExponential(2)}`,
-      );
-    }
+    const { decision } = result.analysis;
+    console.log(`optimal training precision (${decision.cost}):`);
+    if (decision.undecided) console.log(`  cannot decide: ${decision.undecided}`);
+    for (const o of result.analysis.optimalPrecision) console.log(formatOptimum(o));
     console.log(`analysis: ${result.analysisPath}`);
     console.log(
       `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}`,

@@ -26,6 +26,7 @@ export function chinchillaForm(): Form {
       linearParam('alpha', EPOCH_GRID.alpha),
       linearParam('beta', EPOCH_GRID.beta),
     ],
+    reads: { A: ['N'], B: ['D'], E: [], alpha: ['N'], beta: ['D'] },
     bind: ([n, d], count) => bindChinchilla(n, d, count),
   };
 }

@@ -3,6 +3,7 @@
 // linear, since the constants of scaling laws are almost always positive.
 
 import { ExpressionError, LawsOptionError } from '../errors.ts';
+import type { Expr } from '../expr/parse.ts';
 import { namesIn, parseExpression } from '../expr/parse.ts';
 import { Tape } from '../expr/tape.ts';
 import type { Form } from '../form.ts';
@@ -53,6 +54,7 @@ export function expressionForm(source: string, options: ExpressionFormOptions): 
     formula: source,
     variables,
     params,
+    reads: readsByTerm(ast, variables, paramNames),
     bind(columns, n) {
       const tape = new Tape(ast, variables, paramNames, source);
       const point = new Float64Array(variables.length);
@@ -77,4 +79,29 @@ export function expressionForm(source: string, options: ExpressionFormOptions): 
       };
     },
   };
+}
+
+/** A parameter reads the variables of the top-level additive terms it appears in ("E + A/N^alpha": A -> N). */
+function readsByTerm(
+  ast: Expr,
+  variables: readonly string[],
+  paramNames: readonly string[],
+): Record<string, string[]> {
+  const terms: Expr[] = [];
+  const split = (e: Expr) => {
+    if (e.kind === 'binary' && (e.op === '+' || e.op === '-')) {
+      split(e.left);
+      split(e.right);
+    } else terms.push(e);
+  };
+  split(ast);
+  const reads: Record<string, string[]> = Object.fromEntries(paramNames.map((q) => [q, []]));
+  for (const term of terms) {
+    const names = namesIn(term);
+    const vars = names.filter((n) => variables.includes(n));
+    for (const q of names.filter((n) => paramNames.includes(n))) {
+      reads[q] = [...new Set([...reads[q], ...vars])];
+    }
+  }
+  return reads;
 }

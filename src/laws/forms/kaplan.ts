@@ -16,6 +16,7 @@ export function kaplanForm(variable: KaplanVariable = 'N'): Form {
     formula: `(${scale}/${variable})^${exponent}`,
     variables: [variable],
     params: [logParam(scale, [10, 20, 30, 40, 50]), linearParam(exponent, [0.05, 0.1, 0.3, 1])],
+    reads: { [scale]: [variable], [exponent]: [variable] },
     bind([column], n) {
       const logX = column.map(Math.log);
       return {

@@ -75,11 +75,25 @@ export function kumarForm(kind: KumarKind, options: KumarOptions = {}): Form {
       ? `, N_eff = N ${parts.map((x) => `(1 - exp(-${PART_COLUMN[x]}/gamma_${x}))`).join(' ')}`
       : '');
 
+  const nEffReads = ['N', ...parts.map((x) => PART_COLUMN[x])];
+  const reads: Record<string, string[]> = { A: nEffReads, B: ['D'], E: [], alpha: nEffReads, beta: ['D'] };
+  for (const x of parts) reads[`gamma_${x}`] = [PART_COLUMN[x]];
+  if (withPtq) {
+    Object.assign(reads, {
+      C_T: [...nEffReads, 'D', 'Ppost'],
+      gamma_D: ['D'],
+      gamma_N: nEffReads,
+      gamma_post: ['Ppost'],
+    });
+  }
+  if (unified) reads.C_w = ['Pw', 'Ppost'];
+
   return {
     spec: { kind, options: { parts } },
     formula,
     variables,
     params,
+    reads,
     bind(columns, n) {
       const logN = columns[0].map(Math.log);
       const logD = columns[1].map(Math.log);

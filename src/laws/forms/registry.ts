@@ -6,6 +6,7 @@ import { KNOWN_VARIABLES } from '../dataset.ts';
 import { LawsOptionError } from '../errors.ts';
 import type { Form, FormSpec } from '../form.ts';
 import { chinchillaForm } from './chinchilla.ts';
+import { efficiencyForm } from './efficiency.ts';
 import { expressionForm } from './expression.ts';
 import type { KaplanVariable } from './kaplan.ts';
 import { kaplanForm } from './kaplan.ts';
@@ -21,6 +22,7 @@ export const FORM_NAMES = [
   'precision',
   'ptq',
   'unified',
+  'efficiency',
 ];
 
 export interface FormChoice extends Constraints {
@@ -30,9 +32,11 @@ export interface FormChoice extends Constraints {
   readonly variables?: readonly string[];
   /** Expression parameters fitted in linear space. */
   readonly linear?: readonly string[];
+  /** Training precisions (bits of Pw) of the efficiency form: one efficiency factor each. */
+  readonly levels?: readonly number[];
 }
 
-/** A built-in name (chinchilla, kaplan[:N|D|C], precision, ptq, unified) or an expression. */
+/** A built-in name (chinchilla, kaplan[:N|D|C], precision, ptq, unified, efficiency) or an expression. */
 export function formByName(name: string, choice: FormChoice = {}): Form {
   const trimmed = name.trim();
   let form: Form;
@@ -41,6 +45,15 @@ export function formByName(name: string, choice: FormChoice = {}): Form {
     form = kaplanForm((trimmed.split(':')[1] ?? 'N') as KaplanVariable);
   } else if (trimmed === 'precision' || trimmed === 'ptq' || trimmed === 'unified') {
     form = kumarForm(trimmed, { parts: choice.parts });
+  } else if (trimmed === 'efficiency') {
+    if (!choice.levels) {
+      throw new LawsOptionError(
+        'levels',
+        undefined,
+        "the distinct training precisions (Pw) of the runs, for 'efficiency'",
+      );
+    }
+    form = efficiencyForm(choice.levels);
   } else if (/^[A-Za-z_][A-Za-z0-9_:]*$/.test(trimmed) && !/[+\-*/^(]/.test(trimmed)) {
     throw new LawsOptionError(
       'form',
@@ -65,6 +78,8 @@ export function formFromSpec(spec: FormSpec): Form {
     case 'ptq':
     case 'unified':
       return constrainForm(kumarForm(spec.kind, { parts: options.parts as Part[] }), constraints);
+    case 'efficiency':
+      return constrainForm(efficiencyForm(options.levels as (number | null)[]), constraints);
     case 'expression':
       return constrainForm(
         expressionForm(String(options.source), {
@@ -77,7 +92,7 @@ export function formFromSpec(spec: FormSpec): Form {
       throw new LawsOptionError(
         'form.kind',
         spec.kind,
-        'chinchilla, kaplan, precision, ptq, unified or expression',
+        'chinchilla, kaplan, precision, ptq, unified, efficiency or expression',
       );
   }
 }

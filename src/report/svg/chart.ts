@@ -62,11 +62,24 @@ const margin = { top: 34, right: 150, bottom: 46, left: 62 };
 /** The right margin when the legend is not beside the plot. */
 const narrowRight = 20;
 
+/** Approximate width of a legend label at font-size 11 (system-ui averages ~6.2 px per character). */
+const textWidth = (text: string) => text.length * 6.4;
+
 export function renderChart(spec: ChartSpec): string {
-  const width = spec.width ?? 640;
-  const height = spec.height ?? 380;
   const legend = spec.legend ?? 'right';
-  const [x0, x1] = [margin.left, width - (legend === 'right' ? margin.right : narrowRight)];
+  // Legend: one entry per color group, in first-seen order. The chart grows to fit it (never cuts it off):
+  // wider for long labels beside the plot, taller for many entries.
+  const entries = [
+    ...new Map(spec.series.filter((s) => !s.hideInLegend).map((s) => [s.group ?? s.name, s])).values(),
+  ];
+  const labelWidth = Math.max(0, ...entries.map((s) => textWidth(s.group ?? s.name)));
+  const right =
+    legend === 'right' && entries.length > 0
+      ? Math.ceil(Math.max(margin.right, 12 + 15 + labelWidth + 10))
+      : narrowRight;
+  const width = (spec.width ?? 640) + (right > margin.right ? right - margin.right : 0);
+  const height = Math.max(spec.height ?? 380, margin.top + 12 + entries.length * 16 + margin.bottom);
+  const [x0, x1] = [margin.left, width - right];
   const [y0, y1] = [height - margin.bottom, margin.top];
   const pts = spec.series.flatMap((s) => s.points);
   const xs = [...pts.map((p) => p.x), ...(spec.markers ?? []).map((m) => m.x)];
@@ -171,13 +184,9 @@ export function renderChart(spec: ChartSpec): string {
     out.push(`<text x="${n(x + 4)}" y="${n(y1 + 12)}" fill="#c00">${esc(m.label)}</text>`);
   }
 
-  // Legend: one entry per color group, in first-seen order.
-  const entries = [
-    ...new Map(spec.series.filter((s) => !s.hideInLegend).map((s) => [s.group ?? s.name, s])).values(),
-  ];
   if (legend !== 'none' && entries.length > 0) {
     // Inside: right-aligned in the plot, over a box that keeps the text legible above the data.
-    const boxWidth = 27 + Math.max(...entries.map((s) => (s.group ?? s.name).length)) * 6;
+    const boxWidth = 27 + labelWidth;
     const left = legend === 'right' ? x1 + 12 : x1 - 6 - boxWidth;
     if (legend === 'inside') {
       out.push(
