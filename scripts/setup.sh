@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Everything bitscale needs on a fresh Debian/Ubuntu machine: system packages, npm packages, the native
-# CPU addon. Idempotent and quick when already done, so the README's commands can always call it.
+# CPU addon (xz-utils reads the shipped .xz corpora). Idempotent and quick when already done, so the README's commands can always call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in g++ make python3 libopenblas-dev; do
+for pkg in g++ make python3 libopenblas-dev xz-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${BITSCALE_BROWSER_TESTS:-1}" = 1 ]; then
