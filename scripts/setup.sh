@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything bitscale needs on a fresh Debian/Ubuntu machine: system packages, npm packages, the native
-# CPU addon. Idempotent and quick when already done, so the README's commands can always call it.
+# CPU addon (xz-utils reads the shipped .xz corpora). Idempotent and quick when already done, so the README's commands can always call it.
 #
 #   bash scripts/setup.sh           the engine, its tests and the report (chromium for PNG charts)
 #   bash scripts/setup.sh --bench   also the benchmarks' Python peers: Debian's python3-torch and python3-scipy
@@ -20,7 +20,7 @@ for arg in "$@"; do
 done
 
 need=()
-for pkg in g++ make python3 libopenblas-dev; do
+for pkg in g++ make python3 libopenblas-dev xz-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${BITSCALE_BROWSER_TESTS:-1}" = 1 ]; then

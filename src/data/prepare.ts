@@ -2,7 +2,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainBpe } from './bpe_train.ts';
 import { type Corpus, loadCorpus, type TextCorpus, type TokenCorpus } from './corpus.ts';
@@ -327,14 +327,26 @@ function streamedText(source: StreamSource, options: PrepareDataOptions, started
   };
 }
 
-/** The largest id in a token file, read in pieces. */
+/** The largest id in a token file, read in pieces through one buffer (memory stays flat on large folders). */
 function maxTokenOf(layout: TokenLayout): number {
-  const tokens = new ShardedTokens([layout], layout.width === 2 ? 65536 : 2 ** 32);
+  const piece = Buffer.alloc(1 << 20);
+  const fd = openSync(layout.path, 'r');
   let max = 0;
-  for (let at = 0; at < tokens.length; at += 2 ** 20) {
-    max = Math.max(max, maxToken(tokens.subarray(at, Math.min(tokens.length, at + 2 ** 20))));
+  try {
+    const end = layout.offset + layout.count * layout.width;
+    for (let at = layout.offset; at < end; ) {
+      const n = readSync(fd, piece, 0, Math.min(piece.length, end - at), at);
+      if (n === 0) break;
+      const ids =
+        layout.width === 2
+          ? new Uint16Array(piece.buffer, piece.byteOffset, n >> 1)
+          : new Uint32Array(piece.buffer, piece.byteOffset, n >> 2);
+      for (let i = 0; i < ids.length; i++) if (ids[i] > max) max = ids[i];
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
   }
-  tokens.close();
   return max;
 }
 

@@ -75,14 +75,18 @@ export interface CorpusManifest {
     sha256: string;
     vocabSize: number;
     eotId: number;
+    /** Characters of the training sample and seconds to read it and learn the merges (null: not trained here). */
     trainedOnChars: number | null;
+    trainSeconds: number | null;
   };
   documents: { train: number; val: number };
   /** UTF-8 bytes of text in each split. */
   bytes: { train: number; val: number };
   train: ShardEntry[];
   val: ShardEntry[];
+  /** Seconds of the whole preparation, and of the shard phase alone (reading, tokenizing, writing). */
   seconds: number;
+  shardSeconds: number;
 }
 
 /** A prepared corpus, ready to read. */
@@ -296,6 +300,7 @@ export async function prepareCorpus(
   const tokenizerPath = join(dir, 'tokenizer.json');
   let tokenizer: Tokenizer | null = null;
   let trainedOnChars: number | null = null;
+  let trainSeconds: number | null = null;
   if (options.tokenizer !== undefined) {
     tokenizer = loadTokenizer(options.tokenizer);
     saveTokenizer(tokenizer, tokenizerPath);
@@ -316,11 +321,13 @@ export async function prepareCorpus(
       });
       tokenizer = new Tokenizer(model);
       saveTokenizer(tokenizer, tokenizerPath);
+      trainSeconds = seconds();
     }
   }
   const eotId = tokenizer.specialId(END_OF_TEXT);
   const vocabSize = tokenizer.vocabSize;
 
+  const shardsStarted = seconds();
   const valFraction = source.val === null ? (options.valFraction ?? DEFAULT_VAL_FRACTION) : null;
   const shardChars = options.shardChars ?? SHARD_CHARS;
   const splits = { train: [] as Promise<ShardEntry>[], val: [] as Promise<ShardEntry>[] };
@@ -396,12 +403,20 @@ export async function prepareCorpus(
     corpus: source.name,
     split: valFraction === null ? 'validation-file' : 'hash',
     valFraction,
-    tokenizer: { file: 'tokenizer.json', sha256: hashTokenizer(tokenizer), vocabSize, eotId, trainedOnChars },
+    tokenizer: {
+      file: 'tokenizer.json',
+      sha256: hashTokenizer(tokenizer),
+      vocabSize,
+      eotId,
+      trainedOnChars,
+      trainSeconds,
+    },
     documents,
     bytes,
     train: entries.train,
     val: entries.val,
     seconds: seconds(),
+    shardSeconds: seconds() - shardsStarted,
   };
   writeJsonAtomic(join(dir, 'manifest.json'), manifest);
   return { dir, manifest, tokenizer, tokenizerPath, reused: false };
