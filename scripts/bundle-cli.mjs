@@ -22,7 +22,10 @@ const originalUrls = {
       const source = readFileSync(args.path, 'utf8');
       const rel = relative(root, args.path).split('\\').join('/');
       return {
-        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, __bitscaleRoot).href`),
+        contents: source.replaceAll(
+          'import.meta.url',
+          `new URL(${JSON.stringify(rel)}, __bitscaleRoot).href`,
+        ),
         loader: 'ts',
       };
     });
