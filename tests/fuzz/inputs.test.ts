@@ -142,3 +142,24 @@ test('law expressions: 4000 mutated expressions and deep nesting: an Expr or an 
   }
   assert.ok(count.ok > 100 && count.refused > 1000, JSON.stringify(count));
 });
+
+test('absurdly nested values are typed errors, not stack overflows', () => {
+  const depth = 20_000;
+  const deepJson = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  const deep = JSON.parse(deepJson);
+  assert.throws(
+    () => resolveRunConfig({ model: { dModel: deep } }),
+    (e: unknown) => e instanceof ConfigError && /model\.dModel: .*nested too deep/.test(e.message),
+  );
+  const spec = `{"name":"x","train":${deepJson},"grid":{"model":[{"d_model":8,"n_layers":1,"n_heads":2}],"tokens":[10]}}`;
+  assert.throws(
+    () => parseSweepSpec(spec, { format: 'json' }),
+    (e: unknown) =>
+      e instanceof SpecError && /^sweep\.train(\.a)+: nests deeper than 32 levels$/.test(e.message),
+  );
+  assert.throws(() => parseSweepSpec(`train: ${'['.repeat(5000)}${']'.repeat(5000)}`), SpecError);
+  assert.throws(
+    () => parseJsonl(`${deepJson}\n`),
+    (e: unknown) => e instanceof LawsInputError && /line 1: objects nest deeper than 32/.test(e.message),
+  );
+});
