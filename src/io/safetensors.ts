@@ -211,6 +211,11 @@ function isCount(v: unknown): v is number {
 
 function describe(v: unknown): string {
   if (v === undefined) return 'missing';
-  const text = JSON.stringify(v);
+  let text: string;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    text = 'a value nested too deep to show';
+  }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -99,22 +99,29 @@ export function parseJsonl(text: string): Table {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new LawsInputError(`line ${k + 1}: expected a JSON object per line`, k + 1);
     }
-    records.push(flatten(value as Record<string, unknown>));
+    records.push(flatten(value as Record<string, unknown>, k + 1));
     lines.push(k + 1);
   });
   return { records, lines };
 }
 
+/** Deeper than any runs table nests; the bound keeps a hostile line off the stack limit. */
+const MAX_NESTING = 32;
+
 /** Nested objects become dotted keys ({"metrics": {"loss": 3}} -> "metrics.loss"), so columns can be mapped. */
 function flatten(
   obj: Record<string, unknown>,
+  line: number,
   prefix = '',
   out: Record<string, unknown> = {},
+  depth = 0,
 ): Record<string, unknown> {
+  if (depth > MAX_NESTING)
+    throw new LawsInputError(`line ${line}: objects nest deeper than ${MAX_NESTING} levels`, line);
   for (const [key, value] of Object.entries(obj)) {
     const name = prefix + key;
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      flatten(value as Record<string, unknown>, `${name}.`, out);
+      flatten(value as Record<string, unknown>, line, `${name}.`, out, depth + 1);
     } else setOwn(out, name, value);
   }
   return out;

@@ -128,8 +128,14 @@ export class Fields {
   }
 }
 
+/** A value for an error message: JSON, cut at 80 characters; never throws (cycles, absurd nesting). */
 export function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const text = JSON.stringify(v) ?? String(v);
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = Array.isArray(v) ? '[a list nested too deep to show]' : '{a value nested too deep to show}';
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -2,7 +2,7 @@
 // method (GPTQ solves for integer codes, so int2..int8 only), the group size (it must divide the rows of
 // every linear weight: d_model and d_ff) and the shared settings. The CLI, sweep specs and evaluatePtq all
 // check through here, so a combination that would fail inside a job fails at spec load instead.
-import { ConfigError, type ConfigIssue, Fields } from '../nn/fields.ts';
+import { ConfigError, type ConfigIssue, Fields, show } from '../nn/fields.ts';
 import { FULL_PRECISION, precisionNames } from '../numerics/precision.ts';
 import { quantSpec } from '../numerics/spec.ts';
 
@@ -111,8 +111,4 @@ export function groupOf(format: string, groupSize: number): number {
   if (spec.granularity.kind === 'group') return spec.granularity.size;
   if (spec.scale.kind === 'none') return 0;
   return groupSize;
-}
-
-function show(v: unknown): string {
-  return v === undefined ? 'nothing' : JSON.stringify(v);
 }

@@ -18,7 +18,7 @@ import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { JsonObject } from '../base/json.ts';
 import { defaultDff } from '../nn/config.ts';
-import type { ConfigIssue } from '../nn/fields.ts';
+import { type ConfigIssue, show } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
 import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
 import {
@@ -155,6 +155,8 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
   };
   const root = 'sweep';
   if (!isObject(raw)) throw new SpecError([{ path: root, message: `${show(raw)} is not a mapping` }]);
+  const deep = deepestPath(raw, root, MAX_NESTING);
+  if (deep) throw new SpecError([{ path: deep, message: `nests deeper than ${MAX_NESTING} levels` }]);
   checkKeys(raw, root, ['name', 'seeds', 'train', 'grid', 'ptq'], at);
 
   const name = raw.name;
@@ -310,6 +312,24 @@ function precisionFitIssues(
   return issues;
 }
 
+/** No spec needs deeper values; deeper ones would overflow the stack when jobs are hashed and written. */
+const MAX_NESTING = 32;
+
+/** The path of the first value nested deeper than `limit` levels, or null; iterative, so any depth is safe. */
+function deepestPath(value: unknown, root: string, limit: number): string | null {
+  const stack: [unknown, string, number][] = [[value, root, 0]];
+  while (stack.length > 0) {
+    const [v, path, depth] = stack.pop() as [unknown, string, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return path;
+    const entries = Array.isArray(v)
+      ? v.map((x, i) => [`[${i}]`, x] as const)
+      : Object.entries(v).map(([k, x]) => [`.${k}`, x] as const);
+    for (const [key, x] of entries) stack.push([x, path + key, depth + 1]);
+  }
+  return null;
+}
+
 /** Records an issue; returns null so validators can `return at(path, message)`. */
 type Report = (path: string, message: string) => null;
 
@@ -418,8 +438,4 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function isPositiveInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-}
-
-function show(v: unknown): string {
-  return v === undefined ? 'nothing' : JSON.stringify(v);
 }

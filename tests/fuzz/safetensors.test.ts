@@ -2,8 +2,17 @@
 // refused with a CheckpointError naming the file. Never another exception, never bytes from outside the file.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { CheckpointError, parseSafetensors, type SafeTensor } from '../../src/io/safetensors.ts';
+import {
+  CheckpointError,
+  parseSafetensors,
+  readSafetensors,
+  type SafeTensor,
+  writeSafetensors,
+} from '../../src/io/safetensors.ts';
 import { int, mutateBytes, mutateValue, pick, rng } from './mutate.ts';
 
 const PATH = 'fuzz/model.safetensors';
@@ -144,4 +153,32 @@ test('each way a header can be wrong is refused, naming the file and the tensor'
   assert.throws(() => parseSafetensors(huge, PATH), /exceeds the 100000000-byte limit/);
   assert.throws(() => parseSafetensors(huge.subarray(0, 5), PATH), /truncated: 5 bytes/);
   assert.throws(() => parseSafetensors(assemble(plain, data, '{"a": '), PATH), /not UTF-8 JSON/);
+});
+
+test('on disk: a written file reads back; a truncated or missing one is a CheckpointError naming it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitscale-st-'));
+  const path = join(dir, 'model.safetensors');
+  const w = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  writeSafetensors(path, new Map([['w', { dtype: 'F32', shape: [2, 3], data: w }]]), { note: 'x' });
+  const back = readSafetensors(path);
+  assert.deepEqual(back.tensors.get('w')?.data, w);
+  assert.equal(back.metadata.note, 'x');
+  const bytes = new Uint8Array(readFileSync(path));
+  writeFileSync(path, bytes.subarray(0, bytes.length - 3));
+  assert.throws(
+    () => readSafetensors(path),
+    (e: unknown) => e instanceof CheckpointError && e.path === path && e.tensor === 'w',
+  );
+  assert.throws(
+    () => readSafetensors(join(dir, 'nope.safetensors')),
+    (e: unknown) => e instanceof CheckpointError && /cannot read/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      writeSafetensors(
+        path,
+        new Map([['__metadata__', { dtype: 'F32', shape: [1], data: w.subarray(0, 1) }]]),
+      ),
+    /reserved for metadata/,
+  );
 });
