@@ -4,7 +4,10 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 mkdir -p "$root/node_modules" /tmp/bitscale-cpu
 [ -d "$root/node_modules/tsx" ] || tar -xJf "$root/.device/test-modules.tar.xz" -C "$root/node_modules"
-[ -d /tmp/bitscale-cpu/lib ] || tar -xJf "$root/.device/cpu-addon.tar.xz" -C /tmp/bitscale-cpu
-export LD_LIBRARY_PATH=/tmp/bitscale-cpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export BITSCALE_CPU_ADDON=/tmp/bitscale-cpu/addon/bitscale_cpu_avx2.node
+# The CPU addon is optional there (GPTQ has host kernels in the CUDA addon); carry it to compare cpu with cuda.
+if [ -f "$root/.device/cpu-addon.tar.xz" ]; then
+  [ -d /tmp/bitscale-cpu/lib ] || tar -xJf "$root/.device/cpu-addon.tar.xz" -C /tmp/bitscale-cpu
+  export LD_LIBRARY_PATH=/tmp/bitscale-cpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export BITSCALE_CPU_ADDON=/tmp/bitscale-cpu/addon/bitscale_cpu_avx2.node
+fi
 export BITSCALE_CLI="$root/.device/bitscale.mjs"
