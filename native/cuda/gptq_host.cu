@@ -2,7 +2,8 @@
 // the same four entry points as native/cpu/gptq.cc, as host code with OpenMP and no BLAS. The column loop
 // repeats the reference's operations one for one (src/numerics/gptq.ts); the factorization and the lazy
 // update sum in another order than LAPACK/BLAS, so results agree with the reference to rounding, not to the bit.
-// Built with -ffp-contract=off (build.sh): no fused multiply-adds, as in the reference.
+// Built with -ffp-contract=off (build.sh): no fused multiply-adds, as in the reference. Threads: OpenMP's, as
+// many as OMP_NUM_THREADS (a sweep worker gets its --cores-per-job).
 // The model's calibration (X^T X) runs on the GPU through the engine; what is left here is O(rows cols^2) per
 // layer, a fraction of a second for the layers of the models a study trains.
 #include <omp.h>
@@ -45,6 +46,21 @@ double* f64_arg(const bc::Args& a, size_t i, const char* name, long long need) {
 inline double rne(double v) {
   constexpr double kMagic = 6755399441055744.0;
   return (v + kMagic) - kMagic;
+}
+
+// x·y over n terms in four interleaved partial sums: a reduction the compiler may not reorder on its own
+// (no -ffast-math), so it cannot vectorize it; four chains keep the FPU's pipelines full.
+inline double dot(const double* x, const double* y, long long n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  long long k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += x[k] * y[k];
+    s1 += x[k + 1] * y[k + 1];
+    s2 += x[k + 2] * y[k + 2];
+    s3 += x[k + 3] * y[k + 3];
+  }
+  for (; k < n; k++) s0 += x[k] * y[k];
+  return (s0 + s1) + (s2 + s3);
 }
 
 struct IntGrid {
@@ -117,8 +133,7 @@ BC_KERNEL(gptqInverseCholesky) {
   std::vector<double> l(static_cast<size_t>(n * n), 0.0);
   for (long long j = 0; j < n; j++) {
     const double* lj = l.data() + j * n;
-    double d = h[j * n + j];
-    for (long long k = 0; k < j; k++) d -= lj[k] * lj[k];
+    const double d = h[j * n + j] - dot(lj, lj, j);
     if (!(d > 0))
       throw std::runtime_error("hessian pivot [" + std::to_string(j) +
                                "] is not positive; expected a positive definite matrix (raise dampPercent)");
@@ -127,9 +142,7 @@ BC_KERNEL(gptqInverseCholesky) {
 #pragma omp parallel for schedule(static) if (n - j > 64)
     for (long long i = j + 1; i < n; i++) {
       const double* li = l.data() + i * n;
-      double s = h[i * n + j];
-      for (long long k = 0; k < j; k++) s -= li[k] * lj[k];
-      l[i * n + j] = s / djj;
+      l[i * n + j] = (h[i * n + j] - dot(li, lj, j)) / djj;
     }
   }
   // X = L^-1, lower: each column is a forward substitution of its own, so columns run in parallel
@@ -140,9 +153,7 @@ BC_KERNEL(gptqInverseCholesky) {
     double* x = xc.data() + j * n;
     for (long long i = j; i < n; i++) {
       const double* li = l.data() + i * n;
-      double s = i == j ? 1.0 : 0.0;
-      for (long long k = j; k < i; k++) s -= li[k] * x[k];
-      x[i] = s / li[i];
+      x[i] = ((i == j ? 1.0 : 0.0) - dot(li + j, x + j, i - j)) / li[i];
     }
   }
 #pragma omp parallel for schedule(static)
