@@ -68,7 +68,7 @@ async function runVariant(gpus: string): Promise<VariantResult> {
   const dir = mkdtempSync(join(tmpdir(), `bitscale-gpu-study-${gpus.replace(',', '-')}-`));
   const stop = sampleUtilization();
   const started = performance.now();
-  const result = await runStudy({ spec, dir, gpus, jobsPerGpu, analysis: { bootstrap: 0 } });
+  const result = await runStudy({ spec, dir, gpus, jobsPerGpu, coresPerJob: 4, analysis: { bootstrap: 0 } });
   const seconds = (performance.now() - started) / 1000;
   const utilization = await stop();
   const store = RunStore.open(join(dir, 'bitscale.db'));
