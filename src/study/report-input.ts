@@ -24,9 +24,6 @@ function predict(model: LossModel, points: Record<string, number>[]): number[] {
   return [...model.lossAt(columns, points.length)];
 }
 
-const isFullPrecision = (r: StudyRow) =>
-  r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32';
-
 const trainLabel = (r: StudyRow) =>
   r.labels.a === 'fp32' && r.labels.kv === 'fp32'
     ? `w ${r.labels.w}`
@@ -81,7 +78,7 @@ function curves(analysis: StudyAnalysis): FittedCurve[] {
   const nGrid = logspace(nLo / 1.5, nHi * 1.5, 24);
   const dGrid = logspace(dLo / 1.5, dHi * 1.5, 24);
   const reference = referenceRows(train);
-  if (lossFit && (lossFit !== fit('chinchilla') || reference.every(isFullPrecision))) {
+  if (lossFit) {
     const model = new LossModel(lossFit);
     const at = { Pw: reference[0].Pw, Pa: reference[0].Pa, Pkv: reference[0].Pkv };
     for (const D of distinct(reference.map((r) => r.D))) {
