@@ -86,3 +86,14 @@ test('fitted curves are drawn at the slice of the points shown: one per D in los
   ])
     assert.ok(ids.includes(id), id);
 });
+
+test('gpu-small-like grid: loss against bits shows the all-parts runs with curves at all parts = P', () => {
+  const input = studyReportInput(analyzeStudy(studyRows({ gpu: true }), options), 'gpu');
+  assert.equal(input.bitsSlice, 'all-parts');
+  const { charts } = renderReport(input);
+  const svg = charts.find((c) => c.id === 'loss-vs-bits')?.svg ?? '';
+  assert.match(svg, /all parts at P/);
+  // 4 sizes x 4 all-parts precisions (bf16, int8, int4, int3) at the largest D: 16 points, no weights-only run.
+  assert.equal((svg.match(/<circle /g) ?? []).length, 16);
+  assert.ok(input.findings?.some((f) => f.id === 'delta-ptq-vs-D' && f.shown));
+});
