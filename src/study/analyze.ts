@@ -11,6 +11,7 @@ import {
   fitLaw,
   formByName,
   LawsDesignError,
+  optimumInterval,
   type Part,
   precisionCurve,
   type Row,
@@ -54,7 +55,9 @@ export interface StudyAnalysis {
    * Loss-optimal training precision against compute, from the precision fit, under `decision.cost`; each
    * answer marks what it extrapolates and gives the nearest answer inside the measured precisions.
    */
-  optimalPrecision: ComputeOptimum[];
+  optimalPrecision: (ComputeOptimum & {
+    interval?: { P?: readonly [number, number]; N: readonly [number, number] };
+  })[];
   /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
   decision: { cost: string; model: CostModel; undecided?: string };
 }
@@ -208,15 +211,16 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   const precisionFit = fits.find((f) => f.name === 'precision')?.result;
   const cost: CostModel = options.cost ?? { name: 'compute' };
   const decision: StudyAnalysis['decision'] = { cost: describeCost(cost), model: cost };
-  let optimalPrecision: ComputeOptimum[] = [];
+  let optimalPrecision: StudyAnalysis['optimalPrecision'] = [];
   if (!precisionFit) decision.undecided = 'no precision law was fitted';
   else {
     const why = undecidable(precisionFit, { cost });
     if (why) decision.undecided = why;
     else {
-      optimalPrecision = precisionCurve(precisionFit, studyBudgets(train), {
-        cost,
-        precision: { min: 1, max: 16 },
+      const search = { cost, precision: { min: 1, max: 16 } };
+      optimalPrecision = precisionCurve(precisionFit, studyBudgets(train), search).map((o) => {
+        const interval = optimumInterval(precisionFit, o.compute, search, 30);
+        return interval ? { ...o, interval } : o;
       });
     }
   }

@@ -309,7 +309,7 @@ function optimalPrecisionFindings(analysis: StudyAnalysis): Finding[] {
       : '';
     return {
       id: `optimal-precision-${i}`,
-      text: `At C = ${o.compute.toExponential(1)} FLOPs (${decision.cost}): P* = ${num(o.P ?? Number.NaN)} bits, N* = ${num(o.N)}, D* = ${num(o.D)}, predicted loss ${num(o.loss)}: ${where}${inside}.`,
+      text: `At C = ${o.compute.toExponential(1)} FLOPs (${decision.cost}): P* = ${num(o.P ?? Number.NaN)} bits${o.interval?.P ? ` [${num(o.interval.P[0])}, ${num(o.interval.P[1])}] over the bootstrap refits` : ''}, N* = ${num(o.N)}, D* = ${num(o.D)}, predicted loss ${num(o.loss)}: ${where}${inside}.`,
       shown: extra.length === 0,
     };
   });

@@ -55,6 +55,7 @@ test('all parts quantized together: P* against compute is drawn from the CLI opt
     const finding = input.findings?.find((f) => f.text.startsWith(`At C = ${a.compute.toExponential(1)}`));
     assert.ok(finding, `a finding per budget ${a.compute}`);
     if (a.extrapolated.length > 0) assert.match(finding.text, /an extrapolation/);
+    assert.match(finding.text, /P\* = [\d.]+ bits \[[\d.]+, [\d.]+\] over the bootstrap refits/);
   }
 });
 
