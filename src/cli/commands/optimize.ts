@@ -125,7 +125,10 @@ export function formatOptimum(
     (a.format ? `  format ${a.format}` : '') +
     (a.P === undefined ? '' : `  P* = ${a.P.toFixed(2)} bits`) +
     `  loss ${a.loss.toFixed(4)}`;
-  const lines = [`C = ${r.compute.toExponential(2)}: ${answer(r)}`];
+  const budget = r.cost.startsWith('weights-only memory')
+    ? `M = ${r.compute.toExponential(2)} bits`
+    : `C = ${r.compute.toExponential(2)}`;
+  const lines = [`${budget}: ${answer(r)}`];
   if (interval) {
     lines.push(
       `  95% over bootstrap refits: N* ${num(interval.N[0])}..${num(interval.N[1])}${interval.P ? `, P* ${num(interval.P[0])}..${num(interval.P[1])} bits` : ''}`,
