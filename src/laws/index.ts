@@ -40,7 +40,13 @@ export type {
   CriticalData,
   Extrapolation,
 } from './optimize.ts';
-export { computeOptimal, criticalDataSize, precisionCurve, undecidable } from './optimize.ts';
+export {
+  computeOptimal,
+  criticalDataSize,
+  optimumInterval,
+  precisionCurve,
+  undecidable,
+} from './optimize.ts';
 export type { FittedLaw, Point, Prediction } from './predict.ts';
 export { LossModel, predictLoss } from './predict.ts';
 export type { FitQuality } from './quality.ts';

@@ -13,6 +13,7 @@
 import type { CostModel } from './cost.ts';
 import { describeCost, FORMAT_BITS, throughputOf, throughputTable } from './cost.ts';
 import { LawsInputError, LawsOptionError, LawsUndecidedError } from './errors.ts';
+import { quantile } from './fit.ts';
 import type { FittedLaw, Point } from './predict.ts';
 import { LossModel } from './predict.ts';
 
@@ -237,6 +238,30 @@ export function precisionCurve(
     }
     return { compute, cost: description, ...answer, extrapolated, ...(inside && { inside }) };
   });
+}
+
+/**
+ * The 95% interval of P* (and N*) over the fit's bootstrap refits: the same search at each resample's
+ * parameters (at most `maxSamples` of them). Undefined when the fit has no bootstrap.
+ */
+export function optimumInterval(
+  fit: FittedLaw,
+  compute: number,
+  options: ComputeOptimalOptions = {},
+  maxSamples = 50,
+): { P?: readonly [number, number]; N: readonly [number, number] } | undefined {
+  const samples = fit.bootstrap?.samples ?? [];
+  if (samples.length === 0) return undefined;
+  const step = Math.max(1, Math.floor(samples.length / maxSamples));
+  const answers = samples
+    .filter((_, i) => i % step === 0)
+    .map((internal) => computeOptimal({ form: fit.form, internal }, compute, options));
+  const range = (xs: number[]) => {
+    const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return [quantile(sorted, 0.025), quantile(sorted, 0.975)] as const;
+  };
+  const Ps = answers.flatMap((a) => (a.P === undefined ? [] : [a.P]));
+  return { ...(Ps.length > 0 && { P: range(Ps) }), N: range(answers.map((a) => a.N)) };
 }
 
 function outside(

@@ -23,6 +23,13 @@ function referenceRuns(train: RunRow[]): RunRow[] {
   return train.filter((r) => r.precision === best.precision);
 }
 
+/** The runs of the loss-against-bits slice: all parts at P, or weights at P with the rest at full precision. */
+function bitsRuns(runs: RunRow[], slice: ReportInput['bitsSlice']): RunRow[] {
+  if (slice === 'all-parts') return runs.filter((r) => r.P_a === r.P_w && r.P_kv === r.P_w);
+  const [a, kv] = [maxOf(runs, (r) => r.P_a), maxOf(runs, (r) => r.P_kv)];
+  return runs.filter((r) => r.P_a === a && r.P_kv === kv);
+}
+
 export function buildCharts(input: ReportInput): NamedChart[] {
   const { train, ptq } = fitInputs(input.runs);
   const reference = referenceRuns(train);
@@ -66,13 +73,16 @@ export function buildCharts(input: ReportInput): NamedChart[] {
     {
       id: 'loss-vs-bits',
       spec: {
-        title: `Loss against training precision (D = ${countLabel(maxOf(train, (r) => r.D))}), one fitted curve per N`,
+        title: `Loss against training precision, ${input.bitsSlice === 'all-parts' ? 'all parts at P' : 'weights at P'} (D = ${countLabel(maxOf(train, (r) => r.D))}), one fitted curve per N`,
         xLabel: 'training precision P_w (bits)',
         yLabel: 'validation loss',
         xLog: true,
         yLog: true,
         series: observedWithCurves(
-          atMax(train, (r) => r.D),
+          bitsRuns(
+            atMax(train, (r) => r.D),
+            input.bitsSlice,
+          ),
           (r) => nSeries(r.N),
           (r) => r.P_w,
           input.curves,

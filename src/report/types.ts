@@ -126,6 +126,9 @@ export interface ReportInput {
   ranges?: Record<string, [number, number]>;
   /** Fits for the explorer page (explorer.html, written with the report when present). */
   explorer?: { title: string; fit: FittedLaw }[];
-  /** The slices the fitted curves are drawn at (points shown are the runs of that slice). */
-  slices?: { lossVsN?: string; lossVsD?: string; lossVsBits?: string; deltaPtq?: string };
+  /**
+   * Which runs the loss-against-bits chart shows (its curves are drawn for the same): 'all-parts', runs
+   * with weights, activations and KV cache at one precision; 'weights', runs quantizing the weights alone.
+   */
+  bitsSlice?: 'all-parts' | 'weights';
 }

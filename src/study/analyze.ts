@@ -11,6 +11,7 @@ import {
   fitLaw,
   formByName,
   LawsDesignError,
+  optimumInterval,
   type Part,
   precisionCurve,
   type Row,
@@ -54,7 +55,9 @@ export interface StudyAnalysis {
    * Loss-optimal training precision against compute, from the precision fit, under `decision.cost`; each
    * answer marks what it extrapolates and gives the nearest answer inside the measured precisions.
    */
-  optimalPrecision: ComputeOptimum[];
+  optimalPrecision: (ComputeOptimum & {
+    interval?: { P?: readonly [number, number]; N: readonly [number, number] };
+  })[];
   /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
   decision: { cost: string; model: CostModel; undecided?: string };
 }
@@ -72,7 +75,15 @@ export interface AnalyzeOptions {
   cost?: CostModel;
 }
 
-const isFull = (r: StudyRow) => r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32';
+/**
+ * The grid's full-precision runs: those trained at its highest precision in every part (fp32 on a CPU grid,
+ * bf16 on a GPU grid), the baseline of Chinchilla and of delta_PTQ.
+ */
+function fullPrecision(train: readonly StudyRow[]): (r: StudyRow) => boolean {
+  const max = (k: 'Pw' | 'Pa' | 'Pkv') => Math.max(...train.map((r) => r[k]));
+  const [w, a, kv] = [max('Pw'), max('Pa'), max('Pkv')];
+  return (r) => r.Pw === w && r.Pa === a && r.Pkv === kv;
+}
 const varies = (rows: StudyRow[], key: keyof StudyRow) => new Set(rows.map((r) => r[key])).size > 1;
 
 function attempt(
@@ -126,6 +137,7 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   const methods = [...new Set(rows.filter((r) => r.kind === 'ptq').map((r) => r.labels.method))];
   const method = methods.includes('rtn') ? 'rtn' : methods[0];
   const ptq = rows.filter((r) => r.kind === 'ptq' && r.labels.method === method);
+  const isFull = fullPrecision(train);
   const parts = (['w', 'a', 'kv'] as Part[]).filter((p) => varies(train, `P${p}` as keyof StudyRow));
   // Parts the grid only ever quantizes together (w = a = kv on every run) share one gamma: the data
   // cannot separate their effects, so the fit ties them instead of refusing the design.
@@ -163,7 +175,7 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
         },
   );
   const fullBase = train.filter(isFull);
-  const fullPtq = ptq.filter((r) => r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32');
+  const fullPtq = ptq.filter(isFull);
   fits.push(
     attempt(
       'ptq',
@@ -182,9 +194,10 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
           'Unified law: quantized training, then PTQ',
           [...train, ...ptq],
           'unified',
-          ['w'],
+          parts,
           options,
           ['N', 'D', 'Pw', 'Ppost'],
+          together,
         )
       : {
           name: 'unified',
@@ -198,15 +211,16 @@ export function analyzeStudy(all: StudyRow[], options: AnalyzeOptions): StudyAna
   const precisionFit = fits.find((f) => f.name === 'precision')?.result;
   const cost: CostModel = options.cost ?? { name: 'compute' };
   const decision: StudyAnalysis['decision'] = { cost: describeCost(cost), model: cost };
-  let optimalPrecision: ComputeOptimum[] = [];
+  let optimalPrecision: StudyAnalysis['optimalPrecision'] = [];
   if (!precisionFit) decision.undecided = 'no precision law was fitted';
   else {
     const why = undecidable(precisionFit, { cost });
     if (why) decision.undecided = why;
     else {
-      optimalPrecision = precisionCurve(precisionFit, studyBudgets(train), {
-        cost,
-        precision: { min: 1, max: 16 },
+      const search = { cost, precision: { min: 1, max: 16 } };
+      optimalPrecision = precisionCurve(precisionFit, studyBudgets(train), search).map((o) => {
+        const interval = optimumInterval(precisionFit, o.compute, search, 30);
+        return interval ? { ...o, interval } : o;
       });
     }
   }

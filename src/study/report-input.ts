@@ -24,9 +24,6 @@ function predict(model: LossModel, points: Record<string, number>[]): number[] {
   return [...model.lossAt(columns, points.length)];
 }
 
-const isFullPrecision = (r: StudyRow) =>
-  r.labels.w === 'fp32' && r.labels.a === 'fp32' && r.labels.kv === 'fp32';
-
 const trainLabel = (r: StudyRow) =>
   r.labels.a === 'fp32' && r.labels.kv === 'fp32'
     ? `w ${r.labels.w}`
@@ -68,6 +65,12 @@ function referenceRows(train: StudyRow[]): StudyRow[] {
 
 const distinct = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
+/** The loss-against-bits slice: all parts at one precision when the grid quantizes them together, else weights. */
+function bitsSlice(train: readonly StudyRow[]): 'all-parts' | 'weights' {
+  const together = train.filter((r) => r.Pa === r.Pw && r.Pkv === r.Pw);
+  return new Set(together.map((r) => r.Pw)).size > 1 ? 'all-parts' : 'weights';
+}
+
 /** Fitted curves, each drawn at the slice of the points shown with it (one per D, per N, per P_post). */
 function curves(analysis: StudyAnalysis): FittedCurve[] {
   const out: FittedCurve[] = [];
@@ -81,7 +84,7 @@ function curves(analysis: StudyAnalysis): FittedCurve[] {
   const nGrid = logspace(nLo / 1.5, nHi * 1.5, 24);
   const dGrid = logspace(dLo / 1.5, dHi * 1.5, 24);
   const reference = referenceRows(train);
-  if (lossFit && (lossFit !== fit('chinchilla') || reference.every(isFullPrecision))) {
+  if (lossFit) {
     const model = new LossModel(lossFit);
     const at = { Pw: reference[0].Pw, Pa: reference[0].Pa, Pkv: reference[0].Pkv };
     for (const D of distinct(reference.map((r) => r.D))) {
@@ -104,13 +107,13 @@ function curves(analysis: StudyAnalysis): FittedCurve[] {
     // Loss against training bits at the largest D, one curve per N; parts the grid quantizes together
     // move together on the curve, the others stay at full precision.
     const model = new LossModel(precisionFit);
-    const together = (r: StudyRow) => (r.Pa === r.Pw ? 1 : 0) + (r.Pkv === r.Pw ? 1 : 0);
-    const allParts = train.every((r) => together(r) === 2);
+    const allParts = bitsSlice(train) === 'all-parts';
+    const [refA, refKv] = [Math.max(...train.map((r) => r.Pa)), Math.max(...train.map((r) => r.Pkv))];
     const bits = logspace(2, 32, 30);
     for (const N of distinct(train.filter((r) => r.D === dHi).map((r) => r.N))) {
       const loss = predict(
         model,
-        bits.map((P) => ({ N, D: dHi, Pw: P, Pa: allParts ? P : 32, Pkv: allParts ? P : 32 })),
+        bits.map((P) => ({ N, D: dHi, Pw: P, Pa: allParts ? P : refA, Pkv: allParts ? P : refKv })),
       );
       out.push({
         panel: 'loss-vs-bits',
@@ -306,7 +309,7 @@ function optimalPrecisionFindings(analysis: StudyAnalysis): Finding[] {
       : '';
     return {
       id: `optimal-precision-${i}`,
-      text: `At C = ${o.compute.toExponential(1)} FLOPs (${decision.cost}): P* = ${num(o.P ?? Number.NaN)} bits, N* = ${num(o.N)}, D* = ${num(o.D)}, predicted loss ${num(o.loss)}: ${where}${inside}.`,
+      text: `At C = ${o.compute.toExponential(1)} FLOPs (${decision.cost}): P* = ${num(o.P ?? Number.NaN)} bits${o.interval?.P ? ` [${num(o.interval.P[0])}, ${num(o.interval.P[1])}] over the bootstrap refits` : ''}, N* = ${num(o.N)}, D* = ${num(o.D)}, predicted loss ${num(o.loss)}: ${where}${inside}.`,
       shown: extra.length === 0,
     };
   });
@@ -398,6 +401,7 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         warnings: f.result!.warnings,
       })),
     findings: findings(analysis),
+    bitsSlice: bitsSlice(analysis.rows.filter((r) => r.kind === 'train' && r.status === 'done')),
     explorer: analysis.fits
       .filter((f) => f.result)
       .map((f) => ({

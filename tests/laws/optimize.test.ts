@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FORMAT_BITS } from '../../src/laws/cost.ts';
 import { LawsUndecidedError } from '../../src/laws/errors.ts';
-import { computeOptimal, criticalDataSize, precisionCurve, undecidable } from '../../src/laws/optimize.ts';
+import {
+  computeOptimal,
+  criticalDataSize,
+  optimumInterval,
+  precisionCurve,
+  undecidable,
+} from '../../src/laws/optimize.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
 
 const chinchilla = { A: 406.4, B: 410.7, E: 1.69, alpha: 0.34, beta: 0.28 };
@@ -164,4 +170,25 @@ test('hardware cost model: formats by throughput; a missing throughput names the
     () => precisionCurve(precisionFit, [1e21], { cost: { name: 'hardware', throughput: { fp5: 3 } } }),
     /throughput\.fp5/,
   );
+});
+
+test('P* interval over bootstrap refits brackets P* and widens with the spread of gamma', () => {
+  const gammaIndex = 5;
+  const withSamples = (spread: number) => ({
+    ...precisionFit,
+    bootstrap: {
+      samples: Array.from({ length: 20 }, (_, i) => {
+        const s = [...precisionFit.internal];
+        for (let k = 0; k < 3; k++) s[gammaIndex + k] += spread * Math.sin(i + k);
+        return s;
+      }),
+    },
+  });
+  const [r] = precisionCurve(precisionFit, [1e21]);
+  const narrow = optimumInterval(withSamples(0.02), 1e21);
+  const wide = optimumInterval(withSamples(0.2), 1e21);
+  assert.ok(narrow?.P && wide?.P);
+  assert.ok(narrow.P[0] <= (r.P ?? 0) + 0.05 && (r.P ?? 0) - 0.05 <= narrow.P[1], `${r.P} in ${narrow.P}`);
+  assert.ok(wide.P[1] - wide.P[0] > 3 * (narrow.P[1] - narrow.P[0]));
+  assert.equal(optimumInterval(precisionFit, 1e21), undefined);
 });

@@ -55,6 +55,7 @@ test('all parts quantized together: P* against compute is drawn from the CLI opt
     const finding = input.findings?.find((f) => f.text.startsWith(`At C = ${a.compute.toExponential(1)}`));
     assert.ok(finding, `a finding per budget ${a.compute}`);
     if (a.extrapolated.length > 0) assert.match(finding.text, /an extrapolation/);
+    assert.match(finding.text, /P\* = [\d.]+ bits \[[\d.]+, [\d.]+\] over the bootstrap refits/);
   }
 });
 
@@ -85,4 +86,15 @@ test('fitted curves are drawn at the slice of the points shown: one per D in los
     'critical-data-vs-N',
   ])
     assert.ok(ids.includes(id), id);
+});
+
+test('gpu-small-like grid: loss against bits shows the all-parts runs with curves at all parts = P', () => {
+  const input = studyReportInput(analyzeStudy(studyRows({ gpu: true }), options), 'gpu');
+  assert.equal(input.bitsSlice, 'all-parts');
+  const { charts } = renderReport(input);
+  const svg = charts.find((c) => c.id === 'loss-vs-bits')?.svg ?? '';
+  assert.match(svg, /all parts at P/);
+  // 4 sizes x 4 all-parts precisions (bf16, int8, int4, int3) at the largest D: 16 points, no weights-only run.
+  assert.equal((svg.match(/<circle /g) ?? []).length, 16);
+  assert.ok(input.findings?.some((f) => f.id === 'delta-ptq-vs-D' && f.shown));
 });

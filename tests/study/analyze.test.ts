@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyzeStudy, type StudyRow } from '../../src/study/analyze.ts';
+import { studyRows } from '../report/fixtures/study-rows.ts';
 
 // Synthetic study data drawn from a known Kumar-form law (weights only), with PTQ results of full-precision runs.
 const truth = {
@@ -134,4 +135,23 @@ test('a grid that cannot support a fit says why instead of fitting noise', () =>
   assert.equal(chinchilla.result, null);
   assert.match(chinchilla.skipped!, /4 runs for 4 parameters \(needs at least 6\)/);
   assert.match(analysis.fits.find((f) => f.name === 'precision')!.skipped!, /one precision/);
+});
+
+test('a gpu-small-like grid (bf16 base, all parts and weights alone): every law fitted, P* decided', () => {
+  const analysis = analyzeStudy(studyRows({ gpu: true }), {
+    bootstrap: 0,
+    seed: 1,
+    holdout: 0.2,
+    tieExponents: false,
+  });
+  const byName = Object.fromEntries(analysis.fits.map((f) => [f.name, f]));
+  for (const name of ['chinchilla', 'precision', 'ptq', 'unified'])
+    assert.ok(byName[name].result, `${name}: ${byName[name].skipped}`);
+  // bf16 is the baseline: Chinchilla and delta_PTQ are fitted on it.
+  assert.ok(byName.chinchilla.rows.every((r) => r.labels.w === 'bf16'));
+  assert.ok(byName.ptq.rows.length > 0 && byName.ptq.rows.every((r) => r.labels.w === 'bf16'));
+  // Activations and KV cache always move together: one gamma for both.
+  assert.deepEqual(byName.precision.result!.form.tie, [['gamma_a', 'gamma_kv']]);
+  assert.equal(analysis.decision.undecided, undefined);
+  assert.equal(analysis.optimalPrecision.length, 5);
 });

@@ -8,7 +8,7 @@ import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
 import { readFitFile } from '../../laws/io-node.ts';
 import type { ComputeOptimum } from '../../laws/optimize.ts';
-import { criticalDataSize, precisionCurve } from '../../laws/optimize.ts';
+import { criticalDataSize, optimumInterval, precisionCurve } from '../../laws/optimize.ts';
 
 interface OptimizeFlags {
   fit: string;
@@ -69,17 +69,22 @@ export function registerOptimize(program: Command): void {
       }
       if (!flags.compute)
         throw new LawsOptionError('--compute', undefined, 'a budget in FLOPs, or use --critical-data');
+      const precision = {
+        min: parseNumber('--bits-min', flags.bitsMin),
+        max: parseNumber('--bits-max', flags.bitsMax),
+        integer: Boolean(flags.integerBits),
+      };
       const curve = precisionCurve(fit, parseNumberList('--compute', flags.compute), {
         cost: costModel(flags),
-        precision: {
-          min: parseNumber('--bits-min', flags.bitsMin),
-          max: parseNumber('--bits-max', flags.bitsMax),
-          integer: Boolean(flags.integerBits),
-        },
+        precision,
         fixed,
       });
       if (!flags.json) console.log(`cost model: ${curve[0].cost}`);
-      for (const r of curve) console.log(flags.json ? JSON.stringify(r) : formatOptimum(r));
+      for (const r of curve) {
+        // The spread of the answer over the fit's bootstrap refits (when it has them).
+        const interval = optimumInterval(fit, r.compute, { cost: costModel(flags), precision, fixed });
+        console.log(flags.json ? JSON.stringify({ ...r, interval }) : formatOptimum(r, interval));
+      }
     } catch (err) {
       if (!(err instanceof LawsError)) throw err;
       const cannot = err.name === 'LawsUndecidedError' ? 'cannot decide: ' : '';
@@ -111,13 +116,24 @@ function costModel(flags: OptimizeFlags): CostModel {
 }
 
 /** One answer, its extrapolations marked, with the nearest answer inside the measured range. */
-export function formatOptimum(r: ComputeOptimum): string {
+export function formatOptimum(
+  r: ComputeOptimum,
+  interval?: { P?: readonly [number, number]; N: readonly [number, number] },
+): string {
   const answer = (a: { N: number; D: number; P?: number; format?: string; loss: number }) =>
     `N* = ${a.N.toExponential(3)}  D* = ${a.D.toExponential(3)}` +
     (a.format ? `  format ${a.format}` : '') +
     (a.P === undefined ? '' : `  P* = ${a.P.toFixed(2)} bits`) +
     `  loss ${a.loss.toFixed(4)}`;
-  const lines = [`C = ${r.compute.toExponential(2)}: ${answer(r)}`];
+  const budget = r.cost.startsWith('weights-only memory')
+    ? `M = ${r.compute.toExponential(2)} bits`
+    : `C = ${r.compute.toExponential(2)}`;
+  const lines = [`${budget}: ${answer(r)}`];
+  if (interval) {
+    lines.push(
+      `  95% over bootstrap refits: N* ${num(interval.N[0])}..${num(interval.N[1])}${interval.P ? `, P* ${num(interval.P[0])}..${num(interval.P[1])} bits` : ''}`,
+    );
+  }
   if (r.extrapolated === undefined) lines.push('  (measured ranges unknown: the fit file predates them)');
   for (const e of r.extrapolated ?? []) {
     lines.push(

@@ -120,7 +120,7 @@ export function registerStudy(program: Command, builtin: JobKinds): void {
     const { decision } = result.analysis;
     console.log(`optimal training precision (${decision.cost}):`);
     if (decision.undecided) console.log(`  cannot decide: ${decision.undecided}`);
-    for (const o of result.analysis.optimalPrecision) console.log(formatOptimum(o));
+    for (const o of result.analysis.optimalPrecision) console.log(formatOptimum(o, o.interval));
     console.log(`analysis: ${result.analysisPath}`);
     console.log(
       `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}`,
