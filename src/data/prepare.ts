@@ -22,6 +22,7 @@ import {
   hashPayload,
   readTokenFile,
   readTokenLayout,
+  scratchBuffer,
   type TokenArray,
   type TokenLayout,
 } from './token_file.ts';
@@ -329,7 +330,7 @@ function streamedText(source: StreamSource, options: PrepareDataOptions, started
 
 /** The largest id in a token file, read in pieces through one buffer (memory stays flat on large folders). */
 function maxTokenOf(layout: TokenLayout): number {
-  const piece = Buffer.alloc(1 << 20);
+  const piece = scratchBuffer();
   const fd = openSync(layout.path, 'r');
   let max = 0;
   try {

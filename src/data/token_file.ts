@@ -219,10 +219,17 @@ function statSize(path: string): number {
   }
 }
 
+let scratch: Buffer | null = null;
+/** One 1 MiB buffer for every pass over a token file: checking a folder of hundreds of shards allocates nothing. */
+export function scratchBuffer(): Buffer {
+  scratch ??= Buffer.allocUnsafeSlow(1 << 20);
+  return scratch;
+}
+
 /** SHA-256 (hex) of a token file's payload, read in pieces so that memory stays bounded. */
 export function hashPayload(layout: TokenLayout): string {
   const hash = createHash('sha256');
-  const piece = Buffer.alloc(1 << 20);
+  const piece = scratchBuffer();
   const fd = openSync(layout.path, 'r');
   try {
     let at = layout.offset;

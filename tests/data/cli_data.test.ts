@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,5 +49,39 @@ test('bitscale data reports tokens, cache use and the bigram bar, and saves the 
   await assert.rejects(
     run(['data', '--vocab-size', 'many']),
     /--vocab-size = "many" is not allowed: a number/,
+  );
+});
+
+test('bitscale data prepare tokenizes a .txt.xz corpus into shards once, then reports it as prepared', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitscale-cli-prepare-'));
+  const text = join(dir, 'c.txt');
+  writeFileSync(
+    text,
+    Array.from({ length: 120 }, (_, i) => `Book ${i}: the fox and the owl walked ${i} miles.`).join(
+      '\n<|endoftext|>\n',
+    ),
+  );
+  execFileSync('xz', ['-z', text]);
+  const args = [
+    'data',
+    'prepare',
+    '--corpus',
+    `${text}.xz`,
+    '--vocab-size',
+    '300',
+    '--cache',
+    join(dir, 'cache'),
+  ];
+  const first = JSON.parse(await run([...args, '--json']));
+  assert.equal(first.reused, false);
+  assert.equal(first.documents.train + first.documents.val, 120);
+  assert.ok(first.dir.startsWith(join(dir, 'cache')));
+  assert.ok(existsSync(join(first.dir, 'manifest.json')) && existsSync(join(first.dir, first.train[0].file)));
+  const again = await run(args);
+  assert.match(again, /already prepared/);
+  assert.match(again, /vocabulary 300/);
+  await assert.rejects(
+    run(['data', 'prepare', '--corpus', join(dir, 'nope.txt')]),
+    /nope\.txt: cannot read \(ENOENT\)/,
   );
 });

@@ -81,7 +81,11 @@ function registerPrepare(data: Command): void {
 }
 
 export function registerData(program: Command): void {
-  const data = program.command('data');
+  // Positional options: `data --corpus x` is the summary's flag, `data prepare --corpus x` the subcommand's.
+  // Commander honours that only when every command above is positional too (the program has no options of its
+  // own but --version and --help, which stay before the command, as they are written anyway).
+  program.enablePositionalOptions();
+  const data = program.command('data').enablePositionalOptions();
   registerPrepare(data);
   data
     .description(
