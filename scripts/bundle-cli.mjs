@@ -39,7 +39,9 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['better-sqlite3'],
+  // better-sqlite3 has a native part; esbuild (the report's explorer bundles the laws module at run time) has
+  // a native binary and finds it relative to its own files: both stay packages, resolved at run time.
+  external: ['better-sqlite3', 'esbuild'],
   plugins: [originalUrls],
   banner: {
     js: [

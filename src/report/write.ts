@@ -13,6 +13,8 @@ export interface WrittenReport {
   html: string;
   /** explorer.html, when the input has fits for it. */
   explorer?: string;
+  /** Why the explorer was not written although there were fits for it. */
+  explorerSkipped?: string;
   svgs: string[];
   pngs: string[];
   /** Why PNGs were not written, if they were not. */
@@ -28,8 +30,18 @@ export async function writeReport(
   const out: WrittenReport = { html: join(dir, 'index.html'), svgs: [], pngs: [] };
   writeFileAtomic(out.html, html);
   if (input.explorer && input.explorer.length > 0) {
-    out.explorer = join(dir, 'explorer.html');
-    writeFileAtomic(out.explorer, explorerHtml(input.title, input.explorer, await bundleLaws()));
+    // The page carries the laws module, bundled by esbuild (installed with bitscale's npm packages); a bundled
+    // CLI on a host without them writes the report without its explorer, and says so.
+    let laws: string | null = null;
+    try {
+      laws = await bundleLaws();
+    } catch (e) {
+      out.explorerSkipped = `the laws module could not be bundled for the page (${(e as Error).message.split('\n')[0]})`;
+    }
+    if (laws !== null) {
+      out.explorer = join(dir, 'explorer.html');
+      writeFileAtomic(out.explorer, explorerHtml(input.title, input.explorer, laws));
+    }
   }
   for (const c of charts) {
     const path = join(dir, 'charts', `${c.id}.svg`);

@@ -1,7 +1,9 @@
 // What a study will cost before it runs (`bitscale study --dry-run`): its jobs and their GPU- or CPU-hours,
 // from throughput measured on finished runs. A training run's time is modelled as a fixed start-up cost plus
 // its training FLOPs at a measured rate (least squares over the measured runs); a PTQ job as the mean
-// measured PTQ job.
+// measured PTQ job. Runs that shared a device (several jobs per GPU) are charged their share of it: a run's
+// device time is its wall time divided by the jobs on its device, averaged over its life, with the jobs
+// running at each moment taken as spread evenly over the devices.
 import { parameterCount } from '../nn/config.ts';
 import type { RunRecord } from '../store/run-store.ts';
 import type { TrainConfig } from '../sweep/expand.ts';
@@ -18,6 +20,8 @@ export interface Throughput {
   /** How many runs these come from. */
   trainRuns: number;
   ptqRuns: number;
+  /** Devices the measured runs shared (GPUs, or CPU job slots). */
+  devices: number;
 }
 
 /** Training FLOPs of one run: 6 N D for the weights plus 6 L T d D for attention scores (Kaplan et al.). */
@@ -27,14 +31,17 @@ export function trainingFlops(job: TrainConfig): number {
   return 6 * n * job.tokens + 6 * model.nLayers * model.context * model.dModel * job.tokens;
 }
 
-/** Throughput measured on a study's finished runs; null without at least one training run. */
-export function measureThroughput(records: RunRecord[]): Throughput | null {
-  const train = records.filter(
-    (r) => r.kind === 'train' && r.status === 'done' && typeof r.metrics?.wallSeconds === 'number',
+/** Throughput measured on a study's finished runs on `devices` GPUs (or CPU slots); null without a
+ *  training run. */
+export function measureThroughput(records: RunRecord[], devices = 1): Throughput | null {
+  const timed = records.filter(
+    (r) => r.status === 'done' && r.startedAt !== null && r.finishedAt !== null && r.finishedAt > r.startedAt,
   );
+  const train = timed.filter((r) => r.kind === 'train');
   if (train.length === 0) return null;
+  const share = deviceShare(timed, devices);
   const xs = train.map((r) => trainingFlops(r.config as TrainConfig));
-  const ys = train.map((r) => r.metrics!.wallSeconds as number);
+  const ys = train.map((r) => share(r));
   const mx = mean(xs);
   const my = mean(ys);
   const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
@@ -46,15 +53,30 @@ export function measureThroughput(records: RunRecord[]): Throughput | null {
     slope = ys.reduce((a, b) => a + b, 0) / xs.reduce((a, b) => a + b, 0);
     intercept = 0;
   }
-  const ptq = records.filter(
-    (r) => r.kind === 'ptq' && r.status === 'done' && r.startedAt !== null && r.finishedAt !== null,
-  );
+  const ptq = timed.filter((r) => r.kind === 'ptq');
   return {
     overheadSeconds: intercept,
     flopsPerSecond: 1 / slope,
-    ptqSeconds: ptq.length ? mean(ptq.map((r) => (r.finishedAt! - r.startedAt!) / 1000)) : 0,
+    ptqSeconds: ptq.length ? mean(ptq.map(share)) : 0,
     trainRuns: train.length,
     ptqRuns: ptq.length,
+    devices,
+  };
+}
+
+/** Device seconds of each run: its wall seconds, each moment divided by the jobs sharing its device then. */
+function deviceShare(runs: RunRecord[], devices: number): (r: RunRecord) => number {
+  const spans = runs.map((r) => [r.startedAt!, r.finishedAt!] as const);
+  const running = (t: number) => spans.reduce((n, [a, b]) => n + (a <= t && t < b ? 1 : 0), 0);
+  return (r) => {
+    const [a, b] = [r.startedAt!, r.finishedAt!];
+    const samples = 64;
+    let share = 0;
+    for (let i = 0; i < samples; i++) {
+      const t = a + ((i + 0.5) / samples) * (b - a);
+      share += 1 / Math.max(1, running(t) / devices);
+    }
+    return ((share / samples) * (b - a)) / 1000;
   };
 }
 

@@ -1,6 +1,7 @@
 // The main job: a precision study from a sweep spec to a report. Plans the grid (train + PTQ jobs) into a run
 // store, runs it on local worker processes or Slurm job arrays (finished runs are skipped, so re-running
 // resumes), fits the laws, and writes analysis.json and the HTML report into the study folder.
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { RunStore } from '../store/run-store.ts';
@@ -63,6 +64,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   // store a GPU host wrote).
   const unfinished = { ...plan, jobs: unfinishedJobs(plan) };
   let execution: ExecutionReport;
+  let devices = 0; // the GPUs (or CPU job slots) the jobs of this invocation ran on
   if (unfinished.jobs.length === 0) {
     execution = finishedReport(plan);
   } else {
@@ -77,6 +79,8 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
       const needsGpu = gpuJobs(plan);
       const gpus = unfinished.jobs.some(needsGpu) ? selectGpus(options.gpus) : [];
       checkBackends(unfinished, gpus);
+      devices =
+        gpus.length || (options.maxWorkers ?? Math.max(1, Math.floor(availableParallelism() / cores)));
       executor = new LocalExecutor({
         coresPerJob: cores,
         maxWorkers: options.maxWorkers,
@@ -107,7 +111,8 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   });
   const analysisPath = join(dir, 'analysis.json');
   writeFileAtomic(analysisPath, `${studyJson(analysis)}\n`);
-  const throughput = measureThroughput(records);
+  // Throughput is measured where jobs ran now (a refit elsewhere keeps the file the run wrote).
+  const throughput = devices > 0 ? measureThroughput(records, devices) : null;
   if (throughput) writeFileAtomic(join(dir, 'throughput.json'), `${JSON.stringify(throughput, null, 2)}\n`);
   const reportPath = options.writeReport ? options.writeReport(analysis, dir) : null;
   return { execution, analysis, analysisPath, reportPath };

@@ -21,13 +21,7 @@ import { defaultDff } from '../nn/config.ts';
 import { type ConfigIssue, show } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
 import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
-import {
-  checkPtqSettings,
-  checkPtqVariant,
-  type PtqMethod,
-  ptqFormats,
-  ptqMethods,
-} from '../ptq/settings.ts';
+import { checkPtqVariant, type PtqMethod, ptqFormats, ptqMethods } from '../ptq/settings.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
 
 export type { JsonObject } from '../base/json.ts';
@@ -396,7 +390,9 @@ function dedupe(issues: SpecIssue[]): SpecIssue[] {
   const seen = new Set<string>();
   return issues.filter((i) => {
     const key = `${i.path}\u0000${i.message}`;
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 

@@ -9,7 +9,7 @@ import { parseCsv, parseJsonl } from '../../src/laws/table.ts';
 test('a column named __proto__ is an ordinary column, not a prototype', () => {
   const csv = parseCsv('__proto__,N,D,loss\n3,1e6,1e8,3.5\n');
   assert.equal(Object.getPrototypeOf(csv.records[0]), Object.prototype);
-  assert.equal(csv.records[0].__proto__ as unknown, '3');
+  assert.equal(Object.getOwnPropertyDescriptor(csv.records[0], '__proto__')?.value, '3');
   const data = datasetFromRows(csv.records, ['N', 'D'], { columns: { loss: '__proto__' } });
   assert.equal(data.loss[0], 3);
   const jsonl = parseJsonl('{"__proto__": [1, 2], "N": 1}\n');

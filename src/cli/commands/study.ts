@@ -123,7 +123,7 @@ export function registerStudy(program: Command, builtin: JobKinds): void {
     for (const o of result.analysis.optimalPrecision) console.log(formatOptimum(o, o.interval));
     console.log(`analysis: ${result.analysisPath}`);
     console.log(
-      `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}`,
+      `report:   ${written.html}${written.pngSkipped ? ` (PNG charts skipped: ${written.pngSkipped})` : ''}${written.explorerSkipped ? ` (explorer skipped: ${written.explorerSkipped})` : ''}`,
     );
     console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
     if (failures.length > 0) process.exitCode = 1;

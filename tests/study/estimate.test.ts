@@ -1,0 +1,72 @@
+// The dry run's cost model: throughput measured on finished runs, charged by device share when jobs shared a
+// device, and the device-hours of a plan from it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RunRecord } from '../../src/store/run-store.ts';
+import { estimateJobs, measureThroughput, trainingFlops } from '../../src/study/estimate.ts';
+import type { TrainConfig } from '../../src/sweep/expand.ts';
+import { makeJob } from '../../src/sweep/job.ts';
+
+const config = (d: number, tokens: number): TrainConfig => ({
+  model: { d_model: d, n_layers: 2, n_heads: 2, context: 64 },
+  tokens,
+  precision: { w: 'fp32', a: 'fp32', kv: 'fp32' },
+  seed: 0,
+  train: { vocabSize: 512 },
+});
+
+function run(kind: string, cfg: object, startedAt: number, seconds: number): RunRecord {
+  return {
+    ...({} as RunRecord),
+    id: `${kind}${startedAt}`,
+    kind,
+    config: cfg as RunRecord['config'],
+    status: 'done',
+    startedAt,
+    finishedAt: startedAt + seconds * 1000,
+  };
+}
+
+test('training time is start-up plus FLOPs at the measured rate; runs sharing a device pay their share', () => {
+  const rate = 1e12;
+  const overhead = 3;
+  const shapes = [config(64, 1e6), config(128, 2e6), config(256, 4e6)];
+  // One device, one job at a time: wall time is device time.
+  const alone = shapes.map((c, i) => run('train', c, i * 1e6, overhead + trainingFlops(c) / rate));
+  const t = measureThroughput(alone, 1)!;
+  assert.ok(Math.abs(t.flopsPerSecond / rate - 1) < 1e-6, `rate ${t.flopsPerSecond}`);
+  assert.ok(Math.abs(t.overheadSeconds - overhead) < 1e-6);
+  // The same runs two at a time on one device take twice as long: the same device time.
+  const shared = shapes.flatMap((c, i) => [
+    run('train', c, i * 1e6, 2 * (overhead + trainingFlops(c) / rate)),
+    run('train', c, i * 1e6, 2 * (overhead + trainingFlops(c) / rate)),
+  ]);
+  const s = measureThroughput(shared, 1)!;
+  assert.ok(Math.abs(s.flopsPerSecond / rate - 1) < 0.02, `rate ${s.flopsPerSecond}`);
+  // On two devices the pair does not share: wall time is device time again (and twice the rate's time).
+  const two = measureThroughput(shared, 2)!;
+  assert.ok(Math.abs(two.flopsPerSecond / (rate / 2) - 1) < 0.02, `rate ${two.flopsPerSecond}`);
+});
+
+test('a plan costs its training runs at the model plus its PTQ jobs at the mean', () => {
+  const t = {
+    overheadSeconds: 10,
+    flopsPerSecond: 1e12,
+    ptqSeconds: 5,
+    trainRuns: 3,
+    ptqRuns: 3,
+    devices: 1,
+  };
+  const c = config(128, 1e7);
+  const train = makeJob('train', c);
+  const jobs = [
+    train,
+    makeJob('ptq', { source: train.id, precision: 'int4', method: 'rtn', settings: {} }, [train.id]),
+  ];
+  const e = estimateJobs(jobs, t);
+  assert.equal(e.trainJobs, 1);
+  assert.equal(e.ptqJobs, 1);
+  assert.ok(Math.abs(e.trainHours - (10 + trainingFlops(c) / 1e12) / 3600) < 1e-12);
+  assert.ok(Math.abs(e.ptqHours - 5 / 3600) < 1e-12);
+  assert.equal(measureThroughput([], 1), null);
+});
