@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common.cuh"
+#include "gptq_grid.h"
 
 namespace {
 
@@ -42,11 +43,7 @@ double* f64_arg(const bc::Args& a, size_t i, const char* name, long long need) {
   return typed_arg<double>(a, i, name, need, napi_float64_array, "Float64Array");
 }
 
-// Round half to even for |v| < 2^51 (see native/cpu/fake_quant.cc).
-inline double rne(double v) {
-  constexpr double kMagic = 6755399441055744.0;
-  return (v + kMagic) - kMagic;
-}
+using gptq_grid::IntGrid;
 
 // x·y over n terms in four interleaved partial sums: a reduction the compiler may not reorder on its own
 // (no -ffast-math), so it cannot vectorize it; four chains keep the FPU's pipelines full.
@@ -63,39 +60,6 @@ inline double dot(const double* x, const double* y, long long n) {
   return (s0 + s1) + (s2 + s3);
 }
 
-struct IntGrid {
-  bool symmetric;
-  double lo, hi;
-  IntGrid(int bits, bool sym) : symmetric(sym) {
-    hi = sym ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
-    lo = sym ? -hi : 0;
-  }
-  void params(const double* v, long long n, double* scale, double* zero) const {
-    if (symmetric) {
-      double m = 0;
-      for (long long i = 0; i < n; i++) m = std::fabs(v[i]) > m ? std::fabs(v[i]) : m;
-      const double s = m / hi;
-      *scale = s > 0 && std::isfinite(1 / s) ? s : 1;
-      *zero = 0;
-      return;
-    }
-    double lo_v = 0, hi_v = 0;
-    for (long long i = 0; i < n; i++) {
-      lo_v = std::min(lo_v, v[i]);
-      hi_v = std::max(hi_v, v[i]);
-    }
-    double s = (hi_v - lo_v) / hi;
-    if (!(s > 0 && std::isfinite(1 / s))) s = 1;
-    *scale = s;
-    *zero = std::min(std::max(rne(-lo_v / s), 0.0), hi);
-  }
-  double quantize(double scale, double zero, double x) const {
-    double v = x * (1 / scale) + zero;
-    if (v < lo) v = lo;
-    else if (v > hi) v = hi;
-    return (rne(v) - zero) * scale + 0.0;
-  }
-};
 
 void check_block(long long i1, long long i2, long long cols) {
   if (!(0 <= i1 && i1 <= i2 && i2 <= cols))

@@ -7,9 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { SweepError } from '../sweep/errors.ts';
 
-export class BrowserError extends SweepError {
+export class BrowserError extends Error {
   override name = 'BrowserError';
 }
 
