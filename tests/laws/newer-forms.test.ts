@@ -321,3 +321,17 @@ test('the new forms are built in by name and rebuilt from a fit file', () => {
   }
   assert.deepEqual(formByName('float:EM').variables, ['N', 'D', 'E', 'M']);
 });
+
+test('a float design with mantissa bits 0 is still checked: E and M moving together leave delta, nu unidentified', () => {
+  const form = floatForm();
+  const points = [];
+  for (const N of [4e7, 1.6e8, 6e8])
+    for (const D of [1e9, 1.6e10, 2.5e11])
+      for (const [E, M] of [
+        [2, 0],
+        [4, 1],
+      ])
+        points.push({ N, D, E, M, B: 32 });
+  const data = synthesizeAt(form, FLOAT_TRUTH, points, 0.003, 24);
+  assert.throws(() => fitLaw(form, data, { maxStarts: 4 }), /E and M move together in log space.*delta, nu/);
+});

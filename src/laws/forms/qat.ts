@@ -1,5 +1,6 @@
 // Quantization-aware training with quantization group size G, after Chen et al. 2025, "Scaling Law for
-// Quantization-Aware Training" (arXiv 2505.14302):
+// Quantization-Aware Training" (arXiv 2505.14302); the delta term as a published summary of the paper gives it
+// (not checked against the paper's own text):
 //
 //   L = A/N^alpha + B/D^beta + E + delta_QAT,   delta_QAT = k D^gamma_D (log2 G)^gamma_G / N^gamma_N
 //
