@@ -4,6 +4,7 @@
 // searches over the fitted law (log f in [1e-4, 1]; log N over the budget), like optimize.ts.
 
 import { LawsInputError, LawsOptionError } from './errors.ts';
+import { quantile } from './fit.ts';
 import type { Extrapolation } from './optimize.ts';
 import { minimize1d } from './optimize.ts';
 import type { FittedLaw } from './predict.ts';
@@ -84,4 +85,36 @@ export function qatComputeOptimal(
   const r = minimize1d(lossOfLogN, 0, Math.log(product), 121);
   const N = Math.exp(r.x);
   return marked(model, { N, D: product / N, ...bestF(model, N, product / N) });
+}
+
+/** What to decide: f* at (N, D), or (N*, D*, f*) for a compute budget. */
+export type QatQuestion =
+  | { readonly N: number; readonly D: number }
+  | { readonly compute: number; readonly N?: number; readonly flopsPerParamToken?: number };
+
+/**
+ * The 95% range of f* (and N*) over the fit's bootstrap refits (at most `maxSamples` of them): the same
+ * decision at each resample's parameters. Undefined when the fit has no bootstrap.
+ */
+export function qatFractionInterval(
+  fit: FittedLaw,
+  question: QatQuestion,
+  maxSamples = 50,
+): { f: readonly [number, number]; N: readonly [number, number] } | undefined {
+  const samples = fit.bootstrap?.samples ?? [];
+  if (samples.length === 0) return undefined;
+  const step = Math.max(1, Math.floor(samples.length / maxSamples));
+  const answers = samples
+    .filter((_, i) => i % step === 0)
+    .map((internal) => {
+      const refit = { form: fit.form, internal };
+      return 'compute' in question
+        ? qatComputeOptimal(refit, question.compute, question)
+        : optimalQatFraction(refit, question);
+    });
+  const range = (xs: number[]) => {
+    const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    return [quantile(sorted, 0.025), quantile(sorted, 0.975)] as const;
+  };
+  return { f: range(answers.map((a) => a.f)), N: range(answers.map((a) => a.N)) };
 }

@@ -19,7 +19,7 @@ import { formByName, formFromSpec } from '../../src/laws/forms/registry.ts';
 import { twoPhaseForm } from '../../src/laws/forms/two-phase.ts';
 import { criticalDataSize } from '../../src/laws/optimize.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
-import { optimalQatFraction, qatComputeOptimal } from '../../src/laws/qat-fraction.ts';
+import { optimalQatFraction, qatComputeOptimal, qatFractionInterval } from '../../src/laws/qat-fraction.ts';
 import { synthesize, synthesizeAt } from './synthesize.ts';
 
 const internal = (form: Form, natural: Record<string, number>) =>
@@ -297,6 +297,15 @@ test('two-phase QAT law: parameters recovered; the optimal QAT fraction matches 
   const best = fs[losses.indexOf(Math.min(...losses))];
   assert.ok(Math.abs(r.f - best) <= 1e-3, `f* ${r.f} vs scan ${best}`);
   assert.ok(r.f > 0.01 && r.f < 1, `an interior optimum: ${r.f}`);
+  // The fitted law's f* lies in its bootstrap range, and within that range's width (about four standard
+  // errors; 30 resamples give ragged percentile ends) of the truth's.
+  const fitted = optimalQatFraction(fit, at);
+  const range = qatFractionInterval(fit, at);
+  assert.ok(range && range.f[0] <= fitted.f && fitted.f <= range.f[1], `${fitted.f} outside ${range?.f}`);
+  const width = range.f[1] - range.f[0];
+  assert.ok(width > 0 && width < 0.5 * fitted.f, `range ${range.f}`);
+  assert.ok(Math.abs(fitted.f - r.f) <= width, `fitted f* ${fitted.f} vs truth ${r.f}, range ${range.f}`);
+  assert.deepEqual(fitted.extrapolated, []);
   // rho < beta: a larger token budget spends a larger share on QAT.
   assert.ok(optimalQatFraction(truthFit, { N: 3e8, D: 3e11 }).f > r.f);
   // For a compute budget, N* and f* together beat any N on a scan, each at its best f.

@@ -11,8 +11,8 @@ import { bestFloatSplit } from '../../laws/float-split.ts';
 import { readFitFile } from '../../laws/io-node.ts';
 import type { ComputeOptimum } from '../../laws/optimize.ts';
 import { criticalDataSize, optimumInterval, precisionCurve } from '../../laws/optimize.ts';
-import type { QatFraction } from '../../laws/qat-fraction.ts';
-import { optimalQatFraction, qatComputeOptimal } from '../../laws/qat-fraction.ts';
+import type { QatFraction, QatQuestion } from '../../laws/qat-fraction.ts';
+import { optimalQatFraction, qatComputeOptimal, qatFractionInterval } from '../../laws/qat-fraction.ts';
 
 interface OptimizeFlags {
   fit: string;
@@ -102,17 +102,24 @@ export function registerOptimize(program: Command): void {
       }
       if (flags.qatFraction) {
         const k = parseNumber('--flops-per-param-token', flags.flopsPerParamToken);
-        const answers = flags.compute
-          ? parseNumberList('--compute', flags.compute).map((C) =>
-              qatComputeOptimal(fit, C, { flopsPerParamToken: k, N: fixed.N }),
-            )
+        const questions: QatQuestion[] = flags.compute
+          ? parseNumberList('--compute', flags.compute).map((compute) => ({
+              compute,
+              flopsPerParamToken: k,
+              N: fixed.N,
+            }))
           : [
-              optimalQatFraction(fit, {
+              {
                 N: required(fixed, 'N', '--qat-fraction without --compute'),
                 D: required(fixed, 'D', '--qat-fraction without --compute'),
-              }),
+              },
             ];
-        for (const r of answers) console.log(flags.json ? JSON.stringify(r) : formatQatFraction(r));
+        for (const q of questions) {
+          const r = 'compute' in q ? qatComputeOptimal(fit, q.compute, q) : optimalQatFraction(fit, q);
+          // The spread of the answer over the fit's bootstrap refits (when it has them).
+          const interval = qatFractionInterval(fit, q);
+          console.log(flags.json ? JSON.stringify({ ...r, interval }) : formatQatFraction(r, interval));
+        }
         return;
       }
       if (flags.criticalData) {
@@ -156,11 +163,20 @@ function required(fixed: Record<string, number>, v: string, forWhat: string): nu
   return fixed[v];
 }
 
-function formatQatFraction(r: QatFraction): string {
+function formatQatFraction(
+  r: QatFraction,
+  interval?: { f: readonly [number, number]; N: readonly [number, number] },
+): string {
   const lines = [
     `N = ${r.N.toExponential(3)}  D = ${r.D.toExponential(3)}: QAT fraction f* = ${r.f.toFixed(3)} ` +
       `(${(r.f * r.D).toExponential(3)} QAT tokens)  loss ${r.loss.toFixed(4)}`,
   ];
+  if (interval) {
+    lines.push(
+      `  95% over bootstrap refits: f* ${num(interval.f[0])}..${num(interval.f[1])}` +
+        (interval.N[0] === interval.N[1] ? '' : `, N* ${num(interval.N[0])}..${num(interval.N[1])}`),
+    );
+  }
   if (r.extrapolated === undefined) lines.push('  (measured ranges unknown: the fit file predates them)');
   for (const e of r.extrapolated ?? []) {
     lines.push(
