@@ -4,7 +4,7 @@
 
 import { parseFormat } from '../numerics/spec.ts';
 import type { Row } from './dataset.ts';
-import { LawsInputError } from './errors.ts';
+import { LawsInputError, LawsOptionError } from './errors.ts';
 
 export interface FloatBits {
   readonly E: number;
@@ -36,6 +36,18 @@ export function floatBits(name: string): FloatBits | undefined {
   return undefined;
 }
 
+/** E, M (and B when the format has blocks) of a format name given on the command line, as variables. */
+export function floatVariables(flag: string, name: string): Record<string, number> {
+  const bits = floatBits(name);
+  if (!bits) {
+    throw new LawsOptionError(flag, name, `a floating-point format: ${FLOAT_FORMATS}`);
+  }
+  return { E: bits.E, M: bits.M, ...(bits.B !== undefined && { B: bits.B }) };
+}
+
+const FLOAT_FORMATS =
+  'fp32, bf16, fp16, fp8_e4m3, fp8_e5m2, fp6_e3m2, fp6_e2m3, fp4_e2m1, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, or eXmY';
+
 /**
  * Records with E, M (and B when `block`) filled from the format name in column `formatKey`, for rows that do
  * not give them. An unknown or non-float name, or a format without blocks when B is needed, is an error naming
@@ -62,7 +74,7 @@ export function withFloatColumns(
     const bits = floatBits(String(raw));
     if (!bits) {
       throw new LawsInputError(
-        `row ${row}, column '${formatKey}': ${JSON.stringify(raw)} is not a floating-point format (fp32, bf16, fp16, fp8_e4m3, fp8_e5m2, fp6_e3m2, fp6_e2m3, fp4_e2m1, mxfp8_e4m3, mxfp8_e5m2, mxfp6_e3m2, mxfp6_e2m3, mxfp4, or eXmY)`,
+        `row ${row}, column '${formatKey}': ${JSON.stringify(raw)} is not a floating-point format (${FLOAT_FORMATS})`,
         row,
         formatKey,
       );

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runFit } from '../../src/cli/commands/fit.ts';
+import { formatLists } from '../../src/cli/commands/predict.ts';
 import { datasetFromRows } from '../../src/laws/dataset.ts';
 import type { FitResult } from '../../src/laws/fit.ts';
 import { fitLaw } from '../../src/laws/fit.ts';
@@ -198,6 +199,10 @@ test('format names give E, M and B through the precision list', () => {
     () => withFloatColumns([{ format: 'int4' }], 'format', { block: false, rowNumbers: [3] }),
     /row 3, column 'format': "int4" is not a floating-point format/,
   );
+  // predict --format: lists of E, M, and B only when every format has blocks.
+  assert.deepEqual(formatLists('mxfp4,mxfp8_e5m2', {}), { E: '2,5', M: '1,2', B: '32,32' });
+  assert.deepEqual(formatLists('mxfp4,fp8_e4m3', {}), { E: '2,4', M: '1,3' });
+  assert.throws(() => formatLists('nf4', {}), /--format = "nf4" is not allowed: a floating-point format/);
   // M = 0 is a format (no mantissa bits); a negative one is not.
   const ok = datasetFromRows([{ N: 1, D: 1, E: 3, M: 0, loss: 2 }], ['N', 'D', 'E', 'M']);
   assert.equal(ok.columns.M[0], 0);

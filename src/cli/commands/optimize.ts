@@ -7,6 +7,7 @@ import { parseMapping, parseNumber, parseNumberList } from '../../laws/cli-args.
 import type { CostModel, CostModelName } from '../../laws/cost.ts';
 import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
+import { floatVariables } from '../../laws/float-format.ts';
 import { bestFloatSplit } from '../../laws/float-split.ts';
 import { readFitFile } from '../../laws/io-node.ts';
 import type { ComputeOptimum } from '../../laws/optimize.ts';
@@ -20,6 +21,7 @@ interface OptimizeFlags {
   criticalData?: boolean;
   qatFraction?: boolean;
   floatSplit?: string;
+  format?: string;
   var: string[];
   bitsMin: string;
   bitsMax: string;
@@ -53,6 +55,7 @@ export function registerOptimize(program: Command): void {
       '--float-split <bits>',
       'float law: the best exponent / mantissa split of <bits> per value (sign + E + M) at --N, --D (and --var B=)',
     )
+    .option('--format <name>', 'float law: a format name giving E, M (and B for MX formats), e.g. mxfp4')
     .option(
       '--var <name=value>',
       'fixed value of any other variable of the form (E, M, B, G); repeatable',
@@ -82,6 +85,7 @@ export function registerOptimize(program: Command): void {
       const fixed: Record<string, number> = {};
       for (const v of KNOWN_VARIABLES)
         if (typeof flags[v] === 'string') fixed[v] = parseNumber(`--${v}`, flags[v] as string);
+      if (flags.format !== undefined) Object.assign(fixed, floatVariables('--format', flags.format));
       for (const item of flags.var) {
         const [k, value] = parseMapping('--var', item);
         fixed[k] = parseNumber('--var', value);
