@@ -153,12 +153,12 @@ test('Sun et al. float law: parameters recovered; critical data size in closed f
   assertNear(form, fit, FLOAT_TRUTH);
 
   const at = { N: 1e8, E: 2, M: 1, B: 32 };
-  const closed = floatCriticalData(fit.params as never, at);
+  const closed = floatCriticalData(fit.params, at);
   const searched = criticalDataSize(fit, at).D;
   assert.ok(Math.abs(searched / closed - 1) < 1e-4, `closed ${closed} vs searched ${searched}`);
   // More mantissa bits push the critical data size out; a bigger model too.
-  assert.ok(floatCriticalData(fit.params as never, { ...at, M: 3 }) > closed);
-  assert.ok(floatCriticalData(fit.params as never, { ...at, N: 1e9 }) > closed);
+  assert.ok(floatCriticalData(fit.params, { ...at, M: 3 }) > closed);
+  assert.ok(floatCriticalData(fit.params, { ...at, N: 1e9 }) > closed);
   // The best split of P bits maximizes delta log(E + .5) + nu log(M + .5), whatever N, D and B.
   for (const bits of [4, 6, 8]) {
     const split = bestFloatSplit(fit, { bits, N: 1e9, D: 1e11, B: 32 });
@@ -270,11 +270,12 @@ test('Chen et al. QAT law with group size: parameters recovered; its critical da
   });
   assertNear(form, fit, QAT_TRUTH);
   const at = { N: 3e8, G: 128 };
-  const closed = qatCriticalData(fit.params as never, at);
+  const closed = qatCriticalData(fit.params, at);
   const searched = criticalDataSize(fit, at).D;
   assert.ok(Math.abs(searched / closed - 1) < 1e-4, `closed ${closed} vs searched ${searched}`);
-  assert.ok(qatCriticalData(fit.params as never, { ...at, G: 32 }) > closed, 'finer groups allow more data');
-  assert.equal(qatCriticalData(fit.params as never, { ...at, G: 1 }), Number.POSITIVE_INFINITY);
+  assert.ok(qatCriticalData(fit.params, { ...at, G: 32 }) > closed, 'finer groups allow more data');
+  assert.equal(qatCriticalData(fit.params, { ...at, G: 1 }), Number.POSITIVE_INFINITY);
+  assert.throws(() => qatCriticalData({ A: 1 }, at), /the qat law's closed form needs parameter 'B'/);
 });
 
 test('two-phase QAT law: parameters recovered; the optimal QAT fraction matches a brute-force scan', () => {

@@ -15,7 +15,7 @@
 
 import { LawsInputError } from '../errors.ts';
 import type { Form, ParamSpec } from '../form.ts';
-import { linearParam, logParam } from '../form.ts';
+import { linearParam, logParam, requireParams } from '../form.ts';
 
 export interface FloatOptions {
   /** Whether the runs' block size B enters the law (default true). */
@@ -101,16 +101,6 @@ export function floatForm(options: FloatOptions = {}): Form {
   };
 }
 
-/** A float law's parameters in natural units (what a fit's `params` holds). */
-export interface FloatParams {
-  readonly d: number;
-  readonly alpha: number;
-  readonly beta: number;
-  readonly gamma: number;
-  readonly delta: number;
-  readonly nu: number;
-}
-
 /**
  * The critical data size of the float law: setting dL/dD = 0 gives
  *   D_crit = [d gamma N^alpha (E+0.5)^delta (M+0.5)^nu / log2 B]^(1/(2 beta)),
@@ -118,9 +108,11 @@ export interface FloatParams {
  * for 'float:EM' fits (log2 B = 1, the granularity folded into gamma).
  */
 export function floatCriticalData(
-  p: FloatParams,
+  /** A float fit's parameters in natural units (its `params`): d, alpha, beta, gamma, delta, nu. */
+  p: Readonly<Record<string, number>>,
   point: { readonly N: number; readonly E: number; readonly M: number; readonly B?: number },
 ): number {
+  requireParams(p, ['d', 'alpha', 'beta', 'gamma', 'delta', 'nu'], 'float');
   const log2B = Math.log2(point.B ?? 2);
   if (log2B <= 0) return Number.POSITIVE_INFINITY;
   const logInner =

@@ -12,7 +12,7 @@
 
 import { LawsInputError } from '../errors.ts';
 import type { Form } from '../form.ts';
-import { linearParam, logParam } from '../form.ts';
+import { linearParam, logParam, requireParams } from '../form.ts';
 
 export function qatForm(): Form {
   return {
@@ -86,22 +86,17 @@ export function qatForm(): Form {
   };
 }
 
-/** A QAT law's parameters in natural units. */
-export interface QatParams {
-  readonly B: number;
-  readonly beta: number;
-  readonly k: number;
-  readonly gamma_D: number;
-  readonly gamma_G: number;
-  readonly gamma_N: number;
-}
-
 /**
  * The D past which more tokens raise the QAT loss at fixed N and G: dL/dD = 0 gives
  *   D^(beta + gamma_D) = beta B N^gamma_N / (gamma_D k (log2 G)^gamma_G).
  * Infinity when G = 1 or gamma_D = 0 (the QAT error does not grow with data).
  */
-export function qatCriticalData(p: QatParams, point: { readonly N: number; readonly G: number }): number {
+export function qatCriticalData(
+  /** A qat fit's parameters in natural units (its `params`): B, beta, k, gamma_D, gamma_G, gamma_N. */
+  p: Readonly<Record<string, number>>,
+  point: { readonly N: number; readonly G: number },
+): number {
+  requireParams(p, ['B', 'beta', 'k', 'gamma_D', 'gamma_G', 'gamma_N'], 'qat');
   const log2G = Math.log2(point.G);
   if (!(log2G > 0 && p.gamma_D > 0)) return Number.POSITIVE_INFINITY;
   const logD =
