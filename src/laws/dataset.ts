@@ -6,6 +6,11 @@ import { LawsInputError } from './errors.ts';
 /** Canonical variable names: parameters, tokens, compute, and training / post-training precisions (bits). */
 export const KNOWN_VARIABLES = ['N', 'D', 'C', 'Pw', 'Pa', 'Pkv', 'Ppost'] as const;
 
+/** Exponent and mantissa bits of the float law may be 0 (a format without mantissa bits). */
+export function mayBeZero(name: string): boolean {
+  return name === 'E' || name === 'M';
+}
+
 /** Precision columns may be +Infinity, meaning "not quantized" (full precision). */
 export function isPrecisionVariable(name: string): boolean {
   return name === 'Pw' || name === 'Pa' || name === 'Pkv' || name === 'Ppost';
@@ -55,7 +60,8 @@ export function datasetFromRows(
   const loss = new Float64Array(records.length);
   records.forEach((record, i) => {
     const row = rowOf(i);
-    for (const v of variables) columns[v][i] = readPositive(record, keyOf(v), row, isPrecisionVariable(v));
+    for (const v of variables)
+      columns[v][i] = readPositive(record, keyOf(v), row, isPrecisionVariable(v), mayBeZero(v));
     loss[i] = readPositive(record, lossKey, row, false);
   });
   return { n: records.length, columns, loss, rows: records.map((_, i) => rowOf(i)) };
@@ -82,7 +88,13 @@ export function formatBits(name: string): number | undefined {
   return m && Number(m[1]) >= 1 && Number(m[1]) <= 64 ? Number(m[1]) : undefined;
 }
 
-function readPositive(record: Row, key: string, row: number, infinityAllowed: boolean): number {
+function readPositive(
+  record: Row,
+  key: string,
+  row: number,
+  infinityAllowed: boolean,
+  zeroAllowed = false,
+): number {
   const raw = record[key];
   if (
     infinityAllowed &&
@@ -101,9 +113,15 @@ function readPositive(record: Row, key: string, row: number, infinityAllowed: bo
     return bits;
   }
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseNumber(raw) : Number.NaN;
-  const ok = value > 0 && (Number.isFinite(value) || (infinityAllowed && value === Number.POSITIVE_INFINITY));
+  const ok =
+    (value > 0 || (zeroAllowed && value === 0)) &&
+    (Number.isFinite(value) || (infinityAllowed && value === Number.POSITIVE_INFINITY));
   if (!ok) {
-    const allowed = infinityAllowed ? 'a positive number or inf' : 'a finite positive number';
+    const allowed = infinityAllowed
+      ? 'a positive number or inf'
+      : zeroAllowed
+        ? 'a finite number >= 0'
+        : 'a finite positive number';
     throw new LawsInputError(
       `row ${row}, column '${key}': ${JSON.stringify(raw)} is not ${allowed}`,
       row,

@@ -29,9 +29,13 @@ export function designIssues(
   weights: Float64Array,
 ): DesignIssue[] {
   const rows = [...weights.keys()].filter((i) => weights[i] > 0);
-  const logs = columns.map((col) =>
-    rows.map((i) => Math.log(Number.isFinite(col[i]) ? col[i] : Math.max(64, 2 * finiteMax(col)))),
-  );
+  // A column holding zeros (mantissa bits of the float law) is read as log(x + 0.5), as that law reads it.
+  const logs = columns.map((col) => {
+    const shift = rows.some((i) => col[i] === 0) ? 0.5 : 0;
+    return rows.map((i) =>
+      Math.log((Number.isFinite(col[i]) ? col[i] : Math.max(64, 2 * finiteMax(col))) + shift),
+    );
+  });
   const readers = (v: string) => form.params.map((q) => q.name).filter((q) => form.reads[q]?.includes(v));
   const issues: DesignIssue[] = [];
   const constant = new Set<number>();

@@ -4,7 +4,7 @@
 // logarithm (so A = e^a stays positive, exactly as Epoch's LSE parametrization does), a 'linear' one
 // as itself. Forms predict the LOG of the loss, because the fit is Huber on log-loss residuals.
 
-import { LawsOptionError } from './errors.ts';
+import { LawsInputError, LawsOptionError } from './errors.ts';
 
 export interface ParamSpec {
   /** The name users see: A, alpha, gamma_w. */
@@ -74,6 +74,20 @@ export function namedParams(form: Form, theta: ArrayLike<number>): Record<string
     out[p.name] = fromInternal(p, theta[j]);
   });
   return out;
+}
+
+/** Throws naming the first parameter of `names` that `p` lacks (a fit of another form, say). */
+export function requireParams(
+  p: Readonly<Record<string, number>>,
+  names: readonly string[],
+  form: string,
+): void {
+  const missing = names.find((name) => typeof p[name] !== 'number');
+  if (missing !== undefined) {
+    throw new LawsInputError(
+      `the ${form} law's closed form needs parameter '${missing}'; these parameters are ${Object.keys(p).join(', ')}`,
+    );
+  }
 }
 
 export function logParam(

@@ -6,7 +6,8 @@
 //    A fit that cannot decide the question (weights-only runs asked about all parts) raises
 //    LawsUndecidedError instead of answering.
 //  - precisionCurve: the same over many budgets (P* against compute).
-//  - criticalDataSize: the D beyond which more pretraining data raises the loss after PTQ to P_post.
+//  - criticalDataSize: the D beyond which more pretraining data raises the loss after PTQ to P_post (or, for
+//    the float and qat laws, in training at that format / group size).
 // All by one-dimensional searches (a log-spaced scan, then golden-section refinement), so they work for
 // every form, expressions included, not only those with closed forms.
 
@@ -310,16 +311,21 @@ export interface CriticalData {
   readonly loss: number;
 }
 
-/** For a model of N parameters quantized after training to `point.Ppost` bits (other variables in `point`). */
+/**
+ * For a model of N parameters quantized after training to `point.Ppost` bits, or trained in the format / group
+ * size of `point` (float: E, M, B; qat: G); other variables in `point`.
+ */
 export function criticalDataSize(
   fit: FittedLaw | LossModel,
   point: Point,
   options: CriticalDataOptions = {},
 ): CriticalData {
   const model = fit instanceof LossModel ? fit : new LossModel(fit);
-  if (!model.variables.includes('Ppost') || !model.variables.includes('D')) {
+  // Laws where more data can hurt: PTQ to Ppost (Kumar), the float format penalty (Sun), the QAT error (Chen).
+  const dataCanHurt = model.variables.includes('Ppost') || ['float', 'qat'].includes(model.form.spec.kind);
+  if (!dataCanHurt || !model.variables.includes('D')) {
     throw new LawsInputError(
-      `critical data size needs a form with D and Ppost (ptq, unified); this one uses ${model.variables.join(', ')}`,
+      `critical data size needs a form with D and Ppost (ptq, unified), or a float or qat law; this one uses ${model.variables.join(', ')}`,
     );
   }
   const [lo, hi] = options.range ?? [1e3, 1e18];

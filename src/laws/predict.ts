@@ -1,7 +1,7 @@
 // Predicted loss from a fit, with a bootstrap interval: the law evaluated at the fitted parameters
 // and at every bootstrap refit; the interval is the 2.5% / 97.5% quantiles of the latter.
 
-import { isPrecisionVariable } from './dataset.ts';
+import { isPrecisionVariable, mayBeZero } from './dataset.ts';
 import { LawsInputError } from './errors.ts';
 import { quantile } from './fit.ts';
 import type { Form, FormSpec } from './form.ts';
@@ -70,7 +70,7 @@ export class LossModel {
       columns[v] = Float64Array.from(points, (pt, i) => {
         const value = pt[v];
         const ok =
-          value > 0 &&
+          (value > 0 || (mayBeZero(v) && value === 0)) &&
           (Number.isFinite(value) || (isPrecisionVariable(v) && value === Number.POSITIVE_INFINITY));
         if (!ok) {
           throw new LawsInputError(

@@ -7,6 +7,7 @@ import { datasetFromRows, KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError } from '../../laws/errors.ts';
 import type { FitResult } from '../../laws/fit.ts';
 import { fitLaw } from '../../laws/fit.ts';
+import { withFloatColumns } from '../../laws/float-format.ts';
 import type { Part } from '../../laws/forms/kumar.ts';
 import { formByName } from '../../laws/forms/registry.ts';
 import { readRunsTable } from '../../laws/io-node.ts';
@@ -23,6 +24,7 @@ interface FitFlags {
   tie: string[];
   fix: string[];
   parts?: string;
+  formatCol?: string;
   linear: string[];
   start: string[];
   maxStarts?: string;
@@ -43,11 +45,11 @@ export function registerFit(program: Command): void {
     .argument('<runs>', 'runs table: .csv or .jsonl, one run per row')
     .requiredOption(
       '--form <form>',
-      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | efficiency | an expression, e.g. 'E + A/N^alpha'",
+      "chinchilla | kaplan[:N|D|C] | precision | ptq | unified | efficiency | float | float:EM | qat | two-phase | an expression, e.g. 'E + A/N^alpha'",
     )
     .option(
       '--col <VAR=column>',
-      'map a variable (N, D, C, Pw, Pa, Pkv, Ppost, loss) to a column name; repeatable',
+      'map a variable (N, D, C, Pw, Pa, Pkv, Ppost, E, M, B, G, f, loss) to a column name; repeatable',
       collect,
       [],
     )
@@ -59,6 +61,11 @@ export function registerFit(program: Command): void {
     .option('--tie <a,b>', 'tie parameters, e.g. alpha,beta; repeatable', collect, [])
     .option('--fix <name=value>', 'hold a parameter at a value; repeatable', collect, [])
     .option('--parts <w,a,kv>', 'training-precision parts for precision/unified (default w)')
+    .option(
+      '--format-col <column>',
+      'float forms: column of format names (fp8_e4m3, bf16, mxfp4, ...) giving E, M and B where the runs lack them',
+      'format',
+    )
     .option(
       '--linear <name>',
       'fit an expression parameter in linear space (may be negative); repeatable',
@@ -109,11 +116,20 @@ export function runFit(runs: string, flags: FitFlags): FitResult {
     linear: flags.linear,
     variables: [...new Set([...KNOWN_VARIABLES, ...Object.keys(columns).filter((k) => k !== 'loss')])],
   });
+  // The float law reads exponent / mantissa bits and block size; runs may name their format instead.
+  const records =
+    form.spec.kind === 'float'
+      ? withFloatColumns(table.records, flags.formatCol ?? 'format', {
+          block: form.spec.options?.block !== false,
+          rowNumbers: table.lines,
+          columns,
+        })
+      : table.records;
   // With --tokens-from-compute the table supplies C and D is derived.
   const needed = flags.tokensFromCompute
     ? [...new Set([...form.variables.filter((v) => v !== 'D'), 'N', 'C'])]
     : [...form.variables];
-  let data = datasetFromRows(table.records, needed, { columns, rowNumbers: table.lines });
+  let data = datasetFromRows(records, needed, { columns, rowNumbers: table.lines });
   if (flags.dropHighestLoss)
     data = dropHighestLoss(data, parseNumber('--drop-highest-loss', flags.dropHighestLoss));
   if (flags.tokensFromCompute) data = tokensFromCompute(data);

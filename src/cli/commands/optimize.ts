@@ -1,19 +1,28 @@
 // bitscale optimize --fit fit.json --compute C: compute-optimal (N*, D*, P*) under C ∝ N·D·P;
-// with --critical-data, the token count past which PTQ to Ppost makes more pretraining data harmful.
+// with --critical-data, the token count past which PTQ to Ppost (or training in a float format / QAT group size)
+// makes more pretraining data harmful; with --qat-fraction, the optimal QAT share of a two-phase law.
 
 import type { Command } from 'commander';
 import { parseMapping, parseNumber, parseNumberList } from '../../laws/cli-args.ts';
 import type { CostModel, CostModelName } from '../../laws/cost.ts';
 import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
+import { floatVariables } from '../../laws/float-format.ts';
+import { bestFloatSplit } from '../../laws/float-split.ts';
 import { readFitFile } from '../../laws/io-node.ts';
 import type { ComputeOptimum } from '../../laws/optimize.ts';
 import { criticalDataSize, optimumInterval, precisionCurve } from '../../laws/optimize.ts';
+import type { QatFraction, QatQuestion } from '../../laws/qat-fraction.ts';
+import { optimalQatFraction, qatComputeOptimal, qatFractionInterval } from '../../laws/qat-fraction.ts';
 
 interface OptimizeFlags {
   fit: string;
   compute?: string;
   criticalData?: boolean;
+  qatFraction?: boolean;
+  floatSplit?: string;
+  format?: string;
+  var: string[];
   bitsMin: string;
   bitsMax: string;
   integerBits?: boolean;
@@ -23,7 +32,7 @@ interface OptimizeFlags {
   hardware?: string;
   throughput?: string;
   json?: boolean;
-  [variable: string]: string | boolean | undefined;
+  [variable: string]: string | string[] | boolean | undefined;
 }
 
 export function registerOptimize(program: Command): void {
@@ -34,7 +43,25 @@ export function registerOptimize(program: Command): void {
     )
     .requiredOption('--fit <fit.json>', 'a fit written by bitscale fit --out')
     .option('--compute <C>', 'budget(s) in FLOPs at the reference precision; a comma list gives P*(C)')
-    .option('--critical-data', 'find the D past which post-training quantization makes more data harmful')
+    .option(
+      '--critical-data',
+      'find the D past which more data raises the loss (PTQ to --Ppost; float law at E, M, B; qat law at G)',
+    )
+    .option(
+      '--qat-fraction',
+      'two-phase law: the optimal QAT fraction f* at --N and --D, or (N*, D*, f*) for --compute',
+    )
+    .option(
+      '--float-split <bits>',
+      'float law: the best exponent / mantissa split of <bits> per value (sign + E + M) at --N, --D (and --var B=)',
+    )
+    .option('--format <name>', 'float law: a format name giving E, M (and B for MX formats), e.g. mxfp4')
+    .option(
+      '--var <name=value>',
+      'fixed value of any other variable of the form (E, M, B, G); repeatable',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--bits-min <b>', 'lowest training precision searched', '1')
     .option('--bits-max <b>', 'highest training precision searched', '32')
     .option('--integer-bits', 'search whole bits only')
@@ -58,6 +85,47 @@ export function registerOptimize(program: Command): void {
       const fixed: Record<string, number> = {};
       for (const v of KNOWN_VARIABLES)
         if (typeof flags[v] === 'string') fixed[v] = parseNumber(`--${v}`, flags[v] as string);
+      if (flags.format !== undefined) Object.assign(fixed, floatVariables('--format', flags.format));
+      for (const item of flags.var) {
+        const [k, value] = parseMapping('--var', item);
+        fixed[k] = parseNumber('--var', value);
+      }
+      if (flags.floatSplit !== undefined) {
+        const r = bestFloatSplit(fit, {
+          bits: parseNumber('--float-split', flags.floatSplit),
+          N: required(fixed, 'N', '--float-split'),
+          D: required(fixed, 'D', '--float-split'),
+          B: fixed.B,
+        });
+        if (flags.json) console.log(JSON.stringify(r));
+        else {
+          console.log(`best split of ${flags.floatSplit} bits: E${r.E}M${r.M}  loss ${r.loss.toFixed(4)}`);
+          for (const s of r.splits.slice(1)) console.log(`  E${s.E}M${s.M}  loss ${s.loss.toFixed(4)}`);
+        }
+        return;
+      }
+      if (flags.qatFraction) {
+        const k = parseNumber('--flops-per-param-token', flags.flopsPerParamToken);
+        const questions: QatQuestion[] = flags.compute
+          ? parseNumberList('--compute', flags.compute).map((compute) => ({
+              compute,
+              flopsPerParamToken: k,
+              N: fixed.N,
+            }))
+          : [
+              {
+                N: required(fixed, 'N', '--qat-fraction without --compute'),
+                D: required(fixed, 'D', '--qat-fraction without --compute'),
+              },
+            ];
+        for (const q of questions) {
+          const r = 'compute' in q ? qatComputeOptimal(fit, q.compute, q) : optimalQatFraction(fit, q);
+          // The spread of the answer over the fit's bootstrap refits (when it has them).
+          const interval = qatFractionInterval(fit, q);
+          console.log(flags.json ? JSON.stringify({ ...r, interval }) : formatQatFraction(r, interval));
+        }
+        return;
+      }
       if (flags.criticalData) {
         const r = criticalDataSize(fit, fixed);
         console.log(
@@ -92,6 +160,34 @@ export function registerOptimize(program: Command): void {
       process.exitCode = 1;
     }
   });
+}
+
+function required(fixed: Record<string, number>, v: string, forWhat: string): number {
+  if (fixed[v] === undefined) throw new LawsOptionError(`--${v}`, undefined, `a value, for ${forWhat}`);
+  return fixed[v];
+}
+
+function formatQatFraction(
+  r: QatFraction,
+  interval?: { f: readonly [number, number]; N: readonly [number, number] },
+): string {
+  const lines = [
+    `N = ${r.N.toExponential(3)}  D = ${r.D.toExponential(3)}: QAT fraction f* = ${r.f.toFixed(3)} ` +
+      `(${(r.f * r.D).toExponential(3)} QAT tokens)  loss ${r.loss.toFixed(4)}`,
+  ];
+  if (interval) {
+    lines.push(
+      `  95% over bootstrap refits: f* ${num(interval.f[0])}..${num(interval.f[1])}` +
+        (interval.N[0] === interval.N[1] ? '' : `, N* ${num(interval.N[0])}..${num(interval.N[1])}`),
+    );
+  }
+  if (r.extrapolated === undefined) lines.push('  (measured ranges unknown: the fit file predates them)');
+  for (const e of r.extrapolated ?? []) {
+    lines.push(
+      `  extrapolation: ${e.variable} = ${num(e.value)} is outside the measured ${num(e.range[0])}..${num(e.range[1])}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function costModel(flags: OptimizeFlags): CostModel {

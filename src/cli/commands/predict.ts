@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { parseMapping, parseNumberList } from '../../laws/cli-args.ts';
 import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
+import { floatVariables } from '../../laws/float-format.ts';
 import { readFitFile } from '../../laws/io-node.ts';
 import type { Point, Prediction } from '../../laws/predict.ts';
 import { predictLoss } from '../../laws/predict.ts';
@@ -16,6 +17,10 @@ export function registerPredict(program: Command): void {
     .description('predict loss from a fit (with a 95% interval when the fit was bootstrapped)')
     .requiredOption('--fit <fit.json>', 'a fit written by bitscale fit --out')
     .option('--var <name=v1,v2>', 'a value (or list) for any variable of the form; repeatable', collect, [])
+    .option(
+      '--format <names>',
+      'float law: format name(s) giving E, M (and B for MX formats), e.g. fp8_e4m3,mxfp4',
+    )
     .option('--json', 'print JSON lines');
   for (const v of KNOWN_VARIABLES) command.option(`--${v} <values>`, `${v}: one value or a comma list`);
   command.action((flags: Record<string, string | string[] | boolean | undefined>) => {
@@ -27,6 +32,7 @@ export function registerPredict(program: Command): void {
         const [k, value] = parseMapping('--var', item);
         given[k] = value;
       }
+      if (typeof flags.format === 'string') Object.assign(given, formatLists(flags.format, given));
       const points = zipPoints(given);
       const predictions = predictLoss(fit, points);
       points.forEach((pt, i) => {
@@ -40,6 +46,17 @@ export function registerPredict(program: Command): void {
       process.exitCode = 1;
     }
   });
+}
+
+/** E, M and B lists from a comma list of format names (B only when every format has blocks and none is given). */
+export function formatLists(names: string, given: Readonly<Record<string, string>>): Record<string, string> {
+  const bits = names.split(',').map((name) => floatVariables('--format', name));
+  const list = (v: string) => bits.map((b) => b[v]).join(',');
+  return {
+    E: list('E'),
+    M: list('M'),
+    ...(given.B === undefined && bits.every((b) => b.B !== undefined) && { B: list('B') }),
+  };
 }
 
 /** Lists of equal length are zipped into points; single values repeat. */

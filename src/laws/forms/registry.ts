@@ -8,10 +8,13 @@ import type { Form, FormSpec } from '../form.ts';
 import { chinchillaForm } from './chinchilla.ts';
 import { efficiencyForm } from './efficiency.ts';
 import { expressionForm } from './expression.ts';
+import { floatForm } from './float.ts';
 import type { KaplanVariable } from './kaplan.ts';
 import { kaplanForm } from './kaplan.ts';
 import type { Part } from './kumar.ts';
 import { kumarForm } from './kumar.ts';
+import { qatForm } from './qat.ts';
+import { twoPhaseForm } from './two-phase.ts';
 
 export const FORM_NAMES = [
   'chinchilla',
@@ -23,6 +26,10 @@ export const FORM_NAMES = [
   'ptq',
   'unified',
   'efficiency',
+  'float',
+  'float:EM',
+  'qat',
+  'two-phase',
 ];
 
 export interface FormChoice extends Constraints {
@@ -36,7 +43,10 @@ export interface FormChoice extends Constraints {
   readonly levels?: readonly number[];
 }
 
-/** A built-in name (chinchilla, kaplan[:N|D|C], precision, ptq, unified, efficiency) or an expression. */
+/**
+ * A built-in name (chinchilla, kaplan[:N|D|C], precision, ptq, unified, efficiency, float[:EM], qat,
+ * two-phase) or an expression.
+ */
 export function formByName(name: string, choice: FormChoice = {}): Form {
   const trimmed = name.trim();
   let form: Form;
@@ -54,7 +64,10 @@ export function formByName(name: string, choice: FormChoice = {}): Form {
       );
     }
     form = efficiencyForm(choice.levels);
-  } else if (/^[A-Za-z_][A-Za-z0-9_:]*$/.test(trimmed) && !/[+\-*/^(]/.test(trimmed)) {
+  } else if (trimmed === 'float' || trimmed === 'float:EM') form = floatForm({ block: trimmed === 'float' });
+  else if (trimmed === 'qat') form = qatForm();
+  else if (trimmed === 'two-phase') form = twoPhaseForm();
+  else if (/^[A-Za-z_][A-Za-z0-9_:]*$/.test(trimmed) && !/[+\-*/^(]/.test(trimmed)) {
     throw new LawsOptionError(
       'form',
       name,
@@ -80,6 +93,12 @@ export function formFromSpec(spec: FormSpec): Form {
       return constrainForm(kumarForm(spec.kind, { parts: options.parts as Part[] }), constraints);
     case 'efficiency':
       return constrainForm(efficiencyForm(options.levels as (number | null)[]), constraints);
+    case 'float':
+      return constrainForm(floatForm({ block: options.block !== false }), constraints);
+    case 'qat':
+      return constrainForm(qatForm(), constraints);
+    case 'two-phase':
+      return constrainForm(twoPhaseForm(), constraints);
     case 'expression':
       return constrainForm(
         expressionForm(String(options.source), {
@@ -92,7 +111,7 @@ export function formFromSpec(spec: FormSpec): Form {
       throw new LawsOptionError(
         'form.kind',
         spec.kind,
-        'chinchilla, kaplan, precision, ptq, unified, efficiency or expression',
+        'chinchilla, kaplan, precision, ptq, unified, efficiency, float, qat, two-phase or expression',
       );
   }
 }
