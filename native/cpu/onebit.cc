@@ -3,7 +3,10 @@
 // bit 1 = +1). x ⊙ g is formed once, negated, so a weight's sign costs one XOR: bit 1 flips -xg to +xg.
 // The AVX2 build reads 32 weights per 32-bit word: the word is broadcast, each lane shifted by a per-lane
 // count so that its bit lands in the float sign position, masked and XORed into 8 values of -xg. The
-// portable build does the same per weight. Rows are split across the OpenMP team.
+// portable build does the same per weight.
+// Work: the batch in chunks of up to 4 vectors (one sign mask serves them all); columns in blocks whose
+// chunk of -xg stays in L1 (16 KB), so the packed bits are the only stream from memory; rows split
+// across the OpenMP team, each thread keeping its rows' partial sums.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -16,10 +19,10 @@
 
 namespace {
 
-// One row's sum for a chunk of NB batch rows, scalar: bits [0, cols) of `row` against nxg (-x ⊙ g).
+// Adds columns [from, to) of one row to NB sums, scalar: nxg holds -x ⊙ g, ld apart per batch vector.
 template <int NB>
-void row_scalar(const uint8_t* row, int64_t from, int64_t cols, const float* nxg, int64_t ld, float* sums) {
-  for (int64_t c = from; c < cols; c++) {
+void span_scalar(const uint8_t* row, int64_t from, int64_t to, const float* nxg, int64_t ld, float* sums) {
+  for (int64_t c = from; c < to; c++) {
     const uint32_t flip = static_cast<uint32_t>((row[c >> 3] >> (c & 7)) & 1) << 31;
     for (int b = 0; b < NB; b++) {
       uint32_t u;
@@ -40,9 +43,9 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// NB batch rows, NA accumulators per batch row (independent add chains).
+// Adds 32-column words [w0, w1) of one row to NB sums; NA independent accumulators per batch vector.
 template <int NB, int NA>
-void row_avx2(const uint8_t* row, int64_t cols, const float* nxg, int64_t ld, float* sums) {
+void span_avx2(const uint8_t* row, int64_t w0, int64_t w1, const float* nxg, int64_t ld, float* sums) {
   const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
   // Lane k of group q holds bit 8q + k of the word: shift it left by 31 - (8q + k).
   const __m256i shift[4] = {_mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24),
@@ -52,8 +55,7 @@ void row_avx2(const uint8_t* row, int64_t cols, const float* nxg, int64_t ld, fl
   __m256 acc[NB][NA];
   for (int b = 0; b < NB; b++)
     for (int j = 0; j < NA; j++) acc[b][j] = _mm256_setzero_ps();
-  const int64_t words = cols / 32;
-  for (int64_t w = 0; w < words; w++) {
+  for (int64_t w = w0; w < w1; w++) {
     uint32_t bits;
     std::memcpy(&bits, row + 4 * w, 4);
     const __m256i word = _mm256_set1_epi32(static_cast<int>(bits));
@@ -68,34 +70,44 @@ void row_avx2(const uint8_t* row, int64_t cols, const float* nxg, int64_t ld, fl
   for (int b = 0; b < NB; b++) {
     __m256 s = acc[b][0];
     for (int j = 1; j < NA; j++) s = _mm256_add_ps(s, acc[b][j]);
-    sums[b] = hsum(s);
+    sums[b] += hsum(s);
   }
-  row_scalar<NB>(row, words * 32, cols, nxg, ld, sums);
 }
 #endif
 
+// Adds columns [c0, c1) of one row to NB sums (c0 a multiple of 32).
 template <int NB>
-void row_sums(const uint8_t* row, int64_t cols, const float* nxg, int64_t ld, float* sums) {
+void span(const uint8_t* row, int64_t c0, int64_t c1, const float* nxg, int64_t ld, float* sums) {
 #ifdef __AVX2__
-  if constexpr (NB == 1) row_avx2<1, 4>(row, cols, nxg, ld, sums);
-  else if constexpr (NB == 2) row_avx2<2, 4>(row, cols, nxg, ld, sums);
-  else row_avx2<NB, 2>(row, cols, nxg, ld, sums);
+  constexpr int NA = NB == 1 ? 4 : NB == 2 ? 2 : 1;  // 4 add chains in flight
+  const int64_t w1 = c1 / 32;
+  span_avx2<NB, NA>(row, c0 / 32, w1, nxg, ld, sums);
+  span_scalar<NB>(row, std::max(c0, w1 * 32), c1, nxg, ld, sums);
 #else
-  for (int b = 0; b < NB; b++) sums[b] = 0;
-  row_scalar<NB>(row, 0, cols, nxg, ld, sums);
+  span_scalar<NB>(row, c0, c1, nxg, ld, sums);
 #endif
 }
 
-// Batch rows [b0, b0 + NB) of the product, every output row.
+// Batch vectors [b0, b0 + NB) of the product, every output row.
 template <int NB>
 void chunk(const uint8_t* codes, int64_t row_bytes, const float* h, const float* nxg, int64_t cols, float* y,
            int64_t rows, int64_t b0) {
-  const bool parallel = rows * cols >= bitscale::kParallelGrain && bitscale::threads() > 1;
-#pragma omp parallel for schedule(static) if (parallel) num_threads(bitscale::threads())
-  for (int64_t r = 0; r < rows; r++) {
-    float sums[NB];
-    row_sums<NB>(codes + r * row_bytes, cols, nxg + b0 * cols, cols, sums);
-    for (int b = 0; b < NB; b++) y[(b0 + b) * rows + r] = h[r] * sums[b];
+  // Columns per block: NB vectors of -xg in 16 KB, whole 32-column words.
+  const int64_t block = std::max<int64_t>(32, (4096 / NB) / 32 * 32);
+  const float* base = nxg + b0 * cols;
+  const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
+  const int64_t per = (rows + team - 1) / team;
+#pragma omp parallel for schedule(static, 1) num_threads(team) if (team > 1)
+  for (int t = 0; t < team; t++) {
+    const int64_t r0 = t * per, r1 = std::min(rows, r0 + per);
+    if (r0 >= r1) continue;
+    std::vector<float> sums((r1 - r0) * NB, 0.0f);
+    for (int64_t c0 = 0; c0 < cols; c0 += block) {
+      const int64_t c1 = std::min(cols, c0 + block);
+      for (int64_t r = r0; r < r1; r++) span<NB>(codes + r * row_bytes, c0, c1, base, cols, &sums[(r - r0) * NB]);
+    }
+    for (int64_t r = r0; r < r1; r++)
+      for (int b = 0; b < NB; b++) y[(b0 + b) * rows + r] = h[r] * sums[(r - r0) * NB + b];
   }
 }
 
@@ -121,6 +133,7 @@ BITSCALE_KERNEL(onebitGemm) {
     for (int64_t c = 0; c < cols; c++) nxg[b * cols + c] = -(x[b * cols + c] * g[c]);
   const auto* bits = static_cast<const uint8_t*>(codes.data);
   int64_t b0 = 0;
+  // Chunks of 4: more vectors' accumulators no longer fit the 16 registers (measured slower per vector).
   for (; b0 + 4 <= batch; b0 += 4) chunk<4>(bits, row_bytes, h, nxg.data(), cols, y, rows, b0);
   if (batch - b0 >= 2) {
     chunk<2>(bits, row_bytes, h, nxg.data(), cols, y, rows, b0);

@@ -25,7 +25,8 @@ const builds = [
   ['avx2', `${build}bitscale_cpu_avx2.node`, cpuHasAvx2Fma()],
 ] as const;
 
-// Shapes straddle the AVX2 word (32 columns) and byte boundaries; batches 1..7 hit every chunk size.
+// Shapes straddle the AVX2 word (32 columns) and byte boundaries, and the kernel's column blocks (4096 / chunk
+// columns: 2100 and 4133 span several); batches 1..7 hit every chunk size.
 const shapes = [
   [1, 1],
   [3, 7],
@@ -33,6 +34,8 @@ const shapes = [
   [65, 100],
   [129, 257],
   [300, 1000],
+  [9, 2100],
+  [40, 4133],
 ];
 
 for (const [name, path, runnable] of builds) {
