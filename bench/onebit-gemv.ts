@@ -1,6 +1,7 @@
 // Packed OneBit GEMV (native/cpu/onebit.cc) at 4096x4096 and 8192x8192, and a batch-8 GEMM at 4096:
 //   bandwidth: bytes the GEMV reads and writes per second, against a memcpy of the packed matrix's size on
-//              the same machine, same threads (memcpy counted as bytes read + bytes written, STREAM's "copy");
+//              the same machine, same threads (memcpy counted as bytes read + bytes written, STREAM's "copy";
+//              at these sizes it runs from cache; a 256 MiB memcpy is recorded too, for DRAM);
 //   time:      against the fp32 product of the same shape through the addon's matmul (OpenBLAS sgemm, m = batch).
 // Runs are interleaved (so other processes' load falls on all alike); medians over REPEATS after a warm-up.
 // Writes bench/results/onebit-gemv.json and prints one JSON line per figure.
@@ -84,6 +85,11 @@ for (const { n, batch } of cases) {
   lines.push(figure(`onebit-gemv-${shape}-time`, tPacked * 1e3, tF32 * 1e3, 'ms', false));
 }
 
+// For scale: memcpy of 256 MiB, far past every cache (DRAM bandwidth, read + write counted).
+const big = 256 * 2 ** 20;
+const [bigSrc, bigDst] = [new Uint8Array(big).fill(3), new Uint8Array(big)];
+const [tBig] = timeInterleaved([() => copyBytes(bigSrc, bigDst, big)]);
+
 writeJsonAtomic('bench/results/onebit-gemv.json', {
   bench: 'onebit-gemv',
   description:
@@ -95,6 +101,7 @@ writeJsonAtomic('bench/results/onebit-gemv.json', {
   repeats: REPEATS,
   date: new Date().toISOString(),
   results: rows,
+  memcpy_256MiB_GBps: (2 * big) / tBig / 1e9,
   goal: 'packed bandwidth >= 0.8 x memcpy',
 });
 for (const line of lines) console.log(JSON.stringify(line));
