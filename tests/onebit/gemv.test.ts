@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { CpuAddon } from '../../src/backends/cpu/addon-types.ts';
 import { cpuHasAvx2Fma } from '../../src/backends/cpu/load-addon.ts';
 import { nativeOnebitGemm } from '../../src/backends/cpu/onebit-kernel.ts';
-import { onebitGemmReference } from '../../src/onebit/gemv.ts';
-import { packSigns } from '../../src/onebit/packed.ts';
+import { onebitGemm, onebitGemmReference } from '../../src/onebit/gemv.ts';
+import { packSigns, packTernary } from '../../src/onebit/packed.ts';
 import type { PackedLinear } from '../../src/onebit/packed-file.ts';
 
 function rand(n: number, seed: number): Float32Array {
@@ -80,3 +80,20 @@ for (const [name, path, runnable] of builds) {
     );
   });
 }
+
+test('onebitGemm (the library entry) matches the reference, writes into `out`, and refuses ternary layers', () => {
+  const [rows, cols, batch] = [33, 70, 3];
+  const layer: PackedLinear = {
+    weight: packSigns(rand(rows * cols, 11), rows, cols),
+    g: rand(cols, 12),
+    h: rand(rows, 13),
+  };
+  const x = rand(batch * cols, 14);
+  const want = onebitGemmReference(layer, x, batch);
+  const out = new Float32Array(batch * rows);
+  assert.equal(onebitGemm(layer, x, batch, out), out);
+  for (const [i, v] of out.entries()) assert.ok(Math.abs(v - want[i]) <= 1e-4, `y[${i}]: ${v} vs ${want[i]}`);
+  const ternary = { ...layer, weight: packTernary(new Array(rows * cols).fill(1), rows, cols) };
+  assert.throws(() => onebitGemm(ternary, x, batch), /weight.format: ternary2/);
+  assert.throws(() => onebitGemm(layer, x.subarray(1), batch), /x.length/);
+});
