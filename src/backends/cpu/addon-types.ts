@@ -159,6 +159,20 @@ export interface CpuAddon {
   /** From native/cpu/fake_quant.cc (numerics); absent until that file is built. */
   fakeQuant?(spec: Float64Array, x: F32, out: F32, rows: number, cols: number, steMask: F32 | null): void;
 
+  /** From native/cpu/onebit.cc: y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ), S = ±1 packed sign1 (src/onebit/packed.ts). */
+  onebitGemm?(
+    codes: Uint8Array,
+    g: F32,
+    h: F32,
+    x: F32,
+    y: F32,
+    rows: number,
+    cols: number,
+    batch: number,
+  ): void;
+  /** Bench only (native/cpu/onebit.cc): memcpy of n bytes split across the OpenMP team. */
+  copyBytes?(src: Uint8Array, dst: Uint8Array, n: number): void;
+
   /** From native/cpu/gptq.cc (numerics): the kernels of src/numerics/gptq-kernels.ts, positionally. */
   gptqHessian?(x: F32, tokens: number, cols: number, h: Float64Array): void;
   gptqInverseCholesky?(h: Float64Array, n: number): void;
