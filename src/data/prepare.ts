@@ -227,12 +227,7 @@ function prepareTokens(corpus: TokenCorpus, options: PrepareDataOptions, started
     if (tokens.length < 2)
       throw new CorpusError(name, `its split has ${tokens.length} tokens; need at least 2`);
   }
-  let eotId: number | null = null;
-  try {
-    eotId = tokenizer?.specialId(END_OF_TEXT) ?? null;
-  } catch {
-    eotId = null;
-  }
+  const eotId = eotIdOf(tokenizer);
   return {
     tokenizer,
     vocabSize,
@@ -397,12 +392,7 @@ function shardFolder(source: StreamSource, options: PrepareDataOptions, started:
   const valSource = new ShardedTokens(valLayouts, vocabSize);
   const val = materialize(valSource);
   valSource.close();
-  let eotId: number | null = null;
-  try {
-    eotId = tokenizer?.specialId(END_OF_TEXT) ?? null;
-  } catch {
-    eotId = null;
-  }
+  const eotId = eotIdOf(tokenizer);
   return {
     tokenizer,
     vocabSize,
@@ -422,4 +412,13 @@ function shardFolder(source: StreamSource, options: PrepareDataOptions, started:
       seconds: (performance.now() - started) / 1000,
     },
   };
+}
+
+/** The end-of-text id of a tokenizer that has one, else null (a token corpus may come without a tokenizer). */
+function eotIdOf(tokenizer: Tokenizer | null): number | null {
+  try {
+    return tokenizer?.specialId(END_OF_TEXT) ?? null;
+  } catch {
+    return null;
+  }
 }
