@@ -1,7 +1,6 @@
 // `bitscale study --dry-run`: a study's jobs and what they will cost, with nothing run or written.
 import { readFileSync } from 'node:fs';
-import type { TrainConfig } from '../sweep/expand.ts';
-import { expandSweep } from '../sweep/expand.ts';
+import { expandSweep, recipeOf, type TrainConfig } from '../sweep/expand.ts';
 import { loadSweepSpec } from '../sweep/spec.ts';
 import { estimateJobs, type StudyEstimate, type Throughput } from './estimate.ts';
 import { studyBackend } from './run-config.ts';
@@ -50,7 +49,8 @@ function summarize(kind: string, config: Record<string, unknown>): string {
     const c = config as TrainConfig;
     const m = c.model as Record<string, unknown>;
     const p = c.precision;
-    return `d${m.d_model ?? m.dModel} L${m.n_layers ?? m.nLayers} D=${c.tokens} w=${p.w} a=${p.a} kv=${p.kv} seed ${c.seed}`;
+    const recipe = recipeOf(c);
+    return `d${m.d_model ?? m.dModel} L${m.n_layers ?? m.nLayers} D=${c.tokens} w=${p.w} a=${p.a} kv=${p.kv} seed ${c.seed}${recipe ? ` ${JSON.stringify(recipe)}` : ''}`;
   }
   if (kind === 'ptq') return `${config.method} ${config.precision} of ${config.source}`;
   return kind;

@@ -2,13 +2,16 @@
 // trainer's RunConfig. Keys keep the user's spelling (d_model or dModel), so errors name what the spec says.
 import { ConfigError } from '../nn/config.ts';
 import { camel } from '../nn/fields.ts';
-import type { TrainConfig } from '../sweep/expand.ts';
+import { recipeOf, type TrainConfig } from '../sweep/expand.ts';
 import { type RunConfig, resolveRunConfig } from '../train/config.ts';
 
 /** Keys of the shared train section that configure data rather than optimization. */
 const dataKeys = ['corpus', 'validation', 'vocabSize', 'tokenizer'];
 /** Keys of the shared train section that configure the execution, not the run. */
 const executionKeys = ['backend'];
+
+/** Keys of a recipe that belong to the model rather than to the optimization. */
+const modelRecipeKeys = ['dropout'];
 
 export function runConfigFromJob(job: TrainConfig): RunConfig {
   const data: Record<string, unknown> = {};
@@ -17,9 +20,16 @@ export function runConfigFromJob(job: TrainConfig): RunConfig {
     if (dataKeys.includes(camel(key))) data[key] = value;
     else if (!executionKeys.includes(key)) train[key] = value;
   }
+  // The run's recipe (weight decay, dropout, gradient clipping, ...) over the shared settings.
+  const modelRecipe: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(recipeOf(job) ?? {})) {
+    if (modelRecipeKeys.includes(camel(key))) modelRecipe[key] = value;
+    else train[key] = value;
+  }
   const { w, a, kv } = job.precision;
   const model = {
     ...job.model,
+    ...modelRecipe,
     precision: { ...((job.model.precision as object) ?? {}), weights: w, activations: a, kv },
   };
   try {

@@ -41,6 +41,17 @@ export const studyValidator: ConfigValidator = {
         train: settings,
       }),
     ),
+  recipe: (recipe, path) =>
+    issuesOf(path, () =>
+      runConfigFromJob({
+        model: { d_model: 8, n_layers: 1, n_heads: 2, context: 8 },
+        tokens: 1e6,
+        precision: { w: 'fp32', a: 'fp32', kv: 'fp32' },
+        seed: 0,
+        train: {},
+        recipe,
+      }),
+    ),
   ptq: (settings, path) => {
     const found: ConfigIssue[] = [];
     const parsed = checkPtqSettings(settings, `${path}.`, found);

@@ -1,4 +1,4 @@
-// Expansion of a sweep spec into jobs: one training job per (model, tokens, precision, seed), and one PTQ
+// Expansion of a sweep spec into jobs: one training job per (model, tokens, precision, recipe, seed), and one PTQ
 // job per (training job, P_post, method). The order is deterministic: the grid order of the spec.
 
 import { type Job, makeJob } from './job.ts';
@@ -11,6 +11,13 @@ export interface TrainConfig extends JsonObject {
   precision: TrainPrecision & JsonObject;
   seed: number;
   train: JsonObject;
+  // and `recipe` (a JsonObject), the run's entry of the recipe axis when the grid has one: see recipeOf.
+}
+
+/** A training job's entry of the recipe axis (given to the trainer over `train`), or undefined. */
+export function recipeOf(job: TrainConfig): JsonObject | undefined {
+  const recipe = job.recipe;
+  return recipe !== null && typeof recipe === 'object' && !Array.isArray(recipe) ? recipe : undefined;
 }
 
 /** The resolved config of a PTQ job: which training run it quantizes, to what, how. */
@@ -26,20 +33,24 @@ export function expandSweep(spec: SweepSpec): Job[] {
   for (const model of spec.grid.model) {
     for (const tokens of spec.grid.tokens) {
       for (const p of spec.grid.precision) {
-        for (const seed of spec.seeds) {
-          const config: TrainConfig = {
-            model,
-            tokens,
-            precision: { w: p.w, a: p.a, kv: p.kv },
-            seed,
-            train: spec.train,
-          };
-          const train = makeJob('train', config);
-          jobs.push(train);
-          for (const precision of spec.ptq.precisions) {
-            for (const method of spec.ptq.methods) {
-              const ptq: PtqConfig = { source: train.id, precision, method, settings: spec.ptq.settings };
-              jobs.push(makeJob('ptq', ptq, [train.id]));
+        // Without a recipe axis, job configs (and so run ids) are what they were before the axis existed.
+        for (const recipe of spec.grid.recipe.length > 0 ? spec.grid.recipe : [null]) {
+          for (const seed of spec.seeds) {
+            const config: TrainConfig = {
+              model,
+              tokens,
+              precision: { w: p.w, a: p.a, kv: p.kv },
+              seed,
+              train: spec.train,
+              ...(recipe === null ? {} : { recipe }),
+            };
+            const train = makeJob('train', config);
+            jobs.push(train);
+            for (const precision of spec.ptq.precisions) {
+              for (const method of spec.ptq.methods) {
+                const ptq: PtqConfig = { source: train.id, precision, method, settings: spec.ptq.settings };
+                jobs.push(makeJob('ptq', ptq, [train.id]));
+              }
             }
           }
         }

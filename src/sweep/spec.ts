@@ -9,6 +9,7 @@
 //     model: [{ d_model: 64, n_layers: 2, n_heads: 4 }]
 //     tokens: [100000, 200000]
 //     precision: [fp32, { w: int4, a: fp32, kv: fp32 }]       # or { w: [int4, int8], a: [fp32], kv: [fp32] }
+//     recipe: [{ weightDecay: 0 }, { weightDecay: 0.1, dropout: 0.1, gradClip: 0 }]   # optional axis
 //   ptq: { precisions: [int8, int4], methods: [rtn, gptq] }
 //
 // The model and train sub-configs belong to the trainer; it can plug in a ConfigValidator to check them.
@@ -46,6 +47,9 @@ export interface SweepSpec {
     /** Token budgets D. */
     tokens: number[];
     precision: TrainPrecision[];
+    /** Training recipes (settings that vary across runs, e.g. weight decay, dropout, gradient clipping), each
+     *  given to the trainer over the shared train settings; empty: no recipe axis. */
+    recipe: JsonObject[];
   };
   ptq: {
     precisions: string[];
@@ -63,6 +67,8 @@ export interface SweepSpec {
 export interface ConfigValidator {
   model(shape: JsonObject, path: string): SpecIssue[];
   train(settings: JsonObject, path: string): SpecIssue[];
+  /** One entry of the recipe axis (default: any mapping). */
+  recipe?(recipe: JsonObject, path: string): SpecIssue[];
   /** The shared PTQ settings (opaque to the sweep), and the group size PTQ jobs will use (0: per channel). */
   ptq(settings: JsonObject, path: string): { issues: SpecIssue[]; groupSize: number };
 }
@@ -172,9 +178,25 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
   let model: JsonObject[] = [];
   let tokens: number[] = [];
   let precision: TrainPrecision[] = [];
+  let recipe: JsonObject[] = [];
   if (!isObject(grid)) at(`${root}.grid`, `${show(grid)} is not a mapping (with model, tokens, precision)`);
   else {
-    checkKeys(grid, `${root}.grid`, ['model', 'tokens', 'precision'], at);
+    checkKeys(grid, `${root}.grid`, ['model', 'tokens', 'precision', 'recipe'], at);
+    if (grid.recipe !== undefined) {
+      recipe = listOf(
+        grid.recipe,
+        `${root}.grid.recipe`,
+        at,
+        (v, p) => {
+          if (!isObject(v))
+            return at(p, `${show(v)} is not a mapping of training settings (e.g. weightDecay: 0.1)`);
+          const found = validator.recipe?.(v as JsonObject, p) ?? [];
+          issues.push(...found);
+          return found.length === 0 ? (v as JsonObject) : null;
+        },
+        true,
+      ); // an empty axis is no axis: one run per point, as without it
+    }
     model = listOf(grid.model, `${root}.grid.model`, at, (v, p) => {
       if (!isObject(v)) return at(p, `${show(v)} is not a mapping (d_model, n_layers, n_heads, ...)`);
       const found = validator.model(v as JsonObject, p);
@@ -235,7 +257,7 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     name: name as string,
     seeds: unique(seeds),
     train: train as JsonObject,
-    grid: { model, tokens: unique(tokens), precision },
+    grid: { model, tokens: unique(tokens), precision, recipe },
     ptq: { ...ptq, precisions: unique(ptq.precisions), methods: unique(ptq.methods) },
   };
 }

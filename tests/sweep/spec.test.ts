@@ -93,7 +93,7 @@ grid:
   assert.deepEqual(issues.sort(), [
     'sweep.grid.model[0].n_heads: is required (a positive integer)',
     'sweep.grid.model[0].n_layers: 0 is not a positive integer',
-    'sweep.grid.precison: is not a known field (allowed: model, tokens, precision)',
+    'sweep.grid.precison: is not a known field (allowed: model, tokens, precision, recipe)',
     'sweep.grid.tokens: is an empty list',
     "sweep.name: \"bad name\" is not a name (letters, digits, '.', '_', '-')",
     'sweep.seeds[0]: -1 is not a non-negative integer',
