@@ -11,7 +11,7 @@ import type { JsonObject } from './spec.ts';
 export interface Job {
   /** contentId({ kind, config }). */
   id: string;
-  /** 'train', 'ptq', or any kind registered with registerJobKind. */
+  /** 'train', 'ptq', or any kind in the job-kind map (src/jobs/builtin.ts, or --kinds). */
   kind: string;
   config: JsonObject;
   /** Ids of jobs that must be done first (a PTQ job depends on the training job it quantizes). */
