@@ -114,3 +114,14 @@ export function steps(from: number, to: number, step: number): number[] {
   for (let k = 0; from + k * step <= to + 1e-12; k++) out.push(from + k * step);
   return out;
 }
+
+/** Start grids of the Chinchilla terms A/N^alpha + B/D^beta + E that the precision forms build on. */
+export function chinchillaTermParams(): ParamSpec[] {
+  return [
+    logParam('A', [2, 8]),
+    logParam('B', [2, 8]),
+    logParam('E', [0, 1]),
+    linearParam('alpha', [0.3, 0.6], 0),
+    linearParam('beta', [0.3, 0.6], 0),
+  ];
+}

@@ -10,7 +10,7 @@
 
 import { LawsInputError, LawsOptionError } from '../errors.ts';
 import type { Form, ParamSpec } from '../form.ts';
-import { linearParam, logParam } from '../form.ts';
+import { chinchillaTermParams, logParam } from '../form.ts';
 
 /** Parameter name of a format's efficiency: eff_4, eff_8, eff_inf. */
 export const efficiencyName = (bits: number) => `eff_${Number.isFinite(bits) ? bits : 'inf'}`;
@@ -30,11 +30,7 @@ export function efficiencyForm(levels: readonly (number | null)[]): Form {
   const reference = all[all.length - 1];
   const others = all.slice(0, -1);
   const params: ParamSpec[] = [
-    logParam('A', [2, 8]),
-    logParam('B', [2, 8]),
-    logParam('E', [0, 1]),
-    linearParam('alpha', [0.3, 0.6], 0),
-    linearParam('beta', [0.3, 0.6], 0),
+    ...chinchillaTermParams(),
     ...others.map((l) => logParam(efficiencyName(l), [Math.log(0.5)])),
   ];
   const reads: Record<string, string[]> = {

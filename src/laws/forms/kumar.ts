@@ -18,7 +18,7 @@
 
 import { LawsOptionError } from '../errors.ts';
 import type { Form, ParamSpec } from '../form.ts';
-import { linearParam, logParam } from '../form.ts';
+import { chinchillaTermParams, linearParam, logParam } from '../form.ts';
 
 export type Part = 'w' | 'a' | 'kv';
 export type KumarKind = 'precision' | 'ptq' | 'unified';
@@ -43,11 +43,7 @@ export function kumarForm(kind: KumarKind, options: KumarOptions = {}): Form {
   const unified = kind === 'unified';
 
   const params: ParamSpec[] = [
-    logParam('A', [2, 8]),
-    logParam('B', [2, 8]),
-    logParam('E', [0, 1]),
-    linearParam('alpha', [0.3, 0.6], 0),
-    linearParam('beta', [0.3, 0.6], 0),
+    ...chinchillaTermParams(),
     ...parts.map((x) => logParam(`gamma_${x}`, [Math.log(2.5)])),
   ];
   if (withPtq) {

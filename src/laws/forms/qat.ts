@@ -12,7 +12,7 @@
 
 import { LawsInputError } from '../errors.ts';
 import type { Form } from '../form.ts';
-import { linearParam, logParam, requireParams } from '../form.ts';
+import { chinchillaTermParams, linearParam, logParam, requireParams } from '../form.ts';
 
 export function qatForm(): Form {
   return {
@@ -20,11 +20,7 @@ export function qatForm(): Form {
     formula: 'A/N^alpha + B/D^beta + E + k D^gamma_D (log2 G)^gamma_G / N^gamma_N',
     variables: ['N', 'D', 'G'],
     params: [
-      logParam('A', [2, 8]),
-      logParam('B', [2, 8]),
-      logParam('E', [0, 1]),
-      linearParam('alpha', [0.3, 0.6], 0),
-      linearParam('beta', [0.3, 0.6], 0),
+      ...chinchillaTermParams(),
       logParam('k', [Math.log(0.01), Math.log(1)]),
       linearParam('gamma_D', [0.1, 0.4], 0),
       linearParam('gamma_G', [0.5, 1.5], 0),

@@ -15,7 +15,7 @@
 
 import { LawsInputError } from '../errors.ts';
 import type { Form } from '../form.ts';
-import { linearParam, logParam } from '../form.ts';
+import { chinchillaTermParams, linearParam, logParam } from '../form.ts';
 
 export function twoPhaseForm(): Form {
   return {
@@ -23,11 +23,7 @@ export function twoPhaseForm(): Form {
     formula: 'A/N^alpha + B/(D (1 - (1-eta) f))^beta + E + C/(N^gamma_N (f D)^rho)',
     variables: ['N', 'D', 'f'],
     params: [
-      logParam('A', [2, 8]),
-      logParam('B', [2, 8]),
-      logParam('E', [0, 1]),
-      linearParam('alpha', [0.3, 0.6], 0),
-      linearParam('beta', [0.3, 0.6], 0),
+      ...chinchillaTermParams(),
       linearParam('eta', [0.3, 0.8], 0, 1),
       logParam('C', [2, 6]),
       linearParam('gamma_N', [0.1, 0.4], 0),
