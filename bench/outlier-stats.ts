@@ -6,7 +6,7 @@
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
-import { LinearInputStats, weightStats } from '../src/nn/outliers.ts';
+import { LinearInputStats } from '../src/nn/outliers.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
@@ -58,10 +58,7 @@ function stepTimes(s: (typeof shapes)[number]): [number, number] {
       T.backward(loss);
       loss.item();
     });
-    if (collector) {
-      collector.read();
-      weightStats(params);
-    }
+    collector?.readWith(params);
     optimizer.update(1e-3); // reads the gradient norm: the step's synchronization, as in the trainer
     return performance.now() - started;
   };

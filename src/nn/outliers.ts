@@ -85,28 +85,41 @@ export class LinearInputStats {
 
   /** Reads every site's statistics back (one read) and frees them. */
   read(): ActivationStats {
-    if (this.sites.length === 0) return { sites: [], outlierDims: [], maxAbs: 0, kurtosis: 0 };
-    const values = T.noGrad(() =>
-      T.tidy(() =>
-        T.concat(
-          this.sites.map((s) => s.row),
-          0,
-        ).toArray(),
-      ),
+    return this.readWith(new Map()).activations;
+  }
+
+  /** read(), with the statistics of the linear weights of `params` in the same read. */
+  readWith(params: Params): { activations: ActivationStats; weights: WeightStats[] } {
+    const names = [...params.keys()].filter(isLinearWeight);
+    const weightRows = names.map((n) =>
+      T.noGrad(() => T.tidy(() => moments(T.reshape(params.get(n)!, [-1])).keep())),
     );
-    for (const s of this.sites) s.row.dispose();
+    const rows = [...this.sites.map((s) => s.row), ...weightRows];
+    const values = rows.length > 0 ? T.noGrad(() => T.tidy(() => T.concat(rows, 0).toArray())) : [];
+    for (const row of rows) row.dispose();
+    const activations = this.parse(values);
+    const at = values.length - 3 * names.length;
+    const weights = names.map((name, i) => ({
+      name: siteName(name),
+      maxAbs: values[at + 3 * i],
+      kurtosis: kurtosisOf(values[at + 3 * i + 1], values[at + 3 * i + 2]),
+    }));
+    this.sites.length = 0;
+    this.seen.clear();
+    return { activations, weights };
+  }
+
+  private parse(values: ArrayLike<number>): ActivationStats {
+    if (this.sites.length === 0) return { sites: [], outlierDims: [], maxAbs: 0, kurtosis: 0 };
     const { positionFraction, layerFraction } = this.criterion;
     const sites: SiteStats[] = [];
-    const fractions: Float64Array[] = [];
+    const fractions: number[][] = [];
     let at = 0;
     for (const s of this.sites) {
       const [maxAbs, m2, m4] = [values[at], values[at + 1], values[at + 2]];
-      const hits = Float64Array.from(values.subarray(at + 3, at + 3 + s.width));
+      const hits = Array.from({ length: s.width }, (_, d) => values[at + 3 + d]);
       at += 3 + s.width;
-      const dims: number[] = [];
-      hits.forEach((h, d) => {
-        if (h >= positionFraction) dims.push(d);
-      });
+      const dims = hits.flatMap((h, d) => (h >= positionFraction ? [d] : []));
       sites.push({ site: s.site, maxAbs, kurtosis: kurtosisOf(m2, m4), dims });
       fractions.push(hits);
     }
@@ -118,8 +131,6 @@ export class LinearInputStats {
       const layers = residual.filter((i) => fractions[i][d] >= positionFraction).length;
       if (layers > 0 && layers >= layerFraction * residual.length) outlierDims.push(d);
     }
-    this.sites.length = 0;
-    this.seen.clear();
     return {
       sites,
       outlierDims,
@@ -130,23 +141,7 @@ export class LinearInputStats {
 }
 
 /** max |w| and kurtosis of every linear weight, with one read. */
-export function weightStats(params: Params): WeightStats[] {
-  const names = [...params.keys()].filter(isLinearWeight);
-  if (names.length === 0) return [];
-  const values = T.noGrad(() =>
-    T.tidy(() =>
-      T.concat(
-        names.map((n) => moments(T.reshape(params.get(n)!, [-1]))),
-        0,
-      ).toArray(),
-    ),
-  );
-  return names.map((name, i) => ({
-    name: siteName(name),
-    maxAbs: values[3 * i],
-    kurtosis: kurtosisOf(values[3 * i + 1], values[3 * i + 2]),
-  }));
-}
+export const weightStats = (params: Params): WeightStats[] => new LinearInputStats().readWith(params).weights;
 
 /** The few numbers a run table carries: activation and weight extremes, mean kurtosis, outlier dimensions. */
 export interface OutlierSummary {

@@ -214,7 +214,7 @@ function trainWith(
       T.backward(l, scaler ? T.scalar(lossScale, { backend }) : undefined);
       return l.item();
     });
-    const stats = collector ? { activations: collector.read(), weights: weightStats(params) } : undefined;
+    const stats = collector?.readWith(params); // one read: activations and weights
     // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged;
     // under fp16 an overflowing gradient (finite loss) is the loss scale's to handle: the step is skipped.
     const scaledNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
