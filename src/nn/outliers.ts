@@ -44,8 +44,8 @@ export interface ActivationStats {
 }
 
 /** max |x|, second and fourth central moments: the vector [maxAbs, m2, m4] (3) on the backend. */
-function moments(flat: Tensor): Tensor {
-  const maxAbs = T.max(T.abs(flat));
+function moments(flat: Tensor, abs = T.abs(flat)): Tensor {
+  const maxAbs = T.max(abs);
   const centered = T.sub(flat, T.mean(flat));
   const sq = T.square(centered);
   return T.concat(
@@ -76,8 +76,9 @@ export class LinearInputStats {
       T.tidy(() => {
         const flat = T.reshape(x, [-1, width]);
         // Fraction of positions (rows) where each dimension reaches the threshold.
-        const hits = T.mean(T.ge(T.abs(flat), this.criterion.threshold), 0);
-        return T.concat([moments(flat), hits], 0).keep();
+        const abs = T.abs(flat);
+        const hits = T.mean(T.ge(abs, this.criterion.threshold), 0);
+        return T.concat([moments(flat, abs), hits], 0).keep();
       }),
     );
     this.sites.push({ site: siteName(weightName), width, row });

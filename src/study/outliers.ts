@@ -227,7 +227,7 @@ function claims(runs: OutlierRunRow[], variants: string[], effects: RecipeEffect
     }
     const dt = effectOn('dtype', `δ ${w8a8}`);
     const dtypes = [...new Set(runs.map((r) => r.settings.dtype))];
-    if (dt && dt.change.endsWith('→ fp16')) {
+    if (dt?.change.endsWith('→ fp16')) {
       const holds = dt.lo > 0;
       out.push({
         id: 'dtype',

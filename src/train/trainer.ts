@@ -129,9 +129,8 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       cacheDir: options.cacheDir,
       tokenizer: config.data.tokenizer,
     });
-  const { model, train: opt } = config;
-  const dtype = opt.dtype ?? 'fp32';
-  const problem = dtypeProblem(dtype, backend.name);
+  const opt = config.train;
+  const problem = dtypeProblem(opt.dtype ?? 'fp32', backend.name);
   if (problem) throw new ConfigError('train.dtype', problem);
   // An explicit dtype sets a backend's matmul mode where it has one (cuda), for this run only.
   return withMatmulMode(backend, opt.dtype, () => trainWith(config, options, backend, data, started));
