@@ -3,7 +3,7 @@
 
 import { buildCharts } from './charts.ts';
 import { fitInputs } from './fit-inputs.ts';
-import { outlierSection } from './outliers-section.ts';
+import { outlierCharts, outlierSection } from './outliers-section.ts';
 import { renderChart } from './svg/chart.ts';
 import { esc } from './svg/xml.ts';
 import type { ReportInput, RunRow } from './types.ts';
@@ -28,7 +28,8 @@ th { background: #f5f5f5; } td.text { text-align: left; font-family: ui-monospac
 `;
 
 export function renderReport(input: ReportInput): RenderedReport {
-  const charts = buildCharts(input).map((c) => ({ id: c.id, title: c.spec.title, svg: renderChart(c.spec) }));
+  const named = [...buildCharts(input), ...(input.outliers ? outlierCharts(input.outliers) : [])];
+  const charts = named.map((c) => ({ id: c.id, title: c.spec.title, svg: renderChart(c.spec) }));
   const chart = (id: string) => {
     const c = charts.find((x) => x.id === id);
     return c ? `<figure id="chart-${c.id}">${c.svg}</figure>` : '';
@@ -53,7 +54,7 @@ ${qualityList(input)}
 ${chart('fitted-vs-observed')}${chart('residuals')}
 <h2>Post-training quantization</h2>
 ${chart('delta-ptq-vs-D')}${chart('critical-data-vs-N')}
-${input.outliers ? outlierSection(input.outliers) : ''}
+${input.outliers ? outlierSection(input.outliers, chart) : ''}
 <h2>Compute-optimal training precision</h2>
 ${decisionText(input)}
 ${chart('p-star-vs-compute')}${chart('loss-vs-precision')}

@@ -64,6 +64,10 @@ test('a tiny outlier study: statistics, activation PTQ, recipe effects and the r
   const html = readFileSync(written.html, 'utf8');
   assert.ok(html.includes('<h2 id="outliers">Outliers and the training recipe</h2>'));
   assert.equal((html.match(/<li id="outlier-claim-/g) ?? []).length, report.claims.length);
+  for (const id of ['outliers-delta-w8a8-vs-N', 'outliers-max-abs-vs-N']) {
+    assert.ok(html.includes(`<figure id="chart-${id}"><svg`), `chart ${id}`);
+    assert.ok(existsSync(join(dir, 'report', 'charts', `${id}.svg`)), `${id}.svg`);
+  }
   assert.equal(
     (html.slice(html.indexOf('<table id="outlier-runs">')).match(/<tr><td class="text">wd /g) ?? []).length,
     8,
