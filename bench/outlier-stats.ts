@@ -21,7 +21,7 @@ const backendName = option('backend', 'cpu');
 const steps = Number(option('steps', '20'));
 process.env.BITSCALE_THREADS ??= option('threads', '1');
 
-const shapes = [
+const cpuShapes = [
   { name: 'quick d64 L3 T64 B16 V512', d: 64, layers: 3, heads: 4, context: 64, batch: 16, vocab: 512 },
   {
     name: 'reference d128 L4 T128 B16 V2048',
@@ -33,6 +33,28 @@ const shapes = [
     vocab: 2048,
   },
 ];
+/** On a GPU: the smallest and largest models of experiments/outliers.yaml. */
+const gpuShapes = [
+  {
+    name: 'outliers d128 L4 T256 B64 V8192',
+    d: 128,
+    layers: 4,
+    heads: 4,
+    context: 256,
+    batch: 64,
+    vocab: 8192,
+  },
+  {
+    name: 'outliers d384 L6 T256 B64 V8192',
+    d: 384,
+    layers: 6,
+    heads: 6,
+    context: 256,
+    batch: 64,
+    vocab: 8192,
+  },
+];
+const shapes = backendName === 'cuda' ? gpuShapes : cpuShapes;
 
 /** Milliseconds per step, [without statistics, with them on every step], interleaved step by step. */
 function stepTimes(s: (typeof shapes)[number]): [number, number] {
