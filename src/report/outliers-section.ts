@@ -5,8 +5,11 @@ import type { ChartSpec } from './svg/chart.ts';
 import { esc } from './svg/xml.ts';
 import type { OutlierReport, OutlierRunRow } from './types.ts';
 
-const num = (x: number | null, digits = 4) =>
-  x === null ? '—' : Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(digits)).toString();
+const num = (x: number | null, digits = 4) => {
+  if (x === null) return '—';
+  if (x !== 0 && Math.abs(x) < 1e-3) return x.toExponential(digits - 2);
+  return Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(digits)).toString();
+};
 
 /** One line per recipe of a quantity against model size N. */
 function perRecipe(
