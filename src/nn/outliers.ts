@@ -1,7 +1,8 @@
 // Activation and weight statistics of a language model (Ahmadian et al.; Dettmers et al.'s LLM.int8 criterion):
-// per linear layer, max |x| and kurtosis (Pearson's: 3 for a normal distribution) of its input, and the input dimensions whose magnitude reaches the
-// outlier threshold on many positions; per linear weight, max |w| and kurtosis. Everything is reduced on the
-// backend with tensor ops (so every backend computes it) and read to the host once, as one small vector.
+// per linear layer, max |x| and kurtosis (Pearson's: 3 for a normal distribution) of its input, and the input
+// dimensions whose magnitude reaches the outlier threshold on many positions; per linear weight, max |w| and
+// kurtosis. Everything is reduced on the backend with tensor ops (so every backend computes it) and read to the
+// host once, as one small vector.
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 import { isLinearWeight, type Params } from './transformer.ts';
