@@ -57,6 +57,11 @@ export interface ForwardOptions {
   train: boolean;
   /** Sees the input of every linear layer (post-training quantization calibrates on these). */
   onLinearInput?: (weightName: string, input: Tensor) => void;
+  /** Replaces the input of a linear layer (activation quantization after training), after onLinearInput. */
+  linearInput?: (weightName: string, input: Tensor) => Tensor;
+  /** Half-precision compute, emulated: activations (and, through the casts' gradients, their gradients) are
+   *  rounded to this storage type at every layer boundary. Absent: fp32. */
+  compute?: 'bf16' | 'f16';
 }
 
 /** Names of the linear layers' weights: what weight precision and post-training quantization apply to. */
@@ -70,32 +75,36 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const hs = c.dModel / nh;
   const get = (name: string) => params.get(name)!;
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
+  const compute = options.compute;
+  const half = (x: Tensor) => (compute ? T.cast(T.cast(x, compute), 'f32') : x);
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
   const linear = (x: Tensor, name: string) => {
     options.onLinearInput?.(name, x);
-    return T.matmul(x, maybeQuant(get(name), p.weights), { transB: true });
+    const input = options.linearInput ? options.linearInput(name, x) : x;
+    return half(T.matmul(input, maybeQuant(get(name), p.weights), { transB: true }));
   };
 
-  let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
+  let x = half(T.embedding(get('tok_emb.weight'), tokens)); // (B, T, C)
   for (let l = 0; l < c.nLayers; l++) {
     const w = (name: string) => get(`blocks.${l}.${name}`);
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = maybeQuant(T.rmsNorm(x, w('attn_norm.weight')), p.activations);
+    const h = half(maybeQuant(T.rmsNorm(x, w('attn_norm.weight')), p.activations));
     const heads = (t: Tensor) => T.reshape(t, [B, Tn, nh, hs]);
     const q = T.rope(heads(lin(h, 'attn.wq.weight')), c.ropeBase);
     const k = maybeQuant(T.rope(heads(lin(h, 'attn.wk.weight')), c.ropeBase), p.kv);
     const v = maybeQuant(heads(lin(h, 'attn.wv.weight')), p.kv);
-    const a = maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, c.dModel]), p.activations);
+    const a = half(maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, c.dModel]), p.activations));
     x = T.add(x, drop(lin(a, 'attn.wo.weight')));
 
-    const m = maybeQuant(T.rmsNorm(x, w('mlp_norm.weight')), p.activations);
-    const gated = T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight'));
+    const m = half(maybeQuant(T.rmsNorm(x, w('mlp_norm.weight')), p.activations));
+    const gated = half(T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')));
     x = T.add(x, drop(lin(maybeQuant(gated, p.activations), 'mlp.w_down.weight')));
   }
-  const final = T.rmsNorm(x, get('norm.weight'));
+  const final = half(T.rmsNorm(x, get('norm.weight')));
   // Embeddings and the output head stay in full precision: N counts non-embedding parameters.
   const head = c.tiedEmbeddings ? get('tok_emb.weight') : get('lm_head.weight');
-  return T.matmul(final, head, { transB: true });
+  // Under half compute the logits are half too (their gradient is where fp16 overflows first).
+  return half(T.matmul(final, head, { transB: true }));
 }
 
 /** Mean next-token cross-entropy (nats) of inputs -> targets, both i32 (B, T). */

@@ -2,6 +2,7 @@
 // Kumar's N_eff form on the quantized-training runs, delta_PTQ on the post-training results, and the unified
 // law where the grid varies both; each with bootstrap intervals and held-out error on the largest runs.
 // Diverged runs are listed and left out.
+
 import {
   type ComputeOptimum,
   type CostModel,
@@ -17,6 +18,7 @@ import {
   type Row,
   undecidable,
 } from '../laws/index.ts';
+import type { OutlierReport } from '../report/types.ts';
 
 /** One finished run of the study, flattened: a training run (Ppost = Infinity) or one PTQ result of it. */
 export interface StudyRow extends Row {
@@ -60,6 +62,8 @@ export interface StudyAnalysis {
   })[];
   /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
   decision: { cost: string; model: CostModel; undecided?: string };
+  /** Recipes, activation outliers and W8A8 / weight-only PTQ (./outliers.ts), when the study has them. */
+  outliers?: OutlierReport;
 }
 
 export interface AnalyzeOptions {

@@ -401,6 +401,7 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         warnings: f.result!.warnings,
       })),
     findings: findings(analysis),
+    ...(analysis.outliers ? { outliers: analysis.outliers } : {}),
     bitsSlice: bitsSlice(analysis.rows.filter((r) => r.kind === 'train' && r.status === 'done')),
     explorer: analysis.fits
       .filter((f) => f.result)

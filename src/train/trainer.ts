@@ -13,13 +13,23 @@ import {
   saveTokenizer,
 } from '../data/index.ts';
 import '../backends/index.ts';
-import { parameterCount } from '../nn/config.ts';
+import { ConfigError, parameterCount } from '../nn/config.ts';
+import {
+  type ActivationStats,
+  LinearInputStats,
+  type OutlierSummary,
+  summarizeOutliers,
+  type WeightStats,
+  weightStats,
+} from '../nn/outliers.ts';
 import { initParams, lossOf } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { type RunConfig, stepsOf } from './config.ts';
-import { evaluate } from './evaluate.ts';
+import { dtypeProblem, roundingOf, withMatmulMode } from './compute-dtype.ts';
+import { criterionOf, type RunConfig, stepsOf } from './config.ts';
+import { activationStats, evaluate } from './evaluate.ts';
+import { defaultLossScale, LossScaler } from './loss-scale.ts';
 
 export interface Progress {
   step: number;
@@ -57,6 +67,15 @@ export interface TrainSummary {
   tokensPerSecond: number;
   wallSeconds: number;
   backend: string;
+  /** Compute dtype the run trained in. */
+  dtype: string;
+  /** fp16: steps whose gradients overflowed and were skipped (over the whole run, resumes included). */
+  overflowSteps?: number;
+  lossScale?: number;
+  /** Activation statistics on a validation batch and weight statistics, at the end of training. */
+  outliers?: OutlierSummary;
+  activationStats?: ActivationStats;
+  weightStats?: WeightStats[];
 }
 
 /** Validation tokens that evaluate() scores: whole windows of `context` tokens. */
@@ -81,6 +100,11 @@ interface MetricRow {
   gradNorm?: number;
   tokensPerSecond?: number;
   valLoss?: number;
+  /** fp16: the loss scale the step used, and whether its gradients overflowed (the step was skipped). */
+  lossScale?: number;
+  skipped?: boolean;
+  /** Sampled steps (train.statsEvery): the training batch's activation and the weights' statistics. */
+  stats?: { activations: ActivationStats; weights: WeightStats[] };
 }
 
 /** Metric rows before `step` (what a resumed run keeps of its history). */
@@ -105,7 +129,24 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       cacheDir: options.cacheDir,
       tokenizer: config.data.tokenizer,
     });
+  const opt = config.train;
+  const problem = dtypeProblem(opt.dtype ?? 'fp32', backend.name);
+  if (problem) throw new ConfigError('train.dtype', problem);
+  // An explicit dtype sets a backend's matmul mode where it has one (cuda), for this run only.
+  return withMatmulMode(backend, opt.dtype, () => trainWith(config, options, backend, data, started));
+}
+
+function trainWith(
+  config: RunConfig,
+  options: TrainOptions,
+  backend: T.Tensor['backend'],
+  data: PreparedData,
+  started: number,
+): TrainSummary {
   const { model, train: opt } = config;
+  const dtype = opt.dtype ?? 'fp32';
+  const compute = roundingOf(dtype);
+  const criterion = criterionOf(opt);
   const steps = stepsOf(config);
   const hash = configHash(config);
   const dir = options.outDir;
@@ -129,6 +170,15 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     startStep = state.step;
   }
   const metrics = keepMetricsBefore(paths.metrics, startStep);
+  // fp16: dynamic loss scaling, resumed from the last scale the metrics recorded.
+  const lastScale = [...metrics].reverse().find((m) => m.lossScale !== undefined)?.lossScale;
+  const scaler =
+    dtype === 'fp16'
+      ? new LossScaler({
+          initial: lastScale ?? opt.lossScale ?? defaultLossScale.initial,
+          window: opt.lossScaleWindow ?? defaultLossScale.window,
+        })
+      : null;
   const writeMetrics = () =>
     writeFileAtomic(paths.metrics, metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
 
@@ -149,16 +199,27 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     }
     T.manualSeed(opt.seed * 1_000_003 + step); // dropout masks are a function of (seed, step): resumable
     const batch = sampler.batch(step);
+    const sampled = (opt.statsEvery ?? 0) > 0 && step % (opt.statsEvery ?? 1) === 0;
+    const collector = sampled ? new LinearInputStats(criterion) : null;
+    const lossScale = scaler?.scale ?? 1;
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
-      const l = lossOf(model, params, inputs, targets, { train: true });
-      T.backward(l);
+      const l = lossOf(model, params, inputs, targets, {
+        train: true,
+        compute,
+        onLinearInput: collector?.observe,
+      });
+      T.backward(l, scaler ? T.scalar(lossScale, { backend }) : undefined);
       return l.item();
     });
-    // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged.
-    const gradNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
-    if (!Number.isFinite(gradNorm)) {
+    const stats = collector?.readWith(params); // one read: activations and weights
+    // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged;
+    // under fp16 an overflowing gradient (finite loss) is the loss scale's to handle: the step is skipped.
+    const scaledNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
+    const skipped = scaler !== null && Number.isFinite(loss) && !scaler.update(scaledNorm);
+    const gradNorm = scaledNorm / lossScale;
+    if (!skipped && !Number.isFinite(gradNorm)) {
       status = 'diverged';
       divergedAtStep = step;
       optimizer.zeroGrad();
@@ -166,12 +227,19 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       break;
     }
     const lr = learningRate(step, opt.lr, opt.warmupSteps, steps, opt.minLrRatio);
-    optimizer.update(lr, gradNorm);
-    lastLoss = loss;
+    if (skipped) optimizer.zeroGrad();
+    else {
+      optimizer.update(lr, gradNorm, lossScale);
+      lastLoss = loss;
+    }
     timedTokens += tokensPerStep;
     const elapsed = (performance.now() - loopStart) / 1000;
     const tokensPerSecond = timedTokens / Math.max(elapsed, 1e-9);
-    const row: MetricRow = { step, loss, lr, gradNorm, tokensPerSecond };
+    const row: MetricRow = skipped
+      ? { step, loss, lossScale, skipped, tokensPerSecond }
+      : { step, loss, lr, gradNorm, tokensPerSecond };
+    if (scaler && !skipped) row.lossScale = lossScale;
+    if (stats) row.stats = stats;
     const last = step === steps - 1;
     if (last || (opt.evalEvery > 0 && (step + 1) % opt.evalEvery === 0)) row.valLoss = valLoss = evalNow();
     metrics.push(row);
@@ -191,6 +259,14 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
   }
   writeMetrics();
   const counts = parameterCount(model);
+  // The statistics a run table carries: one validation batch in evaluation mode, and the weights.
+  const finalStats =
+    status === 'done'
+      ? {
+          activationStats: activationStats(model, params, data.val, opt.batchSize, criterion),
+          weightStats: weightStats(params),
+        }
+      : null;
   const summary: TrainSummary = {
     status,
     steps,
@@ -211,6 +287,11 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     tokensPerSecond: timedTokens / Math.max((performance.now() - loopStart) / 1000, 1e-9),
     wallSeconds: (performance.now() - started) / 1000,
     backend: backend.name,
+    dtype,
+    ...(scaler ? { overflowSteps: metrics.filter((m) => m.skipped).length, lossScale: scaler.scale } : {}),
+    ...(finalStats
+      ? { outliers: summarizeOutliers(finalStats.activationStats, finalStats.weightStats), ...finalStats }
+      : {}),
   };
   if (status !== 'stopped') writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
   for (const p of params.values()) p.dispose();
