@@ -1,4 +1,5 @@
 // The shape of a Transformer++ language model, validated before any work starts.
+import type { ArchOptions } from './arch.ts';
 import { ConfigError, type ConfigIssue, Fields } from './fields.ts';
 import { bitnetPresets, checkPrecisionConfig, fullPrecision, type PrecisionConfig } from './precision.ts';
 
@@ -17,6 +18,8 @@ export interface ModelConfig {
   ropeBase: number;
   dropout: number;
   precision: PrecisionConfig;
+  /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
+  arch?: ArchOptions;
 }
 
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
