@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { builtinJobKinds } from '../jobs/builtin.ts';
 import { registerData } from './commands/data.ts';
+import { registerEval } from './commands/eval.ts';
 import { registerFit } from './commands/fit.ts';
 import { registerJob } from './commands/job.ts';
 import { registerOnebitNtk } from './commands/onebit-ntk.ts';
@@ -29,6 +30,7 @@ registerSmoke(program);
 registerData(program);
 registerTrain(program);
 registerPtq(program);
+registerEval(program);
 registerFit(program);
 registerPredict(program);
 registerOptimize(program);
