@@ -2,11 +2,14 @@
 // `architectures`) or a bitscale run folder. Both give a ModelConfig, Params and transformers-style encode.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isExportFile, readExport } from '../export/read-export.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import type { Params } from '../nn/transformer.ts';
+import * as T from '../tensor/index.ts';
 import { loadRun } from '../train/run.ts';
 import { HfModelError } from './errors.ts';
 import { type LoadOptions, loadHfModel } from './load.ts';
+import { hfTokenizerFromText } from './tokenizer.ts';
 
 export interface OpenModel {
   path: string;
@@ -28,6 +31,19 @@ export function isHfFolder(path: string): boolean {
 }
 
 export function openModel(path: string, options: LoadOptions = {}): OpenModel {
+  if (isExportFile(path)) {
+    if (options.backend) T.setDefaultBackend(options.backend);
+    const m = readExport(path);
+    const tokenizer =
+      m.tokenizerJson === null ? null : hfTokenizerFromText(m.tokenizerJson, `${path} (metadata)`);
+    return {
+      path,
+      kind: `export:${m.layout}`,
+      config: m.config,
+      params: m.params,
+      encode: tokenizer ? tokenizer.encode : null,
+    };
+  }
   if (isHfFolder(path)) {
     const m = loadHfModel(path, options);
     return {

@@ -21,11 +21,22 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function loadHfTokenizer(path: string): HfTokenizer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new HfModelError(path, 'file', `cannot read (${(e as Error).message})`);
+  }
+  return hfTokenizerFromText(text, path);
+}
+
+/** A tokenizer.json's text as a tokenizer; `path` names it in errors. */
+export function hfTokenizerFromText(text: string, path: string): HfTokenizer {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
-    throw new HfModelError(path, 'file', `cannot read as JSON (${(e as Error).message})`);
+    throw new HfModelError(path, 'file', `not valid JSON (${(e as Error).message})`);
   }
   if (!isRecord(json)) throw new HfModelError(path, 'file', 'is not a JSON object');
   const model = json.model;
