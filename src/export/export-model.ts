@@ -2,11 +2,13 @@
 // not as dequantized floats. Integer formats go to the int-codes/1 layout (int-file.ts), ternary and binary to
 // OneBit's packed layout (onebit/packed-file.ts, y = h ⊙ (S x) with g = 1 and h the per-row scales). The model
 // config and tokenizer ride in the metadata, so an exported file can be evaluated on its own (readExport).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { registerNativeGptq } from '../backends/cpu/gptq-kernels.ts';
 import type { LoadOptions } from '../hf/load.ts';
 import { openModel } from '../hf/open-model.ts';
+import { slidingWindowPerplexity } from '../hf/perplexity.ts';
+import { loadHfTokenizer } from '../hf/tokenizer.ts';
 import { readSafetensorsHeader, type SafeTensor } from '../io/safetensors.ts';
 import { isLinearWeight } from '../nn/transformer.ts';
 import { gptqKernels } from '../numerics/gptq-kernels.ts';
@@ -17,6 +19,7 @@ import { PACKED_LAYOUT, type PackedLinear, writePackedModel } from '../onebit/pa
 import { linearHessians } from '../ptq/calibrate.ts';
 import { PtqError } from '../ptq/settings.ts';
 import type * as T from '../tensor/index.ts';
+import { type GgufQuant, ggufArchOf, ggufTypes, readGgufModel, writeGgufModel } from './gguf-model.ts';
 import { type IntLinear, quantizeIntGptq, quantizeIntRtn } from './int-codes.ts';
 import { INT_LAYOUT, writeIntModel } from './int-file.ts';
 import { configKey, tokenizerKey } from './read-export.ts';
@@ -154,4 +157,64 @@ function packOneBit(p: T.Tensor, format: string): PackedLinear {
   }
   const weight = format === 'binary' ? packSigns(signs, rows, cols) : packTernary(signs, rows, cols);
   return { weight, g: new Float32Array(cols).fill(1), h };
+}
+
+export interface GgufExportSummary {
+  path: string;
+  quant: GgufQuant;
+  architecture: string;
+  quantized: number;
+  f32: number;
+  bytes: number;
+  /** With a text: perplexity of the source and of the GGUF's weights read back, and δ (nats/token). */
+  text?: { perplexity: number; exportedPerplexity: number; delta: number };
+}
+
+/** Writes a model (HF folder or run) as GGUF; with `text`, reads the file back and measures δ on it. */
+export function exportGguf(
+  modelPath: string,
+  out: string,
+  options: LoadOptions & { quant: GgufQuant; text?: string; window?: number; stride?: number },
+): GgufExportSummary {
+  if (!Object.hasOwn(ggufTypes, options.quant))
+    throw new PtqError(
+      '--gguf',
+      `${JSON.stringify(options.quant)} is not a GGUF type bitscale writes (allowed: ${Object.keys(ggufTypes).join(', ')})`,
+    );
+  const model = openModel(modelPath, options);
+  try {
+    const tokenizerPath = join(modelPath, 'tokenizer.json');
+    const tokenizer = existsSync(tokenizerPath) ? loadHfTokenizer(tokenizerPath) : null;
+    const written = writeGgufModel(out, model.config, model.params, {
+      quant: options.quant,
+      name: basename(modelPath),
+      tokenizer,
+    });
+    const summary: GgufExportSummary = {
+      path: out,
+      quant: options.quant,
+      architecture: ggufArchOf(model.config),
+      ...written,
+      bytes: statSync(out).size,
+    };
+    if (options.text !== undefined && model.encode) {
+      const ids = model.encode(options.text);
+      const window = { window: options.window, stride: options.stride };
+      const base = slidingWindowPerplexity(model.config, model.params, ids, window);
+      const params = readGgufModel(out, model.config);
+      try {
+        const exported = slidingWindowPerplexity(model.config, params, ids, window);
+        summary.text = {
+          perplexity: base.perplexity,
+          exportedPerplexity: exported.perplexity,
+          delta: exported.nll - base.nll,
+        };
+      } finally {
+        for (const p of params.values()) p.dispose();
+      }
+    }
+    return summary;
+  } finally {
+    for (const p of model.params.values()) p.dispose();
+  }
 }

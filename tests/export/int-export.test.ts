@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exportQuantized } from '../../src/export/export-model.ts';
+import { inspectFile } from '../../src/export/inspect.ts';
 import { dequantizeInt, quantizeIntRtn } from '../../src/export/int-codes.ts';
 import { readIntModel, writeIntModel } from '../../src/export/int-file.ts';
 import { readExport } from '../../src/export/read-export.ts';
@@ -133,4 +134,12 @@ test('an exported model (int4 RTN, int4 GPTQ, ternary) evaluates as itself and n
     assert.equal(levels.size, 1, `row ${r} of a ternary weight has one magnitude`);
   }
   assert.ok(ternary.bytes < int4.bytes);
+  // inspect: int4 codes (4 bits) + an f32 scale and a u8 zero point per 32 columns = 5.25 bits per weight;
+  // ternary2 codes (2 bits) + f32 g and h vectors over a 64 x 64 weight = 3 bits per weight.
+  const rowOf = (path: string, name: string) => inspectFile(path).rows.find((r) => r.name === name)!;
+  const i4 = rowOf(int4.path, 'blocks.0.attn.wq.weight');
+  assert.deepEqual([i4.format, i4.shape, i4.bitsPerParameter], ['int4 sym g32', [64, 64], 5.25]);
+  const t2 = rowOf(ternary.path, 'blocks.0.attn.wq.weight');
+  assert.deepEqual([t2.format, t2.bitsPerParameter], ['ternary2', 3]);
+  assert.equal(rowOf(int4.path, 'tok_emb.weight').format, 'F32');
 });
