@@ -42,8 +42,22 @@ export function toTokenizerJson(tokenizer: Tokenizer): Record<string, unknown> {
       normalized: true,
       special: true,
     })),
-    normalizer: null,
-    pre_tokenizer: byteLevel(tokenizer.options.addPrefixSpace, true),
+    normalizer: tokenizer.options.nfc ? { type: 'NFC' } : null,
+    pre_tokenizer: tokenizer.options.splitPattern
+      ? {
+          // Qwen2 / Llama 3: the split regex (as JavaScript reads it, also valid Oniguruma), then bytes.
+          type: 'Sequence',
+          pretokenizers: [
+            {
+              type: 'Split',
+              pattern: { Regex: tokenizer.options.splitPattern.source },
+              behavior: 'Isolated',
+              invert: false,
+            },
+            { ...byteLevel(false, true), use_regex: false },
+          ],
+        }
+      : byteLevel(tokenizer.options.addPrefixSpace, true),
     post_processor: byteLevel(true, false),
     decoder: byteLevel(true, true),
     model: {

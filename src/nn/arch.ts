@@ -1,6 +1,7 @@
 // Architecture options for models bitscale did not train (Hugging Face LLaMA, Qwen2, GPT-2 checkpoints).
 // A ModelConfig without `arch` is Transformer++ exactly as before; each option here switches one component.
 // Plain data (JSON), so a loaded model's config can be written and read back.
+import type { ConfigIssue } from './fields.ts';
 
 /** Rotary frequency rescaling, as transformers' rope_scaling / rope_parameters (attention factor 1). */
 export type RopeScaling =
@@ -66,4 +67,45 @@ export function ropeInvFreq(
     }
   }
   return f;
+}
+
+/** Checks an `arch` section as a run config carries it (a fine-tuned Hugging Face model); adds problems to issues. */
+export function checkArchOptions(
+  raw: unknown,
+  field: string,
+  issues: ConfigIssue[],
+): ArchOptions | undefined {
+  const before = issues.length;
+  const problem = (key: string, message: string) => issues.push({ field: `${field}.${key}`, message });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    issues.push({ field, message: 'must be a mapping of architecture options' });
+    return undefined;
+  }
+  const a = raw as Record<string, unknown>;
+  const allowed: Record<string, unknown[]> = {
+    norm: ['rms', 'layer'],
+    mlp: ['swiglu', 'gelu'],
+    positions: ['rope', 'learned'],
+  };
+  for (const [key, values] of Object.entries(allowed))
+    if (!values.includes(a[key]))
+      problem(key, `${JSON.stringify(a[key])} is not one of ${values.join(', ')}`);
+  for (const key of ['nKvHeads', 'headSize'])
+    if (!Number.isSafeInteger(a[key]) || (a[key] as number) < 1)
+      problem(key, `${JSON.stringify(a[key])} is not a positive integer`);
+  if (typeof a.normEps !== 'number' || !(a.normEps > 0))
+    problem('normEps', `${JSON.stringify(a.normEps)} is not a positive number`);
+  if (
+    !Array.isArray(a.biases) ||
+    !a.biases.every((b) => typeof b === 'string' && /^(attn|mlp)\.w\w+$/.test(b))
+  )
+    problem('biases', `${JSON.stringify(a.biases)} is not a list of linear layer names like attn.wq`);
+  const s = a.ropeScaling as Record<string, unknown> | null | undefined;
+  if (s !== null && s !== undefined && !['linear', 'dynamic', 'llama3'].includes(s.type as string))
+    problem('ropeScaling.type', `${JSON.stringify(s.type)} is not linear, dynamic or llama3`);
+  const known = ['norm', 'normEps', 'mlp', 'positions', 'ropeScaling', 'nKvHeads', 'headSize', 'biases'];
+  for (const key of Object.keys(a))
+    if (!known.includes(key)) problem(key, `unknown option (allowed: ${known.join(', ')})`);
+  if (issues.length > before) return undefined;
+  return { ...(a as unknown as ArchOptions), ropeScaling: (s ?? null) as RopeScaling | null };
 }
