@@ -44,7 +44,13 @@ test('with a zero learning rate the fine-tuned run is the loaded model at the ru
     train: { tokens: 512, batchSize: 4, lr: 0, evalTokens: 256 },
     backend: 'js',
   });
-  const ptq = evaluateText(join(root, 'gpt2'), text, { backend: 'js', quantize: [{ format: 'int4', method: 'rtn' }] });
+  const ptq = evaluateText(join(root, 'gpt2'), text, {
+    backend: 'js',
+    quantize: [{ format: 'int4', method: 'rtn' }],
+  });
   const run = evaluateText(out, text, { backend: 'js' });
-  assert.ok(Math.abs(run.base.nll - ptq.quantized[0].nll) < 1e-6, `${run.base.nll} vs ${ptq.quantized[0].nll}`);
+  assert.ok(
+    Math.abs(run.base.nll - ptq.quantized[0].nll) < 1e-6,
+    `${run.base.nll} vs ${ptq.quantized[0].nll}`,
+  );
 });
