@@ -14,6 +14,7 @@ import { isLinearWeight } from '../nn/transformer.ts';
 import { gptqKernels } from '../numerics/gptq-kernels.ts';
 import { chooseParams, quantizerFor } from '../numerics/quantizer.ts';
 import { quantSpec } from '../numerics/spec.ts';
+import { packLayer, svidInit } from '../onebit/linear.ts';
 import { packSigns, packTernary } from '../onebit/packed.ts';
 import { PACKED_LAYOUT, type PackedLinear, writePackedModel } from '../onebit/packed-file.ts';
 import { linearHessians } from '../ptq/calibrate.ts';
@@ -24,7 +25,19 @@ import { type IntLinear, quantizeIntGptq, quantizeIntRtn } from './int-codes.ts'
 import { INT_LAYOUT, writeIntModel } from './int-file.ts';
 import { configKey, tokenizerKey } from './read-export.ts';
 
-export const exportFormats = ['int2', 'int3', 'int4', 'int5', 'int6', 'int7', 'int8', 'ternary', 'binary'];
+/** Integer codes (int-codes/1), per-row RTN ternary/binary, or OneBit's SVID initialization (sign(W) with value vectors g, h). */
+export const exportFormats = [
+  'int2',
+  'int3',
+  'int4',
+  'int5',
+  'int6',
+  'int7',
+  'int8',
+  'ternary',
+  'binary',
+  'onebit',
+];
 
 export interface ExportOptions extends LoadOptions {
   format: string;
@@ -54,11 +67,11 @@ export function exportQuantized(modelPath: string, out: string, options: ExportO
       '--format',
       `${JSON.stringify(format)} cannot be exported as codes (allowed: ${exportFormats.join(', ')})`,
     );
-  const oneBit = format === 'ternary' || format === 'binary';
+  const oneBit = format === 'ternary' || format === 'binary' || format === 'onebit';
   if (oneBit && (groupSize !== 0 || method !== 'rtn'))
     throw new PtqError(
       '--group-size',
-      `${format} exports per-channel RTN only (OneBit's packed layout has one scale per row)`,
+      `${format} keeps one scale per row (OneBit's packed layout): no groups, no GPTQ`,
     );
   if (method === 'gptq' && options.calibrationText === undefined)
     throw new PtqError('--calibration-text', 'GPTQ needs a calibration text');
@@ -78,7 +91,15 @@ export function exportQuantized(modelPath: string, out: string, options: ExportO
     let count = 0;
     if (oneBit) {
       const linears = new Map<string, PackedLinear>();
-      for (const [name, p] of params) if (isLinearWeight(name)) linears.set(name, packOneBit(p, format));
+      for (const [name, p] of params) {
+        if (!isLinearWeight(name)) continue;
+        if (format !== 'onebit') linears.set(name, packOneBit(p, format));
+        else {
+          const [rows, cols] = p.shape;
+          const init = svidInit(Float32Array.from(p.toArray()), rows, cols, 'nmf');
+          linears.set(name, packLayer(init.w, init.g, init.h));
+        }
+      }
       count = linears.size;
       writePackedModel(out, { linears, dense }, { valueDtype: 'F32', metadata });
     } else {

@@ -142,4 +142,9 @@ test('an exported model (int4 RTN, int4 GPTQ, ternary) evaluates as itself and n
   const t2 = rowOf(ternary.path, 'blocks.0.attn.wq.weight');
   assert.deepEqual([t2.format, t2.bitsPerParameter], ['ternary2', 3]);
   assert.equal(rowOf(int4.path, 'tok_emb.weight').format, 'F32');
+  // OneBit's SVID initialization of the loaded model: sign1 codes with value vectors, evaluated as stored.
+  const onebit = exportQuantized(model, join(dir, 'onebit.safetensors'), { format: 'onebit', backend: 'js' });
+  assert.equal(rowOf(onebit.path, 'blocks.0.attn.wq.weight').format, 'sign1');
+  const onebitEval = evaluateText(onebit.path, text, { backend: 'js' });
+  assert.ok(Number.isFinite(onebitEval.base.nll) && onebitEval.base.nll !== exported.base.nll);
 });
