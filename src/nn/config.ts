@@ -1,4 +1,5 @@
 // The shape of a Transformer++ language model, validated before any work starts.
+import { type ArchOptions, checkArchOptions } from './arch.ts';
 import { ConfigError, type ConfigIssue, Fields } from './fields.ts';
 import { bitnetPresets, checkPrecisionConfig, fullPrecision, type PrecisionConfig } from './precision.ts';
 
@@ -17,6 +18,8 @@ export interface ModelConfig {
   ropeBase: number;
   dropout: number;
   precision: PrecisionConfig;
+  /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
+  arch?: ArchOptions;
 }
 
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
@@ -33,6 +36,7 @@ const modelKeys = [
   'dropout',
   'precision',
   'bitnet',
+  'arch',
 ];
 
 /** Fills defaults and checks every field; throws a ConfigError listing every bad one. */
@@ -60,8 +64,9 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
   const tiedEmbeddings = f.boolean('tiedEmbeddings', true);
   const ropeBase = f.number('ropeBase', 10000, Number.MIN_VALUE);
   const dropout = f.number('dropout', 0, 0, 0.999999);
-  let headSize: number | undefined;
-  if (dModel !== undefined && nHeads !== undefined) {
+  const arch = f.has('arch') ? checkArchOptions(f.get('arch'), f.name('arch'), issues) : undefined;
+  let headSize: number | undefined = arch?.headSize;
+  if (!f.has('arch') && dModel !== undefined && nHeads !== undefined) {
     if (dModel % nHeads !== 0)
       f.problem('nHeads', `${nHeads} does not divide ${f.name('dModel').slice(prefix.length)} ${dModel}`);
     else if ((dModel / nHeads) % 2 !== 0)
@@ -91,6 +96,7 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
     ropeBase: ropeBase as number,
     dropout: dropout as number,
     precision: precision as PrecisionConfig,
+    ...(arch ? { arch } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ export interface TrainOptions {
   stopAfterStep?: number;
   /** Compute the bigram baseline on the same tokens for the summary. */
   bigram?: boolean;
+  /** Start from these weights (a safetensors file of every parameter) instead of a fresh initialization. */
+  initFrom?: string;
 }
 
 export interface TrainSummary {
@@ -161,6 +163,7 @@ function trainWith(
   if (data.tokenizer && !existsSync(paths.tokenizer)) saveTokenizer(data.tokenizer, paths.tokenizer);
 
   const params = initParams(model, opt.seed);
+  if (options.initFrom && !hasCheckpoint(paths.checkpoint)) loadCheckpoint(options.initFrom, params, null);
   const optimizer = new AdamW(params, opt);
   let startStep = 0;
   if (hasCheckpoint(paths.checkpoint)) {

@@ -2,10 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { prepareData } from '../../data/index.ts';
 import { ConfigError, parameterCount } from '../../nn/config.ts';
 import { resolveRunConfig } from '../../train/config.ts';
-import { evaluate } from '../../train/evaluate.ts';
 import { sampleTokens } from '../../train/generate.ts';
 import { loadRun, parseOverrides } from '../../train/run.ts';
 import { configHash, train } from '../../train/trainer.ts';
@@ -66,30 +64,6 @@ export function registerTrain(program: Command): void {
       line.done();
       console.log(JSON.stringify(summary, null, 2));
       if (summary.status === 'diverged') process.exitCode = 2;
-    });
-
-  program
-    .command('eval')
-    .description("validation loss of a run's checkpoint (nats/token)")
-    .argument('<run>', 'run folder or checkpoint.safetensors')
-    .option('--backend <name>', 'js | cpu | cuda')
-    .option('--tokens <n>', 'validation tokens to use', Number)
-    .action((run: string, opts: { backend?: string; tokens?: number }) => {
-      const { config, params } = loadRun(run, opts.backend);
-      const data = prepareData({
-        corpus: config.data.corpus,
-        validation: config.data.validation,
-        vocabSize: config.data.vocabSize,
-        tokenizer: config.data.tokenizer,
-      });
-      const loss = evaluate(
-        config.model,
-        params,
-        data.val,
-        config.train.batchSize,
-        opts.tokens ?? config.train.evalTokens,
-      );
-      console.log(JSON.stringify({ valLoss: loss }));
     });
 
   program
