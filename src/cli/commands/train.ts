@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { prepareData } from '../../data/index.ts';
 import { ConfigError, parameterCount } from '../../nn/config.ts';
+import { isPackedFile } from '../../onebit/packed-file.ts';
+import { samplePacked } from '../../onebit/packed-run.ts';
 import { resolveRunConfig } from '../../train/config.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { sampleTokens } from '../../train/generate.ts';
@@ -94,8 +96,8 @@ export function registerTrain(program: Command): void {
 
   program
     .command('sample')
-    .description('generate text from a trained run')
-    .argument('<run>', 'run folder or checkpoint.safetensors')
+    .description('generate text from a trained run, or from a packed OneBit model (bitscale pack)')
+    .argument('<run>', 'run folder, checkpoint.safetensors, or a packed .safetensors file')
     .option('--prompt <text>', 'text to continue', 'Once upon a time')
     .option('--tokens <n>', 'tokens to generate', Number, 200)
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.8)
@@ -114,6 +116,10 @@ export function registerTrain(program: Command): void {
           backend?: string;
         },
       ) => {
+        if (isPackedFile(run)) {
+          console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens }));
+          return;
+        }
         const { config, params, tokenizer } = loadRun(run, opts.backend);
         if (!tokenizer)
           throw new Error(`${run} has no tokenizer.json (trained on pre-tokenized data): cannot sample text`);

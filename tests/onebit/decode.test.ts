@@ -1,0 +1,118 @@
+// Packed decoding against the model's own fp32 forward (src/nn/transformer.ts) on the unpacked weights
+// W = diag(h) S diag(g): logits at every position and greedy samples, through the KV cache.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import '../../src/backends/index.ts';
+import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
+import { forward, initParams, type Params } from '../../src/nn/transformer.ts';
+import { Decoder, denseDecoderWeights, packedDecoderWeights } from '../../src/onebit/decode.ts';
+import { packTransformer } from '../../src/onebit/pack-model.ts';
+import { unpackMatrix } from '../../src/onebit/packed.ts';
+import { type PackedModel, readPackedModel, toF32, writePackedModel } from '../../src/onebit/packed-file.ts';
+import { decodeTokens } from '../../src/onebit/packed-run.ts';
+import * as T from '../../src/tensor/index.ts';
+import { sampleTokens } from '../../src/train/generate.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'onebit-decode-'));
+
+/** A random Transformer++ packed to OneBit, written and read back (g, h in fp16 as stored). */
+function packedModel(config: ModelConfig, seed: number): PackedModel {
+  const params = initParams(config, seed);
+  const weights = new Map(
+    [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
+  );
+  for (const p of params.values()) p.dispose();
+  const path = join(dir, `model-${seed}.safetensors`);
+  writePackedModel(path, packTransformer(weights, { method: 'svd', denseDtype: 'F32' }));
+  return readPackedModel(path);
+}
+
+/** The unpacked weights in fp32: every linear h[r] S[r, c] g[c], everything else as stored. */
+function unpacked(model: PackedModel): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, { weight, g, h }] of model.linears) {
+    const s = unpackMatrix(weight);
+    for (let r = 0; r < weight.rows; r++)
+      for (let c = 0; c < weight.cols; c++) s[r * weight.cols + c] *= h[r] * g[c];
+    out.set(name, s);
+  }
+  for (const [name, t] of model.dense) out.set(name, toF32(t));
+  return out;
+}
+
+function asParams(config: ModelConfig, weights: Map<string, Float32Array>): Params {
+  const params = initParams(config, 0);
+  for (const [name, p] of params) p.backend.write(p.handle, 'f32', weights.get(name)!);
+  return params;
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++)
+    assert.ok(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + scale), `${what}[${i}]: ${got[i]} vs ${want[i]}`);
+}
+
+const config = resolveModelConfig({ vocabSize: 61, dModel: 32, nLayers: 2, nHeads: 4, dFf: 40, context: 24 });
+
+test('packed decoding with a KV cache: logits at every position equal the fp32 forward of the unpacked model', () => {
+  const model = packedModel(config, 3);
+  const weights = unpacked(model);
+  const params = asParams(config, weights);
+  const tokens = Array.from({ length: 20 }, (_, i) => (i * 17 + 5) % config.vocabSize);
+  const want = T.noGrad(() =>
+    forward(config, params, T.tensor(tokens, [1, tokens.length], { dtype: 'i32' }), {
+      train: false,
+    }).toArray(),
+  );
+  const V = config.vocabSize;
+  for (const [kind, w] of [
+    ['packed', packedDecoderWeights(config, model)],
+    ['dense', denseDecoderWeights(config, weights)],
+  ] as const) {
+    const decoder = new Decoder(w);
+    // A prompt of 6 as one batch (GEMM), then one token at a time (GEMV) against the cache.
+    assertClose(decoder.forward(tokens.slice(0, 6)), want.slice(5 * V, 6 * V), `${kind} logits at 5`);
+    for (let t = 6; t < tokens.length; t++)
+      assertClose(decoder.forward([tokens[t]]), want.slice(t * V, (t + 1) * V), `${kind} logits at ${t}`);
+    assert.equal(decoder.length, tokens.length);
+  }
+  for (const p of params.values()) p.dispose();
+});
+
+test('greedy samples of the packed decoder equal the reference sampler on the unpacked model', () => {
+  const model = packedModel({ ...config, tiedEmbeddings: false }, 4);
+  const untied = { ...config, tiedEmbeddings: false };
+  const params = asParams(untied, unpacked(model));
+  const prompt = [3, 14, 15, 9, 26];
+  const options = { maxTokens: config.context - prompt.length, temperature: 0, topK: 1, seed: 0 };
+  const want = sampleTokens(untied, params, prompt, options);
+  const got = decodeTokens(new Decoder(packedDecoderWeights(untied, model)), prompt, options);
+  assert.deepEqual(got, want);
+  // Sampling draws the same uniform numbers as the reference, so it agrees at temperature > 0 too.
+  const warm = { ...options, temperature: 1, topK: 10, seed: 7 };
+  assert.deepEqual(
+    decodeTokens(new Decoder(packedDecoderWeights(untied, model)), prompt, warm),
+    sampleTokens(untied, params, prompt, warm),
+  );
+  for (const p of params.values()) p.dispose();
+});
+
+test('decoding past the context keeps the newest tokens; bad tokens and shapes are refused by name', () => {
+  const model = packedModel(config, 5);
+  const decoder = new Decoder(packedDecoderWeights(config, model));
+  const out = decodeTokens(decoder, [1, 2, 3], { maxTokens: 40, temperature: 0, topK: 1, seed: 0 });
+  assert.equal(out.length, 40);
+  assert.ok(decoder.length <= config.context);
+  assert.throws(() => decoder.forward([config.vocabSize]), /tokens\[0\]: 61 \(expected 0 ≤ id < 61\)/);
+  assert.throws(
+    () => packedDecoderWeights({ ...config, dFf: 48 }, model),
+    /blocks\.0\.mlp\.w_gate\.weight: \[40, 32\] \(expected \[48, 32\]/,
+  );
+  model.dense.delete('norm.weight');
+  assert.throws(() => packedDecoderWeights(config, model), /norm\.weight: missing/);
+});
