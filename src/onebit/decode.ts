@@ -1,13 +1,14 @@
 // Decoding with a KV cache, on plain Float32Arrays: the Transformer++ of src/nn/transformer.ts (RMSNorm,
 // rotary embeddings, causal attention, SwiGLU) for inference only. Every linear layer is a `Linear`: a packed
-// OneBit layer runs the packed kernel on its bits (gemv.ts; never unpacked), a dense one the fp32 product,
+// OneBit layer runs a packed kernel on its bits (gemv.ts, never unpacked: 'lut', the fast int8 table lookup,
+// by default; 'exact' sums in fp32, equal to the unpacked fp32 model), a dense one the fp32 product,
 // so a packed model and its full-precision peer decode through the same code (bench/onebit-decode.ts).
 // Activations are fp32; a model config's fake-quant precision does not apply here.
 // Shapes: T new tokens, C d_model, nh heads, hs head size, V vocabulary, L the cache length so far.
 import { loadCpuAddon } from '../backends/cpu/load-addon.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { OneBitError } from './errors.ts';
-import { packedGemm } from './gemv.ts';
+import { packedGemm, packedGemvLut } from './gemv.ts';
 import type { PackedLinear, PackedModel } from './packed-file.ts';
 import { toF32 } from './packed-file.ts';
 
@@ -18,9 +19,12 @@ export interface Linear {
   apply(x: Float32Array, batch: number, y: Float32Array): void;
 }
 
-export function packedLinear(layer: PackedLinear): Linear {
+export type PackedKernel = 'lut' | 'exact';
+
+export function packedLinear(layer: PackedLinear, kernel: PackedKernel = 'lut'): Linear {
   const { rows, cols } = layer.weight;
-  return { rows, cols, apply: (x, batch, y) => packedGemm(layer, x, batch, y) };
+  const product = kernel === 'lut' ? packedGemvLut : packedGemm;
+  return { rows, cols, apply: (x, batch, y) => void product(layer, x, batch, y) };
 }
 
 /** A dense fp32 W (rows, cols): OpenBLAS sgemm through the native addon when built, else a loop. */
@@ -65,16 +69,20 @@ function requireTensor<V>(map: Map<string, V>, name: string, what: string): V {
 }
 
 /** Decoder weights from a packed model: packed linears stay packed; embeddings and norms become fp32. */
-export function packedDecoderWeights(config: ModelConfig, model: PackedModel): DecoderWeights {
+export function packedDecoderWeights(
+  config: ModelConfig,
+  model: PackedModel,
+  kernel: PackedKernel = 'lut',
+): DecoderWeights {
   const dense = (name: string) =>
     toF32(requireTensor(model.dense, name, 'a dense tensor of the packed model'));
   const linears = new Map<string, Linear>();
-  for (const [name, layer] of model.linears) linears.set(name, packedLinear(layer));
+  for (const [name, layer] of model.linears) linears.set(name, packedLinear(layer, kernel));
   const embedding = dense('tok_emb.weight');
   const head = config.tiedEmbeddings
     ? denseLinear(embedding, config.vocabSize, config.dModel)
     : model.linears.has('lm_head.weight')
-      ? packedLinear(model.linears.get('lm_head.weight')!)
+      ? packedLinear(model.linears.get('lm_head.weight')!, kernel)
       : denseLinear(dense('lm_head.weight'), config.vocabSize, config.dModel);
   const norms = new Map<string, Float32Array>();
   for (let l = 0; l < config.nLayers; l++)

@@ -1,8 +1,15 @@
 // Products with a packed layer: y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ) for x (batch, cols), S packed as in
 // packed.ts: sign1 (S = ±1, OneBit) or ternary2 (S ∈ {-1, 0, +1}, BitNet b1.58; g and h then carry the
-// per-tensor scale, e.g. g = 1, h = mean |W|). The native kernels (native/cpu/onebit.cc) when the addon has
-// them, else the reference.
-import { nativeOnebitGemm, nativeTernaryGemm } from '../backends/cpu/onebit-kernel.ts';
+// per-tensor scale, e.g. g = 1, h = mean |W|). Two native kernels when the addon has them, else the reference:
+//   exact: fp32 sums of ±x⊙g (native/cpu/onebit.cc), equal to the reference up to fp32 summation order;
+//   lut:   int8 table lookup (native/cpu/onebit_lut.cc), memory-bound; within a stated bound of exact
+//          (lutErrorBound), the price of its speed.
+import {
+  nativeOnebitGemm,
+  nativePackedLutGemm,
+  nativeTernaryGemm,
+  type PackedLutGemm,
+} from '../backends/cpu/onebit-kernel.ts';
 import { OneBitError } from './errors.ts';
 import { type PackedFormat, rowBytes } from './packed.ts';
 import type { PackedLinear } from './packed-file.ts';
@@ -90,4 +97,95 @@ export function packedGemm(
 ): Float32Array {
   check(layer, x, batch);
   return run(layer, x, batch, out);
+}
+
+/** Rows per tile of the table-lookup kernel's codes layout. */
+export const LUT_TILE = 32;
+/** Code bytes per int8 scale block of the table-lookup kernel. */
+export const LUT_BLOCK = 32;
+
+/**
+ * The codes rearranged for the table-lookup kernel: rows in tiles of 32; tile t, code byte j holds byte j of
+ * rows 32t .. 32t + 31 (zero past the last row), 32 bytes contiguous, so one 32-byte load feeds 32 rows.
+ */
+export function tileCodes(weight: PackedLinear['weight']): Uint8Array {
+  const { rows, cols, format, codes } = weight;
+  const rb = rowBytes(cols, format);
+  const tiles = Math.ceil(rows / LUT_TILE);
+  const out = new Uint8Array(tiles * LUT_TILE * rb);
+  for (let r = 0; r < rows; r++) {
+    const t = Math.floor(r / LUT_TILE);
+    const i = r % LUT_TILE;
+    const base = t * LUT_TILE * rb + i;
+    for (let j = 0; j < rb; j++) out[base + j * LUT_TILE] = codes[r * rb + j];
+  }
+  return out;
+}
+
+// One tiled copy per codes array, made on first use (a layer's weights do not change once packed).
+const tiled = new WeakMap<Uint8Array, Uint8Array>();
+let lutKernel: PackedLutGemm | null | undefined;
+
+/** Whether the table-lookup kernel is built here (else packedGemvLut falls back to the exact product). */
+export function hasLutKernel(): boolean {
+  lutKernel ??= nativePackedLutGemm();
+  return lutKernel !== null;
+}
+
+/**
+ * y = h ⊙ ((x ⊙ g) Sᵀ) by the table-lookup kernel (either format): memory-bound, within lutErrorBound of the
+ * exact product. Falls back to packedGemm when the addon lacks the kernel.
+ */
+export function packedGemvLut(
+  layer: PackedLinear,
+  x: Float32Array,
+  batch: number,
+  out?: Float32Array,
+  kernel: PackedLutGemm | null = (lutKernel ??=
+    nativePackedLutGemm()),
+): Float32Array {
+  check(layer, x, batch);
+  if (!kernel) return run(layer, x, batch, out);
+  const { rows, cols, codes, format } = layer.weight;
+  if (out && out.length < batch * rows)
+    throw new OneBitError('out.length', out.length, `at least batch * rows = ${batch * rows}`);
+  let t = tiled.get(codes);
+  if (!t) {
+    t = tileCodes(layer.weight);
+    tiled.set(codes, t);
+  }
+  const y = out ?? new Float32Array(batch * rows);
+  kernel(t, layer.g, layer.h, x, y, rows, cols, batch, format === 'ternary2');
+  return y;
+}
+
+/**
+ * The most |y_lut - y_exact| can be for each output (batch, rows): |h[r]| times, over scale blocks, the
+ * block's int8 step s = max |table entry| / 127 times half a step per table lookup. (Padded with 1% and a
+ * little absolute slack for fp32 rounding of the tables and sums.)
+ */
+export function lutErrorBound(layer: PackedLinear, x: Float32Array, batch: number): Float64Array {
+  check(layer, x, batch);
+  const { rows, cols, format } = layer.weight;
+  const per = format === 'sign1' ? 4 : 2; // weights per nibble
+  const groups = Math.ceil(cols / per);
+  const bound = new Float64Array(batch * rows);
+  for (let b = 0; b < batch; b++) {
+    let total = 0;
+    let abs = 0;
+    for (let g0 = 0; g0 < groups; g0 += 2 * LUT_BLOCK) {
+      let max = 0;
+      let n = 0;
+      for (let k = g0; k < Math.min(groups, g0 + 2 * LUT_BLOCK); k++, n++) {
+        let s = 0;
+        for (let c = k * per; c < Math.min(cols, (k + 1) * per); c++)
+          s += Math.abs(x[b * cols + c] * layer.g[c]);
+        max = Math.max(max, s);
+        abs += s;
+      }
+      total += ((max / 127) * n) / 2;
+    }
+    for (let r = 0; r < rows; r++) bound[b * rows + r] = Math.abs(layer.h[r]) * (1.01 * total + 1e-6 * abs);
+  }
+  return bound;
 }

@@ -10,7 +10,7 @@ import { CheckpointError } from '../io/safetensors.ts';
 import { type ModelConfig, resolveModelConfig } from '../nn/config.ts';
 import { pick } from '../train/generate.ts';
 import { loadRun } from '../train/run.ts';
-import { Decoder, packedDecoderWeights } from './decode.ts';
+import { Decoder, type PackedKernel, packedDecoderWeights } from './decode.ts';
 import { type PackOptions, packTransformer } from './pack-model.ts';
 import {
   type PackedBits,
@@ -115,7 +115,7 @@ export function decodeTokens(decoder: Decoder, prompt: number[], options: Decode
 export function samplePacked(
   path: string,
   prompt: string,
-  options: Omit<DecodeOptions, 'stopToken'>,
+  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel },
 ): string {
   const { config, model, tokenizer } = openPackedModel(path);
   if (!tokenizer)
@@ -125,7 +125,7 @@ export function samplePacked(
     );
   const eot = tokenizer.encode('<|endoftext|>');
   const ids = [...eot, ...tokenizer.encode(prompt)];
-  const decoder = new Decoder(packedDecoderWeights(config, model));
+  const decoder = new Decoder(packedDecoderWeights(config, model, options.kernel));
   const out = decodeTokens(decoder, ids, { ...options, stopToken: eot.length === 1 ? eot[0] : undefined });
   return prompt + tokenizer.decode(out);
 }

@@ -71,7 +71,7 @@ test('packed decoding with a KV cache: logits at every position equal the fp32 f
   );
   const V = config.vocabSize;
   for (const [kind, w] of [
-    ['packed', packedDecoderWeights(config, model)],
+    ['packed', packedDecoderWeights(config, model, 'exact')],
     ['dense', denseDecoderWeights(config, weights)],
   ] as const) {
     const decoder = new Decoder(w);
@@ -91,15 +91,30 @@ test('greedy samples of the packed decoder equal the reference sampler on the un
   const prompt = [3, 14, 15, 9, 26];
   const options = { maxTokens: config.context - prompt.length, temperature: 0, topK: 1, seed: 0 };
   const want = sampleTokens(untied, params, prompt, options);
-  const got = decodeTokens(new Decoder(packedDecoderWeights(untied, model)), prompt, options);
+  const got = decodeTokens(new Decoder(packedDecoderWeights(untied, model, 'exact')), prompt, options);
   assert.deepEqual(got, want);
   // Sampling draws the same uniform numbers as the reference, so it agrees at temperature > 0 too.
   const warm = { ...options, temperature: 1, topK: 10, seed: 7 };
   assert.deepEqual(
-    decodeTokens(new Decoder(packedDecoderWeights(untied, model)), prompt, warm),
+    decodeTokens(new Decoder(packedDecoderWeights(untied, model, 'exact')), prompt, warm),
     sampleTokens(untied, params, prompt, warm),
   );
   for (const p of params.values()) p.dispose();
+});
+
+test('the table-lookup kernel (the default) decodes within a percent or two of the exact logits', () => {
+  const model = packedModel(config, 6);
+  const [lut, exact] = [
+    new Decoder(packedDecoderWeights(config, model)),
+    new Decoder(packedDecoderWeights(config, model, 'exact')),
+  ];
+  const rms = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0) / a.length);
+  let [a, b] = [lut.forward([1, 2, 3, 4]), exact.forward([1, 2, 3, 4])];
+  for (let t = 0; t < 10; t++) {
+    const diff = a.map((v, i) => v - b[i]);
+    assert.ok(rms(diff) < 0.03 * rms(b) && rms(diff) > 0, `step ${t}: ${rms(diff)} vs ${rms(b)}`);
+    [a, b] = [lut.forward([t + 5]), exact.forward([t + 5])];
+  }
 });
 
 test('decoding past the context keeps the newest tokens; bad tokens and shapes are refused by name', () => {

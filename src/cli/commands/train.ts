@@ -104,6 +104,7 @@ export function registerTrain(program: Command): void {
     .option('--top-k <k>', 'sample among the k most likely tokens', Number, 40)
     .option('--seed <n>', 'random seed', Number, 0)
     .option('--backend <name>', 'js | cpu | cuda')
+    .option('--exact', 'packed models: exact fp32 sums instead of the int8 table-lookup kernel')
     .action(
       (
         run: string,
@@ -114,10 +115,12 @@ export function registerTrain(program: Command): void {
           topK: number;
           seed: number;
           backend?: string;
+          exact?: boolean;
         },
       ) => {
         if (isPackedFile(run)) {
-          console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens }));
+          const kernel = opts.exact ? 'exact' : 'lut';
+          console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens, kernel }));
           return;
         }
         const { config, params, tokenizer } = loadRun(run, opts.backend);

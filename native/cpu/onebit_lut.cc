@@ -1,0 +1,149 @@
+// Packed GEMV by table lookup (T-MAC / bitnet.cpp style), for sign1 and ternary2 codes alike: each 4-bit
+// nibble of the codes is a group of weights (4 signs, or 2 ternary codes), and for each group the 16 possible
+// partial sums of v = x ⊙ g are tabulated once per input vector. A row's product is then one table lookup per
+// nibble; AVX2's pshufb does 32 lookups (32 rows, one group) per instruction, so the kernel streams the codes
+// at memory speed instead of spending instructions on every weight.
+//
+// Tables are int8: per block of kBlock code bytes (columns), scale s = max |table entry| / 127, entries
+// round(T / s). Sums stay exact in integers within a block and are scaled into fp32 per block, so the result
+// differs from the exact product by at most |h| * Σ_blocks s * (groups in block) / 2 (tests check this bound).
+// Both builds do the same integer sums and the same fp32 operations in the same order: bit-identical output.
+//
+// Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 32; tile t, code byte j holds byte j of
+// rows 32t .. 32t + 31, 32 bytes contiguous; rows past the end are zero.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernel.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+namespace {
+
+constexpr int kTile = 32;   // rows per tile: one pshufb's 32 lanes
+constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
+
+// Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
+constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
+
+// The tables for one input vector: for code byte j, lo[j] and hi[j] (16 int8 each, the low and high nibble's
+// group), and per block its scale. v has bytes * (8 / bits) entries (zero past cols).
+void build_tables(const float* v, int64_t bytes, bool ternary, int8_t* tables, float* scales) {
+  const int per = ternary ? 2 : 4;  // weights per nibble
+  std::vector<float> t(bytes * 32);
+  for (int64_t k = 0; k < bytes * 2; k++) {  // group k = nibble k (low nibble of byte j is group 2j)
+    const float* vk = v + k * per;
+    for (int n = 0; n < 16; n++) {
+      float s = 0.0f;
+      if (ternary) {
+        s = kTernary[n & 3] * vk[0] + kTernary[n >> 2] * vk[1];
+      } else {
+        for (int i = 0; i < 4; i++) s += (n >> i) & 1 ? vk[i] : -vk[i];
+      }
+      t[k * 16 + n] = s;
+    }
+  }
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    float m = 0.0f;
+    for (int64_t i = b0 * 32; i < b1 * 32; i++) m = std::max(m, std::fabs(t[i]));
+    const float s = m > 0.0f ? m / 127.0f : 1.0f;
+    scales[blk] = s;
+    for (int64_t i = b0 * 32; i < b1 * 32; i++)
+      tables[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] / s))));
+  }
+}
+
+// One tile's 32 sums, scalar: acc[i] for row 32t + i.
+void tile_scalar(const uint8_t* codes, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
+  for (int i = 0; i < kTile; i++) acc[i] = 0.0f;
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    int32_t sums[kTile] = {0};
+    for (int64_t j = b0; j < b1; j++) {
+      const uint8_t* c = codes + j * kTile;
+      const int8_t* lo = tables + j * 32;
+      const int8_t* hi = lo + 16;
+      for (int i = 0; i < kTile; i++) sums[i] += lo[c[i] & 15] + hi[c[i] >> 4];
+    }
+    for (int i = 0; i < kTile; i++) acc[i] = std::fma(scales[blk], static_cast<float>(sums[i]), acc[i]);
+  }
+}
+
+#ifdef __AVX2__
+// The same sums, 32 rows at a time. unpacklo/hi put row r's two lookups side by side so that maddubs (× 1)
+// adds them into int16: acc0 holds rows 0-7 | 16-23, acc1 rows 8-15 | 24-31.
+void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
+  const __m256i low4 = _mm256_set1_epi8(15);
+  const __m256i ones = _mm256_set1_epi8(1);
+  __m256 f[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (int64_t j = b0; j < b1; j++) {
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + j * kTile));
+      const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
+      const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
+      const __m256i a = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(c, low4));
+      const __m256i b = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
+      s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(ones, _mm256_unpacklo_epi8(a, b)));
+      s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(ones, _mm256_unpackhi_epi8(a, b)));
+    }
+    const __m256 s = _mm256_set1_ps(scales[blk]);
+    const __m256i parts[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0)),      // rows 0-7
+                              _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1)),      // rows 8-15
+                              _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0, 1)),  // rows 16-23
+                              _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1, 1))}; // rows 24-31
+    for (int q = 0; q < 4; q++) f[q] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(parts[q]), f[q]);
+  }
+  for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 8 * q, f[q]);
+}
+#endif
+
+}  // namespace
+
+// packedLutGemm(tiled, g, h, x, y, rows, cols, batch, ternary): y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ) with S
+// packed sign1 (ternary false) or ternary2 (true), its codes in the tile layout above
+// (ceil(rows / 32) * 32 * bytesPerRow bytes), by int8 table lookup.
+BITSCALE_KERNEL(packedLutGemm) {
+  const int64_t rows = a.integer(5, "rows"), cols = a.integer(6, "cols"), batch = a.integer(7, "batch");
+  const bool ternary = a.flag(8, "ternary");
+  const int per_byte = ternary ? 4 : 8;
+  const int64_t bytes = (cols + per_byte - 1) / per_byte;
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+  const bitscale::View codes = a.view(0, "tiled");
+  if (codes.type != napi_uint8_array) throw std::runtime_error("argument 0 (tiled): expected a Uint8Array");
+  if (static_cast<int64_t>(codes.length) < tiles * kTile * bytes)
+    throw std::runtime_error("argument 0 (tiled): " + std::to_string(codes.length) + " bytes, ceil(rows / 32) * 32 * " +
+                             std::to_string(bytes) + " = " + std::to_string(tiles * kTile * bytes) + " needed");
+  const float* g = a.f32(1, "g", cols);
+  const float* h = a.f32(2, "h", rows);
+  const float* x = a.f32(3, "x", batch * cols);
+  float* y = a.f32(4, "y", batch * rows);
+  if (rows == 0 || batch == 0) return;
+  const auto* bits = static_cast<const uint8_t*>(codes.data);
+  const int64_t blocks = (bytes + kBlock - 1) / kBlock;
+  std::vector<float> v(bytes * per_byte, 0.0f);
+  std::vector<int8_t> tables(bytes * 32);
+  std::vector<float> scales(blocks);
+  const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
+  for (int64_t b = 0; b < batch; b++) {
+    for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
+    build_tables(v.data(), bytes, ternary, tables.data(), scales.data());
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (int64_t t = 0; t < tiles; t++) {
+      float acc[kTile];
+#ifdef __AVX2__
+      tile_avx2(bits + t * kTile * bytes, bytes, tables.data(), scales.data(), acc);
+#else
+      tile_scalar(bits + t * kTile * bytes, bytes, tables.data(), scales.data(), acc);
+#endif
+      const int64_t r1 = std::min<int64_t>(kTile, rows - t * kTile);
+      for (int64_t i = 0; i < r1; i++) y[b * rows + t * kTile + i] = h[t * kTile + i] * acc[i];
+    }
+  }
+}
