@@ -47,6 +47,17 @@ export function denseLinear(w: Float32Array, rows: number, cols: number): Linear
   };
 }
 
+/** Where a decoder's linear layers run: how to make a Linear from a packed layer and from a dense matrix. */
+export interface Linears {
+  packed(layer: PackedLinear): Linear;
+  dense(w: Float32Array, rows: number, cols: number): Linear;
+}
+
+/** On the CPU: packed layers by the given kernel, dense ones by OpenBLAS. */
+export function cpuLinears(kernel: PackedKernel = 'lut'): Linears {
+  return { packed: (layer) => packedLinear(layer, kernel), dense: denseLinear };
+}
+
 /** What a decoder needs: the shape, dense embeddings and norms, and every block's seven linear layers. */
 export interface DecoderWeights {
   config: ModelConfig;
@@ -72,31 +83,37 @@ function requireTensor<V>(map: Map<string, V>, name: string, what: string): V {
 export function packedDecoderWeights(
   config: ModelConfig,
   model: PackedModel,
-  kernel: PackedKernel = 'lut',
+  linears: Linears | PackedKernel = 'lut',
 ): DecoderWeights {
+  const make = typeof linears === 'string' ? cpuLinears(linears) : linears;
   const dense = (name: string) =>
     toF32(requireTensor(model.dense, name, 'a dense tensor of the packed model'));
-  const linears = new Map<string, Linear>();
-  for (const [name, layer] of model.linears) linears.set(name, packedLinear(layer, kernel));
+  const layers = new Map<string, Linear>();
+  for (const [name, layer] of model.linears)
+    if (name !== 'lm_head.weight') layers.set(name, make.packed(layer));
   const embedding = dense('tok_emb.weight');
   const head = config.tiedEmbeddings
-    ? denseLinear(embedding, config.vocabSize, config.dModel)
+    ? make.dense(embedding, config.vocabSize, config.dModel)
     : model.linears.has('lm_head.weight')
-      ? packedLinear(model.linears.get('lm_head.weight')!, kernel)
-      : denseLinear(dense('lm_head.weight'), config.vocabSize, config.dModel);
+      ? make.packed(model.linears.get('lm_head.weight')!)
+      : make.dense(dense('lm_head.weight'), config.vocabSize, config.dModel);
   const norms = new Map<string, Float32Array>();
   for (let l = 0; l < config.nLayers; l++)
     for (const n of ['attn_norm', 'mlp_norm'])
       norms.set(`blocks.${l}.${n}.weight`, dense(`blocks.${l}.${n}.weight`));
   norms.set('norm.weight', dense('norm.weight'));
-  return checkWeights({ config, embedding, head, norms, linears });
+  return checkWeights({ config, embedding, head, norms, linears: layers });
 }
 
 /** Decoder weights from dense fp32 tensors (parameter name -> data), e.g. the full-precision teacher. */
-export function denseDecoderWeights(config: ModelConfig, weights: Map<string, Float32Array>): DecoderWeights {
+export function denseDecoderWeights(
+  config: ModelConfig,
+  weights: Map<string, Float32Array>,
+  linears: Linears = cpuLinears(),
+): DecoderWeights {
   const get = (name: string) => requireTensor(weights, name, 'a parameter of the model');
   const C = config.dModel;
-  const linears = new Map<string, Linear>();
+  const layers = new Map<string, Linear>();
   for (let l = 0; l < config.nLayers; l++)
     for (const n of linearNames) {
       const name = `blocks.${l}.${n}.weight`;
@@ -106,16 +123,16 @@ export function denseDecoderWeights(config: ModelConfig, weights: Map<string, Fl
           : n === 'mlp.w_down'
             ? [C, config.dFf]
             : [C, C];
-      linears.set(name, denseLinear(get(name), rows, cols));
+      layers.set(name, linears.dense(get(name), rows, cols));
     }
   const embedding = get('tok_emb.weight');
-  const head = denseLinear(config.tiedEmbeddings ? embedding : get('lm_head.weight'), config.vocabSize, C);
+  const head = linears.dense(config.tiedEmbeddings ? embedding : get('lm_head.weight'), config.vocabSize, C);
   const norms = new Map<string, Float32Array>();
   for (let l = 0; l < config.nLayers; l++)
     for (const n of ['attn_norm', 'mlp_norm'])
       norms.set(`blocks.${l}.${n}.weight`, get(`blocks.${l}.${n}.weight`));
   norms.set('norm.weight', get('norm.weight'));
-  return checkWeights({ config, embedding, head, norms, linears });
+  return checkWeights({ config, embedding, head, norms, linears: layers });
 }
 
 function checkWeights(w: DecoderWeights): DecoderWeights {
