@@ -52,9 +52,10 @@ void build_tables(const float* v, int64_t bytes, bool ternary, int8_t* tables, f
     float m = 0.0f;
     for (int64_t i = b0 * 32; i < b1 * 32; i++) m = std::max(m, std::fabs(t[i]));
     const float s = m > 0.0f ? m / 127.0f : 1.0f;
+    const float inv = 1.0f / s;  // a multiply per entry, not a division (|t * inv| may round to 127.00001)
     scales[blk] = s;
     for (int64_t i = b0 * 32; i < b1 * 32; i++)
-      tables[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] / s))));
+      tables[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] * inv))));
   }
 }
 
@@ -75,32 +76,43 @@ void tile_scalar(const uint8_t* codes, int64_t bytes, const int8_t* tables, cons
 }
 
 #ifdef __AVX2__
-// The same sums, 32 rows at a time. unpacklo/hi put row r's two lookups side by side so that maddubs (× 1)
-// adds them into int16: acc0 holds rows 0-7 | 16-23, acc1 rows 8-15 | 24-31.
-void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
+// The same sums, 32 rows at a time, NT tiles per pass (the tables' loads shared). unpacklo/hi put row r's two
+// lookups side by side so that maddubs (× 1) adds them into int16: s0 holds rows 0-7 | 16-23, s1 rows 8-15 |
+// 24-31. Tile k's codes start at codes + k * tile_stride.
+template <int NT>
+void tile_avx2(const uint8_t* codes, int64_t tile_stride, int64_t bytes, const int8_t* tables, const float* scales,
+               float* acc) {
   const __m256i low4 = _mm256_set1_epi8(15);
   const __m256i ones = _mm256_set1_epi8(1);
-  __m256 f[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 f[NT][4];
+  for (int k = 0; k < NT; k++)
+    for (int q = 0; q < 4; q++) f[k][q] = _mm256_setzero_ps();
   for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
     const int64_t b1 = std::min(bytes, b0 + kBlock);
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    __m256i s0[NT], s1[NT];
+    for (int k = 0; k < NT; k++) s0[k] = s1[k] = _mm256_setzero_si256();
     for (int64_t j = b0; j < b1; j++) {
-      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + j * kTile));
       const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
       const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
-      const __m256i a = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(c, low4));
-      const __m256i b = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
-      s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(ones, _mm256_unpacklo_epi8(a, b)));
-      s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(ones, _mm256_unpackhi_epi8(a, b)));
+      for (int k = 0; k < NT; k++) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + k * tile_stride + j * kTile));
+        const __m256i a = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(c, low4));
+        const __m256i b = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
+        s0[k] = _mm256_add_epi16(s0[k], _mm256_maddubs_epi16(ones, _mm256_unpacklo_epi8(a, b)));
+        s1[k] = _mm256_add_epi16(s1[k], _mm256_maddubs_epi16(ones, _mm256_unpackhi_epi8(a, b)));
+      }
     }
     const __m256 s = _mm256_set1_ps(scales[blk]);
-    const __m256i parts[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0)),      // rows 0-7
-                              _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1)),      // rows 8-15
-                              _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0, 1)),  // rows 16-23
-                              _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1, 1))}; // rows 24-31
-    for (int q = 0; q < 4; q++) f[q] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(parts[q]), f[q]);
+    for (int k = 0; k < NT; k++) {
+      const __m256i parts[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0[k])),       // rows 0-7
+                                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1[k])),       // rows 8-15
+                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0[k], 1)),  // rows 16-23
+                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1[k], 1))}; // rows 24-31
+      for (int q = 0; q < 4; q++) f[k][q] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(parts[q]), f[k][q]);
+    }
   }
-  for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 8 * q, f[q]);
+  for (int k = 0; k < NT; k++)
+    for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + k * kTile + 8 * q, f[k][q]);
 }
 #endif
 
@@ -134,16 +146,24 @@ BITSCALE_KERNEL(packedLutGemm) {
   for (int64_t b = 0; b < batch; b++) {
     for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
     build_tables(v.data(), bytes, ternary, tables.data(), scales.data());
+    // Pairs of tiles (the last one alone when their count is odd).
+    const int64_t pairs = (tiles + 1) / 2;
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t t = 0; t < tiles; t++) {
-      float acc[kTile];
+    for (int64_t p = 0; p < pairs; p++) {
+      const int64_t t0 = 2 * p, nt = std::min<int64_t>(2, tiles - t0);
+      const uint8_t* tile = bits + t0 * kTile * bytes;
+      float acc[2 * kTile];
 #ifdef __AVX2__
-      tile_avx2(bits + t * kTile * bytes, bytes, tables.data(), scales.data(), acc);
+      if (nt == 2)
+        tile_avx2<2>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
+      else
+        tile_avx2<1>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
 #else
-      tile_scalar(bits + t * kTile * bytes, bytes, tables.data(), scales.data(), acc);
+      for (int64_t k = 0; k < nt; k++)
+        tile_scalar(tile + k * kTile * bytes, bytes, tables.data(), scales.data(), acc + k * kTile);
 #endif
-      const int64_t r1 = std::min<int64_t>(kTile, rows - t * kTile);
-      for (int64_t i = 0; i < r1; i++) y[b * rows + t * kTile + i] = h[t * kTile + i] * acc[i];
+      const int64_t r1 = std::min<int64_t>(nt * kTile, rows - t0 * kTile);
+      for (int64_t i = 0; i < r1; i++) y[b * rows + t0 * kTile + i] = h[t0 * kTile + i] * acc[i];
     }
   }
 }

@@ -19,6 +19,18 @@ test('packRun: a run folder becomes a packed file with its config and tokenizer,
   train(tinyConfig({ train: { tokens: 16 * 32 * 4 } }), { outDir: run, backend: 'js', data: smallData() });
   const out = join(dir, 'packed.safetensors');
   const bits = packRun(run, out, { method: 'svd' });
+  // `bitscale pack` writes the same file.
+  const viaCli = join(dir, 'cli.safetensors');
+  const cliBin = (args: string[]) =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, BITSCALE_THREADS: '1' },
+    });
+  assert.equal(
+    JSON.parse(cliBin(['pack', run, '--out', viaCli, '--svid', 'svd'])).bitsPerParameter,
+    bits.bitsPerParameter,
+  );
+  assert.deepEqual(readFileSync(viaCli), readFileSync(out));
   assert.ok(bits.bitsPerParameter > 1 && bits.bitsPerParameter < 16);
   assert.ok(isPackedFile(out) && !isPackedFile(join(run, 'checkpoint.safetensors')));
 
@@ -36,23 +48,7 @@ test('packRun: a run folder becomes a packed file with its config and tokenizer,
   const options = { maxTokens: 12, temperature: 0, topK: 1, seed: 0 };
   const sample = samplePacked(out, 'Once upon a time', options);
   assert.ok(sample.startsWith('Once upon a time') && sample.length > 'Once upon a time'.length, sample);
-  const cli = execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'sample',
-      out,
-      '--prompt',
-      'Once upon a time',
-      '--tokens',
-      '12',
-      '--temperature',
-      '0',
-    ],
-    { encoding: 'utf8', env: { ...process.env, BITSCALE_THREADS: '1' } },
-  );
+  const cli = cliBin(['sample', out, '--prompt', 'Once upon a time', '--tokens', '12', '--temperature', '0']);
   assert.equal(cli.trimEnd(), sample);
 });
 
