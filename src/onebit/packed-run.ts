@@ -30,7 +30,7 @@ export function packRun(
   out: string,
   options: PackOptions & { valueDtype?: ValueDType } = {},
 ): PackedBits {
-  const { config, params, tokenizer } = loadRun(run, 'js');
+  const { config, params, tokenizer } = loadRun(run);
   const weights = new Map(
     [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
   );

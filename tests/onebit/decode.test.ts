@@ -10,7 +10,7 @@ import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import { forward, initParams, type Params } from '../../src/nn/transformer.ts';
 import { Decoder, denseDecoderWeights, packedDecoderWeights } from '../../src/onebit/decode.ts';
 import { packTransformer } from '../../src/onebit/pack-model.ts';
-import { unpackMatrix } from '../../src/onebit/packed.ts';
+import { packTernary, unpackMatrix } from '../../src/onebit/packed.ts';
 import { type PackedModel, readPackedModel, toF32, writePackedModel } from '../../src/onebit/packed-file.ts';
 import { decodeTokens } from '../../src/onebit/packed-run.ts';
 import * as T from '../../src/tensor/index.ts';
@@ -99,6 +99,36 @@ test('greedy samples of the packed decoder equal the reference sampler on the un
     decodeTokens(new Decoder(packedDecoderWeights(untied, model, 'exact')), prompt, warm),
     sampleTokens(untied, params, prompt, warm),
   );
+  for (const p of params.values()) p.dispose();
+});
+
+test('a ternary (BitNet b1.58) packed model decodes like its unpacked fp32 forward', () => {
+  const model = packedModel(config, 8);
+  // Each linear as BitNet stores it: W ≈ mean|W| · T with T ∈ {-1, 0, +1} (0 below the mean), g = 1, h = mean|W|.
+  for (const [name, layer] of model.linears) {
+    const { rows, cols } = layer.weight;
+    const w = unpackMatrix(layer.weight).map((s, i) => s * layer.h[Math.floor(i / cols)] * layer.g[i % cols]);
+    const scale = w.reduce((a, v) => a + Math.abs(v), 0) / w.length;
+    const t = Array.from(w, (v) => (Math.abs(v) < scale ? 0 : Math.sign(v)));
+    assert.ok(t.includes(0), 'some weights are zero');
+    model.linears.set(name, {
+      weight: packTernary(t, rows, cols),
+      g: new Float32Array(cols).fill(1),
+      h: new Float32Array(rows).fill(scale),
+    });
+  }
+  const params = asParams(config, unpacked(model));
+  const tokens = [5, 9, 2, 33, 7, 1, 60, 12];
+  const want = T.noGrad(() =>
+    forward(config, params, T.tensor(tokens, [1, tokens.length], { dtype: 'i32' }), {
+      train: false,
+    }).toArray(),
+  );
+  const V = config.vocabSize;
+  const decoder = new Decoder(packedDecoderWeights(config, model, 'exact'));
+  assertClose(decoder.forward(tokens.slice(0, 3)), want.slice(2 * V, 3 * V), 'ternary logits at 2');
+  for (let t = 3; t < tokens.length; t++)
+    assertClose(decoder.forward([tokens[t]]), want.slice(t * V, (t + 1) * V), `ternary logits at ${t}`);
   for (const p of params.values()) p.dispose();
 });
 
