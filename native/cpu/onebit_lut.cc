@@ -30,33 +30,58 @@ constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
 constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
 
-// The tables for one input vector: for code byte j, lo[j] and hi[j] (16 int8 each, the low and high nibble's
-// group), and per block its scale. v has bytes * (8 / bits) entries (zero past cols).
-void build_tables(const float* v, int64_t bytes, bool ternary, int8_t* tables, float* scales) {
+// Coefficient of v[i] in table entry n of a group: sign1 bit i of n (1 -> +1, 0 -> -1); ternary2 the code of
+// weight i (n & 3, n >> 2). Entries are ((c0 v0 + c1 v1) + c2 v2) + c3 v3: every product exact (c is 0 or ±1),
+// so the AVX2 build (contracted or not) rounds exactly as the portable one.
+inline float coefficient(bool ternary, int n, int i) {
+  if (ternary) return kTernary[(n >> (2 * i)) & 3];
+  return (n >> i) & 1 ? 1.0f : -1.0f;
+}
+
+// The tables of code bytes [j0, j1) (one scale block): for code byte j, 16 int8 for its low nibble's group then
+// 16 for its high nibble's, and the block's scale. v holds x ⊙ g (zero past cols), per weights per nibble.
+void build_block(const float* v, int64_t j0, int64_t j1, bool ternary, int8_t* tables, float* scale) {
   const int per = ternary ? 2 : 4;  // weights per nibble
-  std::vector<float> t(bytes * 32);
-  for (int64_t k = 0; k < bytes * 2; k++) {  // group k = nibble k (low nibble of byte j is group 2j)
-    const float* vk = v + k * per;
-    for (int n = 0; n < 16; n++) {
-      float s = 0.0f;
-      if (ternary) {
-        s = kTernary[n & 3] * vk[0] + kTernary[n >> 2] * vk[1];
-      } else {
-        for (int i = 0; i < 4; i++) s += (n >> i) & 1 ? vk[i] : -vk[i];
-      }
-      t[k * 16 + n] = s;
+  const int64_t groups = 2 * (j1 - j0);
+  float t[2 * kBlock * 16];  // entries of the block's groups, 16 per group
+  const float* vb = v + 2 * j0 * per;
+  float m = 0.0f;
+#ifdef __AVX2__
+  __m256 c[4][2];
+  for (int i = 0; i < per; i++)
+    for (int half = 0; half < 2; half++) {
+      alignas(32) float lane[8];
+      for (int n = 0; n < 8; n++) lane[n] = coefficient(ternary, 8 * half + n, i);
+      c[i][half] = _mm256_load_ps(lane);
+    }
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps();
+  for (int64_t k = 0; k < groups; k++) {
+    for (int half = 0; half < 2; half++) {
+      __m256 e = _mm256_mul_ps(c[0][half], _mm256_set1_ps(vb[k * per]));
+      for (int i = 1; i < per; i++) e = _mm256_add_ps(e, _mm256_mul_ps(c[i][half], _mm256_set1_ps(vb[k * per + i])));
+      _mm256_storeu_ps(t + 16 * k + 8 * half, e);
+      vmax = _mm256_max_ps(vmax, _mm256_and_ps(e, abs_mask));
     }
   }
-  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
-    const int64_t b1 = std::min(bytes, b0 + kBlock);
-    float m = 0.0f;
-    for (int64_t i = b0 * 32; i < b1 * 32; i++) m = std::max(m, std::fabs(t[i]));
-    const float s = m > 0.0f ? m / 127.0f : 1.0f;
-    const float inv = 1.0f / s;  // a multiply per entry, not a division (|t * inv| may round to 127.00001)
-    scales[blk] = s;
-    for (int64_t i = b0 * 32; i < b1 * 32; i++)
-      tables[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] * inv))));
-  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  for (float l : lanes) m = std::max(m, l);
+#else
+  for (int64_t k = 0; k < groups; k++)
+    for (int n = 0; n < 16; n++) {
+      float e = coefficient(ternary, n, 0) * vb[k * per];
+      for (int i = 1; i < per; i++) e = e + coefficient(ternary, n, i) * vb[k * per + i];
+      t[16 * k + n] = e;
+      m = std::max(m, std::fabs(e));
+    }
+#endif
+  const float s = m > 0.0f ? m / 127.0f : 1.0f;
+  const float inv = 1.0f / s;  // a multiply per entry, not a division (|t * inv| may round to 127.00001)
+  *scale = s;
+  int8_t* out = tables + 32 * j0;
+  for (int64_t i = 0; i < 16 * groups; i++)
+    out[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] * inv))));
 }
 
 // One tile's 32 sums, scalar: acc[i] for row 32t + i.
@@ -145,7 +170,9 @@ BITSCALE_KERNEL(packedLutGemm) {
   const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
   for (int64_t b = 0; b < batch; b++) {
     for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
-    build_tables(v.data(), bytes, ternary, tables.data(), scales.data());
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (int64_t blk = 0; blk < blocks; blk++)
+      build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
     // Pairs of tiles (the last one alone when their count is odd).
     const int64_t pairs = (tiles + 1) / 2;
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
