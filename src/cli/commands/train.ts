@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, parameterCount } from '../../nn/config.ts';
+import { isPackedFile } from '../../onebit/packed-file.ts';
+import { samplePacked } from '../../onebit/packed-run.ts';
 import { resolveRunConfig } from '../../train/config.ts';
 import { sampleTokens } from '../../train/generate.ts';
 import { loadRun, parseOverrides } from '../../train/run.ts';
@@ -68,14 +70,15 @@ export function registerTrain(program: Command): void {
 
   program
     .command('sample')
-    .description('generate text from a trained run')
-    .argument('<run>', 'run folder or checkpoint.safetensors')
+    .description('generate text from a trained run, or from a packed OneBit model (bitscale pack)')
+    .argument('<run>', 'run folder, checkpoint.safetensors, or a packed .safetensors file')
     .option('--prompt <text>', 'text to continue', 'Once upon a time')
     .option('--tokens <n>', 'tokens to generate', Number, 200)
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens', Number, 40)
     .option('--seed <n>', 'random seed', Number, 0)
     .option('--backend <name>', 'js | cpu | cuda')
+    .option('--exact', 'packed models: exact fp32 sums instead of the int8 table-lookup kernel')
     .action(
       (
         run: string,
@@ -86,8 +89,14 @@ export function registerTrain(program: Command): void {
           topK: number;
           seed: number;
           backend?: string;
+          exact?: boolean;
         },
       ) => {
+        if (isPackedFile(run)) {
+          const kernel = opts.exact ? 'exact' : 'lut';
+          console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens, kernel }));
+          return;
+        }
         const { config, params, tokenizer } = loadRun(run, opts.backend);
         if (!tokenizer)
           throw new Error(`${run} has no tokenizer.json (trained on pre-tokenized data): cannot sample text`);
