@@ -2,6 +2,7 @@
 // tied embeddings. Weights, linear-layer inputs and the KV cache are each fake-quantized at their own precision.
 // Shapes: B batch, T time, C d_model, nh heads, hs head size, V vocabulary.
 import type { FakeQuantSpec } from '../numerics/spec.ts';
+import { onebitLayer } from '../onebit/linear.ts';
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
@@ -9,22 +10,38 @@ import { resolvePrecision } from './precision.ts';
 
 export type Params = Map<string, Tensor>;
 
+/** A OneBit layer's value vectors, stored next to its latent weight NAME.weight as NAME.g and NAME.h. */
+export const valueVectorNames = (weightName: string) => {
+  const base = weightName.replace(/\.weight$/, '');
+  return { g: `${base}.g`, h: `${base}.h` };
+};
+
 /** Parameter names and shapes, in a fixed order (their safetensors keys). */
 export function parameterShapes(c: ModelConfig): [string, number[]][] {
   const C = c.dModel;
   const shapes: [string, number[]][] = [['tok_emb.weight', [c.vocabSize, C]]];
+  // A OneBit linear (rows, cols) has value vectors g (cols) and h (rows) beside its latent weight.
+  const linear = (name: string, rows: number, cols: number): [string, number[]][] => {
+    if (!c.onebit) return [[name, [rows, cols]]];
+    const { g, h } = valueVectorNames(name);
+    return [
+      [name, [rows, cols]],
+      [g, [cols]],
+      [h, [rows]],
+    ];
+  };
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}.`;
     shapes.push(
       [`${p}attn_norm.weight`, [C]],
-      [`${p}attn.wq.weight`, [C, C]],
-      [`${p}attn.wk.weight`, [C, C]],
-      [`${p}attn.wv.weight`, [C, C]],
-      [`${p}attn.wo.weight`, [C, C]],
+      ...linear(`${p}attn.wq.weight`, C, C),
+      ...linear(`${p}attn.wk.weight`, C, C),
+      ...linear(`${p}attn.wv.weight`, C, C),
+      ...linear(`${p}attn.wo.weight`, C, C),
       [`${p}mlp_norm.weight`, [C]],
-      [`${p}mlp.w_gate.weight`, [c.dFf, C]],
-      [`${p}mlp.w_up.weight`, [c.dFf, C]],
-      [`${p}mlp.w_down.weight`, [C, c.dFf]],
+      ...linear(`${p}mlp.w_gate.weight`, c.dFf, C),
+      ...linear(`${p}mlp.w_up.weight`, c.dFf, C),
+      ...linear(`${p}mlp.w_down.weight`, C, c.dFf),
     );
   }
   shapes.push(['norm.weight', [C]]);
@@ -32,12 +49,13 @@ export function parameterShapes(c: ModelConfig): [string, number[]][] {
   return shapes;
 }
 
-/** Fresh parameters: N(0, 0.02), residual output projections scaled by 1/sqrt(2 n_layers), norms at 1. */
+/** Fresh parameters: N(0, 0.02), residual output projections scaled by 1/sqrt(2 n_layers), norms and OneBit
+ *  value vectors at 1 (as OneBit's BitLinear starts). */
 export function initParams(c: ModelConfig, seed: number): Params {
   const params: Params = new Map();
   parameterShapes(c).forEach(([name, shape], i) => {
     let t: Tensor;
-    if (name.endsWith('norm.weight')) {
+    if (name.endsWith('norm.weight') || isValueVector(name)) {
       t = T.ones(shape);
     } else {
       const std =
@@ -57,10 +75,13 @@ export interface ForwardOptions {
   train: boolean;
   /** Sees the input of every linear layer (post-training quantization calibrates on these). */
   onLinearInput?: (weightName: string, input: Tensor) => void;
+  /** Sees the residual stream after every block (OneBit's distillation compares these). */
+  onBlockOutput?: (layer: number, x: Tensor) => void;
 }
 
 /** Names of the linear layers' weights: what weight precision and post-training quantization apply to. */
-export const isLinearWeight = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w/.test(name);
+export const isLinearWeight = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.weight$/.test(name);
+const isValueVector = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.[gh]$/.test(name);
 
 /** Logits (B, T, V) for i32 tokens (B, T). */
 export function forward(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
@@ -73,6 +94,10 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
   const linear = (x: Tensor, name: string) => {
     options.onLinearInput?.(name, x);
+    if (c.onebit) {
+      const { g, h } = valueVectorNames(name);
+      return onebitLayer(x, get(name), get(g), get(h));
+    }
     return T.matmul(x, maybeQuant(get(name), p.weights), { transB: true });
   };
 
@@ -91,6 +116,7 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
     const m = maybeQuant(T.rmsNorm(x, w('mlp_norm.weight')), p.activations);
     const gated = T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight'));
     x = T.add(x, drop(lin(maybeQuant(gated, p.activations), 'mlp.w_down.weight')));
+    options.onBlockOutput?.(l, x);
   }
   const final = T.rmsNorm(x, get('norm.weight'));
   // Embeddings and the output head stay in full precision: N counts non-embedding parameters.
