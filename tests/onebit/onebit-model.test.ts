@@ -69,7 +69,8 @@ for (const backend of backends) {
         ]),
       );
       const after = Array.from(T.noGrad(() => forward(c, scaled, tokens, { train: false })).toArray());
-      after.forEach((v, i) => assert.ok(Math.abs(v - before[i]) < 1e-4, `logit ${i}: ${v} vs ${before[i]}`));
+      for (const [i, v] of after.entries())
+        assert.ok(Math.abs(v - before[i]) < 1e-4, `logit ${i}: ${v} vs ${before[i]}`);
       for (const p of params.values()) p.dispose();
     });
   });
