@@ -14,7 +14,7 @@ import {
 } from '../data/index.ts';
 import '../backends/index.ts';
 import { parameterCount } from '../nn/config.ts';
-import { initParams, lossOf } from '../nn/transformer.ts';
+import { initParams, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -42,6 +42,18 @@ export interface TrainOptions {
   stopAfterStep?: number;
   /** Compute the bigram baseline on the same tokens for the summary. */
   bigram?: boolean;
+  /** What to minimize instead of the model's cross-entropy (OneBit's distillation); validation stays CE. */
+  objective?: TrainObjective;
+}
+
+/** A training objective other than next-token cross-entropy, with its own starting point. */
+export interface TrainObjective {
+  /** Names the objective in the checkpoint's hash: a run resumes only under the same objective. */
+  id: string;
+  /** Sets the starting parameters of a fresh run (a checkpoint, when there is one, replaces them). */
+  init?(params: Params): void;
+  /** The loss of one batch, inputs and targets i32 (B, T); backward of it fills the gradients. */
+  loss(params: Params, inputs: T.Tensor, targets: T.Tensor): T.Tensor;
 }
 
 export interface TrainSummary {
@@ -107,7 +119,12 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     });
   const { model, train: opt } = config;
   const steps = stepsOf(config);
-  const hash = configHash(config);
+  const hash = options.objective
+    ? createHash('sha256')
+        .update(canonicalJson({ config, objective: options.objective.id }))
+        .digest('hex')
+        .slice(0, 16)
+    : configHash(config);
   const dir = options.outDir;
   const paths = {
     config: join(dir, 'config.json'),
@@ -120,6 +137,7 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
   if (data.tokenizer && !existsSync(paths.tokenizer)) saveTokenizer(data.tokenizer, paths.tokenizer);
 
   const params = initParams(model, opt.seed);
+  options.objective?.init?.(params);
   const optimizer = new AdamW(params, opt);
   let startStep = 0;
   if (hasCheckpoint(paths.checkpoint)) {
@@ -152,7 +170,9 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
-      const l = lossOf(model, params, inputs, targets, { train: true });
+      const l = options.objective
+        ? options.objective.loss(params, inputs, targets)
+        : lossOf(model, params, inputs, targets, { train: true });
       T.backward(l);
       return l.item();
     });
