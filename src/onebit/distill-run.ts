@@ -24,22 +24,20 @@ import {
   train,
 } from '../train/trainer.ts';
 import { type DistillOptions, distillLoss, type ModelOutputs, onebitDistillDefaults } from './distill.ts';
-import { OneBitError } from './errors.ts';
 import { ONEBIT_NORM_EPS } from './linear.ts';
 import { packOnebitParams } from './pack-model.ts';
 import { packedModelBits, writePackedModel } from './packed-file.ts';
 import { type Retention, retention } from './retention.ts';
 import {
   checkStudentInit,
+  checkStudentLoss,
   checkStudentShapes,
   initStudent,
   type StudentInit,
+  type StudentLoss,
   studentModelOf,
 } from './student.ts';
 import { openTeacher } from './teacher.ts';
-
-export type StudentLoss = 'distill' | 'ce';
-export const studentLosses: readonly StudentLoss[] = ['distill', 'ce'];
 
 export const PACKED_STUDENT_FILE = 'student.onebit.safetensors';
 export const ONEBIT_RESULT_FILE = 'onebit.json';
@@ -67,6 +65,8 @@ export interface OnebitDistillOptions {
 
 export interface OnebitDistillResult {
   status: TrainSummary['status'];
+  /** V of the shared tokenizer (uniform guessing scores ln V: the zero of retention). */
+  vocabSize: number;
   teacher: { dir: string; valLoss: number; nonEmbeddingParams: number };
   student: {
     valLoss: number | null;
@@ -89,12 +89,6 @@ export interface OnebitDistillResult {
     linearBitsPerWeight: number;
   } | null;
   summary: TrainSummary;
-}
-
-function checkStudentLoss(loss: unknown): StudentLoss {
-  if (!studentLosses.includes(loss as StudentLoss))
-    throw new OneBitError('loss', JSON.stringify(loss), studentLosses.join(', '));
-  return loss as StudentLoss;
 }
 
 /** Logits and the residual stream after every block: what OneBit's distillation compares. */
@@ -168,6 +162,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
     const packed = summary.status === 'done' ? writePackedStudent(options.outDir, config.model) : null;
     const result: OnebitDistillResult = {
       status: summary.status,
+      vocabSize: config.model.vocabSize,
       teacher: {
         dir: teacher.dir,
         valLoss: teacherValLoss,

@@ -12,6 +12,16 @@ import type { Teacher } from './teacher.ts';
 export type StudentInit = 'svid-nmf' | 'svid-svd' | 'random';
 export const studentInits: readonly StudentInit[] = ['svid-nmf', 'svid-svd', 'random'];
 
+/** Distillation from the teacher (OneBit) or plain cross-entropy on the data (the ablation). */
+export type StudentLoss = 'distill' | 'ce';
+export const studentLosses: readonly StudentLoss[] = ['distill', 'ce'];
+
+export function checkStudentLoss(loss: unknown, field = 'loss'): StudentLoss {
+  if (!studentLosses.includes(loss as StudentLoss))
+    throw new OneBitError(field, JSON.stringify(loss), studentLosses.join(', '));
+  return loss as StudentLoss;
+}
+
 export function checkStudentInit(init: unknown, field = 'init'): StudentInit {
   if (!studentInits.includes(init as StudentInit))
     throw new OneBitError(field, JSON.stringify(init), studentInits.join(', '));
@@ -20,7 +30,9 @@ export function checkStudentInit(init: unknown, field = 'init'): StudentInit {
 
 /** The teacher's model with OneBit linear layers; `overrides` (tests, experiments) may change its shape. */
 export function studentModelOf(teacher: ModelConfig, overrides: Record<string, unknown> = {}): ModelConfig {
-  return resolveModelConfig({ ...teacher, ...overrides, onebit: true });
+  // OneBit replaces the weight format (a bf16 teacher's activations and KV cache stay bf16).
+  const precision = { ...teacher.precision, weights: 'fp32' };
+  return resolveModelConfig({ ...teacher, precision, ...overrides, onebit: true });
 }
 
 /** Every teacher parameter must exist in the student with the same shape; errors name both. */

@@ -131,4 +131,6 @@ export interface ReportInput {
    * with weights, activations and KV cache at one precision; 'weights', runs quantizing the weights alone.
    */
   bitsSlice?: 'all-parts' | 'weights';
+  /** Extra sections after the findings (an experiment's own tables), HTML made by the caller from the data. */
+  sections?: { id: string; title: string; html: string }[];
 }

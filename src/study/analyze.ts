@@ -18,6 +18,8 @@ import {
   undecidable,
 } from '../laws/index.ts';
 
+import type { OnebitComparison } from './onebit-comparison.ts';
+
 /** One finished run of the study, flattened: a training run (Ppost = Infinity) or one PTQ result of it. */
 export interface StudyRow extends Row {
   id: string;
@@ -60,6 +62,8 @@ export interface StudyAnalysis {
   })[];
   /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
   decision: { cost: string; model: CostModel; undecided?: string };
+  /** OneBit students against the other ~1-bit models, when the spec has a onebit section. */
+  onebit?: OnebitComparison;
 }
 
 export interface AnalyzeOptions {
