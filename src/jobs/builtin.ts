@@ -4,12 +4,14 @@
 
 import { ONEBIT_NTK_JOB, runOnebitNtkJob } from '../experiments/onebit-ntk/job-kind.ts';
 import { QUANTA_TRAIN, runQuantaTrainJob } from '../experiments/quanta/jobs.ts';
-import { runPtqJob, runTrainJob } from '../study/job-kinds.ts';
+import { runOnebitDistillJob, runPtqJob, runTrainJob } from '../study/job-kinds.ts';
+import { ONEBIT_DISTILL } from '../sweep/expand.ts';
 import type { JobKinds } from '../sweep/job-kind.ts';
 
 export const builtinJobKinds: JobKinds = {
   train: runTrainJob,
   ptq: runPtqJob,
+  [ONEBIT_DISTILL]: runOnebitDistillJob,
   [QUANTA_TRAIN]: runQuantaTrainJob,
   [ONEBIT_NTK_JOB]: runOnebitNtkJob,
 };

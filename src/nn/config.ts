@@ -20,6 +20,9 @@ export interface ModelConfig {
   precision: PrecisionConfig;
   /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
   arch?: ArchOptions;
+  /** OneBit linear layers (src/onebit/linear.ts) in place of dense ones; present only when true, so the
+   *  configs (and run ids) of dense models stay what they were. */
+  onebit?: true;
 }
 
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
@@ -37,6 +40,7 @@ const modelKeys = [
   'precision',
   'bitnet',
   'arch',
+  'onebit',
 ];
 
 /** Fills defaults and checks every field; throws a ConfigError listing every bad one. */
@@ -84,6 +88,13 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
     widths,
     preset,
   );
+  const onebit = f.boolean('onebit', false);
+  // OneBit replaces the weight format; the other components keep whatever precision is asked for.
+  if (onebit && precision && precision.weights !== fullPrecision.weights)
+    f.problem(
+      'onebit',
+      `OneBit layers keep sign(W) and fp value vectors; precision.weights must stay fp32, not ${precision.weights}`,
+    );
   if (issues.length > before) return null;
   return {
     vocabSize: vocabSize as number,
@@ -97,10 +108,12 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
     dropout: dropout as number,
     precision: precision as PrecisionConfig,
     ...(arch ? { arch } : {}),
+    ...(onebit ? { onebit: true as const } : {}),
   };
 }
 
-/** Non-embedding parameters N (what the scaling laws use) and the total. */
+/** Non-embedding parameters N (what the scaling laws use) and the total. A OneBit model counts the weights
+ *  it replaces: its value vectors g, h are storage (see packedModelBits), not parameters of N. */
 export function parameterCount(c: ModelConfig): { nonEmbedding: number; total: number } {
   const perLayer = 4 * c.dModel * c.dModel + 3 * c.dModel * c.dFf + 2 * c.dModel;
   const nonEmbedding = c.nLayers * perLayer + c.dModel;

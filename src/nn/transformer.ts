@@ -2,6 +2,7 @@
 // tied embeddings. Weights, linear-layer inputs and the KV cache are each fake-quantized at their own precision.
 // Shapes: B batch, T time, C d_model, nh heads, hs head size, V vocabulary.
 import type { FakeQuantSpec } from '../numerics/spec.ts';
+import { onebitLayer } from '../onebit/linear.ts';
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 import { type ArchOptions, ropeInvFreq } from './arch.ts';
@@ -9,6 +10,12 @@ import type { ModelConfig } from './config.ts';
 import { resolvePrecision } from './precision.ts';
 
 export type Params = Map<string, Tensor>;
+
+/** A OneBit layer's value vectors, stored next to its latent weight NAME.weight as NAME.g and NAME.h. */
+export const valueVectorNames = (weightName: string) => {
+  const base = weightName.replace(/\.weight$/, '');
+  return { g: `${base}.g`, h: `${base}.h` };
+};
 
 /** Parameter names and shapes, in a fixed order (their safetensors keys). */
 export function parameterShapes(c: ModelConfig): [string, number[]][] {
@@ -26,6 +33,11 @@ export function parameterShapes(c: ModelConfig): [string, number[]][] {
     const p = `blocks.${l}.`;
     const linear = (name: string, rows: number, cols: number) => {
       shapes.push([`${p}${name}.weight`, [rows, cols]]);
+      // A OneBit linear (rows, cols) has value vectors g (cols) and h (rows) beside its latent weight.
+      if (c.onebit) {
+        const { g, h } = valueVectorNames(`${p}${name}.weight`);
+        shapes.push([g, [cols]], [h, [rows]]);
+      }
       if (a?.biases.includes(name)) shapes.push([`${p}${name}.bias`, [rows]]);
     };
     norm(`${p}attn_norm`);
@@ -43,12 +55,13 @@ export function parameterShapes(c: ModelConfig): [string, number[]][] {
   return shapes;
 }
 
-/** Fresh parameters: N(0, 0.02), residual output projections scaled by 1/sqrt(2 n_layers), norms at 1. */
+/** Fresh parameters: N(0, 0.02), residual output projections scaled by 1/sqrt(2 n_layers), norms and OneBit
+ *  value vectors at 1 (as OneBit's BitLinear starts). */
 export function initParams(c: ModelConfig, seed: number): Params {
   const params: Params = new Map();
   parameterShapes(c).forEach(([name, shape], i) => {
     let t: Tensor;
-    if (name.endsWith('norm.weight')) {
+    if (name.endsWith('norm.weight') || isValueVector(name)) {
       t = T.ones(shape);
     } else if (name.endsWith('.bias')) {
       t = T.zeros(shape);
@@ -75,10 +88,13 @@ export interface ForwardOptions {
   /** Half-precision compute, emulated: activations (and, through the casts' gradients, their gradients) are
    *  rounded to this storage type at every layer boundary. Absent: fp32. */
   compute?: 'bf16' | 'f16';
+  /** Sees the residual stream after every block (OneBit's distillation compares these). */
+  onBlockOutput?: (layer: number, x: Tensor) => void;
 }
 
 /** Names of the linear layers' weights: what weight precision and post-training quantization apply to. */
 export const isLinearWeight = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.weight$/.test(name);
+const isValueVector = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.[gh]$/.test(name);
 
 /** Logits (B, T, V) for i32 tokens (B, T). */
 export function forward(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
@@ -96,7 +112,11 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const linear = (x: Tensor, name: string) => {
     options.onLinearInput?.(name, x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
-    const y = T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
+    let y: Tensor;
+    if (c.onebit) {
+      const { g, h } = valueVectorNames(name);
+      y = onebitLayer(input, get(name), get(g), get(h));
+    } else y = T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
     return half(bias ? T.add(y, bias) : y);
   };
@@ -133,6 +153,7 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
         : T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')),
     );
     x = T.add(x, drop(lin(maybeQuant(hidden, p.activations), 'mlp.w_down.weight')));
+    options.onBlockOutput?.(l, x);
   }
   const final = half(norm(x, 'norm'));
   // Embeddings and the output head stay in full precision: N counts non-embedding parameters.

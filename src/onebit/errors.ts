@@ -9,3 +9,14 @@ export class OneBitError extends Error {
     this.name = 'OneBitError';
   }
 }
+
+/** A teacher run that cannot be distilled from: not a run folder, not finished, or not the student's shape. */
+export class TeacherRunError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`teacher run ${path}: ${reason}`);
+    this.name = 'TeacherRunError';
+  }
+}

@@ -30,6 +30,16 @@ export function onebitLinear(x: T.Tensor, w: T.Tensor, g: T.Tensor, h: T.Tensor)
   return x.rank === 1 ? T.reshape(y, [rows]) : y;
 }
 
+/**
+ * The layer as OneBit's public code runs it inside a model: the product above, then a LayerNorm without
+ * affine parameters over the output (its BitLinear; eps 1e-5). Packed inference must apply the same norm.
+ */
+export function onebitLayer(x: T.Tensor, w: T.Tensor, g: T.Tensor, h: T.Tensor): T.Tensor {
+  return T.layerNorm(onebitLinear(x, w, g, h), null, null, ONEBIT_NORM_EPS);
+}
+
+export const ONEBIT_NORM_EPS = 1e-5;
+
 /** A layer's trainable values, row-major: latent W (rows * cols), g (cols), h (rows). */
 export interface OneBitInit {
   rows: number;

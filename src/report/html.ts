@@ -47,6 +47,7 @@ ${input.explorer?.length ? '<p><a id="explorer-link" href="explorer.html">Explor
 <h2>Findings</h2>
 ${findingsList(input)}
 ${rangesLine(input)}
+${(input.sections ?? []).map((s) => `<h2 id="${esc(s.id)}">${esc(s.title)}</h2>\n${s.html}`).join('\n')}
 <h2>Loss against N, D and training precision</h2>
 ${chart('loss-vs-N')}${chart('loss-vs-D')}${chart('loss-vs-bits')}
 <h2>Fit quality</h2>

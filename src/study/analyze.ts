@@ -20,6 +20,8 @@ import {
 } from '../laws/index.ts';
 import type { OutlierReport } from '../report/types.ts';
 
+import type { OnebitComparison } from './onebit-comparison.ts';
+
 /** One finished run of the study, flattened: a training run (Ppost = Infinity) or one PTQ result of it. */
 export interface StudyRow extends Row {
   id: string;
@@ -64,6 +66,8 @@ export interface StudyAnalysis {
   decision: { cost: string; model: CostModel; undecided?: string };
   /** Recipes, activation outliers and W8A8 / weight-only PTQ (./outliers.ts), when the study has them. */
   outliers?: OutlierReport;
+  /** OneBit students against the other ~1-bit models, when the spec has a onebit section. */
+  onebit?: OnebitComparison;
 }
 
 export interface AnalyzeOptions {

@@ -12,6 +12,7 @@ import type {
   RunRow,
 } from '../report/types.ts';
 import type { LawFit, StudyAnalysis, StudyRow } from './analyze.ts';
+import { onebitFindings, onebitSectionHtml } from './onebit-report.ts';
 
 const logspace = (lo: number, hi: number, n: number) =>
   Array.from({ length: n }, (_, i) => Math.exp(Math.log(lo) + ((Math.log(hi) - Math.log(lo)) * i) / (n - 1)));
@@ -400,8 +401,17 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         },
         warnings: f.result!.warnings,
       })),
-    findings: findings(analysis),
+    findings: [...findings(analysis), ...(analysis.onebit ? onebitFindings(analysis.onebit) : [])],
     ...(analysis.outliers ? { outliers: analysis.outliers } : {}),
+    ...(analysis.onebit && {
+      sections: [
+        {
+          id: 'onebit',
+          title: 'OneBit students and other ~1-bit models',
+          html: onebitSectionHtml(analysis.onebit),
+        },
+      ],
+    }),
     bitsSlice: bitsSlice(analysis.rows.filter((r) => r.kind === 'train' && r.status === 'done')),
     explorer: analysis.fits
       .filter((f) => f.result)

@@ -48,6 +48,54 @@ function ptqVariants(spec: SweepSpec): JsonObject[] {
   return variants;
 }
 
+/** The resolved config of a OneBit student job: the training job it is distilled from, and how. */
+export interface OnebitDistillConfig extends JsonObject {
+  teacher: string;
+  tokens: number;
+  init: string;
+  loss: string;
+  train: JsonObject;
+  distill: JsonObject;
+}
+
+export const ONEBIT_DISTILL = 'onebit-distill';
+
+const FULL_PRECISION_NAMES = ['fp32', 'bf16', 'fp16'];
+/** A training precision that can teach a OneBit student: nothing quantized below 16 bits. */
+const isTeacherPrecision = (p: TrainPrecision) =>
+  [p.w, p.a, p.kv].every((part) => FULL_PRECISION_NAMES.includes(part));
+
+/**
+ * The OneBit jobs of one full-precision training job: a student per (token budget, variant), and the
+ * round-to-nearest 1-bit model (sign x mean |W| per row) it is compared with.
+ */
+function onebitJobs(spec: SweepSpec, train: Job): Job[] {
+  const onebit = spec.onebit;
+  if (!onebit) return [];
+  const jobs: Job[] = [];
+  for (const tokens of onebit.tokens) {
+    for (const { init, loss } of onebit.students) {
+      const config: OnebitDistillConfig = {
+        teacher: train.id,
+        tokens,
+        init,
+        loss,
+        train: onebit.train,
+        distill: onebit.distill,
+      };
+      jobs.push(makeJob(ONEBIT_DISTILL, config, [train.id]));
+    }
+  }
+  const rtn1: PtqConfig = {
+    source: train.id,
+    precision: 'binary',
+    method: 'rtn',
+    settings: spec.ptq.settings,
+  };
+  jobs.push(makeJob('ptq', rtn1, [train.id]));
+  return jobs;
+}
+
 export function expandSweep(spec: SweepSpec): Job[] {
   const jobs: Job[] = [];
   for (const model of spec.grid.model) {
@@ -77,10 +125,12 @@ export function expandSweep(spec: SweepSpec): Job[] {
               };
               jobs.push(makeJob('ptq', ptq, [train.id]));
             }
+            if (isTeacherPrecision(p)) jobs.push(...onebitJobs(spec, train));
           }
         }
       }
     }
   }
-  return jobs;
+  // The OneBit section's RTN 1-bit job may repeat one the ptq section asked for: one job per id.
+  return [...new Map(jobs.map((j) => [j.id, j])).values()];
 }

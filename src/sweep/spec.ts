@@ -11,6 +11,10 @@
 //     precision: [fp32, { w: int4, a: fp32, kv: fp32 }]       # or { w: [int4, int8], a: [fp32], kv: [fp32] }
 //     recipe: [{ weightDecay: 0 }, { weightDecay: 0.1, dropout: 0.1, gradClip: 0 }]   # optional axis
 //   ptq: { precisions: [int8, int4], methods: [rtn, gptq] }
+//   onebit:                                                    # optional: OneBit students of the fp runs
+//     tokens: [1000000]                                        # student token budgets
+//     students: [{ init: svid-nmf, loss: distill }, { init: random }, { loss: ce }]
+//     train: { lr: 0.001 }                                     # student optimizer settings over the teacher's
 //
 // The model and train sub-configs belong to the trainer; it can plug in a ConfigValidator to check them.
 
@@ -22,6 +26,7 @@ import { defaultDff } from '../nn/config.ts';
 import { type ConfigIssue, show } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
 import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
+import { studentInits, studentLosses } from '../onebit/student.ts';
 import {
   checkPtqVariant,
   type PtqMethod,
@@ -67,6 +72,19 @@ export interface SweepSpec {
     /** Shared PTQ settings (calibration size, group size, ...), passed whole to every PTQ job. */
     settings: JsonObject;
   };
+  /** OneBit students distilled from the grid's full-precision runs; absent when the spec has no section. */
+  onebit?: OnebitSpec;
+}
+
+/** One student per (full-precision run, token budget, student variant). */
+export interface OnebitSpec {
+  tokens: number[];
+  /** Each { init, loss }; defaults svid-nmf and distill. */
+  students: { init: string; loss: string }[];
+  /** Student optimizer settings over the teacher's (lr, warmupSteps, ...). */
+  train: JsonObject;
+  /** Distillation coefficients over OneBit's defaults (alpha, logitScale, beta). */
+  distill: JsonObject;
 }
 
 /**
@@ -167,7 +185,7 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
   if (!isObject(raw)) throw new SpecError([{ path: root, message: `${show(raw)} is not a mapping` }]);
   const deep = deepestPath(raw, root, MAX_NESTING);
   if (deep) throw new SpecError([{ path: deep, message: `nests deeper than ${MAX_NESTING} levels` }]);
-  checkKeys(raw, root, ['name', 'seeds', 'train', 'grid', 'ptq'], at);
+  checkKeys(raw, root, ['name', 'seeds', 'train', 'grid', 'ptq', 'onebit'], at);
 
   const name = raw.name;
   if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(name)) {
@@ -292,6 +310,7 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     }
   }
   issues.push(...precisionFitIssues(precision, model, isObject(grid) ? grid.model : undefined, root));
+  const onebit = raw.onebit === undefined ? undefined : onebitSection(raw.onebit, `${root}.onebit`, at);
 
   if (issues.length > 0) throw new SpecError(dedupe(issues));
   return {
@@ -300,6 +319,43 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
     train: train as JsonObject,
     grid: { model, tokens: unique(tokens), precision, recipe },
     ptq: { ...ptq, precisions: unique(ptq.precisions), methods: unique(ptq.methods) },
+    ...(onebit ? { onebit } : {}),
+  };
+}
+
+function onebitSection(raw: unknown, path: string, at: Report): OnebitSpec | undefined {
+  if (!isObject(raw)) return at(path, `${show(raw)} is not a mapping (with tokens, students)`) ?? undefined;
+  checkKeys(raw, path, ['tokens', 'students', 'train', 'distill'], at);
+  const tokens = listOf(raw.tokens, `${path}.tokens`, at, (v, p) =>
+    isPositiveInt(v) ? v : at(p, `${show(v)} is not a positive integer number of tokens`),
+  );
+  const students = listOf(raw.students ?? [{}], `${path}.students`, at, (v, p) => {
+    if (!isObject(v)) return at(p, `${show(v)} is not a mapping { init, loss }`);
+    checkKeys(v, p, ['init', 'loss'], at);
+    const { init = 'svid-nmf', loss = 'distill' } = v;
+    if (!studentInits.includes(init as never))
+      return at(`${p}.init`, `${show(init)} is not one of ${studentInits.join(', ')}`);
+    if (!studentLosses.includes(loss as never))
+      return at(`${p}.loss`, `${show(loss)} is not one of ${studentLosses.join(', ')}`);
+    return { init: init as string, loss: loss as string };
+  });
+  const mapping = (key: 'train' | 'distill'): JsonObject => {
+    const v = raw[key] ?? {};
+    if (isObject(v)) return v as JsonObject;
+    at(`${path}.${key}`, `${show(v)} is not a mapping`);
+    return {};
+  };
+  const distill = mapping('distill');
+  checkKeys(distill, `${path}.distill`, ['alpha', 'logitScale', 'beta'], at);
+  for (const [key, v] of Object.entries(distill))
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      at(`${path}.distill.${key}`, `${show(v)} is not a non-negative number`);
+  const seen = new Set<string>();
+  return {
+    tokens: unique(tokens),
+    students: students.filter((s) => !seen.has(`${s.init}/${s.loss}`) && seen.add(`${s.init}/${s.loss}`)),
+    train: mapping('train'),
+    distill,
   };
 }
 

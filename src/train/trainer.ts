@@ -22,7 +22,7 @@ import {
   type WeightStats,
   weightStats,
 } from '../nn/outliers.ts';
-import { initParams, lossOf } from '../nn/transformer.ts';
+import { initParams, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -54,6 +54,18 @@ export interface TrainOptions {
   bigram?: boolean;
   /** Start from these weights (a safetensors file of every parameter) instead of a fresh initialization. */
   initFrom?: string;
+  /** What to minimize instead of the model's cross-entropy (OneBit's distillation); validation stays CE. */
+  objective?: TrainObjective;
+}
+
+/** A training objective other than next-token cross-entropy, with its own starting point. */
+export interface TrainObjective {
+  /** Names the objective in the checkpoint's hash: a run resumes only under the same objective. */
+  id: string;
+  /** Sets the starting parameters of a fresh run (a checkpoint, when there is one, replaces them). */
+  init?(params: Params): void;
+  /** The loss of one batch, inputs and targets i32 (B, T); backward of it fills the gradients. */
+  loss(params: Params, inputs: T.Tensor, targets: T.Tensor): T.Tensor;
 }
 
 export interface TrainSummary {
@@ -150,7 +162,12 @@ function trainWith(
   const compute = roundingOf(dtype);
   const criterion = criterionOf(opt);
   const steps = stepsOf(config);
-  const hash = configHash(config);
+  const hash = options.objective
+    ? createHash('sha256')
+        .update(canonicalJson({ config, objective: options.objective.id }))
+        .digest('hex')
+        .slice(0, 16)
+    : configHash(config);
   const dir = options.outDir;
   const paths = {
     config: join(dir, 'config.json'),
@@ -164,6 +181,7 @@ function trainWith(
 
   const params = initParams(model, opt.seed);
   if (options.initFrom && !hasCheckpoint(paths.checkpoint)) loadCheckpoint(options.initFrom, params, null);
+  options.objective?.init?.(params);
   const optimizer = new AdamW(params, opt);
   let startStep = 0;
   if (hasCheckpoint(paths.checkpoint)) {
@@ -208,11 +226,9 @@ function trainWith(
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
-      const l = lossOf(model, params, inputs, targets, {
-        train: true,
-        compute,
-        onLinearInput: collector?.observe,
-      });
+      const l = options.objective
+        ? options.objective.loss(params, inputs, targets)
+        : lossOf(model, params, inputs, targets, { train: true, compute, onLinearInput: collector?.observe });
       T.backward(l, scaler ? T.scalar(lossScale, { backend }) : undefined);
       return l.item();
     });
