@@ -74,5 +74,5 @@ test('no import cycles in src/', () => {
   const files = sources(src);
   const graph = new Map(files.map((f) => [f, importsOf(f)]));
   const cycle = findCycle(graph);
-  assert.equal(cycle && cycle.map((f) => relative(src, f)).join(' -> '), null);
+  assert.equal(cycle?.map((f) => relative(src, f)).join(' -> ') ?? null, null);
 });
