@@ -109,3 +109,22 @@ test('models exported to GGUF read back as the same model: F32 exactly, Q8_0 wit
     assert.equal(inspected.metadata['general.architecture'], f32.architecture);
   }
 });
+
+test('a file that is not GGUF, or whose tensors run past its end, is refused naming the file', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { GgufError } = await import('../../src/export/gguf.ts');
+  const dir = tmp();
+  writeFileSync(join(dir, 'x.gguf'), Buffer.from('GGML0000000000000000000000'));
+  assert.throws(
+    () => readGgufHeader(join(dir, 'x.gguf')),
+    (e: unknown) => e instanceof GgufError && /x\.gguf: magic/.test(e.message),
+  );
+  const path = join(dir, 'cut.gguf');
+  writeGguf(path, [], [{ name: 'w', dims: [32, 4], type: 8, data: new Uint8Array(136) }]);
+  const bytes = readFileSync(path);
+  writeFileSync(path, bytes.subarray(0, bytes.length - 40));
+  assert.throws(
+    () => readGgufHeader(path),
+    (e: unknown) => e instanceof GgufError && /tensor w: data .* runs past the end/.test(e.message),
+  );
+});
