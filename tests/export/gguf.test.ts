@@ -9,6 +9,7 @@ import { exportGguf } from '../../src/export/export-model.ts';
 import { Q4_0, Q8_0, TQ1_0, TQ2_0 } from '../../src/export/ggml-quants.ts';
 import { readGgufHeader, readGgufTensorData, writeGguf } from '../../src/export/gguf.ts';
 import { inspectFile } from '../../src/export/inspect.ts';
+import { evaluateText } from '../../src/hf/evaluate-text.ts';
 
 const root = join(import.meta.dirname, '../fixtures/hf');
 const text = readFileSync(join(root, 'eval.txt'), 'utf8');
@@ -107,6 +108,9 @@ test('models exported to GGUF read back as the same model: F32 exactly, Q8_0 wit
     const attn = inspected.rows.find((r) => r.name === 'blk.0.attn_output.weight')!;
     assert.deepEqual([attn.format, attn.bitsPerParameter], ['Q8_0', 8.5]);
     assert.equal(inspected.metadata['general.architecture'], f32.architecture);
+    // bitscale eval takes the GGUF file itself (config and tokenizer ride in bitscale.* keys).
+    const evaluated = evaluateText(q8.path, text, { backend: 'js' });
+    assert.ok(Math.abs(evaluated.base.perplexity - q8.text!.exportedPerplexity) < 1e-9);
   }
 });
 
