@@ -8,7 +8,7 @@ test('linear divides every frequency; dynamic NTK changes nothing within the tra
   assert.equal(plain[0], 1);
   assert.ok(Math.abs(plain[1] - 10000 ** (-2 / 16)) < 1e-7);
   const linear = ropeInvFreq(10000, 16, { type: 'linear', factor: 4 }, 64);
-  plain.forEach((f, j) => assert.equal(linear[j], Math.fround(f / 4)));
+  for (const [j, f] of plain.entries()) assert.equal(linear[j], Math.fround(f / 4));
   const dynamic = { type: 'dynamic' as const, factor: 2, maxPositions: 128 };
   assert.deepEqual(ropeInvFreq(10000, 16, dynamic, 100), plain);
   // Past the context the base grows: base * (2 * 256/128 - 1)^(16/14), so every frequency but the first falls.
