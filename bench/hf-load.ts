@@ -7,7 +7,7 @@
 // transformers — on the GPU machine). Prints one JSON line per figure {bench, ours, peer, ratio, unit, machine}
 // (ratio = peer / ours: above 1 means bitscale is faster / smaller).
 // Usage: node --import tsx bench/hf-load.ts [--small] [--keep <dir>] [--backend cpu|js]
-//   --small: a 4-layer d-256 model (seconds, for trying the bench itself)
+//   --small: a 4-layer d-256 model (seconds, for trying the bench itself); --layers N: the 1B shape with N layers
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,7 @@ const config = {
   vocab_size: small ? 4096 : 128256,
   hidden_size: small ? 256 : 2048,
   intermediate_size: small ? 1024 : 8192,
-  num_hidden_layers: small ? 4 : 16,
+  num_hidden_layers: small ? 4 : Number(flag('--layers') ?? 16),
   num_attention_heads: small ? 8 : 32,
   num_key_value_heads: small ? 2 : 8,
   head_dim: small ? 32 : 64,
@@ -131,7 +131,12 @@ try {
   const peer = problem
     ? null
     : run(python, [new URL('./hf_load_transformers.py', import.meta.url).pathname, dir]);
-  const shape = small ? 'small llama' : 'Llama-3.2-1B-shaped';
+  const layers = config.num_hidden_layers;
+  const shape = small
+    ? 'small llama'
+    : layers === 16
+      ? 'Llama-3.2-1B-shaped'
+      : `Llama-3.2-1B-shaped, ${layers} layers`;
   const gib = (b: number) => b / 2 ** 30;
   const lines = [
     figure(

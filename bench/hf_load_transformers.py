@@ -14,7 +14,10 @@ from transformers import AutoModelForCausalLM
 
 path = sys.argv[1]
 start = time.perf_counter()
-model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32, device_map="cpu")
+# transformers 5 names the argument dtype, 4.x torch_dtype; the model loads on the CPU either way.
+major = int(transformers.__version__.split(".")[0])
+kwargs = {"dtype": torch.float32} if major >= 5 else {"torch_dtype": torch.float32}
+model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
 seconds = time.perf_counter() - start
 parameters = sum(p.numel() for p in model.parameters())
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux

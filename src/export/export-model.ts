@@ -210,6 +210,7 @@ export function exportGguf(
       quant: options.quant,
       name: basename(modelPath),
       tokenizer,
+      tokenizerJson: tokenizerText(modelPath),
     });
     const summary: GgufExportSummary = {
       path: out,

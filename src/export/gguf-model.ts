@@ -125,7 +125,13 @@ export interface GgufExportOptions {
   quant: GgufQuant;
   name?: string;
   tokenizer?: HfTokenizer | null;
+  /** The tokenizer.json text, kept under bitscale.tokenizer_json so bitscale can evaluate the file alone. */
+  tokenizerJson?: string | null;
 }
+
+/** bitscale's own keys (llama.cpp ignores keys it does not know): the model config and tokenizer.json. */
+export const ggufConfigKey = 'bitscale.model_config';
+export const ggufTokenizerKey = 'bitscale.tokenizer_json';
 
 /** Writes a model as GGUF; returns how many linear weights were quantized and how many stayed F32. */
 export function writeGgufModel(
@@ -173,6 +179,8 @@ export function writeGgufModel(
       );
   }
   if (options.tokenizer) meta.push(...tokenizerMetadata(options.tokenizer, config.vocabSize));
+  meta.push([ggufConfigKey, { type: 'string', value: JSON.stringify(config) }]);
+  if (options.tokenizerJson) meta.push([ggufTokenizerKey, { type: 'string', value: options.tokenizerJson }]);
 
   const tensors: GgufTensor[] = [];
   let quantized = 0;
@@ -289,4 +297,26 @@ export function readGgufModel(path: string, config: ModelConfig): Params {
     params.set(name, t);
   }
   return params;
+}
+
+/** A GGUF file bitscale wrote, as a model again: its config and tokenizer (bitscale's keys) and weights. */
+export function readGgufExport(path: string): {
+  config: ModelConfig;
+  params: Params;
+  tokenizerJson: string | null;
+} {
+  const file = readGgufHeader(path);
+  const config = file.metadata.get(ggufConfigKey);
+  if (config?.type !== 'string')
+    throw new GgufError(
+      path,
+      `metadata ${ggufConfigKey} is missing: not a GGUF file bitscale wrote, so its model is unknown`,
+    );
+  const parsed = JSON.parse(config.value as string) as ModelConfig;
+  const tokenizer = file.metadata.get(ggufTokenizerKey);
+  return {
+    config: parsed,
+    params: readGgufModel(path, parsed),
+    tokenizerJson: tokenizer?.type === 'string' ? (tokenizer.value as string) : null,
+  };
 }

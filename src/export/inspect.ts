@@ -99,7 +99,12 @@ function inspectGguf(path: string) {
   );
   const metadata: Record<string, string> = {};
   for (const [key, v] of file.metadata)
-    metadata[key] = v.type === 'array' ? `[${v.itemType} x ${v.values.length}]` : String(v.value);
+    metadata[key] =
+      v.type === 'array'
+        ? `[${v.itemType} x ${v.values.length}]`
+        : key === 'bitscale.tokenizer_json'
+          ? `(${String(v.value).length} characters)`
+          : String(v.value);
   return { kind: `gguf v${file.version}`, rows, metadata };
 }
 

@@ -80,7 +80,7 @@ export function evaluateText(modelPath: string, text: string, options: TextEvalO
         stride: options.stride,
         onWindow: (done, total) => options.onProgress?.(stage, done, total),
       });
-    const base = perplexity(model.params, 'fp32');
+    const base = perplexity(model.params, 'as loaded');
     const calibration = Uint32Array.from(
       options.calibrationText === undefined ? ids : model.encode(options.calibrationText),
     );

@@ -2,6 +2,7 @@
 // `architectures`) or a bitscale run folder. Both give a ModelConfig, Params and transformers-style encode.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readGgufExport } from '../export/gguf-model.ts';
 import { isExportFile, readExport } from '../export/read-export.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import type { Params } from '../nn/transformer.ts';
@@ -31,6 +32,19 @@ export function isHfFolder(path: string): boolean {
 }
 
 export function openModel(path: string, options: LoadOptions = {}): OpenModel {
+  if (path.endsWith('.gguf')) {
+    if (options.backend) T.setDefaultBackend(options.backend);
+    const m = readGgufExport(path);
+    const tokenizer =
+      m.tokenizerJson === null ? null : hfTokenizerFromText(m.tokenizerJson, `${path} (metadata)`);
+    return {
+      path,
+      kind: 'gguf',
+      config: m.config,
+      params: m.params,
+      encode: tokenizer ? tokenizer.encode : null,
+    };
+  }
   if (isExportFile(path)) {
     if (options.backend) T.setDefaultBackend(options.backend);
     const m = readExport(path);

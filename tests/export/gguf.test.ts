@@ -9,6 +9,7 @@ import { exportGguf } from '../../src/export/export-model.ts';
 import { Q4_0, Q8_0, TQ1_0, TQ2_0 } from '../../src/export/ggml-quants.ts';
 import { readGgufHeader, readGgufTensorData, writeGguf } from '../../src/export/gguf.ts';
 import { inspectFile } from '../../src/export/inspect.ts';
+import { evaluateText } from '../../src/hf/evaluate-text.ts';
 
 const root = join(import.meta.dirname, '../fixtures/hf');
 const text = readFileSync(join(root, 'eval.txt'), 'utf8');
@@ -107,5 +108,27 @@ test('models exported to GGUF read back as the same model: F32 exactly, Q8_0 wit
     const attn = inspected.rows.find((r) => r.name === 'blk.0.attn_output.weight')!;
     assert.deepEqual([attn.format, attn.bitsPerParameter], ['Q8_0', 8.5]);
     assert.equal(inspected.metadata['general.architecture'], f32.architecture);
+    // bitscale eval takes the GGUF file itself (config and tokenizer ride in bitscale.* keys).
+    const evaluated = evaluateText(q8.path, text, { backend: 'js' });
+    assert.ok(Math.abs(evaluated.base.perplexity - q8.text!.exportedPerplexity) < 1e-9);
   }
+});
+
+test('a file that is not GGUF, or whose tensors run past its end, is refused naming the file', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { GgufError } = await import('../../src/export/gguf.ts');
+  const dir = tmp();
+  writeFileSync(join(dir, 'x.gguf'), Buffer.from('GGML0000000000000000000000'));
+  assert.throws(
+    () => readGgufHeader(join(dir, 'x.gguf')),
+    (e: unknown) => e instanceof GgufError && /x\.gguf: magic/.test(e.message),
+  );
+  const path = join(dir, 'cut.gguf');
+  writeGguf(path, [], [{ name: 'w', dims: [32, 4], type: 8, data: new Uint8Array(136) }]);
+  const bytes = readFileSync(path);
+  writeFileSync(path, bytes.subarray(0, bytes.length - 40));
+  assert.throws(
+    () => readGgufHeader(path),
+    (e: unknown) => e instanceof GgufError && /tensor w: data .* runs past the end/.test(e.message),
+  );
 });

@@ -148,3 +148,27 @@ test('an exported model (int4 RTN, int4 GPTQ, ternary) evaluates as itself and n
   const onebitEval = evaluateText(onebit.path, text, { backend: 'js' });
   assert.ok(Number.isFinite(onebitEval.base.nll) && onebitEval.base.nll !== exported.base.nll);
 });
+
+test('an int-codes file whose codes disagree with its metadata is refused naming the tensor', async () => {
+  const { writeSafetensors } = await import('../../src/io/safetensors.ts');
+  const { CheckpointError } = await import('../../src/io/safetensors.ts');
+  const path = join(tmp(), 'bad.safetensors');
+  writeSafetensors(
+    path,
+    new Map([
+      ['w.codes', { dtype: 'U8' as const, shape: [2, 3], data: new Uint8Array(6) }],
+      ['w.scales', { dtype: 'F32' as const, shape: [2, 1], data: new Float32Array(2) }],
+      ['w.zero_points', { dtype: 'U8' as const, shape: [2, 1], data: new Uint8Array(2) }],
+    ]),
+    {
+      'bitscale.layout': 'int-codes/1',
+      'bitscale.int.w': JSON.stringify({ bits: 4, symmetric: true, group_size: 8, shape: [2, 8] }),
+    },
+  );
+  assert.throws(
+    () => readIntModel(path),
+    (e: unknown) =>
+      e instanceof CheckpointError &&
+      /tensor "w\.codes": is U8 \[2,3\], the metadata implies U8 \[2,4\]/.test(e.message),
+  );
+});

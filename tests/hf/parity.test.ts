@@ -8,16 +8,20 @@ import { test } from 'node:test';
 import { loadHfModel } from '../../src/hf/load.ts';
 import { slidingWindowPerplexity } from '../../src/hf/perplexity.ts';
 import { forward } from '../../src/nn/transformer.ts';
+import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
 
 const root = join(import.meta.dirname, '../fixtures/hf');
 const text = readFileSync(join(root, 'eval.txt'), 'utf8');
 const fixtures = ['gpt2', 'qwen2', 'llama-gqa-llama3rope', 'llama-tied-linearrope-sharded'];
 
-for (const name of fixtures) {
-  test(`${name}: token ids, logits and sliding-window perplexity match transformers`, () => {
+// The reference js backend, and the native cpu backend where it is built.
+const backends = ['js', ...('backend' in T.tryBackend('cpu') ? ['cpu'] : [])];
+
+for (const [name, backend] of fixtures.flatMap((f) => backends.map((b) => [f, b]))) {
+  test(`${name} (${backend}): token ids, logits and sliding-window perplexity match transformers`, () => {
     const expected = JSON.parse(readFileSync(join(root, `${name}.expected.json`), 'utf8'));
-    const model = loadHfModel(join(root, name), { backend: 'js' });
+    const model = loadHfModel(join(root, name), { backend });
     try {
       assert.deepEqual(model.tokenizer!.encode(text), expected.ids);
       const logits = T.tidy(() =>

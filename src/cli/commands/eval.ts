@@ -78,7 +78,7 @@ export function registerEval(program: Command): void {
       console.log(
         `${result.model} (${result.kind}): ${result.textTokens} tokens, window ${b.window}, stride ${b.stride}`,
       );
-      console.log(`  fp32  perplexity ${b.perplexity.toFixed(4)}  nll ${b.nll.toFixed(5)}`);
+      console.log(`  as loaded  perplexity ${b.perplexity.toFixed(4)}  nll ${b.nll.toFixed(5)}`);
       for (const q of result.quantized)
         console.log(
           `  ${q.method} ${q.format}${q.groupSize ? ` g${q.groupSize}` : ''}  perplexity ${q.perplexity.toFixed(4)}  δ ${q.delta.toFixed(5)} nats/token`,
