@@ -4,6 +4,7 @@
 
 import type { ModelConfig } from '../nn/config.ts';
 import type { ConfigIssue } from '../nn/fields.ts';
+import { activationQuantizer, outlierColumns } from '../ptq/activation-quant.ts';
 import type { PtqVariant } from '../ptq/evaluate-ptq.ts';
 import {
   checkPtqOptions,
@@ -17,7 +18,7 @@ import { groupOf } from '../ptq/settings.ts';
 import { HfModelError } from './errors.ts';
 import type { LoadOptions } from './load.ts';
 import { openModel } from './open-model.ts';
-import { type PerplexityResult, slidingWindowPerplexity } from './perplexity.ts';
+import { type PerplexityOptions, type PerplexityResult, slidingWindowPerplexity } from './perplexity.ts';
 
 export interface TextEvalOptions extends LoadOptions {
   window?: number;
@@ -32,6 +33,9 @@ export interface QuantizedEval {
   format: string;
   method: string;
   groupSize: number;
+  /** Linear inputs' precision ('fp32': weight-only), and whether LLM.int8's outlier dimensions stayed fp32. */
+  activations: string;
+  decomposed: boolean;
   perplexity: number;
   nll: number;
   delta: number;
@@ -74,31 +78,51 @@ export function evaluateText(modelPath: string, text: string, options: TextEvalO
       throw new HfModelError(modelPath, 'tokenizer.json', 'missing: cannot tokenize the text');
     const variants = (options.quantize ?? []).map((v) => checkPtqForModel(model.config, v));
     const ids = model.encode(text);
-    const perplexity = (params: typeof model.params, stage: string) =>
+    const perplexity = (params: typeof model.params, stage: string, hooks?: PerplexityOptions['hooks']) =>
       slidingWindowPerplexity(model.config, params, ids, {
         window: options.window,
         stride: options.stride,
+        hooks,
         onWindow: (done, total) => options.onProgress?.(stage, done, total),
       });
     const base = perplexity(model.params, 'as loaded');
     const calibration = Uint32Array.from(
       options.calibrationText === undefined ? ids : model.encode(options.calibrationText),
     );
+    const backend = model.params.values().next().value!.backend;
     const quantized = variants.map((opts): QuantizedEval => {
       const started = performance.now();
-      const q = quantizeModel(model.config, model.params, calibration, opts);
+      // LLM.int8's outlier input dimensions, found on the calibration text in windows the text can hold.
+      const calibrationWindow = Math.min(options.window ?? model.config.context, calibration.length - 1);
+      const keep = opts.decompose
+        ? outlierColumns(
+            { ...model.config, context: calibrationWindow },
+            model.params,
+            calibration,
+            opts.calibrationTokens,
+            1,
+            opts.seed,
+            opts.outlierThreshold,
+          )
+        : null;
+      const q = quantizeModel(model.config, model.params, calibration, opts, keep ?? undefined);
+      const acts = opts.activations === 'fp32' ? null : activationQuantizer(opts.activations, keep, backend);
       try {
-        const r = perplexity(q, `${opts.method} ${opts.format}`);
+        const label = `${opts.method} ${opts.format}${acts ? ` a${opts.activations}` : ''}`;
+        const r = perplexity(q, label, acts?.hooks);
         return {
           format: opts.format,
           method: opts.method,
           groupSize: opts.groupSize,
+          activations: opts.activations,
+          decomposed: opts.decompose,
           perplexity: r.perplexity,
           nll: r.nll,
           delta: r.nll - base.nll,
           seconds: (performance.now() - started) / 1000,
         };
       } finally {
+        acts?.dispose();
         disposeQuantized(model.params, q);
       }
     });

@@ -4,13 +4,15 @@
 // only, labels masked); the window's mean loss is weighted by (scored labels - 1), the docs' accounting of
 // the label shift, and perplexity = exp(weighted sum / total weight).
 import type { ModelConfig } from '../nn/config.ts';
-import { forward, type Params } from '../nn/transformer.ts';
+import { type ForwardOptions, forward, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 
 export interface PerplexityOptions {
   window?: number;
   stride?: number;
   onWindow?: (done: number, total: number) => void;
+  /** Forward hooks, e.g. activation quantization of every linear input (W8A8). */
+  hooks?: Pick<ForwardOptions, 'linearInput'>;
 }
 
 export interface PerplexityResult {
@@ -73,7 +75,11 @@ export function slidingWindowPerplexity(
       T.noGrad(() => {
         const x = T.tensor(inputs, [1, length], { dtype: 'i32', backend });
         const y = T.tensor(targets, [1, length], { dtype: 'i32', backend });
-        const losses = T.crossEntropy(forward(config, params, x, { train: false }), y, 'none').toArray();
+        const losses = T.crossEntropy(
+          forward(config, params, x, { train: false, ...options.hooks }),
+          y,
+          'none',
+        ).toArray();
         for (let i = 0; i < length; i++)
           if (targets[i] >= 0) {
             sum += losses[i];

@@ -44,3 +44,33 @@ test('a PTQ request the model cannot take is refused before any evaluation', () 
     (e: unknown) => e instanceof PtqError && /48 does not divide d_model = 64/.test(e.message),
   );
 });
+
+test('W8A8 on a loaded model: activations quantized per token, and LLM.int8 decomposition at its two extremes', () => {
+  const w8a8 = { format: 'int8', method: 'rtn' as const, activations: 'int4' };
+  const result = evaluateText(join(root, 'qwen2'), text, {
+    backend: 'js',
+    window: 64,
+    stride: 32,
+    quantize: [
+      { format: 'int8', method: 'rtn' },
+      w8a8,
+      // A threshold every |x| reaches: every input dimension is an "outlier", kept fp32 with its weight columns: the model as loaded.
+      { ...w8a8, decompose: true, outlierThreshold: 1e-30, calibrationTokens: 256 },
+      // A threshold nothing reaches: nothing kept, the same as no decomposition.
+      { ...w8a8, decompose: true, outlierThreshold: 1e9, calibrationTokens: 256 },
+    ],
+  });
+  const [weightsOnly, acts, keepAll, keepNone] = result.quantized;
+  assert.deepEqual(
+    result.quantized.map((q) => [q.activations, q.decomposed]),
+    [
+      ['fp32', false],
+      ['int4', false],
+      ['int4', true],
+      ['int4', true],
+    ],
+  );
+  assert.notEqual(acts.delta, weightsOnly.delta, 'quantizing the activations changes the loss');
+  assert.equal(keepAll.delta, 0);
+  assert.equal(keepNone.delta, acts.delta);
+});

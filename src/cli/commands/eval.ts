@@ -20,6 +20,9 @@ interface EvalFlags {
   groupSize: number;
   calibrationTokens: number;
   calibrationText?: string;
+  activations: string;
+  decompose?: boolean;
+  outlierThreshold: number;
   backend?: string;
   json?: boolean;
 }
@@ -43,6 +46,16 @@ export function registerEval(program: Command): void {
     .option('--group-size <g>', 'columns sharing a scale (0: per output channel)', Number, 0)
     .option('--calibration-tokens <n>', 'GPTQ calibration tokens', Number, 8192)
     .option('--calibration-text <file>', 'GPTQ calibration text (default: the evaluated text)')
+    .option(
+      '--activations <name>',
+      'with --quantize: linear inputs per token at this precision (W8A8: int8)',
+      'fp32',
+    )
+    .option(
+      '--decompose',
+      "LLM.int8 decomposition: the calibration text's outlier input dimensions stay fp32",
+    )
+    .option('--outlier-threshold <x>', 'decomposition: |x| marking an outlier dimension', Number, 6)
     .option('--backend <name>', 'js | cpu | cuda')
     .option('--json', 'print the result as JSON')
     .action((model: string, opts: EvalFlags) => {
@@ -52,8 +65,15 @@ export function registerEval(program: Command): void {
       }
       const formats = opts.quantize ? opts.quantize.split(',').map((s) => s.trim()) : [];
       const issues: ConfigIssue[] = [];
-      const flags = { format: '--quantize', method: '--method', groupSize: '--group-size' };
-      for (const format of formats) checkPtqVariant({ ...opts, format }, flags, issues);
+      const flags = {
+        format: '--quantize',
+        method: '--method',
+        groupSize: '--group-size',
+        activations: '--activations',
+        decompose: '--decompose',
+      };
+      const decompose = opts.decompose === true;
+      for (const format of formats) checkPtqVariant({ ...opts, decompose, format }, flags, issues);
       if (issues.length > 0) throw new PtqError(issues);
       const progress = progressLine();
       const result = evaluateText(model, readFileSync(opts.text, 'utf8'), {
@@ -66,6 +86,9 @@ export function registerEval(program: Command): void {
           method: opts.method as PtqMethod,
           groupSize: opts.groupSize,
           calibrationTokens: opts.calibrationTokens,
+          activations: opts.activations,
+          decompose,
+          outlierThreshold: opts.outlierThreshold,
         })),
         onProgress: (stage, done, total) => progress.update(`${stage}: window ${done}/${total}`),
       });
@@ -81,7 +104,7 @@ export function registerEval(program: Command): void {
       console.log(`  as loaded  perplexity ${b.perplexity.toFixed(4)}  nll ${b.nll.toFixed(5)}`);
       for (const q of result.quantized)
         console.log(
-          `  ${q.method} ${q.format}${q.groupSize ? ` g${q.groupSize}` : ''}  perplexity ${q.perplexity.toFixed(4)}  δ ${q.delta.toFixed(5)} nats/token`,
+          `  ${q.method} ${q.format}${q.groupSize ? ` g${q.groupSize}` : ''}${q.activations === 'fp32' ? '' : ` act ${q.activations}${q.decomposed ? ' +LLM.int8' : ''}`}  perplexity ${q.perplexity.toFixed(4)}  δ ${q.delta.toFixed(5)} nats/token`,
         );
     });
 }
