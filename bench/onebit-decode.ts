@@ -10,7 +10,7 @@
 // tokens after an 8-token prompt, the median of REPEATS runs.
 // Writes bench/results/onebit-decode.json and prints one JSON line per figure.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCpuBackend } from '../src/backends/cpu/cpu-backend.ts';
 import { loadCudaAddon } from '../src/backends/cuda/load-addon.ts';
@@ -99,6 +99,7 @@ function tokensPerSecond(decoder: DecoderType): number {
 }
 
 const machine = machineDescription();
+const load = loadavg()[0];
 const lines: ReturnType<typeof figure>[] = [];
 const fp32 = tokensPerSecond(new Decoder(denseDecoderWeights(config, dense)));
 const lut = tokensPerSecond(new Decoder(packedDecoderWeights(config, packed, 'lut')));
@@ -132,6 +133,7 @@ writeJsonAtomic('bench/results/onebit-decode.json', {
     'greedy decode tokens/s of a packed OneBit model (LUT and exact kernels) vs its full-precision twin (fp32, OpenBLAS) through the same decoder and KV cache; size on disk of the packed file vs fp16',
   machine,
   threads: cpu.threads(),
+  loadAverage1m: { before: load, after: loadavg()[0] },
   config,
   parameters: counts,
   tokens: TOKENS,

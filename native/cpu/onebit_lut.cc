@@ -1,16 +1,17 @@
 // Packed GEMV by table lookup (T-MAC / bitnet.cpp style), for sign1 and ternary2 codes alike: each 4-bit
 // nibble of the codes is a group of weights (4 signs, or 2 ternary codes), and for each group the 16 possible
 // partial sums of v = x ⊙ g are tabulated once per input vector. A row's product is then one table lookup per
-// nibble; AVX2's pshufb does 32 lookups (32 rows, one group) per instruction, so the kernel streams the codes
-// at memory speed instead of spending instructions on every weight.
+// nibble; pshufb does 32 lookups (32 rows, one group) per AVX2 instruction, 64 with AVX-512 (used when the CPU
+// has it, chosen at run time inside the AVX2 build), so instructions per weight are few.
 //
 // Tables are int8: per block of kBlock code bytes (columns), scale s = max |table entry| / 127, entries
 // round(T / s). Sums stay exact in integers within a block and are scaled into fp32 per block, so the result
 // differs from the exact product by at most |h| * Σ_blocks s * (groups in block) / 2 (tests check this bound).
-// Both builds do the same integer sums and the same fp32 operations in the same order: bit-identical output.
+// Every path (portable, AVX2, AVX-512) does the same integer sums and the same fp32 operations in the same order:
+// bit-identical output.
 //
-// Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 32; tile t, code byte j holds byte j of
-// rows 32t .. 32t + 31, 32 bytes contiguous; rows past the end are zero.
+// Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 64; tile t, code byte j holds byte j of
+// rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,7 +25,7 @@
 
 namespace {
 
-constexpr int kTile = 32;   // rows per tile: one pshufb's 32 lanes
+constexpr int kTile = 64;   // rows per tile: one AVX-512 pshufb's 64 lanes, two AVX2 ones
 constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
 
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
@@ -101,26 +102,23 @@ void tile_scalar(const uint8_t* codes, int64_t bytes, const int8_t* tables, cons
 }
 
 #ifdef __AVX2__
-// The same sums, 32 rows at a time, NT tiles per pass (the tables' loads shared). unpacklo/hi put row r's two
-// lookups side by side so that maddubs (× 1) adds them into int16: s0 holds rows 0-7 | 16-23, s1 rows 8-15 |
-// 24-31. Tile k's codes start at codes + k * tile_stride.
-template <int NT>
-void tile_avx2(const uint8_t* codes, int64_t tile_stride, int64_t bytes, const int8_t* tables, const float* scales,
-               float* acc) {
+// The same sums, a 64-row tile as two 32-byte halves. unpacklo/hi put row r's two lookups side by side so that
+// maddubs (× 1) adds them into int16: in half k, s0 holds rows 0-7 | 16-23, s1 rows 8-15 | 24-31 (+ 32k).
+void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
   const __m256i low4 = _mm256_set1_epi8(15);
   const __m256i ones = _mm256_set1_epi8(1);
-  __m256 f[NT][4];
-  for (int k = 0; k < NT; k++)
+  __m256 f[2][4];
+  for (int k = 0; k < 2; k++)
     for (int q = 0; q < 4; q++) f[k][q] = _mm256_setzero_ps();
   for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
     const int64_t b1 = std::min(bytes, b0 + kBlock);
-    __m256i s0[NT], s1[NT];
-    for (int k = 0; k < NT; k++) s0[k] = s1[k] = _mm256_setzero_si256();
+    __m256i s0[2], s1[2];
+    for (int k = 0; k < 2; k++) s0[k] = s1[k] = _mm256_setzero_si256();
     for (int64_t j = b0; j < b1; j++) {
       const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
       const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
-      for (int k = 0; k < NT; k++) {
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + k * tile_stride + j * kTile));
+      for (int k = 0; k < 2; k++) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + j * kTile + 32 * k));
         const __m256i a = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(c, low4));
         const __m256i b = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
         s0[k] = _mm256_add_epi16(s0[k], _mm256_maddubs_epi16(ones, _mm256_unpacklo_epi8(a, b)));
@@ -128,7 +126,7 @@ void tile_avx2(const uint8_t* codes, int64_t tile_stride, int64_t bytes, const i
       }
     }
     const __m256 s = _mm256_set1_ps(scales[blk]);
-    for (int k = 0; k < NT; k++) {
+    for (int k = 0; k < 2; k++) {
       const __m256i parts[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0[k])),       // rows 0-7
                                 _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1[k])),       // rows 8-15
                                 _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0[k], 1)),  // rows 16-23
@@ -136,16 +134,54 @@ void tile_avx2(const uint8_t* codes, int64_t tile_stride, int64_t bytes, const i
       for (int q = 0; q < 4; q++) f[k][q] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(parts[q]), f[k][q]);
     }
   }
-  for (int k = 0; k < NT; k++)
-    for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + k * kTile + 8 * q, f[k][q]);
+  for (int k = 0; k < 2; k++)
+    for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 32 * k + 8 * q, f[k][q]);
+}
+
+// The same sums, the whole 64-row tile per instruction. Lane L (of four 16-byte lanes) holds rows 16L .. 16L + 15;
+// unpacklo/hi take each lane's first and last 8 rows.
+__attribute__((target("avx512f,avx512bw"))) void tile_avx512(const uint8_t* codes, int64_t bytes, const int8_t* tables,
+                                                             const float* scales, float* acc) {
+  const __m512i low4 = _mm512_set1_epi8(15);
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512 f[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (int64_t j = b0; j < b1; j++) {
+      const __m512i c = _mm512_loadu_si512(codes + j * kTile);
+      const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
+      const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
+      const __m512i a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
+      const __m512i b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+      s0 = _mm512_add_epi16(s0, _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
+      s1 = _mm512_add_epi16(s1, _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
+    }
+    const __m512 s = _mm512_set1_ps(scales[blk]);
+    const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0)),      // rows 0-7, 16-23
+                              _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1)),      // rows 8-15, 24-31
+                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0, 1)),  // rows 32-39, 48-55
+                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1, 1))}; // rows 40-47, 56-63
+    for (int q = 0; q < 4; q++) f[q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[q]);
+  }
+  alignas(64) float out[4][16];
+  for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[q]);
+  const int base[4] = {0, 8, 32, 40};
+  for (int q = 0; q < 4; q++)
+    for (int i = 0; i < 16; i++) acc[base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  return yes;
 }
 #endif
 
 }  // namespace
 
-// packedLutGemm(tiled, g, h, x, y, rows, cols, batch, ternary): y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ) with S
-// packed sign1 (ternary false) or ternary2 (true), its codes in the tile layout above
-// (ceil(rows / 32) * 32 * bytesPerRow bytes), by int8 table lookup.
+// packedLutGemm(tiled, g, h, x, y, rows, cols, batch, ternary[, noAvx512]): y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ)
+// with S packed sign1 (ternary false) or ternary2 (true), its codes in the tile layout above
+// (ceil(rows / 64) * 64 * bytesPerRow bytes), by int8 table lookup. noAvx512 (tests) keeps the AVX2 path.
 BITSCALE_KERNEL(packedLutGemm) {
   const int64_t rows = a.integer(5, "rows"), cols = a.integer(6, "cols"), batch = a.integer(7, "batch");
   const bool ternary = a.flag(8, "ternary");
@@ -155,12 +191,15 @@ BITSCALE_KERNEL(packedLutGemm) {
   const bitscale::View codes = a.view(0, "tiled");
   if (codes.type != napi_uint8_array) throw std::runtime_error("argument 0 (tiled): expected a Uint8Array");
   if (static_cast<int64_t>(codes.length) < tiles * kTile * bytes)
-    throw std::runtime_error("argument 0 (tiled): " + std::to_string(codes.length) + " bytes, ceil(rows / 32) * 32 * " +
+    throw std::runtime_error("argument 0 (tiled): " + std::to_string(codes.length) + " bytes, ceil(rows / 64) * 64 * " +
                              std::to_string(bytes) + " = " + std::to_string(tiles * kTile * bytes) + " needed");
   const float* g = a.f32(1, "g", cols);
   const float* h = a.f32(2, "h", rows);
   const float* x = a.f32(3, "x", batch * cols);
   float* y = a.f32(4, "y", batch * rows);
+#ifdef __AVX2__
+  const bool wide = has_avx512() && !(a.size() > 9 && a.flag(9, "noAvx512"));
+#endif
   if (rows == 0 || batch == 0) return;
   const auto* bits = static_cast<const uint8_t*>(codes.data);
   const int64_t blocks = (bytes + kBlock - 1) / kBlock;
@@ -173,24 +212,20 @@ BITSCALE_KERNEL(packedLutGemm) {
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t blk = 0; blk < blocks; blk++)
       build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
-    // Pairs of tiles (the last one alone when their count is odd).
-    const int64_t pairs = (tiles + 1) / 2;
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t p = 0; p < pairs; p++) {
-      const int64_t t0 = 2 * p, nt = std::min<int64_t>(2, tiles - t0);
-      const uint8_t* tile = bits + t0 * kTile * bytes;
-      float acc[2 * kTile];
+    for (int64_t t = 0; t < tiles; t++) {
+      const uint8_t* tile = bits + t * kTile * bytes;
+      float acc[kTile];
 #ifdef __AVX2__
-      if (nt == 2)
-        tile_avx2<2>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
+      if (wide)
+        tile_avx512(tile, bytes, tables.data(), scales.data(), acc);
       else
-        tile_avx2<1>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
+        tile_avx2(tile, bytes, tables.data(), scales.data(), acc);
 #else
-      for (int64_t k = 0; k < nt; k++)
-        tile_scalar(tile + k * kTile * bytes, bytes, tables.data(), scales.data(), acc + k * kTile);
+      tile_scalar(tile, bytes, tables.data(), scales.data(), acc);
 #endif
-      const int64_t r1 = std::min<int64_t>(nt * kTile, rows - t0 * kTile);
-      for (int64_t i = 0; i < r1; i++) y[b * rows + t0 * kTile + i] = h[t0 * kTile + i] * acc[i];
+      const int64_t r1 = std::min<int64_t>(kTile, rows - t * kTile);
+      for (int64_t i = 0; i < r1; i++) y[b * rows + t * kTile + i] = h[t * kTile + i] * acc[i];
     }
   }
 }

@@ -4,7 +4,7 @@
 // by default; 'exact' sums in fp32, equal to the unpacked fp32 model), a dense one the fp32 product,
 // so a packed model and its full-precision peer decode through the same code (bench/onebit-decode.ts).
 // Activations are fp32; a model config's fake-quant precision does not apply here.
-// Shapes: T new tokens, C d_model, nh heads, hs head size, V vocabulary, L the cache length so far.
+// Shapes: T new tokens, C d_model, nh heads, hs head size, V vocabulary, L0 the positions already cached.
 import { loadCpuAddon } from '../backends/cpu/load-addon.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { OneBitError } from './errors.ts';

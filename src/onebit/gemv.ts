@@ -100,13 +100,13 @@ export function packedGemm(
 }
 
 /** Rows per tile of the table-lookup kernel's codes layout. */
-export const LUT_TILE = 32;
+export const LUT_TILE = 64;
 /** Code bytes per int8 scale block of the table-lookup kernel. */
 export const LUT_BLOCK = 32;
 
 /**
- * The codes rearranged for the table-lookup kernel: rows in tiles of 32; tile t, code byte j holds byte j of
- * rows 32t .. 32t + 31 (zero past the last row), 32 bytes contiguous, so one 32-byte load feeds 32 rows.
+ * The codes rearranged for the table-lookup kernel: rows in tiles of 64; tile t, code byte j holds byte j of
+ * rows 64t .. 64t + 63 (zero past the last row), 64 bytes contiguous, so one load feeds 64 (or 32) rows.
  */
 export function tileCodes(weight: PackedLinear['weight']): Uint8Array {
   const { rows, cols, format, codes } = weight;

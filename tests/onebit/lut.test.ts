@@ -8,7 +8,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CpuAddon } from '../../src/backends/cpu/addon-types.ts';
 import { cpuHasAvx2Fma } from '../../src/backends/cpu/load-addon.ts';
-import { nativePackedLutGemm, nativeTernaryGemm } from '../../src/backends/cpu/onebit-kernel.ts';
+import {
+  nativePackedLutGemm,
+  nativeTernaryGemm,
+  type PackedLutGemm,
+} from '../../src/backends/cpu/onebit-kernel.ts';
 import {
   LUT_TILE,
   lutErrorBound,
@@ -54,44 +58,56 @@ const shapes = [
   [64, 256],
   [31, 257],
   [70, 1000],
+  [130, 64],
 ];
 
-test('tileCodes puts byte j of 32 consecutive rows side by side, zero past the last row', () => {
-  const layer = layerOf('sign1', 35, 20, 3);
+test('tileCodes puts byte j of 64 consecutive rows side by side, zero past the last row', () => {
+  const layer = layerOf('sign1', 70, 20, 3);
   const t = tileCodes(layer.weight);
   const rb = 3;
+  assert.equal(LUT_TILE, 64);
   assert.equal(t.length, 2 * LUT_TILE * rb);
-  assert.equal(t[(1 * rb + 2) * LUT_TILE + 1], layer.weight.codes[33 * rb + 2]);
-  assert.equal(t[(0 * rb + 1) * LUT_TILE + 31], layer.weight.codes[31 * rb + 1]);
-  assert.equal(t[(1 * rb + 0) * LUT_TILE + 3], 0);
+  assert.equal(t[(1 * rb + 2) * LUT_TILE + 1], layer.weight.codes[65 * rb + 2]);
+  assert.equal(t[(0 * rb + 1) * LUT_TILE + 63], layer.weight.codes[63 * rb + 1]);
+  assert.equal(t[(1 * rb + 0) * LUT_TILE + 6], 0);
 });
+
+/** The kernel held to its AVX2 path (the AVX2 build picks AVX-512 where the CPU has it). */
+const withoutAvx512 =
+  (k: PackedLutGemm): PackedLutGemm =>
+  (tiled, g, h, x, y, rows, cols, batch, ternary) =>
+    k(tiled, g, h, x, y, rows, cols, batch, ternary, true);
 
 for (const [name, path, runnable] of builds) {
   test(`packedLutGemm (${name} build): within the stated bound of the reference, both formats`, (t) => {
     if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
-    const kernel = nativePackedLutGemm(load(path));
-    assert.ok(kernel, 'the addon has packedLutGemm');
-    for (const format of ['sign1', 'ternary2'] as const)
-      for (const [rows, cols] of shapes) {
-        const layer = layerOf(format, rows, cols, rows * 7 + cols);
-        for (const batch of [1, 3]) {
-          const x = rand(batch * cols, batch + cols);
-          const want = packedGemmReference(layer, x, batch);
-          const bound = lutErrorBound(layer, x, batch);
-          const got = packedGemvLut(layer, x, batch, undefined, kernel);
-          for (let i = 0; i < want.length; i++)
-            assert.ok(
-              Math.abs(got[i] - want[i]) <= bound[i],
-              `${format} [${rows}x${cols}] batch ${batch} y[${i}]: ${got[i]} vs ${want[i]} (bound ${bound[i]})`,
-            );
+    const native = nativePackedLutGemm(load(path));
+    assert.ok(native, 'the addon has packedLutGemm');
+    for (const [isa, kernel] of [
+      ['default', native],
+      ['noAvx512', withoutAvx512(native)],
+    ] as const)
+      for (const format of ['sign1', 'ternary2'] as const)
+        for (const [rows, cols] of shapes) {
+          const layer = layerOf(format, rows, cols, rows * 7 + cols);
+          for (const batch of [1, 3]) {
+            const x = rand(batch * cols, batch + cols);
+            const want = packedGemmReference(layer, x, batch);
+            const bound = lutErrorBound(layer, x, batch);
+            const got = packedGemvLut(layer, x, batch, undefined, kernel);
+            for (let i = 0; i < want.length; i++)
+              assert.ok(
+                Math.abs(got[i] - want[i]) <= bound[i],
+                `${isa} ${format} [${rows}x${cols}] batch ${batch} y[${i}]: ${got[i]} vs ${want[i]} (bound ${bound[i]})`,
+              );
+          }
         }
-      }
     // The bound is the worst case (every rounding the same way); the typical error, on a wide layer, is far
     // smaller: rounding errors of independent lookups add like a random walk.
     const layer = layerOf('sign1', 256, 4096, 5);
     const x = rand(4096, 6);
     const y = packedGemmReference(layer, x, 1);
-    const err = packedGemvLut(layer, x, 1, undefined, kernel).map((v, i) => v - y[i]);
+    const err = packedGemvLut(layer, x, 1, undefined, native).map((v, i) => v - y[i]);
     const rms = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0) / a.length);
     assert.ok(rms(err) < 0.01 * rms(y), `error ${rms(err)} vs |y| ${rms(y)}`);
   });
@@ -130,16 +146,16 @@ for (const [name, path, runnable] of builds) {
   });
 }
 
-test('the generic and AVX2 table-lookup kernels give bit-identical results', (t) => {
+test('the portable, AVX2 and AVX-512 table-lookup paths give bit-identical results', (t) => {
   if (!cpuHasAvx2Fma() || !builds.every(([, p]) => existsSync(p))) return t.skip('both builds needed');
   const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
+  const avx2Only = withoutAvx512(avx2);
   for (const format of ['sign1', 'ternary2'] as const) {
-    const layer = layerOf(format, 100, 1500, 9);
+    const layer = layerOf(format, 200, 1500, 9);
     const x = rand(2 * 1500, 10);
-    assert.deepEqual(
-      packedGemvLut(layer, x, 2, undefined, generic),
-      packedGemvLut(layer, x, 2, undefined, avx2),
-    );
+    const want = packedGemvLut(layer, x, 2, undefined, generic);
+    assert.deepEqual(packedGemvLut(layer, x, 2, undefined, avx2), want);
+    assert.deepEqual(packedGemvLut(layer, x, 2, undefined, avx2Only), want);
   }
 });
 

@@ -181,7 +181,7 @@ export interface CpuAddon {
     cols: number,
     batch: number,
   ): void;
-  /** native/cpu/onebit_lut.cc: the packed GEMV by int8 table lookup, codes in 32-row tiles (gemv.ts's tileCodes). */
+  /** native/cpu/onebit_lut.cc: the packed GEMV by int8 table lookup, codes in 64-row tiles (gemv.ts's tileCodes). */
   packedLutGemm?(
     tiled: Uint8Array,
     g: F32,
@@ -192,6 +192,7 @@ export interface CpuAddon {
     cols: number,
     batch: number,
     ternary: boolean,
+    noAvx512?: boolean,
   ): void;
   /** Bench only (native/cpu/onebit.cc): memcpy of n bytes split across the OpenMP team. */
   copyBytes?(src: Uint8Array, dst: Uint8Array, n: number): void;

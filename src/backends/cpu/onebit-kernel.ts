@@ -16,7 +16,8 @@ export type OnebitGemm = (
   batch: number,
 ) => void;
 
-/** The same product by int8 table lookup, codes in 32-row tiles (gemv.ts's tileCodes). */
+/** The same product by int8 table lookup, codes in 64-row tiles (gemv.ts's tileCodes); noAvx512 (tests) keeps
+ *  the AVX2 path on a CPU that has AVX-512. */
 export type PackedLutGemm = (
   tiled: Uint8Array,
   g: Float32Array,
@@ -27,6 +28,7 @@ export type PackedLutGemm = (
   cols: number,
   batch: number,
   ternary: boolean,
+  noAvx512?: boolean,
 ) => void;
 
 type Name = 'onebitGemm' | 'ternaryGemm' | 'packedLutGemm';
