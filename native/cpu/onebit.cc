@@ -142,6 +142,58 @@ BITSCALE_KERNEL(onebitGemm) {
   if (b0 < batch) chunk<1>(bits, row_bytes, h, nxg.data(), cols, y, rows, b0);
 }
 
+// ternaryGemm(codes, g, h, x, y, rows, cols, batch): the same product for ternary2 codes (2 bits per weight,
+// LSB first: 0 -> 0, 1 -> +1, 2 -> -1; 3, never written, reads as 0), rows * ceil(cols / 4) bytes. Exact in
+// fp32 like onebitGemm, written plainly: each code byte's four weights come from a 256-entry table, and the
+// compiler vectorizes the row's dot product. (The fast GEMV is packedLutGemm, native/cpu/onebit_lut.cc.)
+BITSCALE_KERNEL(ternaryGemm) {
+  const int64_t rows = a.integer(5, "rows"), cols = a.integer(6, "cols"), batch = a.integer(7, "batch");
+  const int64_t row_bytes = (cols + 3) / 4;
+  const bitscale::View codes = a.view(0, "codes");
+  if (codes.type != napi_uint8_array) throw std::runtime_error("argument 0 (codes): expected a Uint8Array");
+  if (static_cast<int64_t>(codes.length) < rows * row_bytes)
+    throw std::runtime_error("argument 0 (codes): " + std::to_string(codes.length) + " bytes, rows * ceil(cols / 4) = " +
+                             std::to_string(rows * row_bytes) + " needed");
+  const float* g = a.f32(1, "g", cols);
+  const float* h = a.f32(2, "h", rows);
+  const float* x = a.f32(3, "x", batch * cols);
+  float* y = a.f32(4, "y", batch * rows);
+  if (rows == 0 || batch == 0) return;
+  static const auto weights = [] {
+    std::vector<float> w(256 * 4);
+    const float value[4] = {0.0f, 1.0f, -1.0f, 0.0f};
+    for (int byte = 0; byte < 256; byte++)
+      for (int i = 0; i < 4; i++) w[byte * 4 + i] = value[(byte >> (2 * i)) & 3];
+    return w;
+  }();
+  const int64_t padded = row_bytes * 4;
+  std::vector<float> xg(batch * padded, 0.0f);
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t c = 0; c < cols; c++) xg[b * padded + c] = x[b * cols + c] * g[c];
+  const auto* bits = static_cast<const uint8_t*>(codes.data);
+  const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
+#pragma omp parallel num_threads(team) if (team > 1)
+  {
+    std::vector<float> w(padded);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const uint8_t* row = bits + r * row_bytes;
+      for (int64_t j = 0; j < row_bytes; j++) std::memcpy(&w[4 * j], &weights[row[j] * 4], 16);
+      for (int64_t b = 0; b < batch; b++) {
+        const float* v = xg.data() + b * padded;
+        float lanes[8] = {0};  // 8 running sums (one per SIMD lane) so the loop vectorizes without -ffast-math
+        int64_t c = 0;
+        for (; c + 8 <= padded; c += 8)
+          for (int k = 0; k < 8; k++) lanes[k] += w[c + k] * v[c + k];
+        float s = 0.0f;
+        for (; c < padded; c++) s += w[c] * v[c];
+        for (int k = 0; k < 8; k++) s += lanes[k];
+        y[b * rows + r] = h[r] * s;
+      }
+    }
+  }
+}
+
 // Bench only: copyBytes(src, dst, n) copies n bytes with memcpy, split across the OpenMP team, the
 // bandwidth peer bench/onebit-gemv.ts measures the packed GEMV against.
 BITSCALE_KERNEL(copyBytes) {

@@ -31,7 +31,15 @@ compile() {
   [ "$(basename "$src")" = fake_quant.cu ] && extra="-fmad=false"
   # GPTQ's host loops: OpenMP threads, and the reference's double arithmetic (no contraction) as well.
   [ "$(basename "$src")" = gptq_host.cu ] && extra="-Xcompiler -fopenmp,-ffp-contract=off"
-  "$nvcc" $flags $extra -c "$src" -o "$here/build/obj/$(basename "${src%.cu}").o"
+  local obj="$here/build/obj/$(basename "${src%.cu}").o"
+  # Skip a source whose object was built from the same text, headers and flags (a content key, not mtimes:
+  # a device machine receives the tree afresh, with objects built elsewhere carried beside it).
+  local key
+  key=$( { echo "$nvcc $flags $extra"; cat "$src" "$here"/*.cuh "$here"/../common/*.h; } | sha256sum | cut -c1-64)
+  if [ -f "$obj" ] && [ "$(cat "$obj.key" 2>/dev/null)" = "$key" ]; then return 0; fi
+  rm -f "$obj.key"
+  "$nvcc" $flags $extra -c "$src" -o "$obj" || return 1
+  echo "$key" > "$obj.key"
 }
 export -f compile
 export nvcc flags here

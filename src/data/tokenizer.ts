@@ -13,6 +13,13 @@ export interface TokenizerOptions {
   addPrefixSpace?: boolean;
   /** Look a whole piece up in the vocabulary before merging (Llama-3-style `ignore_merges`). */
   ignoreMerges?: boolean;
+  /**
+   * Pre-tokenize with this pattern instead of GPT-2's (a tokenizer.json Split pre-tokenizer, as Qwen2 and
+   * Llama 3 use): matches and the text between them are the pieces. Needs the 'g' and 'u' flags.
+   */
+  splitPattern?: RegExp | null;
+  /** Unicode NFC normalization of the text before anything else (Qwen2's normalizer). */
+  nfc?: boolean;
 }
 
 const PAIR_SHIFT = 2 ** 21;
@@ -39,6 +46,8 @@ export class Tokenizer {
     this.options = {
       addPrefixSpace: options.addPrefixSpace ?? false,
       ignoreMerges: options.ignoreMerges ?? false,
+      splitPattern: options.splitPattern ?? null,
+      nfc: options.nfc ?? false,
     };
     model.vocab.forEach((token, id) => {
       if (token !== undefined) this.ids.set(token, id);
@@ -93,6 +102,7 @@ export class Tokenizer {
 
   /** Token ids of `text`; special-token strings in the text become their ids. */
   encode(text: string): number[] {
+    if (this.options.nfc) text = text.normalize('NFC');
     const out: number[] = [];
     if (this.specialPattern === null) {
       this.encodeOrdinary(text, out);
@@ -137,7 +147,10 @@ export class Tokenizer {
     if (text.length === 0) return;
     // As HF's ByteLevel: every piece between special tokens gets the space unless it starts with one.
     if (this.options.addPrefixSpace && !text.startsWith(' ')) text = ` ${text}`;
-    for (const piece of pretokenize(text)) {
+    const pieces = this.options.splitPattern
+      ? splitIsolated(text, this.options.splitPattern)
+      : pretokenize(text);
+    for (const piece of pieces) {
       let ids = this.cache.get(piece);
       if (ids === undefined) {
         ids = this.encodePiece(toByteLevel(piece));
@@ -179,4 +192,18 @@ export class Tokenizer {
     }
     return symbols;
   }
+}
+
+/** The pieces of a Split pre-tokenizer with behavior Isolated: every match, and every stretch between matches. */
+function splitIsolated(text: string, pattern: RegExp): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (match[0].length === 0) continue;
+    if (match.index! > start) pieces.push(text.slice(start, match.index));
+    pieces.push(match[0]);
+    start = match.index! + match[0].length;
+  }
+  if (start < text.length) pieces.push(text.slice(start));
+  return pieces;
 }

@@ -42,8 +42,22 @@ export function toTokenizerJson(tokenizer: Tokenizer): Record<string, unknown> {
       normalized: true,
       special: true,
     })),
-    normalizer: null,
-    pre_tokenizer: byteLevel(tokenizer.options.addPrefixSpace, true),
+    normalizer: tokenizer.options.nfc ? { type: 'NFC' } : null,
+    pre_tokenizer: tokenizer.options.splitPattern
+      ? {
+          // Qwen2 / Llama 3: the split regex (as JavaScript reads it, also valid Oniguruma), then bytes.
+          type: 'Sequence',
+          pretokenizers: [
+            {
+              type: 'Split',
+              pattern: { Regex: tokenizer.options.splitPattern.source },
+              behavior: 'Isolated',
+              invert: false,
+            },
+            { ...byteLevel(false, true), use_regex: false },
+          ],
+        }
+      : byteLevel(tokenizer.options.addPrefixSpace, true),
     post_processor: byteLevel(true, false),
     decoder: byteLevel(true, true),
     model: {
@@ -74,15 +88,31 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Reads the ByteLevel pre-tokenizer's add_prefix_space, accepting a one-element Sequence around it. */
-function readPreTokenizer(path: string, pre: unknown): boolean {
-  if (
-    isRecord(pre) &&
-    pre.type === 'Sequence' &&
-    Array.isArray(pre.pretokenizers) &&
-    pre.pretokenizers.length === 1
-  ) {
-    pre = pre.pretokenizers[0];
+interface PreTokenizer {
+  addPrefixSpace: boolean;
+  splitPattern: RegExp | null;
+}
+
+/**
+ * Reads the pre-tokenizer: ByteLevel with GPT-2's regex (alone or in a one-element Sequence), or the Qwen2 /
+ * Llama 3 form Sequence[Split(regex, Isolated), ByteLevel(use_regex false)].
+ */
+function readPreTokenizer(path: string, pre: unknown): PreTokenizer {
+  let splitPattern: RegExp | null = null;
+  if (isRecord(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers)) {
+    const steps = pre.pretokenizers as unknown[];
+    if (steps.length === 2 && isRecord(steps[0]) && steps[0].type === 'Split') {
+      splitPattern = readSplit(path, steps[0]);
+      pre = steps[1];
+    } else if (steps.length === 1) {
+      pre = steps[0];
+    } else {
+      fail(
+        path,
+        'pre_tokenizer.pretokenizers',
+        `${JSON.stringify(steps.map((s) => (isRecord(s) ? s.type : s)))}: only [ByteLevel] or [Split, ByteLevel] are supported`,
+      );
+    }
   }
   if (!isRecord(pre) || pre.type !== 'ByteLevel') {
     fail(
@@ -91,9 +121,61 @@ function readPreTokenizer(path: string, pre: unknown): boolean {
       `is ${JSON.stringify(isRecord(pre) ? pre.type : pre)}; only ByteLevel is supported`,
     );
   }
-  if (pre.use_regex === false)
+  if (splitPattern === null && pre.use_regex === false)
     fail(path, 'pre_tokenizer.use_regex', 'is false; only the GPT-2 regex is supported');
-  return pre.add_prefix_space === true;
+  if (splitPattern !== null && pre.use_regex !== false)
+    fail(
+      path,
+      'pre_tokenizer.pretokenizers[1].use_regex',
+      'must be false after a Split (the text is split already)',
+    );
+  return { addPrefixSpace: pre.add_prefix_space === true, splitPattern };
+}
+
+/** A Split pre-tokenizer's regex, translated from Oniguruma to JavaScript. */
+function readSplit(path: string, split: Record<string, unknown>): RegExp {
+  const field = 'pre_tokenizer.pretokenizers[0]';
+  const pattern = split.pattern;
+  if (!isRecord(pattern) || typeof pattern.Regex !== 'string')
+    fail(path, `${field}.pattern`, `is ${JSON.stringify(pattern)}; only {"Regex": ...} is supported`);
+  if (split.behavior !== 'Isolated')
+    fail(path, `${field}.behavior`, `is ${JSON.stringify(split.behavior)}; only Isolated is supported`);
+  if (split.invert === true) fail(path, `${field}.invert`, 'is true; only false is supported');
+  try {
+    return new RegExp(caseInsensitiveGroups(pattern.Regex as string), 'gu');
+  } catch (e) {
+    return fail(path, `${field}.pattern.Regex`, `cannot be used (${(e as Error).message})`);
+  }
+}
+
+/** Oniguruma's (?i:...) groups (no JavaScript equivalent in Node 20) as groups of [xX] classes. */
+function caseInsensitiveGroups(source: string): string {
+  let out = '';
+  let i = 0;
+  while (i < source.length) {
+    const start = source.indexOf('(?i:', i);
+    if (start < 0) return out + source.slice(i);
+    out += `${source.slice(i, start)}(?:`;
+    let depth = 1;
+    let j = start + 4;
+    for (; j < source.length && depth > 0; j++) {
+      const ch = source[j];
+      if (ch === '\\') {
+        out += source.slice(j, j + 2);
+        j++;
+        continue;
+      }
+      if (ch === '(') depth++;
+      if (ch === ')') depth--;
+      if (depth === 0) break;
+      const lower = ch.toLowerCase();
+      const upper = ch.toUpperCase();
+      out += lower !== upper ? `[${lower}${upper}]` : ch;
+    }
+    out += ')';
+    i = j + 1;
+  }
+  return out;
 }
 
 /** Builds a Tokenizer from a parsed tokenizer.json object; `path` is only for error messages. */
@@ -104,11 +186,12 @@ export function tokenizerFromJson(json: unknown, path = '<tokenizer.json>'): Tok
   if (model.type !== undefined && model.type !== 'BPE') {
     fail(path, 'model.type', `is ${JSON.stringify(model.type)}; only BPE is supported`);
   }
-  if (json.normalizer !== null && json.normalizer !== undefined) {
+  const nfc = isRecord(json.normalizer) && json.normalizer.type === 'NFC';
+  if (json.normalizer !== null && json.normalizer !== undefined && !nfc) {
     fail(
       path,
       'normalizer',
-      `is ${JSON.stringify((json.normalizer as { type?: unknown }).type)}; only null is supported`,
+      `is ${JSON.stringify((json.normalizer as { type?: unknown }).type)}; only null or NFC is supported`,
     );
   }
   if (model.dropout !== null && model.dropout !== undefined && model.dropout !== 0) {
@@ -124,7 +207,7 @@ export function tokenizerFromJson(json: unknown, path = '<tokenizer.json>'): Tok
       fail(path, `model.${field}`, `is ${JSON.stringify(value)}; byte-level BPE uses none`);
     }
   }
-  const addPrefixSpace = readPreTokenizer(path, json.pre_tokenizer);
+  const { addPrefixSpace, splitPattern } = readPreTokenizer(path, json.pre_tokenizer);
   if (!isRecord(model.vocab)) fail(path, 'model.vocab', 'is not an object of token -> id');
   const vocab: string[] = [];
   for (const [token, id] of Object.entries(model.vocab)) {
@@ -155,7 +238,7 @@ export function tokenizerFromJson(json: unknown, path = '<tokenizer.json>'): Tok
   try {
     return new Tokenizer(
       { vocab, merges, specialTokens },
-      { addPrefixSpace, ignoreMerges: model.ignore_merges === true },
+      { addPrefixSpace, ignoreMerges: model.ignore_merges === true, splitPattern, nfc },
     );
   } catch (error) {
     if (error instanceof TokenizerError) throw new TokenizerError(`tokenizer ${path}: ${error.message}`);

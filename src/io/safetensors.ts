@@ -2,7 +2,7 @@
 // name -> {dtype, shape, data_offsets}, then the raw little-endian data. We add a sha256 of the data section to
 // the header's __metadata__, so a truncated or corrupted file is detected instead of trusted.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 
 export type SafeDType = 'F32' | 'I32' | 'BF16' | 'F16' | 'U8';
@@ -91,58 +91,127 @@ export function readSafetensors(path: string): SafetensorsFile {
  * CheckpointError naming the file (`path`) and, where there is one, the tensor.
  */
 export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFile {
+  if (bytes.byteLength < 8)
+    throw new CheckpointError(path, `truncated: ${bytes.byteLength} bytes, the header length alone takes 8`);
+  const headerLength = headerLengthOf(bytes.subarray(0, 8), bytes.byteLength, path);
+  const header = parseSafetensorsHeader(
+    bytes.subarray(8, 8 + headerLength),
+    bytes.byteLength - 8 - headerLength,
+    path,
+  );
+  const data = bytes.subarray(8 + headerLength);
+  const expected = header.metadata['bitscale.sha256'];
+  if (expected !== undefined && createHash('sha256').update(data).digest('hex') !== expected)
+    throw new CheckpointError(path, 'checksum mismatch: the file is corrupted');
+  const tensors = new Map<string, SafeTensor>();
+  for (const { name, from, to, dtype, shape } of header.entries) {
+    const copy = new Uint8Array(data.subarray(from, to)); // a copy, so typed views are aligned
+    tensors.set(name, { dtype, shape, data: typedView(dtype, copy.buffer) });
+  }
+  return { tensors, metadata: header.metadata };
+}
+
+/** One tensor of a safetensors header: its bytes are [from, to) of the data section. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafeDType;
+  shape: number[];
+  from: number;
+  to: number;
+}
+
+export interface SafetensorsHeader {
+  /** Sorted by position in the data section. */
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  /** Where the data section starts in the file. */
+  dataStart: number;
+}
+
+/** The 8-byte length field, checked against the file size. */
+function headerLengthOf(lengthBytes: Uint8Array, fileSize: number, path: string): number {
+  const declared = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES))
+    throw new CheckpointError(
+      path,
+      `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt length field)`,
+    );
+  const headerLength = Number(declared);
+  if (8 + headerLength > fileSize)
+    throw new CheckpointError(
+      path,
+      `truncated: the header needs ${headerLength} bytes, the file has ${fileSize - 8} after the length`,
+    );
+  return headerLength;
+}
+
+/**
+ * Reads and checks only the header of a safetensors file (no tensor data): what a loader needs to refuse a
+ * checkpoint whose names or shapes are wrong before reading gigabytes. The same checks as parseSafetensors
+ * except the checksum, which needs the data.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new CheckpointError(path, `cannot read (${(e as Error).message})`);
+  }
+  try {
+    const fileSize = fstatSync(fd).size;
+    if (fileSize < 8)
+      throw new CheckpointError(path, `truncated: ${fileSize} bytes, the header length alone takes 8`);
+    const lengthBytes = new Uint8Array(8);
+    readSync(fd, lengthBytes, 0, 8, 0);
+    const headerLength = headerLengthOf(lengthBytes, fileSize, path);
+    const headerBytes = new Uint8Array(headerLength);
+    readSync(fd, headerBytes, 0, headerLength, 8);
+    const header = parseSafetensorsHeader(headerBytes, fileSize - 8 - headerLength, path);
+    return { ...header, dataStart: 8 + headerLength };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Parses a header's JSON, trusting nothing: its shape, every dtype, shape and offset pair; tensors must tile
+ * the data section of `dataLength` bytes exactly (no gap, no overlap, nothing past the end). Every failure
+ * is a CheckpointError naming the file (`path`) and, where there is one, the tensor.
+ */
+function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  path: string,
+): Omit<SafetensorsHeader, 'dataStart'> {
   const fail = (message: string, tensor?: string): never => {
     throw new CheckpointError(path, message, tensor);
   };
-  if (bytes.byteLength < 8) fail(`truncated: ${bytes.byteLength} bytes, the header length alone takes 8`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
-  if (declared > BigInt(MAX_HEADER_BYTES))
-    fail(`header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt length field)`);
-  const headerLength = Number(declared);
-  if (8 + headerLength > bytes.byteLength)
-    fail(
-      `truncated: the header needs ${headerLength} bytes, the file has ${bytes.byteLength - 8} after the length`,
-    );
   let header: unknown;
   try {
-    header = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
-    );
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     fail(`corrupt header: not UTF-8 JSON (${(e as Error).message})`);
   }
   if (!isRecord(header)) fail(`corrupt header: ${describe(header)}, expected a JSON object of tensors`);
-  const entries = header as Record<string, unknown>;
-  const data = bytes.subarray(8 + headerLength);
-  const metadata = readMetadata(entries.__metadata__, fail);
-
-  const spans: { name: string; from: number; to: number; dtype: SafeDType; shape: number[] }[] = [];
-  for (const [name, entry] of Object.entries(entries)) {
+  const raw = header as Record<string, unknown>;
+  const metadata = readMetadata(raw.__metadata__, fail);
+  const entries: SafetensorsEntry[] = [];
+  for (const [name, entry] of Object.entries(raw)) {
     if (name === '__metadata__') continue;
-    spans.push({ name, ...readEntry(entry, data.byteLength, (m) => fail(m, name)) });
+    entries.push({ name, ...readEntry(entry, dataLength, (m) => fail(m, name)) });
   }
   // Tensors must tile [0, data length): sorted by start, each begins where the previous one ended.
-  spans.sort((a, b) => a.from - b.from || a.to - b.to);
+  entries.sort((a, b) => a.from - b.from || a.to - b.to);
   let end = 0;
-  for (const s of spans) {
+  for (const s of entries) {
     if (s.from < end)
       fail(`data_offsets [${s.from}, ${s.to}] overlap the previous tensor (ends at ${end})`, s.name);
     if (s.from > end) fail(`data_offsets [${s.from}, ${s.to}] leave a gap after byte ${end}`, s.name);
     end = s.to;
   }
-  if (end !== data.byteLength)
-    fail(`data section is ${data.byteLength} bytes, the tensors cover ${end} (file size does not match)`);
-  const expected = metadata['bitscale.sha256'];
-  if (expected !== undefined && createHash('sha256').update(data).digest('hex') !== expected)
-    fail('checksum mismatch: the file is corrupted');
-
-  const tensors = new Map<string, SafeTensor>();
-  for (const { name, from, to, dtype, shape } of spans) {
-    const copy = new Uint8Array(data.subarray(from, to)); // a copy, so typed views are aligned
-    tensors.set(name, { dtype, shape, data: typedView(dtype, copy.buffer) });
-  }
-  return { tensors, metadata };
+  if (end !== dataLength)
+    fail(`data section is ${dataLength} bytes, the tensors cover ${end} (file size does not match)`);
+  return { entries, metadata };
 }
 
 function readMetadata(value: unknown, fail: (message: string) => never): Record<string, string> {
@@ -187,7 +256,7 @@ function readEntry(
 
 const entryKeys = ['dtype', 'shape', 'data_offsets'];
 
-function typedView(dtype: SafeDType, buffer: ArrayBuffer): SafeArray {
+export function typedView(dtype: SafeDType, buffer: ArrayBuffer): SafeArray {
   switch (dtype) {
     case 'F32':
       return new Float32Array(buffer);

@@ -1,4 +1,5 @@
 // The shape of a Transformer++ language model, validated before any work starts.
+import { type ArchOptions, checkArchOptions } from './arch.ts';
 import { ConfigError, type ConfigIssue, Fields } from './fields.ts';
 import { bitnetPresets, checkPrecisionConfig, fullPrecision, type PrecisionConfig } from './precision.ts';
 
@@ -20,6 +21,8 @@ export interface ModelConfig {
   /** OneBit linear layers (src/onebit/linear.ts) in place of dense ones; present only when true, so the
    *  configs (and run ids) of dense models stay what they were. */
   onebit?: true;
+  /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
+  arch?: ArchOptions;
 }
 
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
@@ -37,6 +40,7 @@ const modelKeys = [
   'precision',
   'bitnet',
   'onebit',
+  'arch',
 ];
 
 /** Fills defaults and checks every field; throws a ConfigError listing every bad one. */
@@ -64,8 +68,9 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
   const tiedEmbeddings = f.boolean('tiedEmbeddings', true);
   const ropeBase = f.number('ropeBase', 10000, Number.MIN_VALUE);
   const dropout = f.number('dropout', 0, 0, 0.999999);
-  let headSize: number | undefined;
-  if (dModel !== undefined && nHeads !== undefined) {
+  const arch = f.has('arch') ? checkArchOptions(f.get('arch'), f.name('arch'), issues) : undefined;
+  let headSize: number | undefined = arch?.headSize;
+  if (!f.has('arch') && dModel !== undefined && nHeads !== undefined) {
     if (dModel % nHeads !== 0)
       f.problem('nHeads', `${nHeads} does not divide ${f.name('dModel').slice(prefix.length)} ${dModel}`);
     else if ((dModel / nHeads) % 2 !== 0)
@@ -103,6 +108,7 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
     dropout: dropout as number,
     precision: precision as PrecisionConfig,
     ...(onebit ? { onebit: true as const } : {}),
+    ...(arch ? { arch } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { FakeQuantSpec } from '../numerics/spec.ts';
 import { onebitLayer } from '../onebit/linear.ts';
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
+import { type ArchOptions, ropeInvFreq } from './arch.ts';
 import type { ModelConfig } from './config.ts';
 import { resolvePrecision } from './precision.ts';
 
@@ -19,32 +20,34 @@ export const valueVectorNames = (weightName: string) => {
 /** Parameter names and shapes, in a fixed order (their safetensors keys). */
 export function parameterShapes(c: ModelConfig): [string, number[]][] {
   const C = c.dModel;
+  const a = c.arch;
+  const q = a ? c.nHeads * a.headSize : C; // widths of the query and key/value projections
+  const kv = a ? a.nKvHeads * a.headSize : C;
   const shapes: [string, number[]][] = [['tok_emb.weight', [c.vocabSize, C]]];
-  // A OneBit linear (rows, cols) has value vectors g (cols) and h (rows) beside its latent weight.
-  const linear = (name: string, rows: number, cols: number): [string, number[]][] => {
-    if (!c.onebit) return [[name, [rows, cols]]];
-    const { g, h } = valueVectorNames(name);
-    return [
-      [name, [rows, cols]],
-      [g, [cols]],
-      [h, [rows]],
-    ];
+  if (a?.positions === 'learned') shapes.push(['pos_emb.weight', [c.context, C]]);
+  const norm = (name: string) => {
+    shapes.push([`${name}.weight`, [C]]);
+    if (a?.norm === 'layer') shapes.push([`${name}.bias`, [C]]);
   };
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}.`;
-    shapes.push(
-      [`${p}attn_norm.weight`, [C]],
-      ...linear(`${p}attn.wq.weight`, C, C),
-      ...linear(`${p}attn.wk.weight`, C, C),
-      ...linear(`${p}attn.wv.weight`, C, C),
-      ...linear(`${p}attn.wo.weight`, C, C),
-      [`${p}mlp_norm.weight`, [C]],
-      ...linear(`${p}mlp.w_gate.weight`, c.dFf, C),
-      ...linear(`${p}mlp.w_up.weight`, c.dFf, C),
-      ...linear(`${p}mlp.w_down.weight`, C, c.dFf),
-    );
+    const linear = (name: string, rows: number, cols: number) => {
+      shapes.push([`${p}${name}.weight`, [rows, cols]]);
+      // A OneBit linear (rows, cols) has value vectors g (cols) and h (rows) beside its latent weight.
+      if (c.onebit) shapes.push([`${p}${name}.g`, [cols]], [`${p}${name}.h`, [rows]]);
+      if (a?.biases.includes(name)) shapes.push([`${p}${name}.bias`, [rows]]);
+    };
+    norm(`${p}attn_norm`);
+    linear('attn.wq', q, C);
+    linear('attn.wk', kv, C);
+    linear('attn.wv', kv, C);
+    linear('attn.wo', C, q);
+    norm(`${p}mlp_norm`);
+    if (a?.mlp !== 'gelu') linear('mlp.w_gate', c.dFf, C);
+    linear('mlp.w_up', c.dFf, C);
+    linear('mlp.w_down', C, c.dFf);
   }
-  shapes.push(['norm.weight', [C]]);
+  norm('norm');
   if (!c.tiedEmbeddings) shapes.push(['lm_head.weight', [c.vocabSize, C]]);
   return shapes;
 }
@@ -57,6 +60,8 @@ export function initParams(c: ModelConfig, seed: number): Params {
     let t: Tensor;
     if (name.endsWith('norm.weight') || isValueVector(name)) {
       t = T.ones(shape);
+    } else if (name.endsWith('.bias')) {
+      t = T.zeros(shape);
     } else {
       const std =
         name.endsWith('wo.weight') || name.endsWith('w_down.weight') ? 0.02 / Math.sqrt(2 * c.nLayers) : 0.02;
@@ -75,6 +80,11 @@ export interface ForwardOptions {
   train: boolean;
   /** Sees the input of every linear layer (post-training quantization calibrates on these). */
   onLinearInput?: (weightName: string, input: Tensor) => void;
+  /** Replaces the input of a linear layer (activation quantization after training), after onLinearInput. */
+  linearInput?: (weightName: string, input: Tensor) => Tensor;
+  /** Half-precision compute, emulated: activations (and, through the casts' gradients, their gradients) are
+   *  rounded to this storage type at every layer boundary. Absent: fp32. */
+  compute?: 'bf16' | 'f16';
   /** Sees the residual stream after every block (OneBit's distillation compares these). */
   onBlockOutput?: (layer: number, x: Tensor) => void;
 }
@@ -87,41 +97,104 @@ const isValueVector = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.[gh]$/.
 export function forward(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
   const p = resolvePrecision(c.precision);
   const [B, Tn] = tokens.shape;
+  const a = c.arch;
   const nh = c.nHeads;
-  const hs = c.dModel / nh;
+  const hs = a ? a.headSize : c.dModel / nh;
+  const nkv = a ? a.nKvHeads : nh;
   const get = (name: string) => params.get(name)!;
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
+  const compute = options.compute;
+  const half = (x: Tensor) => (compute ? T.cast(T.cast(x, compute), 'f32') : x);
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
   const linear = (x: Tensor, name: string) => {
     options.onLinearInput?.(name, x);
-    if (c.onebit) {
-      const { g, h } = valueVectorNames(name);
-      return onebitLayer(x, get(name), get(g), get(h));
-    }
-    return T.matmul(x, maybeQuant(get(name), p.weights), { transB: true });
+    const input = options.linearInput ? options.linearInput(name, x) : x;
+    const { g, h } = valueVectorNames(name);
+    const y = c.onebit
+      ? onebitLayer(input, get(name), get(g), get(h))
+      : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
+    const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
+    return half(bias ? T.add(y, bias) : y);
   };
+  const norm = (x: Tensor, name: string) =>
+    a?.norm === 'layer'
+      ? T.layerNorm(x, get(`${name}.weight`), get(`${name}.bias`), a.normEps)
+      : T.rmsNorm(x, get(`${name}.weight`), a?.normEps);
+  const rope = ropeOf(c, a, Tn, tokens);
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
+  if (a?.positions === 'learned') {
+    const positions = T.tensor(
+      Int32Array.from({ length: Tn }, (_, i) => i),
+      [Tn],
+      { dtype: 'i32', backend: tokens.backend },
+    );
+    x = T.add(x, T.embedding(get('pos_emb.weight'), positions));
+  }
+  x = half(x);
   for (let l = 0; l < c.nLayers; l++) {
-    const w = (name: string) => get(`blocks.${l}.${name}`);
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = maybeQuant(T.rmsNorm(x, w('attn_norm.weight')), p.activations);
-    const heads = (t: Tensor) => T.reshape(t, [B, Tn, nh, hs]);
-    const q = T.rope(heads(lin(h, 'attn.wq.weight')), c.ropeBase);
-    const k = maybeQuant(T.rope(heads(lin(h, 'attn.wk.weight')), c.ropeBase), p.kv);
-    const v = maybeQuant(heads(lin(h, 'attn.wv.weight')), p.kv);
-    const a = maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, c.dModel]), p.activations);
-    x = T.add(x, drop(lin(a, 'attn.wo.weight')));
+    const h = half(maybeQuant(norm(x, `blocks.${l}.attn_norm`), p.activations));
+    const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
+    const q = rope(heads(lin(h, 'attn.wq.weight'), nh));
+    const k = repeatKv(maybeQuant(rope(heads(lin(h, 'attn.wk.weight'), nkv)), p.kv), nh);
+    const v = repeatKv(maybeQuant(heads(lin(h, 'attn.wv.weight'), nkv), p.kv), nh);
+    const att = half(maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs]), p.activations));
+    x = T.add(x, drop(lin(att, 'attn.wo.weight')));
 
-    const m = maybeQuant(T.rmsNorm(x, w('mlp_norm.weight')), p.activations);
-    const gated = T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight'));
-    x = T.add(x, drop(lin(maybeQuant(gated, p.activations), 'mlp.w_down.weight')));
+    const m = half(maybeQuant(norm(x, `blocks.${l}.mlp_norm`), p.activations));
+    const hidden = half(
+      a?.mlp === 'gelu'
+        ? T.gelu(lin(m, 'mlp.w_up.weight'))
+        : T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')),
+    );
+    x = T.add(x, drop(lin(maybeQuant(hidden, p.activations), 'mlp.w_down.weight')));
     options.onBlockOutput?.(l, x);
   }
-  const final = T.rmsNorm(x, get('norm.weight'));
+  const final = half(norm(x, 'norm'));
   // Embeddings and the output head stay in full precision: N counts non-embedding parameters.
   const head = c.tiedEmbeddings ? get('tok_emb.weight') : get('lm_head.weight');
-  return T.matmul(final, head, { transB: true });
+  // Under half compute the logits are half too (their gradient is where fp16 overflows first).
+  return half(T.matmul(final, head, { transB: true }));
+}
+
+/** Grouped-query attention: each of the nkv key/value heads serves nh / nkv consecutive query heads. */
+function repeatKv(x: Tensor, nh: number): Tensor {
+  const [B, Tn, nkv, hs] = x.shape;
+  if (nkv === nh) return x;
+  const wide = T.broadcastTo(T.reshape(x, [B, Tn, nkv, 1, hs]), [B, Tn, nkv, nh / nkv, hs]);
+  return T.reshape(wide, [B, Tn, nh, hs]);
+}
+
+/** The rotary embedding of (B, T, heads, hs): the fused kernel, or cos/sin tables for rescaled frequencies. */
+function ropeOf(
+  c: ModelConfig,
+  a: ArchOptions | undefined,
+  Tn: number,
+  tokens: Tensor,
+): (x: Tensor) => Tensor {
+  if (a?.positions === 'learned') return (x) => x;
+  if (!a?.ropeScaling) return (x) => T.rope(x, c.ropeBase);
+  const hs = a.headSize;
+  const half = hs / 2;
+  const f = ropeInvFreq(c.ropeBase, hs, a.ropeScaling, Tn);
+  const cos = new Float32Array(Tn * hs);
+  const sin = new Float32Array(Tn * hs);
+  for (let t = 0; t < Tn; t++) {
+    for (let j = 0; j < hs; j++) {
+      const angle = Math.fround(t * f[j % half]);
+      cos[t * hs + j] = Math.cos(angle);
+      sin[t * hs + j] = Math.sin(angle);
+    }
+  }
+  const backend = tokens.backend;
+  const cosT = T.tensor(cos, [Tn, 1, hs], { backend });
+  const sinT = T.tensor(sin, [Tn, 1, hs], { backend });
+  // x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1): transformers' convention (the kernel's too).
+  return (x) => {
+    const rotated = T.concat([T.neg(T.slice(x, 3, half, hs)), T.slice(x, 3, 0, half)], 3);
+    return T.add(T.mul(x, cosT), T.mul(rotated, sinT));
+  };
 }
 
 /** Mean next-token cross-entropy (nats) of inputs -> targets, both i32 (B, T). */

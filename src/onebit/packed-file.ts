@@ -8,11 +8,21 @@
 //     NAME.h      F16 or F32 [rows]     output value vector
 //     metadata "bitscale.packed.NAME" = {"format":"sign1"|"ternary2","shape":[rows,cols]}
 //   every other tensor (embeddings, norms) stored as it is (F32, F16, BF16, ...), counted at its width.
+//   optional, for decoding (packed-run.ts writes them): metadata "bitscale.model" = the ModelConfig as JSON,
+//   "bitscale.tokenizer" = the run's tokenizer.json (Hugging Face format) as compact JSON text.
 //
 // Reading checks every packed entry against its data: a codes tensor whose byte length disagrees with the
 // metadata's shape and format is a CheckpointError naming the file and the tensor.
-import { f16BitsToF32, f32ToF16Bits } from '../base/half.ts';
-import { CheckpointError, readSafetensors, type SafeTensor, writeSafetensors } from '../io/safetensors.ts';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from '../base/half.ts';
+import {
+  CheckpointError,
+  MAX_HEADER_BYTES,
+  readSafetensors,
+  type SafeTensor,
+  writeSafetensors,
+} from '../io/safetensors.ts';
+import { OneBitError } from './errors.ts';
 import { type PackedFormat, type PackedMatrix, packedFormats, rowBytes } from './packed.ts';
 
 export const PACKED_LAYOUT = 'onebit-packed/1';
@@ -31,6 +41,8 @@ export interface PackedModel {
   linears: Map<string, PackedLinear>;
   /** Everything else (embeddings, norms), as stored. */
   dense: Map<string, SafeTensor>;
+  /** The file's other metadata (e.g. bitscale.model, bitscale.tokenizer); the layout's own keys excluded. */
+  metadata?: Record<string, string>;
 }
 
 const bytesPer: Record<string, number> = { F32: 4, I32: 4, BF16: 2, F16: 2, U8: 1 };
@@ -45,6 +57,13 @@ function valueArray(t: SafeTensor): Float32Array {
   return Float32Array.from(t.data as Uint16Array, f16BitsToF32);
 }
 
+/** A float tensor's values as fp32 (F32 as stored, F16 and BF16 widened exactly). */
+export function toF32(t: SafeTensor): Float32Array {
+  if (t.dtype === 'F32' || t.dtype === 'F16') return valueArray(t);
+  if (t.dtype === 'BF16') return Float32Array.from(t.data as Uint16Array, bf16BitsToF32);
+  throw new OneBitError('dtype', t.dtype, 'a float tensor: F32, F16 or BF16');
+}
+
 /** Writes the model atomically; g and h in fp16 (OneBit's storage) unless valueDtype says F32. */
 export function writePackedModel(
   path: string,
@@ -53,7 +72,7 @@ export function writePackedModel(
 ): void {
   const { valueDtype = 'F16', metadata = {} } = options;
   const tensors = new Map<string, SafeTensor>();
-  const meta: Record<string, string> = { ...metadata, [layoutKey]: PACKED_LAYOUT };
+  const meta: Record<string, string> = { ...model.metadata, ...metadata, [layoutKey]: PACKED_LAYOUT };
   for (const [name, { weight, g, h }] of model.linears) {
     const { format, rows, cols, codes } = weight;
     const rb = rowBytes(cols, format);
@@ -77,6 +96,25 @@ export function writePackedModel(
     tensors.set(name, t);
   }
   writeSafetensors(path, tensors, meta);
+}
+
+/** Whether `path` is a safetensors file in this layout (reads the header only; false on any failure). */
+export function isPackedFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const length = Buffer.alloc(8);
+    if (readSync(fd, length, 0, 8, 0) !== 8) return false;
+    const n = Number(length.readBigUInt64LE(0));
+    if (n > MAX_HEADER_BYTES) return false;
+    const header = Buffer.alloc(n);
+    if (readSync(fd, header, 0, n, 8) !== n) return false;
+    return JSON.parse(header.toString('utf8'))?.__metadata__?.[layoutKey] === PACKED_LAYOUT;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Reads a packed model, checking the layout and every packed entry against its data. */
@@ -128,7 +166,11 @@ export function readPackedModel(path: string): PackedModel {
     });
   }
   const dense = new Map([...tensors].filter(([name]) => !used.has(name)));
-  return { linears, dense };
+  // The layout's own keys and the checksum are written afresh by writePackedModel; the rest travels along.
+  const rest = Object.entries(metadata).filter(
+    ([k]) => k !== layoutKey && k !== 'bitscale.sha256' && !k.startsWith(packedKey),
+  );
+  return { linears, dense, metadata: Object.fromEntries(rest) };
 }
 
 function parseEntry(

@@ -4,6 +4,7 @@
 import { prepareData } from '../data/index.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { loadRun } from '../train/run.ts';
+import { activationQuantizer, outlierColumns } from './activation-quant.ts';
 import {
   checkPtqOptions,
   defaultPtq,
@@ -16,6 +17,12 @@ export interface PtqResult {
   format: string;
   method: string;
   groupSize: number;
+  /** Linear inputs' precision ('fp32': weight-only) and whether the LLM.int8 decomposition ran. */
+  activations: string;
+  decomposed: boolean;
+  /** Decomposition: outlier input dimensions kept in full precision, over all linear layers, and their share. */
+  keptColumns?: number;
+  keptFraction?: number;
   valLoss: number;
   baseValLoss: number;
   deltaPtq: number;
@@ -51,13 +58,37 @@ export function evaluatePtqVariants(
     const baseValLoss = evaluate(config.model, params, data.val, config.train.batchSize, evalTokens);
     return options.map((opts) => {
       const started = performance.now();
-      const quantized = quantizeModel(config.model, params, data.train, opts);
-      const valLoss = evaluate(config.model, quantized, data.val, config.train.batchSize, evalTokens);
-      disposeQuantized(params, quantized);
+      const keep = opts.decompose
+        ? outlierColumns(
+            config.model,
+            params,
+            data.train,
+            opts.calibrationTokens,
+            config.train.batchSize,
+            opts.seed,
+            opts.outlierThreshold,
+          )
+        : null;
+      const quantized = quantizeModel(config.model, params, data.train, opts, keep ?? undefined);
+      const backend = params.values().next().value!.backend;
+      const acts = opts.activations === 'fp32' ? null : activationQuantizer(opts.activations, keep, backend);
+      let valLoss: number;
+      try {
+        const { batchSize } = config.train;
+        valLoss = evaluate(config.model, quantized, data.val, batchSize, evalTokens, acts?.hooks);
+      } finally {
+        acts?.dispose();
+        disposeQuantized(params, quantized);
+      }
+      const kept = keep ? [...keep.values()].reduce((s, d) => s + d.length, 0) : undefined;
+      const inputs = keep ? [...keep.keys()].reduce((s, n) => s + params.get(n)!.shape[1], 0) : 0;
       return {
         format: opts.format,
         method: opts.method,
         groupSize: opts.groupSize,
+        activations: opts.activations,
+        decomposed: opts.decompose,
+        ...(kept === undefined ? {} : { keptColumns: kept, keptFraction: kept / Math.max(1, inputs) }),
         valLoss,
         baseValLoss,
         deltaPtq: valLoss - baseValLoss,

@@ -1,5 +1,7 @@
 // Post-training quantization of a trained model: every linear layer's weight rounded to P_post bits by
 // round-to-nearest (any numerics format) or GPTQ (integer formats), embeddings and norms left in full precision.
+// Activations (W8A8 and kin) are quantized in the forward by ./activation-quant.ts; with LLM.int8's
+// decomposition, the weight columns of the outlier input dimensions stay in full precision here.
 
 import { registerNativeGptq } from '../backends/cpu/gptq-kernels.ts';
 import type { TokenSource } from '../data/index.ts';
@@ -12,7 +14,13 @@ import { type FakeQuantSpec, parseFormat, quantSpec } from '../numerics/spec.ts'
 import { elementBits } from '../numerics/storage-bits.ts';
 import * as T from '../tensor/index.ts';
 import { linearHessians } from './calibrate.ts';
-import { checkPtqVariant, defaultPtqSettings, PtqError, type PtqMethod } from './settings.ts';
+import {
+  checkPtqVariant,
+  defaultOutlierThreshold,
+  defaultPtqSettings,
+  PtqError,
+  type PtqMethod,
+} from './settings.ts';
 
 export { PtqError, type PtqMethod } from './settings.ts';
 
@@ -26,6 +34,12 @@ export interface PtqOptions {
   calibrationTokens: number;
   actOrder: boolean;
   seed: number;
+  /** Linear inputs' precision, quantized per token ('fp32': weight-only PTQ). */
+  activations: string;
+  /** LLM.int8 decomposition: input dimensions with |x| >= outlierThreshold on calibration data stay in full
+   *  precision (activations and their weight columns). */
+  decompose: boolean;
+  outlierThreshold: number;
 }
 
 export const defaultPtq: Omit<PtqOptions, 'format' | 'method'> = {
@@ -33,6 +47,9 @@ export const defaultPtq: Omit<PtqOptions, 'format' | 'method'> = {
   calibrationTokens: defaultPtqSettings.calibrationTokens,
   actOrder: true,
   seed: 1234,
+  activations: 'fp32',
+  decompose: false,
+  outlierThreshold: defaultOutlierThreshold,
 };
 
 function rtnSpec(options: PtqOptions): FakeQuantSpec {
@@ -46,10 +63,22 @@ function rtnSpec(options: PtqOptions): FakeQuantSpec {
 /** Throws a PtqError listing every problem of the options for this model, before any work. */
 export function checkPtqOptions(model: ModelConfig, options: PtqOptions): void {
   const issues: ConfigIssue[] = [];
-  checkPtqVariant(options, { format: 'format', method: 'method', groupSize: 'groupSize' }, issues, [
+  const fields = {
+    format: 'format',
+    method: 'method',
+    groupSize: 'groupSize',
+    activations: 'activations',
+    decompose: 'decompose',
+  };
+  checkPtqVariant(options, fields, issues, [
     { name: 'd_model', value: model.dModel },
     { name: 'd_ff', value: model.dFf },
   ]);
+  if (!(options.outlierThreshold > 0))
+    issues.push({
+      field: 'outlierThreshold',
+      message: `must be a number > 0, got ${options.outlierThreshold}`,
+    });
   const minimum = { groupSize: 0, calibrationTokens: 1, seed: 0 };
   for (const [field, min] of Object.entries(minimum)) {
     const v = options[field as keyof typeof minimum];
@@ -59,12 +88,17 @@ export function checkPtqOptions(model: ModelConfig, options: PtqOptions): void {
   if (issues.length > 0) throw new PtqError(issues);
 }
 
-/** A copy of params with every linear weight quantized (other tensors are shared, not copied). */
+/**
+ * A copy of params with every linear weight quantized (other tensors are shared, not copied). Columns listed in
+ * keepColumns (per weight name: LLM.int8's outlier input dimensions) stay in full precision and take no part in
+ * their row's scale.
+ */
 export function quantizeModel(
   model: ModelConfig,
   params: Params,
   trainTokens: TokenSource,
   options: PtqOptions,
+  keepColumns?: Map<string, number[]>,
 ): Params {
   checkPtqOptions(model, options);
   const format = parseFormat(options.format);
@@ -93,8 +127,12 @@ export function quantizeModel(
         actOrder: options.actOrder,
       }).weight;
     } else {
+      const kept = keepColumns?.get(name) ?? [];
+      const rest = kept.length > 0 ? Float32Array.from(w) : w;
+      for (let r = 0; r < rows; r++) for (const c of kept) rest[r * cols + c] = 0;
       q = new Float32Array(w.length);
-      fakeQuantArray(rtnSpec(options), w, q, rows, cols, null);
+      fakeQuantArray(rtnSpec(options), rest, q, rows, cols, null);
+      for (let r = 0; r < rows; r++) for (const c of kept) q[r * cols + c] = w[r * cols + c];
     }
     const t = T.tensor(q, [rows, cols], { backend: p.backend }).keep();
     t.name = name;

@@ -27,19 +27,27 @@ export interface PtqSettings {
   calibrationTokens: number;
   /** Validation tokens (default: the run's own evalTokens). */
   evalTokens?: number;
+  /** LLM.int8 decomposition: |x| at or above this on calibration data marks an outlier input dimension
+   *  (default defaultOutlierThreshold). */
+  outlierThreshold?: number;
 }
 
 export const defaultPtqSettings: PtqSettings = { groupSize: 0, calibrationTokens: 8192 };
+/** LLM.int8's threshold. */
+export const defaultOutlierThreshold = 6;
 
 /** Checks a settings mapping (camelCase or snake_case keys); adds problems to `issues`; null if any. */
 export function checkPtqSettings(raw: unknown, prefix: string, issues: ConfigIssue[]): PtqSettings | null {
   const before = issues.length;
-  const f = new Fields(raw, prefix, ['groupSize', 'calibrationTokens', 'evalTokens'], issues);
+  const keys = ['groupSize', 'calibrationTokens', 'evalTokens', 'outlierThreshold'];
+  const f = new Fields(raw, prefix, keys, issues);
   const settings: PtqSettings = {
     groupSize: f.number('groupSize', defaultPtqSettings.groupSize, 0, 2 ** 31, true) ?? 0,
     calibrationTokens:
       f.number('calibrationTokens', defaultPtqSettings.calibrationTokens, 1, 2 ** 40, true) ?? 1,
   };
+  if (f.has('outlierThreshold'))
+    settings.outlierThreshold = f.number('outlierThreshold', undefined, Number.MIN_VALUE);
   if (f.has('evalTokens')) settings.evalTokens = f.number('evalTokens', undefined, 1, 2 ** 40, true);
   return issues.length > before ? null : settings;
 }
@@ -56,19 +64,50 @@ export interface PtqVariantFields {
   format: string;
   method: string;
   groupSize: string;
+  activations?: string;
+  decompose?: string;
 }
+
+/** Precisions a linear input may be quantized to after training: every precision name (fp32: not at all). */
+export const ptqActivationFormats: readonly string[] = precisionNames;
 
 /**
  * Checks one (format, method, group size) and, when the linear weights' row widths are known, that its scale
  * groups divide them. `fields` names each value in errors (a spec path or a CLI flag).
  */
 export function checkPtqVariant(
-  variant: { format: unknown; method: unknown; groupSize: number },
+  variant: {
+    format: unknown;
+    method: unknown;
+    groupSize: number;
+    activations?: unknown;
+    decompose?: unknown;
+  },
   fields: PtqVariantFields,
   issues: ConfigIssue[],
   widths?: { name: string; value: number }[],
 ): void {
-  const { format, method, groupSize } = variant;
+  const { format, method, groupSize, activations = FULL_PRECISION, decompose = false } = variant;
+  const activationsField = fields.activations ?? 'activations';
+  const decomposeField = fields.decompose ?? 'decompose';
+  if (typeof activations !== 'string' || !ptqActivationFormats.includes(activations))
+    issues.push({
+      field: activationsField,
+      message: `${show(activations)} is not a precision (allowed: ${ptqActivationFormats.join(', ')})`,
+    });
+  if (typeof decompose !== 'boolean')
+    issues.push({ field: decomposeField, message: `must be true or false, got ${show(decompose)}` });
+  else if (decompose && activations === FULL_PRECISION)
+    issues.push({
+      field: decomposeField,
+      message:
+        'the LLM.int8 decomposition keeps outlier dimensions out of activation quantization: it needs quantized activations (activations other than fp32)',
+    });
+  else if (decompose && method === 'gptq')
+    issues.push({
+      field: decomposeField,
+      message: 'the LLM.int8 decomposition runs with rtn weights, not gptq',
+    });
   const formatOk = typeof format === 'string' && ptqFormats.includes(format);
   if (!formatOk)
     issues.push({

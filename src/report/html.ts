@@ -3,6 +3,7 @@
 
 import { buildCharts } from './charts.ts';
 import { fitInputs } from './fit-inputs.ts';
+import { outlierCharts, outlierSection } from './outliers-section.ts';
 import { renderChart } from './svg/chart.ts';
 import { esc } from './svg/xml.ts';
 import type { ReportInput, RunRow } from './types.ts';
@@ -21,12 +22,14 @@ th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
 th { background: #f5f5f5; } td.text { text-align: left; font-family: ui-monospace, monospace; }
 .notice { background: #fff4e5; border: 1px solid #f0b35a; padding: 0.6rem 1rem; border-radius: 4px; }
 .muted { color: #777; }
-#findings li { margin: 0.3rem 0; } #findings li.not-shown { color: #8a5a00; }
+#findings li, #outlier-claims li { margin: 0.3rem 0; }
+#findings li.not-shown, #outlier-claims li.not-shown { color: #8a5a00; } tr.moved td { font-weight: bold; }
 .flag { color: #b00; font-size: 0.8rem; }
 `;
 
 export function renderReport(input: ReportInput): RenderedReport {
-  const charts = buildCharts(input).map((c) => ({ id: c.id, title: c.spec.title, svg: renderChart(c.spec) }));
+  const named = [...buildCharts(input), ...(input.outliers ? outlierCharts(input.outliers) : [])];
+  const charts = named.map((c) => ({ id: c.id, title: c.spec.title, svg: renderChart(c.spec) }));
   const chart = (id: string) => {
     const c = charts.find((x) => x.id === id);
     return c ? `<figure id="chart-${c.id}">${c.svg}</figure>` : '';
@@ -52,6 +55,7 @@ ${qualityList(input)}
 ${chart('fitted-vs-observed')}${chart('residuals')}
 <h2>Post-training quantization</h2>
 ${chart('delta-ptq-vs-D')}${chart('critical-data-vs-N')}
+${input.outliers ? outlierSection(input.outliers, chart) : ''}
 <h2>Compute-optimal training precision</h2>
 ${decisionText(input)}
 ${chart('p-star-vs-compute')}${chart('loss-vs-precision')}

@@ -133,4 +133,46 @@ export interface ReportInput {
   bitsSlice?: 'all-parts' | 'weights';
   /** Extra sections after the findings (an experiment's own tables), HTML made by the caller from the data. */
   sections?: { id: string; title: string; html: string }[];
+  /** Recipes, activation outliers and W8A8 / weight-only PTQ (Ahmadian et al.), when the study has them. */
+  outliers?: OutlierReport;
+}
+
+/** One training run of an outlier study (Ahmadian et al.): its recipe, size, PTQ degradations and statistics. */
+export interface OutlierRunRow {
+  id: string;
+  /** The recipe in words, e.g. "wd 0.1 · dropout 0 · clip 1 · bf16". */
+  recipe: string;
+  settings: { weightDecay: number; dropout: number; gradClip: number; dtype: string };
+  N: number;
+  valLoss: number | null;
+  /** delta_PTQ per variant label (W8, W8A8, W8A8 + LLM.int8, W4, ...); null where the job did not finish. */
+  deltas: Record<string, number | null>;
+  outlierDims: number | null;
+  actMaxAbs: number | null;
+  actKurtosis: number | null;
+  weightKurtosis: number | null;
+  /** fp16 runs: steps skipped for overflowing gradients. */
+  overflowSteps: number | null;
+}
+
+/** What changing one recipe setting does to one metric: the mean paired difference with its 95% interval. */
+export interface RecipeEffect {
+  setting: 'weightDecay' | 'dropout' | 'gradClip' | 'dtype';
+  /** "weight decay 0 → 0.1". */
+  change: string;
+  metric: string;
+  mean: number;
+  lo: number;
+  hi: number;
+  /** Pairs of runs equal in everything else. */
+  pairs: number;
+}
+
+export interface OutlierReport {
+  /** Variant labels in column order. */
+  variants: string[];
+  runs: OutlierRunRow[];
+  effects: RecipeEffect[];
+  /** Sentences on the paper's claims, computed from the data. */
+  claims: Finding[];
 }

@@ -2,6 +2,7 @@
 // Kumar's N_eff form on the quantized-training runs, delta_PTQ on the post-training results, and the unified
 // law where the grid varies both; each with bootstrap intervals and held-out error on the largest runs.
 // Diverged runs are listed and left out.
+
 import {
   type ComputeOptimum,
   type CostModel,
@@ -17,6 +18,7 @@ import {
   type Row,
   undecidable,
 } from '../laws/index.ts';
+import type { OutlierReport } from '../report/types.ts';
 
 import type { OnebitComparison } from './onebit-comparison.ts';
 
@@ -64,6 +66,8 @@ export interface StudyAnalysis {
   decision: { cost: string; model: CostModel; undecided?: string };
   /** OneBit students against the other ~1-bit models, when the spec has a onebit section. */
   onebit?: OnebitComparison;
+  /** Recipes, activation outliers and W8A8 / weight-only PTQ (./outliers.ts), when the study has them. */
+  outliers?: OutlierReport;
 }
 
 export interface AnalyzeOptions {

@@ -53,6 +53,10 @@ export const runTrainJob: JobRunner = async (raw, ctx) => {
     wallSeconds: summary.wallSeconds,
   };
   if (summary.divergedAtStep !== undefined) metrics.divergedAtStep = summary.divergedAtStep;
+  // The recipe's numerics and what the run's activations and weights look like at the end (Ahmadian et al.).
+  metrics.dtype = summary.dtype;
+  if (summary.overflowSteps !== undefined) metrics.overflowSteps = summary.overflowSteps;
+  if (summary.outliers) Object.assign(metrics, summary.outliers);
   return {
     status: summary.status === 'diverged' ? 'diverged' : 'done',
     metrics,
@@ -78,7 +82,9 @@ export const runPtqJob: JobRunner = async (raw, ctx) => {
   const settings = parsePtqSettings(job.settings, 'ptq.settings.'); // snake_case keys as well
   // Calibration, GPTQ and evaluation run where the model was trained (the training job's backend).
   const backend = studyBackend(source.config as TrainConfig);
-  ctx.progress(0, `${job.method} ${job.precision} on ${backend ?? 'the default backend'}`);
+  const acts =
+    typeof job.activations === 'string' ? ` a ${job.activations}${job.decompose ? ' + LLM.int8' : ''}` : '';
+  ctx.progress(0, `${job.method} ${job.precision}${acts} on ${backend ?? 'the default backend'}`);
   const result = evaluatePtq(
     dirname(checkpoint.path),
     {
@@ -86,6 +92,9 @@ export const runPtqJob: JobRunner = async (raw, ctx) => {
       method: job.method as PtqMethod,
       groupSize: settings.groupSize,
       calibrationTokens: settings.calibrationTokens,
+      activations: typeof job.activations === 'string' ? job.activations : 'fp32',
+      decompose: job.decompose === true,
+      outlierThreshold: settings.outlierThreshold,
     },
     { backend, cacheDir: process.env.BITSCALE_CACHE, evalTokens: settings.evalTokens },
   );

@@ -401,6 +401,7 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         },
         warnings: f.result!.warnings,
       })),
+    ...(analysis.outliers ? { outliers: analysis.outliers } : {}),
     findings: [...findings(analysis), ...(analysis.onebit ? onebitFindings(analysis.onebit) : [])],
     ...(analysis.onebit && {
       sections: [

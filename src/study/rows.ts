@@ -10,6 +10,8 @@ export function studyRows(records: RunRecord[]): StudyRow[] {
   for (const r of records) {
     if (r.kind !== 'train' && r.kind !== 'ptq') continue;
     if (r.status !== 'done' && r.status !== 'diverged' && r.status !== 'failed') continue;
+    // Activation PTQ (W8A8 and kin) is not what the precision laws predict: the outlier section reads it.
+    if (r.kind === 'ptq' && typeof r.config.activations === 'string') continue;
     const trainRecord = r.kind === 'train' ? r : byId.get(String(r.config.source));
     if (!trainRecord) continue;
     const precision = trainRecord.config.precision as { w: string; a: string; kv: string };

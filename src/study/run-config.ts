@@ -3,6 +3,7 @@
 import { ConfigError } from '../nn/config.ts';
 import { camel } from '../nn/fields.ts';
 import { recipeOf, type TrainConfig } from '../sweep/expand.ts';
+import { dtypeProblem } from '../train/compute-dtype.ts';
 import { type RunConfig, resolveRunConfig } from '../train/config.ts';
 
 /** Keys of the shared train section that configure data rather than optimization. */
@@ -32,13 +33,18 @@ export function runConfigFromJob(job: TrainConfig): RunConfig {
     ...modelRecipe,
     precision: { ...((job.model.precision as object) ?? {}), weights: w, activations: a, kv },
   };
+  let config: RunConfig;
   try {
-    return resolveRunConfig({ model, data, train: { ...train, tokens: job.tokens, seed: job.seed } });
+    config = resolveRunConfig({ model, data, train: { ...train, tokens: job.tokens, seed: job.seed } });
   } catch (e) {
     if (e instanceof ConfigError)
       throw new ConfigError(e.issues.map((i) => ({ field: `job.${i.field}`, message: i.message })));
     throw e;
   }
+  // A dtype the job's backend cannot compute in fails here, at spec load, not inside the job.
+  const problem = dtypeProblem(config.train.dtype ?? 'fp32', studyBackend(job));
+  if (problem) throw new ConfigError([{ field: 'job.train.dtype', message: problem }]);
+  return config;
 }
 
 /** The backend a study's training job names (train.backend), or undefined for the engine's default. */

@@ -17,6 +17,7 @@ import { type AnalyzeOptions, analyzeStudy, type StudyAnalysis } from './analyze
 import { checkBackends, gpuJobs } from './devices.ts';
 import { measureThroughput, trainingFlops } from './estimate.ts';
 import { onebitComparison } from './onebit-comparison.ts';
+import { outlierReport } from './outliers.ts';
 import { prepareStudyData } from './prepare-study-data.ts';
 import { studyRows } from './rows.ts';
 import { studyValidator } from './validator.ts';
@@ -112,6 +113,8 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   });
   const onebit = onebitComparison(records);
   if (onebit) analysis.onebit = onebit;
+  const outliers = outlierReport(records);
+  if (outliers) analysis.outliers = outliers;
   const analysisPath = join(dir, 'analysis.json');
   writeFileAtomic(analysisPath, `${studyJson(analysis)}\n`);
   // Throughput is measured where jobs ran now (a refit elsewhere keeps the file the run wrote).

@@ -41,14 +41,15 @@ export const studyValidator: ConfigValidator = {
         train: settings,
       }),
     ),
-  recipe: (recipe, path) =>
+  recipe: (recipe, path, train) =>
     issuesOf(path, () =>
       runConfigFromJob({
         model: { d_model: 8, n_layers: 1, n_heads: 2, context: 8 },
         tokens: 1e6,
         precision: { w: 'fp32', a: 'fp32', kv: 'fp32' },
         seed: 0,
-        train: {},
+        // Only the backend of the shared settings: what a recipe's dtype is checked against.
+        train: train?.backend === undefined ? {} : { backend: train.backend },
         recipe,
       }),
     ),

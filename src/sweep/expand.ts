@@ -20,7 +20,9 @@ export function recipeOf(job: TrainConfig): JsonObject | undefined {
   return recipe !== null && typeof recipe === 'object' && !Array.isArray(recipe) ? recipe : undefined;
 }
 
-/** The resolved config of a PTQ job: which training run it quantizes, to what, how. */
+/** The resolved config of a PTQ job: which training run it quantizes, to what, how. `activations` (a precision,
+ *  quantized per token) and `decompose` (LLM.int8) are present only when activations are quantized, so weight-only
+ *  jobs keep the ids they had before activation PTQ existed. */
 export interface PtqConfig extends JsonObject {
   source: string;
   precision: string;
@@ -76,6 +78,24 @@ function onebitJobs(spec: SweepSpec, train: Job): Job[] {
   return jobs;
 }
 
+/** The PTQ variants of a spec: (P_post, method, activations, decompose), decomposition only where it applies. */
+function ptqVariants(spec: SweepSpec): JsonObject[] {
+  const variants: JsonObject[] = [];
+  for (const precision of spec.ptq.precisions)
+    for (const method of spec.ptq.methods)
+      for (const activations of spec.ptq.activations)
+        for (const decompose of spec.ptq.decompose) {
+          if (activations === 'fp32' && decompose) continue;
+          if (decompose && method !== 'rtn') continue;
+          variants.push({
+            precision,
+            method,
+            ...(activations === 'fp32' ? {} : { activations, decompose }),
+          });
+        }
+  return variants;
+}
+
 export function expandSweep(spec: SweepSpec): Job[] {
   const jobs: Job[] = [];
   for (const model of spec.grid.model) {
@@ -94,11 +114,16 @@ export function expandSweep(spec: SweepSpec): Job[] {
             };
             const train = makeJob('train', config);
             jobs.push(train);
-            for (const precision of spec.ptq.precisions) {
-              for (const method of spec.ptq.methods) {
-                const ptq: PtqConfig = { source: train.id, precision, method, settings: spec.ptq.settings };
-                jobs.push(makeJob('ptq', ptq, [train.id]));
-              }
+            for (const variant of ptqVariants(spec)) {
+              const { precision, method, ...acts } = variant as { precision: string; method: string };
+              const ptq: PtqConfig = {
+                source: train.id,
+                precision,
+                method,
+                settings: spec.ptq.settings,
+                ...acts,
+              };
+              jobs.push(makeJob('ptq', ptq, [train.id]));
             }
             if (isTeacherPrecision(p)) jobs.push(...onebitJobs(spec, train));
           }

@@ -27,7 +27,13 @@ import { type ConfigIssue, show } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
 import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
 import { studentInits, studentLosses } from '../onebit/student.ts';
-import { checkPtqVariant, type PtqMethod, ptqFormats, ptqMethods } from '../ptq/settings.ts';
+import {
+  checkPtqVariant,
+  type PtqMethod,
+  ptqActivationFormats,
+  ptqFormats,
+  ptqMethods,
+} from '../ptq/settings.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
 
 export type { JsonObject } from '../base/json.ts';
@@ -59,6 +65,10 @@ export interface SweepSpec {
   ptq: {
     precisions: string[];
     methods: PtqMethod[];
+    /** Linear inputs' precisions after training (per-token scales); ['fp32'] (weight-only) unless given. */
+    activations: string[];
+    /** With and/or without LLM.int8's decomposition (only where activations are quantized); [false] unless given. */
+    decompose: boolean[];
     /** Shared PTQ settings (calibration size, group size, ...), passed whole to every PTQ job. */
     settings: JsonObject;
   };
@@ -85,8 +95,8 @@ export interface OnebitSpec {
 export interface ConfigValidator {
   model(shape: JsonObject, path: string): SpecIssue[];
   train(settings: JsonObject, path: string): SpecIssue[];
-  /** One entry of the recipe axis (default: any mapping). */
-  recipe?(recipe: JsonObject, path: string): SpecIssue[];
+  /** One entry of the recipe axis (default: any mapping), with the shared train settings it runs under. */
+  recipe?(recipe: JsonObject, path: string, train?: JsonObject): SpecIssue[];
   /** The shared PTQ settings (opaque to the sweep), and the group size PTQ jobs will use (0: per channel). */
   ptq(settings: JsonObject, path: string): { issues: SpecIssue[]; groupSize: number };
 }
@@ -208,7 +218,8 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
         (v, p) => {
           if (!isObject(v))
             return at(p, `${show(v)} is not a mapping of training settings (e.g. weightDecay: 0.1)`);
-          const found = validator.recipe?.(v as JsonObject, p) ?? [];
+          const shared = isObject(train) ? (train as JsonObject) : undefined;
+          const found = validator.recipe?.(v as JsonObject, p, shared) ?? [];
           issues.push(...found);
           return found.length === 0 ? (v as JsonObject) : null;
         },
@@ -230,10 +241,16 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
   }
 
   const ptqRaw = raw.ptq ?? {}; // no PTQ unless asked for
-  let ptq: SweepSpec['ptq'] = { precisions: [], methods: [], settings: {} };
+  let ptq: SweepSpec['ptq'] = {
+    precisions: [],
+    methods: [],
+    activations: ['fp32'],
+    decompose: [false],
+    settings: {},
+  };
   if (!isObject(ptqRaw)) at(`${root}.ptq`, `${show(ptqRaw)} is not a mapping (with precisions, methods)`);
   else {
-    checkKeys(ptqRaw, `${root}.ptq`, ['precisions', 'methods', 'settings'], at);
+    checkKeys(ptqRaw, `${root}.ptq`, ['precisions', 'methods', 'activations', 'decompose', 'settings'], at);
     const precisions = listOf(
       ptqRaw.precisions ?? [],
       `${root}.ptq.precisions`,
@@ -254,11 +271,35 @@ export function validateSweepSpec(raw: unknown, validator: ConfigValidator = def
           : at(p, `${show(v)} is not a PTQ method (allowed: ${ptqMethods.join(', ')})`),
       precisions.length === 0,
     );
+    const activations = listOf(ptqRaw.activations ?? ['fp32'], `${root}.ptq.activations`, at, (v, p) =>
+      typeof v === 'string' && ptqActivationFormats.includes(v)
+        ? v
+        : at(p, `${show(v)} is not a precision (allowed: ${ptqActivationFormats.join(', ')})`),
+    );
+    const decompose = listOf(ptqRaw.decompose ?? [false], `${root}.ptq.decompose`, at, (v, p) =>
+      typeof v === 'boolean' ? v : at(p, `${show(v)} is not true or false`),
+    );
+    if (decompose.includes(true) && !activations.some((a) => a !== 'fp32'))
+      at(
+        `${root}.ptq.decompose`,
+        'the LLM.int8 decomposition needs quantized activations: list one in ptq.activations (e.g. int8)',
+      );
+    if (decompose.includes(true) && !methods.includes('rtn'))
+      at(
+        `${root}.ptq.decompose`,
+        'the LLM.int8 decomposition runs with rtn weights: list rtn in ptq.methods',
+      );
     const settings = ptqRaw.settings ?? {};
     if (!isObject(settings)) at(`${root}.ptq.settings`, `${show(settings)} is not a mapping`);
     const parsed = isObject(settings) ? validator.ptq(settings as JsonObject, `${root}.ptq.settings`) : null;
     if (parsed) issues.push(...parsed.issues);
-    ptq = { precisions, methods, settings: (isObject(settings) ? settings : {}) as JsonObject };
+    ptq = {
+      precisions,
+      methods,
+      activations: unique(activations),
+      decompose: unique(decompose),
+      settings: (isObject(settings) ? settings : {}) as JsonObject,
+    };
     if (parsed && parsed.issues.length === 0) {
       const paths = {
         precisions: ptqRaw.precisions,

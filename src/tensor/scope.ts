@@ -1,19 +1,24 @@
 // Explicit lifetimes for tensor memory. tidy(fn) disposes every tensor made inside fn except those it returns
 // and those marked kept, so a training loop body wrapped in tidy leaks nothing, whatever the backend.
-import type { Tensor } from './tensor.ts';
 
-const scopes: Tensor[][] = [];
+/** What a scope tracks: anything it can dispose (tensors; kept as an interface so tensor.ts imports this file, not the reverse). */
+interface Scoped {
+  kept: boolean;
+  dispose(): void;
+}
 
-export function trackInScope(t: Tensor): void {
+const scopes: Scoped[][] = [];
+
+export function trackInScope(t: Scoped): void {
   const top = scopes[scopes.length - 1];
   if (top) top.push(t);
 }
 
-function collectTensors(value: unknown, into: Set<Tensor>, seen = new Set<unknown>()): void {
+function collectTensors(value: unknown, into: Set<Scoped>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if ('shape' in value && 'dispose' in value && 'backend' in value) {
-    into.add(value as Tensor);
+    into.add(value as unknown as Scoped);
     return;
   }
   const items = Array.isArray(value)
@@ -27,7 +32,7 @@ function collectTensors(value: unknown, into: Set<Tensor>, seen = new Set<unknow
 /** Ends the innermost scope: tensors in `result` move to the parent scope, the rest not kept are disposed. */
 function closeScope(result: unknown): void {
   const made = scopes.pop()!;
-  const returned = new Set<Tensor>();
+  const returned = new Set<Scoped>();
   collectTensors(result, returned);
   const parent = scopes[scopes.length - 1];
   for (const t of made) {
@@ -59,7 +64,7 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends Scoped>(t: T): T {
   t.kept = true;
   return t;
 }

@@ -45,11 +45,12 @@ export class AdamW {
   }
 
   /** One update at learning rate lr; returns the gradient norm before clipping (pass it when already known).
-   *  Clears the gradients. */
-  update(lr: number, knownNorm?: number): number {
-    const norm = knownNorm ?? this.gradNorm();
+   *  Gradients of a loss multiplied by `lossScale` (fp16 loss scaling) are divided by it; knownNorm is then
+   *  the norm after that division. Clears the gradients. */
+  update(lr: number, knownNorm?: number, lossScale = 1): number {
+    const norm = knownNorm ?? this.gradNorm() / lossScale;
     const { beta1, beta2, eps, weightDecay, gradClip } = this.config;
-    const gradScale = gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1;
+    const gradScale = (gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1) / lossScale;
     this.step++;
     const args = (decay: number): AdamWArgs => ({
       lr,

@@ -2,6 +2,8 @@
 // checked before any work, with errors that name the field.
 import { ConfigError, type ConfigIssue, checkModelConfig, type ModelConfig } from '../nn/config.ts';
 import { Fields } from '../nn/fields.ts';
+import { llmInt8Criterion, type OutlierCriterion } from '../nn/outliers.ts';
+import { type ComputeDtype, computeDtypes } from './compute-dtype.ts';
 
 export interface DataConfig {
   /** 'tinystories' (embedded), 'tinyshakespeare', a .txt file, a folder, or a .bin of tokens. */
@@ -29,6 +31,19 @@ export interface OptimConfig {
   evalTokens: number;
   checkpointEvery: number;
   seed: number;
+  // Optional settings: absent unless given, so configs (and their hashes) written before they existed stay
+  // the same.
+  /** Compute dtype (absent: fp32). */
+  dtype?: ComputeDtype;
+  /** fp16: initial loss scale and good steps before it doubles (src/train/loss-scale.ts). */
+  lossScale?: number;
+  lossScaleWindow?: number;
+  /** Activation statistics every k steps during training (absent or 0: at the end only). */
+  statsEvery?: number;
+  /** The outlier criterion (src/nn/outliers.ts; LLM.int8's 6, 25%, 6% by default). */
+  outlierThreshold?: number;
+  outlierLayerFraction?: number;
+  outlierPositionFraction?: number;
 }
 
 export interface RunConfig {
@@ -74,11 +89,20 @@ export function resolveRunConfig(raw: unknown, file?: string): RunConfig {
   for (const key of ['validation', 'tokenizer'] as const)
     if (d.has(key)) data[key] = d.string(key, undefined);
 
-  const t = new Fields(top.get('train'), `${top.name('train')}.`, Object.keys(optimRanges), issues);
+  const t = new Fields(
+    top.get('train'),
+    `${top.name('train')}.`,
+    [...Object.keys(optimRanges), ...Object.keys(optionalRanges), 'dtype'],
+    issues,
+  );
   const train = { ...defaultOptim };
-  for (const [key, [min, max, integer]] of Object.entries(optimRanges) as [keyof OptimConfig, Range][]) {
+  for (const [key, [min, max, integer]] of Object.entries(optimRanges) as [RequiredKey, Range][]) {
     train[key] = t.number(key, defaultOptim[key], min, max, integer) ?? 0;
   }
+  for (const [key, [min, max, integer]] of Object.entries(optionalRanges) as [OptionalKey, Range][]) {
+    if (t.has(key)) train[key] = t.number(key, undefined, min, max, integer);
+  }
+  if (t.has('dtype')) train.dtype = t.string('dtype', undefined, computeDtypes) as ComputeDtype | undefined;
 
   const modelRaw = top.get('model');
   const m = new Fields(modelRaw, '', ['vocabSize'], []); // only to see whether the user set vocabSize
@@ -101,7 +125,27 @@ type Range = [min: number, max: number, integer: boolean];
 
 const dataKeys = { corpus: 1, validation: 1, vocabSize: 1, tokenizer: 1 };
 
-const optimRanges: Record<keyof OptimConfig, Range> = {
+type OptionalKey = Exclude<keyof OptimConfig, 'dtype'> &
+  (
+    | 'lossScale'
+    | 'lossScaleWindow'
+    | 'statsEvery'
+    | 'outlierThreshold'
+    | 'outlierLayerFraction'
+    | 'outlierPositionFraction'
+  );
+type RequiredKey = Exclude<keyof OptimConfig, OptionalKey | 'dtype'>;
+
+const optionalRanges: Record<OptionalKey, Range> = {
+  lossScale: [2 ** -24, 2 ** 24, false],
+  lossScaleWindow: [1, 1e9, true],
+  statsEvery: [0, 1e9, true],
+  outlierThreshold: [0, Number.MAX_VALUE, false],
+  outlierLayerFraction: [0, 1, false],
+  outlierPositionFraction: [0, 1, false],
+};
+
+const optimRanges: Record<RequiredKey, Range> = {
   tokens: [1, Number.MAX_SAFE_INTEGER, false],
   batchSize: [1, 1e6, true],
   lr: [0, 100, false],
@@ -121,3 +165,10 @@ const optimRanges: Record<keyof OptimConfig, Range> = {
 export function stepsOf(c: RunConfig): number {
   return Math.ceil(c.train.tokens / (c.train.batchSize * c.model.context));
 }
+
+/** The run's outlier criterion: its own thresholds over LLM.int8's. */
+export const criterionOf = (t: OptimConfig): OutlierCriterion => ({
+  threshold: t.outlierThreshold ?? llmInt8Criterion.threshold,
+  layerFraction: t.outlierLayerFraction ?? llmInt8Criterion.layerFraction,
+  positionFraction: t.outlierPositionFraction ?? llmInt8Criterion.positionFraction,
+});

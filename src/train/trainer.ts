@@ -13,13 +13,23 @@ import {
   saveTokenizer,
 } from '../data/index.ts';
 import '../backends/index.ts';
-import { parameterCount } from '../nn/config.ts';
-import { initParams, lossOf, type Params } from '../nn/transformer.ts';
+import { ConfigError, parameterCount } from '../nn/config.ts';
+import {
+  type ActivationStats,
+  LinearInputStats,
+  type OutlierSummary,
+  summarizeOutliers,
+  type WeightStats,
+  weightStats,
+} from '../nn/outliers.ts';
+import { type ForwardOptions, initParams, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { type RunConfig, stepsOf } from './config.ts';
-import { evaluate } from './evaluate.ts';
+import { dtypeProblem, roundingOf, withMatmulMode } from './compute-dtype.ts';
+import { criterionOf, type RunConfig, stepsOf } from './config.ts';
+import { activationStats, evaluate } from './evaluate.ts';
+import { defaultLossScale, LossScaler } from './loss-scale.ts';
 
 export interface Progress {
   step: number;
@@ -42,6 +52,8 @@ export interface TrainOptions {
   stopAfterStep?: number;
   /** Compute the bigram baseline on the same tokens for the summary. */
   bigram?: boolean;
+  /** Start from these weights (a safetensors file of every parameter) instead of a fresh initialization. */
+  initFrom?: string;
   /** What to minimize instead of the model's cross-entropy (OneBit's distillation); validation stays CE. */
   objective?: TrainObjective;
 }
@@ -53,7 +65,7 @@ export interface TrainObjective {
   /** Sets the starting parameters of a fresh run (a checkpoint, when there is one, replaces them). */
   init?(params: Params): void;
   /** The loss of one batch, inputs and targets i32 (B, T); backward of it fills the gradients. */
-  loss(params: Params, inputs: T.Tensor, targets: T.Tensor): T.Tensor;
+  loss(params: Params, inputs: T.Tensor, targets: T.Tensor, forward: ForwardOptions): T.Tensor;
 }
 
 export interface TrainSummary {
@@ -69,6 +81,15 @@ export interface TrainSummary {
   tokensPerSecond: number;
   wallSeconds: number;
   backend: string;
+  /** Compute dtype the run trained in. */
+  dtype: string;
+  /** fp16: steps whose gradients overflowed and were skipped (over the whole run, resumes included). */
+  overflowSteps?: number;
+  lossScale?: number;
+  /** Activation statistics on a validation batch and weight statistics, at the end of training. */
+  outliers?: OutlierSummary;
+  activationStats?: ActivationStats;
+  weightStats?: WeightStats[];
 }
 
 /** Validation tokens that evaluate() scores: whole windows of `context` tokens. */
@@ -93,6 +114,11 @@ interface MetricRow {
   gradNorm?: number;
   tokensPerSecond?: number;
   valLoss?: number;
+  /** fp16: the loss scale the step used, and whether its gradients overflowed (the step was skipped). */
+  lossScale?: number;
+  skipped?: boolean;
+  /** Sampled steps (train.statsEvery): the training batch's activation and the weights' statistics. */
+  stats?: { activations: ActivationStats; weights: WeightStats[] };
 }
 
 /** Metric rows before `step` (what a resumed run keeps of its history). */
@@ -117,7 +143,24 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       cacheDir: options.cacheDir,
       tokenizer: config.data.tokenizer,
     });
+  const opt = config.train;
+  const problem = dtypeProblem(opt.dtype ?? 'fp32', backend.name);
+  if (problem) throw new ConfigError('train.dtype', problem);
+  // An explicit dtype sets a backend's matmul mode where it has one (cuda), for this run only.
+  return withMatmulMode(backend, opt.dtype, () => trainWith(config, options, backend, data, started));
+}
+
+function trainWith(
+  config: RunConfig,
+  options: TrainOptions,
+  backend: T.Tensor['backend'],
+  data: PreparedData,
+  started: number,
+): TrainSummary {
   const { model, train: opt } = config;
+  const dtype = opt.dtype ?? 'fp32';
+  const compute = roundingOf(dtype);
+  const criterion = criterionOf(opt);
   const steps = stepsOf(config);
   const hash = options.objective
     ? createHash('sha256')
@@ -137,6 +180,7 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
   if (data.tokenizer && !existsSync(paths.tokenizer)) saveTokenizer(data.tokenizer, paths.tokenizer);
 
   const params = initParams(model, opt.seed);
+  if (options.initFrom && !hasCheckpoint(paths.checkpoint)) loadCheckpoint(options.initFrom, params, null);
   options.objective?.init?.(params);
   const optimizer = new AdamW(params, opt);
   let startStep = 0;
@@ -147,6 +191,15 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     startStep = state.step;
   }
   const metrics = keepMetricsBefore(paths.metrics, startStep);
+  // fp16: dynamic loss scaling, resumed from the last scale the metrics recorded.
+  const lastScale = [...metrics].reverse().find((m) => m.lossScale !== undefined)?.lossScale;
+  const scaler =
+    dtype === 'fp16'
+      ? new LossScaler({
+          initial: lastScale ?? opt.lossScale ?? defaultLossScale.initial,
+          window: opt.lossScaleWindow ?? defaultLossScale.window,
+        })
+      : null;
   const writeMetrics = () =>
     writeFileAtomic(paths.metrics, metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
 
@@ -167,18 +220,26 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     }
     T.manualSeed(opt.seed * 1_000_003 + step); // dropout masks are a function of (seed, step): resumable
     const batch = sampler.batch(step);
+    const sampled = (opt.statsEvery ?? 0) > 0 && step % (opt.statsEvery ?? 1) === 0;
+    const collector = sampled ? new LinearInputStats(criterion) : null;
+    const lossScale = scaler?.scale ?? 1;
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
+      const forwardOptions: ForwardOptions = { train: true, compute, onLinearInput: collector?.observe };
       const l = options.objective
-        ? options.objective.loss(params, inputs, targets)
-        : lossOf(model, params, inputs, targets, { train: true });
-      T.backward(l);
+        ? options.objective.loss(params, inputs, targets, forwardOptions)
+        : lossOf(model, params, inputs, targets, forwardOptions);
+      T.backward(l, scaler ? T.scalar(lossScale, { backend }) : undefined);
       return l.item();
     });
-    // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged.
-    const gradNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
-    if (!Number.isFinite(gradNorm)) {
+    const stats = collector?.readWith(params); // one read: activations and weights
+    // A non-finite loss, or a non-finite gradient that would poison the weights, ends the run as diverged;
+    // under fp16 an overflowing gradient (finite loss) is the loss scale's to handle: the step is skipped.
+    const scaledNorm = Number.isFinite(loss) ? optimizer.gradNorm() : Number.NaN;
+    const skipped = scaler !== null && Number.isFinite(loss) && !scaler.update(scaledNorm);
+    const gradNorm = scaledNorm / lossScale;
+    if (!skipped && !Number.isFinite(gradNorm)) {
       status = 'diverged';
       divergedAtStep = step;
       optimizer.zeroGrad();
@@ -186,12 +247,19 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
       break;
     }
     const lr = learningRate(step, opt.lr, opt.warmupSteps, steps, opt.minLrRatio);
-    optimizer.update(lr, gradNorm);
-    lastLoss = loss;
+    if (skipped) optimizer.zeroGrad();
+    else {
+      optimizer.update(lr, gradNorm, lossScale);
+      lastLoss = loss;
+    }
     timedTokens += tokensPerStep;
     const elapsed = (performance.now() - loopStart) / 1000;
     const tokensPerSecond = timedTokens / Math.max(elapsed, 1e-9);
-    const row: MetricRow = { step, loss, lr, gradNorm, tokensPerSecond };
+    const row: MetricRow = skipped
+      ? { step, loss, lossScale, skipped, tokensPerSecond }
+      : { step, loss, lr, gradNorm, tokensPerSecond };
+    if (scaler && !skipped) row.lossScale = lossScale;
+    if (stats) row.stats = stats;
     const last = step === steps - 1;
     if (last || (opt.evalEvery > 0 && (step + 1) % opt.evalEvery === 0)) row.valLoss = valLoss = evalNow();
     metrics.push(row);
@@ -211,6 +279,14 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
   }
   writeMetrics();
   const counts = parameterCount(model);
+  // The statistics a run table carries: one validation batch in evaluation mode, and the weights.
+  const finalStats =
+    status === 'done'
+      ? {
+          activationStats: activationStats(model, params, data.val, opt.batchSize, criterion),
+          weightStats: weightStats(params),
+        }
+      : null;
   const summary: TrainSummary = {
     status,
     steps,
@@ -231,6 +307,11 @@ export function train(config: RunConfig, options: TrainOptions): TrainSummary {
     tokensPerSecond: timedTokens / Math.max((performance.now() - loopStart) / 1000, 1e-9),
     wallSeconds: (performance.now() - started) / 1000,
     backend: backend.name,
+    dtype,
+    ...(scaler ? { overflowSteps: metrics.filter((m) => m.skipped).length, lossScale: scaler.scale } : {}),
+    ...(finalStats
+      ? { outliers: summarizeOutliers(finalStats.activationStats, finalStats.weightStats), ...finalStats }
+      : {}),
   };
   if (status !== 'stopped') writeFileAtomic(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
   for (const p of params.values()) p.dispose();

@@ -111,10 +111,15 @@ async function requeueOneRunningTask(dir: string, env: NodeJS.ProcessEnv): Promi
       assert.equal(readResultFile(join(dir, 'results', `${id}.json`)), null, 'the task finished too soon');
       const taskId = `${arrayId}_${task}`;
       await run('scontrol', ['requeue', taskId], { env });
-      // A requeued job waits out a begin-time delay; let it start as soon as it is pending again.
+      const requeuedAt = Date.now();
+      // A requeued job waits out a begin-time delay; let it start as soon as it may. Not sooner: slurmd
+      // revokes the killed attempt's credential with a time in whole seconds, and refuses ("Job credential
+      // revoked", the task then ends with no result) a restart within that second; the old attempt also has
+      // KillWait (2 s) to die. Slurm's own delay is far longer than this.
       for (;;) {
         const { stdout: state } = await run('squeue', ['-h', '-r', '-j', taskId, '-o', '%t %r'], { env });
         if (state.startsWith('PD')) {
+          await sleep(Math.max(0, requeuedAt + 3_000 - Date.now()));
           await run('scontrol', ['update', `JobId=${taskId}`, 'StartTime=now'], { env });
           return id;
         }

@@ -179,7 +179,7 @@ test('PTQ combinations that would fail inside a job fail at spec load, naming th
   // Bad settings are reported first; the combinations are checked once the settings are valid.
   assert.deepEqual(issuesOf(shapes, undefined, withPtqSettings).sort(), [
     'sweep.ptq.settings.calibrationTokens: must be an integer in [1, 1099511627776], got 0',
-    'sweep.ptq.settings.colour: unknown key (allowed: groupSize, calibrationTokens, evalTokens)',
+    'sweep.ptq.settings.colour: unknown key (allowed: groupSize, calibrationTokens, evalTokens, outlierThreshold)',
   ]);
   assert.deepEqual(
     issuesOf(

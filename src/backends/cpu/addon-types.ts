@@ -170,6 +170,29 @@ export interface CpuAddon {
     cols: number,
     batch: number,
   ): void;
+  /** The same product for ternary2 codes (2 bits per weight: 0 -> 0, 1 -> +1, 2 -> -1). */
+  ternaryGemm?(
+    codes: Uint8Array,
+    g: F32,
+    h: F32,
+    x: F32,
+    y: F32,
+    rows: number,
+    cols: number,
+    batch: number,
+  ): void;
+  /** native/cpu/onebit_lut.cc: the packed GEMV by int8 table lookup, codes in 32-row tiles (gemv.ts's tileCodes). */
+  packedLutGemm?(
+    tiled: Uint8Array,
+    g: F32,
+    h: F32,
+    x: F32,
+    y: F32,
+    rows: number,
+    cols: number,
+    batch: number,
+    ternary: boolean,
+  ): void;
   /** Bench only (native/cpu/onebit.cc): memcpy of n bytes split across the OpenMP team. */
   copyBytes?(src: Uint8Array, dst: Uint8Array, n: number): void;
 

@@ -71,6 +71,21 @@ export interface CudaAddon extends NativeGptqAddon {
     accumulate: boolean,
   ): void;
 
+  /** native/cuda/onebit.cu: y = h ⊙ ((x ⊙ g) Sᵀ), S packed sign1 or ternary2, its bytes in an i32 storage. */
+  packedGemm?(
+    codes: S,
+    g: S,
+    h: S,
+    x: S,
+    y: S,
+    rows: number,
+    cols: number,
+    batch: number,
+    ternary: boolean,
+  ): void;
+  /** Bench only (native/cuda/onebit.cu): device-to-device copy of n 4-byte elements. */
+  copyDevice?(src: S, dst: S, n: number): void;
+
   gather(table: S, idx: S, out: S, nIdx: number, rowSize: number): void;
   scatterAdd(src: S, idx: S, out: S, nIdx: number, rowSize: number): void;
 

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { prepareData } from '../../data/index.ts';
 import { ConfigError, parameterCount } from '../../nn/config.ts';
+import { isPackedFile } from '../../onebit/packed-file.ts';
+import { samplePacked } from '../../onebit/packed-run.ts';
 import { resolveRunConfig } from '../../train/config.ts';
-import { evaluate } from '../../train/evaluate.ts';
 import { sampleTokens } from '../../train/generate.ts';
 import { loadRun, parseOverrides } from '../../train/run.ts';
 import { configHash, train } from '../../train/trainer.ts';
@@ -69,39 +69,16 @@ export function registerTrain(program: Command): void {
     });
 
   program
-    .command('eval')
-    .description("validation loss of a run's checkpoint (nats/token)")
-    .argument('<run>', 'run folder or checkpoint.safetensors')
-    .option('--backend <name>', 'js | cpu | cuda')
-    .option('--tokens <n>', 'validation tokens to use', Number)
-    .action((run: string, opts: { backend?: string; tokens?: number }) => {
-      const { config, params } = loadRun(run, opts.backend);
-      const data = prepareData({
-        corpus: config.data.corpus,
-        validation: config.data.validation,
-        vocabSize: config.data.vocabSize,
-        tokenizer: config.data.tokenizer,
-      });
-      const loss = evaluate(
-        config.model,
-        params,
-        data.val,
-        config.train.batchSize,
-        opts.tokens ?? config.train.evalTokens,
-      );
-      console.log(JSON.stringify({ valLoss: loss }));
-    });
-
-  program
     .command('sample')
-    .description('generate text from a trained run')
-    .argument('<run>', 'run folder or checkpoint.safetensors')
+    .description('generate text from a trained run, or from a packed OneBit model (bitscale pack)')
+    .argument('<run>', 'run folder, checkpoint.safetensors, or a packed .safetensors file')
     .option('--prompt <text>', 'text to continue', 'Once upon a time')
     .option('--tokens <n>', 'tokens to generate', Number, 200)
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens', Number, 40)
     .option('--seed <n>', 'random seed', Number, 0)
     .option('--backend <name>', 'js | cpu | cuda')
+    .option('--exact', 'packed models: exact fp32 sums instead of the int8 table-lookup kernel')
     .action(
       (
         run: string,
@@ -112,8 +89,14 @@ export function registerTrain(program: Command): void {
           topK: number;
           seed: number;
           backend?: string;
+          exact?: boolean;
         },
       ) => {
+        if (isPackedFile(run)) {
+          const kernel = opts.exact ? 'exact' : 'lut';
+          console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens, kernel }));
+          return;
+        }
         const { config, params, tokenizer } = loadRun(run, opts.backend);
         if (!tokenizer)
           throw new Error(`${run} has no tokenizer.json (trained on pre-tokenized data): cannot sample text`);

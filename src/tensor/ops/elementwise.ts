@@ -2,11 +2,11 @@
 // to its gradient rule.
 import type { BinaryOp, UnaryOp } from '../../backends/backend.ts';
 import { record } from '../autograd.ts';
-import { EngineError, fmtShape } from '../errors.ts';
+import { EngineError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
+import { broadcastShapes, broadcastStrides, sumTo } from './broadcast.ts';
 import { backendOf, output, requireFloat, sameShape } from './common.ts';
 import { scalar } from './create.ts';
-import { sumTo } from './reduce.ts';
 
 // ---- unary ---------------------------------------------------------------------------------------
 
@@ -51,34 +51,6 @@ export function affine(x: Tensor, mul: number, add = 0): Tensor {
     x.backend.affine(g.handle, gx.handle, x.size, mul, 0);
     return [gx];
   });
-}
-
-// ---- broadcasting --------------------------------------------------------------------------------
-
-export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out = new Array<number>(rank);
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1;
-    const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new EngineError(op, `shapes ${fmtShape(a)} and ${fmtShape(b)} do not broadcast`);
-    }
-    out[i] = da === 1 ? db : da;
-  }
-  return out;
-}
-
-/** Strides that read `shape` as if broadcast to `target` (0 along broadcast dimensions). */
-export function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
-  const strides = new Array<number>(target.length).fill(0);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const d = target.length - shape.length + i;
-    strides[d] = shape[i] === 1 ? 0 : s;
-    s *= shape[i];
-  }
-  return strides;
 }
 
 function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {

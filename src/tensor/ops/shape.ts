@@ -1,11 +1,9 @@
-// Shape ops: reshape (a view), permute/transpose, slice, concat, broadcastTo. All data movement goes through
+// Shape ops: reshape (a view), permute/transpose, slice, concat. All data movement goes through
 // the backend's one strided-copy kernel.
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { axisOf, output, product, stridesOf } from './common.ts';
-import { broadcastShapes, broadcastStrides } from './elementwise.ts';
-import { sumTo } from './reduce.ts';
 
 /** Same data, new shape; one dimension may be -1 (inferred). Shares storage. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -105,14 +103,4 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     offset += t.shape[ax];
   }
   return record(out, 'concat', xs, (g) => xs.map((t, i) => slice(g, ax, starts[i], starts[i] + t.shape[ax])));
-}
-
-export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  const target = broadcastShapes('broadcastTo', x.shape, shape);
-  if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
-    throw new EngineError('broadcastTo', `${fmtShape(x.shape)} does not broadcast to ${fmtShape(shape)}`);
-  }
-  const out = output(shape, x.backend, x.dtype);
-  x.backend.strided(x.handle, 0, broadcastStrides(x.shape, shape), out.handle, 0, stridesOf(shape), shape);
-  return record(out, 'broadcastTo', [x], (g) => [sumTo(g, x.shape)]);
 }

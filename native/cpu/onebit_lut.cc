@@ -1,0 +1,196 @@
+// Packed GEMV by table lookup (T-MAC / bitnet.cpp style), for sign1 and ternary2 codes alike: each 4-bit
+// nibble of the codes is a group of weights (4 signs, or 2 ternary codes), and for each group the 16 possible
+// partial sums of v = x ⊙ g are tabulated once per input vector. A row's product is then one table lookup per
+// nibble; AVX2's pshufb does 32 lookups (32 rows, one group) per instruction, so the kernel streams the codes
+// at memory speed instead of spending instructions on every weight.
+//
+// Tables are int8: per block of kBlock code bytes (columns), scale s = max |table entry| / 127, entries
+// round(T / s). Sums stay exact in integers within a block and are scaled into fp32 per block, so the result
+// differs from the exact product by at most |h| * Σ_blocks s * (groups in block) / 2 (tests check this bound).
+// Both builds do the same integer sums and the same fp32 operations in the same order: bit-identical output.
+//
+// Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 32; tile t, code byte j holds byte j of
+// rows 32t .. 32t + 31, 32 bytes contiguous; rows past the end are zero.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernel.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+namespace {
+
+constexpr int kTile = 32;   // rows per tile: one pshufb's 32 lanes
+constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
+
+// Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
+constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
+
+// Coefficient of v[i] in table entry n of a group: sign1 bit i of n (1 -> +1, 0 -> -1); ternary2 the code of
+// weight i (n & 3, n >> 2). Entries are ((c0 v0 + c1 v1) + c2 v2) + c3 v3: every product exact (c is 0 or ±1),
+// so the AVX2 build (contracted or not) rounds exactly as the portable one.
+inline float coefficient(bool ternary, int n, int i) {
+  if (ternary) return kTernary[(n >> (2 * i)) & 3];
+  return (n >> i) & 1 ? 1.0f : -1.0f;
+}
+
+// The tables of code bytes [j0, j1) (one scale block): for code byte j, 16 int8 for its low nibble's group then
+// 16 for its high nibble's, and the block's scale. v holds x ⊙ g (zero past cols), per weights per nibble.
+void build_block(const float* v, int64_t j0, int64_t j1, bool ternary, int8_t* tables, float* scale) {
+  const int per = ternary ? 2 : 4;  // weights per nibble
+  const int64_t groups = 2 * (j1 - j0);
+  float t[2 * kBlock * 16];  // entries of the block's groups, 16 per group
+  const float* vb = v + 2 * j0 * per;
+  float m = 0.0f;
+#ifdef __AVX2__
+  __m256 c[4][2];
+  for (int i = 0; i < per; i++)
+    for (int half = 0; half < 2; half++) {
+      alignas(32) float lane[8];
+      for (int n = 0; n < 8; n++) lane[n] = coefficient(ternary, 8 * half + n, i);
+      c[i][half] = _mm256_load_ps(lane);
+    }
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps();
+  for (int64_t k = 0; k < groups; k++) {
+    for (int half = 0; half < 2; half++) {
+      __m256 e = _mm256_mul_ps(c[0][half], _mm256_set1_ps(vb[k * per]));
+      for (int i = 1; i < per; i++) e = _mm256_add_ps(e, _mm256_mul_ps(c[i][half], _mm256_set1_ps(vb[k * per + i])));
+      _mm256_storeu_ps(t + 16 * k + 8 * half, e);
+      vmax = _mm256_max_ps(vmax, _mm256_and_ps(e, abs_mask));
+    }
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  for (float l : lanes) m = std::max(m, l);
+#else
+  for (int64_t k = 0; k < groups; k++)
+    for (int n = 0; n < 16; n++) {
+      float e = coefficient(ternary, n, 0) * vb[k * per];
+      for (int i = 1; i < per; i++) e = e + coefficient(ternary, n, i) * vb[k * per + i];
+      t[16 * k + n] = e;
+      m = std::max(m, std::fabs(e));
+    }
+#endif
+  const float s = m > 0.0f ? m / 127.0f : 1.0f;
+  const float inv = 1.0f / s;  // a multiply per entry, not a division (|t * inv| may round to 127.00001)
+  *scale = s;
+  int8_t* out = tables + 32 * j0;
+  for (int64_t i = 0; i < 16 * groups; i++)
+    out[i] = static_cast<int8_t>(std::max(-127.0f, std::min(127.0f, std::nearbyint(t[i] * inv))));
+}
+
+// One tile's 32 sums, scalar: acc[i] for row 32t + i.
+void tile_scalar(const uint8_t* codes, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
+  for (int i = 0; i < kTile; i++) acc[i] = 0.0f;
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    int32_t sums[kTile] = {0};
+    for (int64_t j = b0; j < b1; j++) {
+      const uint8_t* c = codes + j * kTile;
+      const int8_t* lo = tables + j * 32;
+      const int8_t* hi = lo + 16;
+      for (int i = 0; i < kTile; i++) sums[i] += lo[c[i] & 15] + hi[c[i] >> 4];
+    }
+    for (int i = 0; i < kTile; i++) acc[i] = std::fma(scales[blk], static_cast<float>(sums[i]), acc[i]);
+  }
+}
+
+#ifdef __AVX2__
+// The same sums, 32 rows at a time, NT tiles per pass (the tables' loads shared). unpacklo/hi put row r's two
+// lookups side by side so that maddubs (× 1) adds them into int16: s0 holds rows 0-7 | 16-23, s1 rows 8-15 |
+// 24-31. Tile k's codes start at codes + k * tile_stride.
+template <int NT>
+void tile_avx2(const uint8_t* codes, int64_t tile_stride, int64_t bytes, const int8_t* tables, const float* scales,
+               float* acc) {
+  const __m256i low4 = _mm256_set1_epi8(15);
+  const __m256i ones = _mm256_set1_epi8(1);
+  __m256 f[NT][4];
+  for (int k = 0; k < NT; k++)
+    for (int q = 0; q < 4; q++) f[k][q] = _mm256_setzero_ps();
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    __m256i s0[NT], s1[NT];
+    for (int k = 0; k < NT; k++) s0[k] = s1[k] = _mm256_setzero_si256();
+    for (int64_t j = b0; j < b1; j++) {
+      const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
+      const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
+      for (int k = 0; k < NT; k++) {
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + k * tile_stride + j * kTile));
+        const __m256i a = _mm256_shuffle_epi8(lo_t, _mm256_and_si256(c, low4));
+        const __m256i b = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
+        s0[k] = _mm256_add_epi16(s0[k], _mm256_maddubs_epi16(ones, _mm256_unpacklo_epi8(a, b)));
+        s1[k] = _mm256_add_epi16(s1[k], _mm256_maddubs_epi16(ones, _mm256_unpackhi_epi8(a, b)));
+      }
+    }
+    const __m256 s = _mm256_set1_ps(scales[blk]);
+    for (int k = 0; k < NT; k++) {
+      const __m256i parts[4] = {_mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0[k])),       // rows 0-7
+                                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1[k])),       // rows 8-15
+                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0[k], 1)),  // rows 16-23
+                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1[k], 1))}; // rows 24-31
+      for (int q = 0; q < 4; q++) f[k][q] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(parts[q]), f[k][q]);
+    }
+  }
+  for (int k = 0; k < NT; k++)
+    for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + k * kTile + 8 * q, f[k][q]);
+}
+#endif
+
+}  // namespace
+
+// packedLutGemm(tiled, g, h, x, y, rows, cols, batch, ternary): y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ) with S
+// packed sign1 (ternary false) or ternary2 (true), its codes in the tile layout above
+// (ceil(rows / 32) * 32 * bytesPerRow bytes), by int8 table lookup.
+BITSCALE_KERNEL(packedLutGemm) {
+  const int64_t rows = a.integer(5, "rows"), cols = a.integer(6, "cols"), batch = a.integer(7, "batch");
+  const bool ternary = a.flag(8, "ternary");
+  const int per_byte = ternary ? 4 : 8;
+  const int64_t bytes = (cols + per_byte - 1) / per_byte;
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+  const bitscale::View codes = a.view(0, "tiled");
+  if (codes.type != napi_uint8_array) throw std::runtime_error("argument 0 (tiled): expected a Uint8Array");
+  if (static_cast<int64_t>(codes.length) < tiles * kTile * bytes)
+    throw std::runtime_error("argument 0 (tiled): " + std::to_string(codes.length) + " bytes, ceil(rows / 32) * 32 * " +
+                             std::to_string(bytes) + " = " + std::to_string(tiles * kTile * bytes) + " needed");
+  const float* g = a.f32(1, "g", cols);
+  const float* h = a.f32(2, "h", rows);
+  const float* x = a.f32(3, "x", batch * cols);
+  float* y = a.f32(4, "y", batch * rows);
+  if (rows == 0 || batch == 0) return;
+  const auto* bits = static_cast<const uint8_t*>(codes.data);
+  const int64_t blocks = (bytes + kBlock - 1) / kBlock;
+  std::vector<float> v(bytes * per_byte, 0.0f);
+  std::vector<int8_t> tables(bytes * 32);
+  std::vector<float> scales(blocks);
+  const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
+  for (int64_t b = 0; b < batch; b++) {
+    for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (int64_t blk = 0; blk < blocks; blk++)
+      build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
+    // Pairs of tiles (the last one alone when their count is odd).
+    const int64_t pairs = (tiles + 1) / 2;
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (int64_t p = 0; p < pairs; p++) {
+      const int64_t t0 = 2 * p, nt = std::min<int64_t>(2, tiles - t0);
+      const uint8_t* tile = bits + t0 * kTile * bytes;
+      float acc[2 * kTile];
+#ifdef __AVX2__
+      if (nt == 2)
+        tile_avx2<2>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
+      else
+        tile_avx2<1>(tile, kTile * bytes, bytes, tables.data(), scales.data(), acc);
+#else
+      for (int64_t k = 0; k < nt; k++)
+        tile_scalar(tile + k * kTile * bytes, bytes, tables.data(), scales.data(), acc + k * kTile);
+#endif
+      const int64_t r1 = std::min<int64_t>(nt * kTile, rows - t0 * kTile);
+      for (int64_t i = 0; i < r1; i++) y[b * rows + t0 * kTile + i] = h[t0 * kTile + i] * acc[i];
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// A packed model that decodes on its own: the packed safetensors file (packed-file.ts) carrying the model
+// config ("bitscale.model") and the run's tokenizer ("bitscale.tokenizer") in its metadata. `packRun` makes
+// one from a trained bitscale run folder; `openPackedModel` reads one back; `samplePacked` generates text
+// (what `bitscale sample <packed.safetensors>` runs).
+
+import { philoxFill } from '../base/philox.ts';
+import type { Tokenizer } from '../data/index.ts';
+import { tokenizerFromJson, toTokenizerJson } from '../data/index.ts';
+import { CheckpointError } from '../io/safetensors.ts';
+import { type ModelConfig, resolveModelConfig } from '../nn/config.ts';
+import { pick } from '../train/generate.ts';
+import { loadRun } from '../train/run.ts';
+import { Decoder, type PackedKernel, packedDecoderWeights } from './decode.ts';
+import { type PackOptions, packTransformer } from './pack-model.ts';
+import {
+  type PackedBits,
+  type PackedModel,
+  packedModelBits,
+  readPackedModel,
+  type ValueDType,
+  writePackedModel,
+} from './packed-file.ts';
+
+export const MODEL_KEY = 'bitscale.model';
+export const TOKENIZER_KEY = 'bitscale.tokenizer';
+
+/** Packs a run folder (or its checkpoint) into `out`: every linear layer 1-bit with SVID value vectors. */
+export function packRun(
+  run: string,
+  out: string,
+  options: PackOptions & { valueDtype?: ValueDType } = {},
+): PackedBits {
+  const { config, params, tokenizer } = loadRun(run);
+  const weights = new Map(
+    [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
+  );
+  for (const p of params.values()) p.dispose();
+  const model = packTransformer(weights, options);
+  model.metadata = packedMetadata(config.model, tokenizer);
+  writePackedModel(out, model, { valueDtype: options.valueDtype });
+  return packedModelBits(model, options.valueDtype);
+}
+
+/** The metadata that lets a packed file decode on its own. */
+export function packedMetadata(config: ModelConfig, tokenizer: Tokenizer | null): Record<string, string> {
+  const meta: Record<string, string> = { [MODEL_KEY]: JSON.stringify(config) };
+  if (tokenizer) meta[TOKENIZER_KEY] = JSON.stringify(toTokenizerJson(tokenizer));
+  return meta;
+}
+
+export interface OpenedPackedModel {
+  config: ModelConfig;
+  model: PackedModel;
+  tokenizer: Tokenizer | null;
+}
+
+/** Reads a packed file with its model config (required) and tokenizer (when it carries one). */
+export function openPackedModel(path: string): OpenedPackedModel {
+  const model = readPackedModel(path);
+  const text = model.metadata?.[MODEL_KEY];
+  if (text === undefined)
+    throw new CheckpointError(
+      path,
+      `metadata ${MODEL_KEY} is missing: pack the model with packRun to decode it`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(path, `metadata ${MODEL_KEY} is not JSON (${(e as Error).message})`);
+  }
+  const config = resolveModelConfig(raw, `${path}: ${MODEL_KEY}.`);
+  const tokText = model.metadata?.[TOKENIZER_KEY];
+  let tokenizer: Tokenizer | null = null;
+  if (tokText !== undefined) {
+    try {
+      tokenizer = tokenizerFromJson(JSON.parse(tokText), `${path}: ${TOKENIZER_KEY}`);
+    } catch (e) {
+      throw new CheckpointError(path, `metadata ${TOKENIZER_KEY}: ${(e as Error).message}`);
+    }
+  }
+  return { config, model, tokenizer };
+}
+
+export interface DecodeOptions {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  seed: number;
+  stopToken?: number;
+}
+
+/**
+ * Generated token ids after `prompt`, drawing as train/generate.ts's sampleTokens does (the same uniform
+ * numbers, the same top-k rule), so a packed model and its unpacked reference sample alike.
+ */
+export function decodeTokens(decoder: Decoder, prompt: number[], options: DecodeOptions): number[] {
+  if (prompt.length === 0)
+    throw new CheckpointError('<prompt>', 'is empty: decoding needs at least one token');
+  decoder.reset();
+  const out: number[] = [];
+  const uniform = new Float64Array(1);
+  let logits = decoder.forward(prompt.slice(-decoder.config.context));
+  for (let i = 0; i < options.maxTokens; i++) {
+    philoxFill(uniform, 1, 'uniform', options.seed, i);
+    const next = pick(logits, options.temperature, options.topK, uniform[0]);
+    if (next === options.stopToken) break;
+    out.push(next);
+    if (i + 1 < options.maxTokens) logits = decoder.forward([next]);
+  }
+  return out;
+}
+
+/** Text from a packed file: the prompt's continuation, decoded with the file's own tokenizer. */
+export function samplePacked(
+  path: string,
+  prompt: string,
+  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel },
+): string {
+  const { config, model, tokenizer } = openPackedModel(path);
+  if (!tokenizer)
+    throw new CheckpointError(
+      path,
+      `metadata ${TOKENIZER_KEY} is missing (a run without a tokenizer): cannot sample text`,
+    );
+  const eot = tokenizer.encode('<|endoftext|>');
+  const ids = [...eot, ...tokenizer.encode(prompt)];
+  const decoder = new Decoder(packedDecoderWeights(config, model, options.kernel));
+  const out = decodeTokens(decoder, ids, { ...options, stopToken: eot.length === 1 ? eot[0] : undefined });
+  return prompt + tokenizer.decode(out);
+}

@@ -1,0 +1,53 @@
+// The compute dtype of a training run (a recipe setting): fp32, or bf16 / fp16 autocast. On the js and cpu
+// backends half compute is emulated by rounding activations and their gradients at every layer boundary
+// (src/nn/transformer.ts); the cuda backend's matmuls run in bf16 (cuBLASLt) but it has no fp16 compute path,
+// so fp16 is refused there rather than emulated behind its back.
+import type { Backend, DType } from '../backends/backend.ts';
+
+export const computeDtypes = ['fp32', 'bf16', 'fp16'] as const;
+export type ComputeDtype = (typeof computeDtypes)[number];
+
+/** What each backend can train in; a backend not listed is assumed to be fp32-only. */
+const supported: Readonly<Record<string, readonly ComputeDtype[]>> = {
+  js: computeDtypes,
+  cpu: computeDtypes,
+  cuda: ['fp32', 'bf16'],
+};
+
+export const dtypesOf = (backend: string): readonly ComputeDtype[] => supported[backend] ?? ['fp32'];
+
+/**
+ * Null when `backend` trains in `dtype`, else the problem in words (the allowed dtypes named); an undefined
+ * backend is the engine's default, which is checked when the run starts.
+ */
+export function dtypeProblem(dtype: ComputeDtype, backend: string | undefined): string | null {
+  if (backend === undefined || dtype === 'fp32') return null;
+  const allowed = dtypesOf(backend);
+  return allowed.includes(dtype)
+    ? null
+    : `${dtype} compute is not available on the ${backend} backend (allowed there: ${allowed.join(', ')})`;
+}
+
+/** The storage type activations are rounded to under a half compute dtype (none for fp32). */
+export const roundingOf = (dtype: ComputeDtype): Extract<DType, 'bf16' | 'f16'> | undefined =>
+  dtype === 'bf16' ? 'bf16' : dtype === 'fp16' ? 'f16' : undefined;
+
+interface WithMatmulMode {
+  matmulMode(): string;
+  setMatmulMode(mode: string): string;
+}
+
+/**
+ * Runs fn with the backend's matmul mode set for an explicit dtype (fp32 -> fp32, bf16 -> bf16) where the
+ * backend has modes (cuda), restoring it after; without a dtype, or on a backend without modes, just runs fn.
+ */
+export function withMatmulMode<R>(backend: Backend, dtype: ComputeDtype | undefined, fn: () => R): R {
+  const modal = backend as Partial<WithMatmulMode>;
+  if (!dtype || dtype === 'fp16' || typeof modal.setMatmulMode !== 'function') return fn();
+  const before = modal.setMatmulMode(dtype);
+  try {
+    return fn();
+  } finally {
+    modal.setMatmulMode(before);
+  }
+}

@@ -1,0 +1,108 @@
+// The outlier study's pieces on the cuda backend, against the js reference on the same numbers: linear-input
+// statistics, per-token W8A8 with the LLM.int8 decomposition, half-precision rounding with its gradient, and the
+// compute dtypes the trainer accepts there (fp16 refused, bf16 trained). Skips without a GPU.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import '../../src/backends/index.ts';
+import { ConfigError } from '../../src/nn/config.ts';
+import { LinearInputStats } from '../../src/nn/outliers.ts';
+import { activationQuantizer } from '../../src/ptq/activation-quant.ts';
+import * as T from '../../src/tensor/index.ts';
+import { train } from '../../src/train/trainer.ts';
+import { smallData, tinyConfig } from '../train/helpers.ts';
+import { assertClose, cuda, skip } from './helpers.ts';
+
+const rows = 256;
+const width = 48;
+function input(scale = 1): Float32Array {
+  const x = Float32Array.from(
+    T.tidy(() => T.randn([rows, width], { seed: 7, backend: T.getBackend('js') }).toArray()),
+  );
+  for (let r = 0; r < rows; r += 4) x[r * width + 11] = 20; // an outlier dimension on a quarter of the rows
+  return x.map((v) => v * scale); // scaled here, so every backend starts from the same f32 values
+}
+
+function onBackend<R>(name: string, fn: (x: T.Tensor) => R, scale = 1): R {
+  const backend = T.getBackend(name);
+  return T.tidy(() => fn(T.tensor(input(scale), [rows, width], { backend })));
+}
+
+test('linear-input statistics on cuda match js', { skip }, () => {
+  const stats = (name: string) =>
+    onBackend(name, (x) => {
+      const s = new LinearInputStats();
+      s.observe('blocks.0.attn.wq.weight', x);
+      return s.read();
+    });
+  const [ours, ref] = [stats('cuda'), stats('js')];
+  assert.ok(Math.abs(ours.maxAbs - ref.maxAbs) < 1e-5);
+  assert.ok(Math.abs(ours.kurtosis - ref.kurtosis) / ref.kurtosis < 1e-4);
+  assert.deepEqual(ours.outlierDims, ref.outlierDims);
+  assert.deepEqual(ref.outlierDims, [11]);
+});
+
+test('per-token int8 activations with and without the decomposition on cuda match js', { skip }, () => {
+  for (const keep of [null, new Map([['w', [11]]])]) {
+    const run = (name: string) =>
+      onBackend(name, (x) => {
+        const q = activationQuantizer('int8', keep, T.getBackend(name));
+        const out = Float32Array.from(q.hooks.linearInput!('w', x).toArray());
+        q.dispose();
+        return out;
+      });
+    assertClose(`W8A8${keep ? ' + LLM.int8' : ''}`, run('cuda'), run('js'), 1e-6, 1e-6);
+  }
+});
+
+test('bf16 and f16 rounding through casts, forward and gradient, on cuda match js', { skip }, () => {
+  for (const dtype of ['bf16', 'f16'] as const) {
+    // x up to 4e4: the outlier's f16 gradient (8e4) overflows to inf.
+    const run = (name: string) =>
+      onBackend(
+        name,
+        (x) => {
+          const leaf = T.requireGrad(x);
+          const y = T.cast(T.cast(leaf, dtype), 'f32');
+          T.backward(T.sum(T.mul(y, y)));
+          return [Float32Array.from(y.toArray()), Float32Array.from(leaf.grad!.toArray())];
+        },
+        2000.37,
+      );
+    const [ours, ref] = [run('cuda'), run('js')];
+    assert.deepEqual([...ours[0]], [...ref[0]], `${dtype} forward`);
+    assert.deepEqual([...ours[1]], [...ref[1]], `${dtype} gradient`);
+    assert.equal(
+      ref[1].some((g) => !Number.isFinite(g)),
+      dtype === 'f16',
+      'only the f16 gradient overflows',
+    );
+  }
+});
+
+test('training dtypes on cuda: fp16 refused naming train.dtype, bf16 trains and restores the matmul mode', {
+  skip,
+}, () => {
+  const data = smallData();
+  const dir = () => mkdtempSync(join(tmpdir(), 'bitscale-cuda-dtype-'));
+  assert.throws(
+    () =>
+      train(tinyConfig({ train: { dtype: 'fp16', tokens: 16 * 32 * 2 } }), {
+        outDir: dir(),
+        backend: 'cuda',
+        data,
+      }),
+    (e) =>
+      e instanceof ConfigError &&
+      /train\.dtype: fp16 compute is not available on the cuda backend/.test(e.message),
+  );
+  const before = cuda.matmulMode();
+  const config = tinyConfig({ train: { dtype: 'bf16', statsEvery: 5, tokens: 16 * 32 * 10 } });
+  const summary = train(config, { outDir: dir(), backend: 'cuda', data });
+  assert.equal(summary.status, 'done');
+  assert.equal(summary.dtype, 'bf16');
+  assert.ok(summary.outliers && summary.outliers.actMaxAbs > 0);
+  assert.equal(cuda.matmulMode(), before);
+});

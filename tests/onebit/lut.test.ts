@@ -1,0 +1,152 @@
+// The table-lookup GEMV (native/cpu/onebit_lut.cc) and the exact ternary kernel, both builds, both formats,
+// against the float64 reference: the LUT within its stated bound (and the bound is tight enough to matter),
+// the generic and AVX2 builds bit-identical, the exact ternary kernel within fp32 summation error.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { CpuAddon } from '../../src/backends/cpu/addon-types.ts';
+import { cpuHasAvx2Fma } from '../../src/backends/cpu/load-addon.ts';
+import { nativePackedLutGemm, nativeTernaryGemm } from '../../src/backends/cpu/onebit-kernel.ts';
+import {
+  LUT_TILE,
+  lutErrorBound,
+  packedGemm,
+  packedGemmReference,
+  packedGemvLut,
+  tileCodes,
+} from '../../src/onebit/gemv.ts';
+import { packSigns, packTernary } from '../../src/onebit/packed.ts';
+import type { PackedLinear } from '../../src/onebit/packed-file.ts';
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 1073741824 - 1;
+  });
+}
+
+const ternaryOf = (v: Float32Array) => Array.from(v, (x) => (x > 0.3 ? 1 : x < -0.3 ? -1 : 0));
+
+function layerOf(format: 'sign1' | 'ternary2', rows: number, cols: number, seed: number): PackedLinear {
+  const w = rand(rows * cols, seed);
+  return {
+    weight: format === 'sign1' ? packSigns(w, rows, cols) : packTernary(ternaryOf(w), rows, cols),
+    g: rand(cols, seed + 1),
+    h: rand(rows, seed + 2),
+  };
+}
+
+const build = fileURLToPath(new URL('../../native/cpu/build/Release/', import.meta.url));
+const builds = [
+  ['generic', `${build}bitscale_cpu.node`, true],
+  ['avx2', `${build}bitscale_cpu_avx2.node`, cpuHasAvx2Fma()],
+] as const;
+const load = (path: string) => createRequire(import.meta.url)(path) as CpuAddon;
+
+// Rows straddle the 32-row tile; columns the code byte, the 32-byte scale block (256 or 128 columns) and more.
+const shapes = [
+  [1, 1],
+  [5, 9],
+  [33, 70],
+  [64, 256],
+  [31, 257],
+  [70, 1000],
+];
+
+test('tileCodes puts byte j of 32 consecutive rows side by side, zero past the last row', () => {
+  const layer = layerOf('sign1', 35, 20, 3);
+  const t = tileCodes(layer.weight);
+  const rb = 3;
+  assert.equal(t.length, 2 * LUT_TILE * rb);
+  assert.equal(t[(1 * rb + 2) * LUT_TILE + 1], layer.weight.codes[33 * rb + 2]);
+  assert.equal(t[(0 * rb + 1) * LUT_TILE + 31], layer.weight.codes[31 * rb + 1]);
+  assert.equal(t[(1 * rb + 0) * LUT_TILE + 3], 0);
+});
+
+for (const [name, path, runnable] of builds) {
+  test(`packedLutGemm (${name} build): within the stated bound of the reference, both formats`, (t) => {
+    if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
+    const kernel = nativePackedLutGemm(load(path));
+    assert.ok(kernel, 'the addon has packedLutGemm');
+    for (const format of ['sign1', 'ternary2'] as const)
+      for (const [rows, cols] of shapes) {
+        const layer = layerOf(format, rows, cols, rows * 7 + cols);
+        for (const batch of [1, 3]) {
+          const x = rand(batch * cols, batch + cols);
+          const want = packedGemmReference(layer, x, batch);
+          const bound = lutErrorBound(layer, x, batch);
+          const got = packedGemvLut(layer, x, batch, undefined, kernel);
+          for (let i = 0; i < want.length; i++)
+            assert.ok(
+              Math.abs(got[i] - want[i]) <= bound[i],
+              `${format} [${rows}x${cols}] batch ${batch} y[${i}]: ${got[i]} vs ${want[i]} (bound ${bound[i]})`,
+            );
+        }
+      }
+    // The bound is the worst case (every rounding the same way); the typical error, on a wide layer, is far
+    // smaller: rounding errors of independent lookups add like a random walk.
+    const layer = layerOf('sign1', 256, 4096, 5);
+    const x = rand(4096, 6);
+    const y = packedGemmReference(layer, x, 1);
+    const err = packedGemvLut(layer, x, 1, undefined, kernel).map((v, i) => v - y[i]);
+    const rms = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0) / a.length);
+    assert.ok(rms(err) < 0.01 * rms(y), `error ${rms(err)} vs |y| ${rms(y)}`);
+  });
+
+  test(`ternaryGemm (${name} build) matches the reference exactly up to fp32 summation`, (t) => {
+    if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
+    const gemm = nativeTernaryGemm(load(path));
+    assert.ok(gemm, 'the addon has ternaryGemm');
+    for (const [rows, cols] of shapes)
+      for (const batch of [1, 2, 5]) {
+        const layer = layerOf('ternary2', rows, cols, rows + 3 * cols);
+        const x = rand(batch * cols, batch * 11);
+        const want = packedGemmReference(layer, x, batch);
+        const got = new Float32Array(batch * rows).fill(Number.NaN);
+        gemm(layer.weight.codes, layer.g, layer.h, x, got, rows, cols, batch);
+        for (let i = 0; i < want.length; i++)
+          assert.ok(
+            Math.abs(got[i] - want[i]) <= 1e-6 * cols + 1e-6,
+            `[${rows}x${cols}] y[${i}]: ${got[i]} vs ${want[i]}`,
+          );
+      }
+    assert.throws(
+      () =>
+        gemm(
+          new Uint8Array(3),
+          new Float32Array(9),
+          new Float32Array(2),
+          new Float32Array(9),
+          new Float32Array(2),
+          2,
+          9,
+          1,
+        ),
+      /ternaryGemm.*codes.*6/,
+    );
+  });
+}
+
+test('the generic and AVX2 table-lookup kernels give bit-identical results', (t) => {
+  if (!cpuHasAvx2Fma() || !builds.every(([, p]) => existsSync(p))) return t.skip('both builds needed');
+  const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
+  for (const format of ['sign1', 'ternary2'] as const) {
+    const layer = layerOf(format, 100, 1500, 9);
+    const x = rand(2 * 1500, 10);
+    assert.deepEqual(
+      packedGemvLut(layer, x, 2, undefined, generic),
+      packedGemvLut(layer, x, 2, undefined, avx2),
+    );
+  }
+});
+
+test('packedGemm runs ternary layers through the native kernel', () => {
+  const layer = layerOf('ternary2', 40, 77, 12);
+  const x = rand(2 * 77, 13);
+  const want = packedGemmReference(layer, x, 2);
+  const got = packedGemm(layer, x, 2);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-4);
+});
