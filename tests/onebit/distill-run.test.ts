@@ -13,7 +13,7 @@ import { distillOnebit, type OnebitDistillResult } from '../../src/onebit/distil
 import { OneBitError, TeacherRunError } from '../../src/onebit/errors.ts';
 import { unpackMatrix } from '../../src/onebit/packed.ts';
 import { readPackedModel } from '../../src/onebit/packed-file.ts';
-import { openPackedModel } from '../../src/onebit/packed-run.ts';
+import { openPackedModel, packRun } from '../../src/onebit/packed-run.ts';
 import { evaluatePtq } from '../../src/ptq/evaluate-ptq.ts';
 import * as T from '../../src/tensor/index.ts';
 import { evaluate } from '../../src/train/evaluate.ts';
@@ -136,6 +136,19 @@ test('the packed student holds exactly the bits counted and decodes to the stude
         `logit ${i}: ${got[i]} vs ${want[i]}`,
       );
   });
+});
+
+test('bitscale pack of a student run packs its own signs and value vectors, as the distillation wrote them', () => {
+  const out = join(root, 'repacked.safetensors');
+  packRun(join(root, 'svid'), out);
+  const again = readPackedModel(out);
+  const first = readPackedModel(svid.packed!.path);
+  assert.deepEqual([...again.linears.keys()].sort(), [...first.linears.keys()].sort());
+  for (const [name, l] of first.linears) {
+    assert.deepEqual(again.linears.get(name)!.weight.codes, l.weight.codes, name);
+    assert.deepEqual(again.linears.get(name)!.g, l.g, `${name}.g`);
+  }
+  assert.ok(![...again.dense.keys()].some((n) => /\.[gh]$/.test(n)), 'no value vector left dense');
 });
 
 function readPackedMetadata(path: string): Record<string, string> {
