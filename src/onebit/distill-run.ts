@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { type PreparedData, prepareData } from '../data/index.ts';
 import type { ModelConfig } from '../nn/config.ts';
+import { camel } from '../nn/fields.ts';
 import { type ForwardOptions, forward, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { resolveRunConfig } from '../train/config.ts';
@@ -117,9 +118,10 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
     const config = resolveRunConfig({
       model,
       data: teacher.config.data,
+      // Overrides in either spelling (warmup_steps or warmupSteps) replace the teacher's setting.
       train: {
         ...teacher.config.train,
-        ...options.train,
+        ...Object.fromEntries(Object.entries(options.train ?? {}).map(([k, v]) => [camel(k), v])),
         ...(options.tokens ? { tokens: options.tokens } : {}),
       },
     });
@@ -132,7 +134,8 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         cacheDir: options.cacheDir,
         tokenizer: config.data.tokenizer,
       });
-    let start: ReturnType<typeof initStudent> | null = null;
+    // Set by the trainer's call of init (a resumed run still computes it, then loads its checkpoint).
+    const start: { svidRelativeError: number | null } = { svidRelativeError: null };
     const objective: TrainObjective = {
       // The teacher by its config (a retrained teacher with another config is another objective).
       id: canonicalJson({
@@ -143,7 +146,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         distill,
       }),
       init: (params) => {
-        start = initStudent(params, teacher, init);
+        start.svidRelativeError = initStudent(params, teacher, init).svidRelativeError;
       },
       loss: (params, inputs, targets, forwardOptions) => {
         if (!distill) return lossOf(config.model, params, inputs, targets, forwardOptions);
@@ -188,7 +191,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         init,
         loss,
         distill,
-        svidRelativeError: (start as ReturnType<typeof initStudent> | null)?.svidRelativeError ?? null,
+        svidRelativeError: start.svidRelativeError,
       },
       retention:
         summary.valLoss === null ? null : retention(teacherValLoss, summary.valLoss, config.model.vocabSize),

@@ -51,6 +51,11 @@ test('a bad onebit section names the field', () => {
       'onebit: { tokens: [10], distill: { beta: -1 } }',
       /sweep\.onebit\.distill\.beta: -1 is not a non-negative/,
     ],
+    [
+      'onebit: { tokens: [10], train: { tokens: 5 } }',
+      /sweep\.onebit\.train\.tokens: is not a student optimizer/,
+    ],
+    ['onebit: { tokens: [10], train: { learning_rate: 1 } }', /sweep\.onebit\.train\.learning_rate/],
   ];
   for (const [section, message] of cases)
     assert.throws(() => parseSweepSpec(base + section, { validator: studyValidator }), message, section);
