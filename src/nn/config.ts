@@ -18,11 +18,11 @@ export interface ModelConfig {
   ropeBase: number;
   dropout: number;
   precision: PrecisionConfig;
-  /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
-  arch?: ArchOptions;
   /** OneBit linear layers (src/onebit/linear.ts) in place of dense ones; present only when true, so the
    *  configs (and run ids) of dense models stay what they were. */
   onebit?: true;
+  /** A model from another code base (src/hf): LayerNorm, GELU, learned positions, biases, GQA. Absent: Transformer++. */
+  arch?: ArchOptions;
 }
 
 export const defaultDff = (dModel: number) => Math.ceil((8 * dModel) / 3 / 8) * 8;
@@ -39,8 +39,8 @@ const modelKeys = [
   'dropout',
   'precision',
   'bitnet',
-  'arch',
   'onebit',
+  'arch',
 ];
 
 /** Fills defaults and checks every field; throws a ConfigError listing every bad one. */
@@ -107,8 +107,8 @@ export function checkModelConfig(raw: unknown, prefix: string, issues: ConfigIss
     ropeBase: ropeBase as number,
     dropout: dropout as number,
     precision: precision as PrecisionConfig,
-    ...(arch ? { arch } : {}),
     ...(onebit ? { onebit: true as const } : {}),
+    ...(arch ? { arch } : {}),
   };
 }
 

@@ -34,10 +34,7 @@ export function parameterShapes(c: ModelConfig): [string, number[]][] {
     const linear = (name: string, rows: number, cols: number) => {
       shapes.push([`${p}${name}.weight`, [rows, cols]]);
       // A OneBit linear (rows, cols) has value vectors g (cols) and h (rows) beside its latent weight.
-      if (c.onebit) {
-        const { g, h } = valueVectorNames(`${p}${name}.weight`);
-        shapes.push([g, [cols]], [h, [rows]]);
-      }
+      if (c.onebit) shapes.push([`${p}${name}.g`, [cols]], [`${p}${name}.h`, [rows]]);
       if (a?.biases.includes(name)) shapes.push([`${p}${name}.bias`, [rows]]);
     };
     norm(`${p}attn_norm`);
@@ -112,11 +109,10 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const linear = (x: Tensor, name: string) => {
     options.onLinearInput?.(name, x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
-    let y: Tensor;
-    if (c.onebit) {
-      const { g, h } = valueVectorNames(name);
-      y = onebitLayer(input, get(name), get(g), get(h));
-    } else y = T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
+    const { g, h } = valueVectorNames(name);
+    const y = c.onebit
+      ? onebitLayer(input, get(name), get(g), get(h))
+      : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
     return half(bias ? T.add(y, bias) : y);
   };

@@ -9,6 +9,7 @@ import { loadCpuAddon } from '../backends/cpu/load-addon.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import { OneBitError } from './errors.ts';
 import { packedGemm, packedGemvLut } from './gemv.ts';
+import { ONEBIT_NORM_EPS } from './linear.ts';
 import type { PackedLinear, PackedModel } from './packed-file.ts';
 import { toF32 } from './packed-file.ts';
 
@@ -43,6 +44,27 @@ export function denseLinear(w: Float32Array, rows: number, cols: number): Linear
           for (let c = 0; c < cols; c++) s += x[b * cols + c] * w[r * cols + c];
           y[b * rows + r] = s;
         }
+    },
+  };
+}
+
+/** The layer followed by OneBit's LayerNorm without affine parameters over each output row (linear.ts). */
+export function withOutputNorm(linear: Linear, eps = ONEBIT_NORM_EPS): Linear {
+  const { rows } = linear;
+  return {
+    ...linear,
+    apply(x, batch, y) {
+      linear.apply(x, batch, y);
+      for (let b = 0; b < batch; b++) {
+        const row = y.subarray(b * rows, (b + 1) * rows);
+        let mean = 0;
+        for (let i = 0; i < rows; i++) mean += row[i];
+        mean /= rows;
+        let variance = 0;
+        for (let i = 0; i < rows; i++) variance += (row[i] - mean) ** 2;
+        const rstd = 1 / Math.sqrt(variance / rows + eps);
+        for (let i = 0; i < rows; i++) row[i] = (row[i] - mean) * rstd;
+      }
     },
   };
 }
@@ -89,8 +111,10 @@ export function packedDecoderWeights(
   const dense = (name: string) =>
     toF32(requireTensor(model.dense, name, 'a dense tensor of the packed model'));
   const layers = new Map<string, Linear>();
+  // A trained OneBit model (onebit: true) normalizes every layer's output, as it was trained (linear.ts).
   for (const [name, layer] of model.linears)
-    if (name !== 'lm_head.weight') layers.set(name, make.packed(layer));
+    if (name !== 'lm_head.weight')
+      layers.set(name, config.onebit ? withOutputNorm(make.packed(layer)) : make.packed(layer));
   const embedding = dense('tok_emb.weight');
   const head = config.tiedEmbeddings
     ? make.dense(embedding, config.vocabSize, config.dModel)

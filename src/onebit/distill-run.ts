@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../base/atomic-write.ts';
 import { type PreparedData, prepareData } from '../data/index.ts';
 import type { ModelConfig } from '../nn/config.ts';
-import { forward, lossOf, type Params } from '../nn/transformer.ts';
+import { camel } from '../nn/fields.ts';
+import { type ForwardOptions, forward, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { resolveRunConfig } from '../train/config.ts';
 import { evaluate } from '../train/evaluate.ts';
@@ -27,6 +28,7 @@ import { type DistillOptions, distillLoss, type ModelOutputs, onebitDistillDefau
 import { ONEBIT_NORM_EPS } from './linear.ts';
 import { packOnebitParams } from './pack-model.ts';
 import { packedModelBits, writePackedModel } from './packed-file.ts';
+import { packedMetadata } from './packed-run.ts';
 import { type Retention, retention } from './retention.ts';
 import {
   checkStudentInit,
@@ -41,6 +43,8 @@ import { openTeacher } from './teacher.ts';
 
 export const PACKED_STUDENT_FILE = 'student.onebit.safetensors';
 export const ONEBIT_RESULT_FILE = 'onebit.json';
+/** Packed-file metadata naming the norm on every OneBit layer's output (informative; onebit: true implies it). */
+export const OUTPUT_NORM_KEY = 'bitscale.onebit.output_norm';
 
 export interface OnebitDistillOptions {
   /** The teacher's finished run folder. */
@@ -92,9 +96,14 @@ export interface OnebitDistillResult {
 }
 
 /** Logits and the residual stream after every block: what OneBit's distillation compares. */
-function outputsOf(model: ModelConfig, params: Params, inputs: T.Tensor, train: boolean): ModelOutputs {
+function outputsOf(
+  model: ModelConfig,
+  params: Params,
+  inputs: T.Tensor,
+  options: ForwardOptions,
+): ModelOutputs {
   const hidden: T.Tensor[] = [];
-  const logits = forward(model, params, inputs, { train, onBlockOutput: (_, x) => hidden.push(x) });
+  const logits = forward(model, params, inputs, { ...options, onBlockOutput: (_, x) => hidden.push(x) });
   return { logits, hidden };
 }
 
@@ -109,9 +118,10 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
     const config = resolveRunConfig({
       model,
       data: teacher.config.data,
+      // Overrides in either spelling (warmup_steps or warmupSteps) replace the teacher's setting.
       train: {
         ...teacher.config.train,
-        ...options.train,
+        ...Object.fromEntries(Object.entries(options.train ?? {}).map(([k, v]) => [camel(k), v])),
         ...(options.tokens ? { tokens: options.tokens } : {}),
       },
     });
@@ -124,7 +134,8 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         cacheDir: options.cacheDir,
         tokenizer: config.data.tokenizer,
       });
-    let start: ReturnType<typeof initStudent> | null = null;
+    // Set by the trainer's call of init (a resumed run still computes it, then loads its checkpoint).
+    const start: { svidRelativeError: number | null } = { svidRelativeError: null };
     const objective: TrainObjective = {
       // The teacher by its config (a retrained teacher with another config is another objective).
       id: canonicalJson({
@@ -135,12 +146,17 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         distill,
       }),
       init: (params) => {
-        start = initStudent(params, teacher, init);
+        start.svidRelativeError = initStudent(params, teacher, init).svidRelativeError;
       },
-      loss: (params, inputs, targets) => {
-        if (!distill) return lossOf(config.model, params, inputs, targets, { train: true });
-        const t = T.noGrad(() => outputsOf(teacher.config.model, teacher.params, inputs, false));
-        return distillLoss(outputsOf(config.model, params, inputs, true), t, targets, distill).loss;
+      loss: (params, inputs, targets, forwardOptions) => {
+        if (!distill) return lossOf(config.model, params, inputs, targets, forwardOptions);
+        const t = T.noGrad(() =>
+          outputsOf(teacher.config.model, teacher.params, inputs, {
+            train: false,
+            compute: forwardOptions.compute,
+          }),
+        );
+        return distillLoss(outputsOf(config.model, params, inputs, forwardOptions), t, targets, distill).loss;
       },
     };
     const summary = train(config, {
@@ -175,7 +191,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         init,
         loss,
         distill,
-        svidRelativeError: (start as ReturnType<typeof initStudent> | null)?.svidRelativeError ?? null,
+        svidRelativeError: start.svidRelativeError,
       },
       retention:
         summary.valLoss === null ? null : retention(teacherValLoss, summary.valLoss, config.model.vocabSize),
@@ -196,15 +212,12 @@ function writePackedStudent(dir: string, model: ModelConfig): NonNullable<Onebit
   try {
     const packed = packOnebitParams(student.params);
     const path = join(dir, PACKED_STUDENT_FILE);
+    // The model config (onebit: true tells a decoder to normalize each layer's output, as OneBit's BitLinear
+    // does) and the tokenizer: what `bitscale sample` needs to decode the file on its own.
     writePackedModel(path, packed, {
       metadata: {
-        'bitscale.model': JSON.stringify(model),
-        // OneBit's BitLinear normalizes each layer's output; a decoder must do the same.
-        'bitscale.onebit.output_norm': JSON.stringify({
-          kind: 'layernorm',
-          affine: false,
-          eps: ONEBIT_NORM_EPS,
-        }),
+        ...packedMetadata(model, student.tokenizer),
+        [OUTPUT_NORM_KEY]: JSON.stringify({ kind: 'layernorm', affine: false, eps: ONEBIT_NORM_EPS }),
       },
     });
     const bits = packedModelBits(packed);

@@ -11,7 +11,7 @@ import { type ModelConfig, resolveModelConfig } from '../nn/config.ts';
 import { pick } from '../train/generate.ts';
 import { loadRun } from '../train/run.ts';
 import { Decoder, type PackedKernel, packedDecoderWeights } from './decode.ts';
-import { type PackOptions, packTransformer } from './pack-model.ts';
+import { type PackOptions, packOnebitParams, packTransformer } from './pack-model.ts';
 import {
   type PackedBits,
   type PackedModel,
@@ -31,11 +31,12 @@ export function packRun(
   options: PackOptions & { valueDtype?: ValueDType } = {},
 ): PackedBits {
   const { config, params, tokenizer } = loadRun(run);
+  // A trained OneBit model (a distilled student) already has its signs and value vectors: packed as they are.
   const weights = new Map(
     [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
   );
+  const model = config.model.onebit ? packOnebitParams(params) : packTransformer(weights, options);
   for (const p of params.values()) p.dispose();
-  const model = packTransformer(weights, options);
   model.metadata = packedMetadata(config.model, tokenizer);
   writePackedModel(out, model, { valueDtype: options.valueDtype });
   return packedModelBits(model, options.valueDtype);

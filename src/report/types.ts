@@ -131,10 +131,10 @@ export interface ReportInput {
    * with weights, activations and KV cache at one precision; 'weights', runs quantizing the weights alone.
    */
   bitsSlice?: 'all-parts' | 'weights';
-  /** Recipes, activation outliers and W8A8 / weight-only PTQ (Ahmadian et al.), when the study has them. */
-  outliers?: OutlierReport;
   /** Extra sections after the findings (an experiment's own tables), HTML made by the caller from the data. */
   sections?: { id: string; title: string; html: string }[];
+  /** Recipes, activation outliers and W8A8 / weight-only PTQ (Ahmadian et al.), when the study has them. */
+  outliers?: OutlierReport;
 }
 
 /** One training run of an outlier study (Ahmadian et al.): its recipe, size, PTQ degradations and statistics. */

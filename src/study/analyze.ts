@@ -64,10 +64,10 @@ export interface StudyAnalysis {
   })[];
   /** The cost model the decision was taken under, and why there is none when the grid cannot decide. */
   decision: { cost: string; model: CostModel; undecided?: string };
-  /** Recipes, activation outliers and W8A8 / weight-only PTQ (./outliers.ts), when the study has them. */
-  outliers?: OutlierReport;
   /** OneBit students against the other ~1-bit models, when the spec has a onebit section. */
   onebit?: OnebitComparison;
+  /** Recipes, activation outliers and W8A8 / weight-only PTQ (./outliers.ts), when the study has them. */
+  outliers?: OutlierReport;
 }
 
 export interface AnalyzeOptions {

@@ -401,8 +401,8 @@ export function studyReportInput(analysis: StudyAnalysis, title: string, notes: 
         },
         warnings: f.result!.warnings,
       })),
-    findings: [...findings(analysis), ...(analysis.onebit ? onebitFindings(analysis.onebit) : [])],
     ...(analysis.outliers ? { outliers: analysis.outliers } : {}),
+    findings: [...findings(analysis), ...(analysis.onebit ? onebitFindings(analysis.onebit) : [])],
     ...(analysis.onebit && {
       sections: [
         {

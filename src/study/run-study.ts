@@ -111,10 +111,10 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
     holdout: 0.2,
     ...options.analysis,
   });
-  const outliers = outlierReport(records);
-  if (outliers) analysis.outliers = outliers;
   const onebit = onebitComparison(records);
   if (onebit) analysis.onebit = onebit;
+  const outliers = outlierReport(records);
+  if (outliers) analysis.outliers = outliers;
   const analysisPath = join(dir, 'analysis.json');
   writeFileAtomic(analysisPath, `${studyJson(analysis)}\n`);
   // Throughput is measured where jobs ran now (a refit elsewhere keeps the file the run wrote).

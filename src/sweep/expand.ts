@@ -30,24 +30,6 @@ export interface PtqConfig extends JsonObject {
   settings: JsonObject;
 }
 
-/** The PTQ variants of a spec: (P_post, method, activations, decompose), decomposition only where it applies. */
-function ptqVariants(spec: SweepSpec): JsonObject[] {
-  const variants: JsonObject[] = [];
-  for (const precision of spec.ptq.precisions)
-    for (const method of spec.ptq.methods)
-      for (const activations of spec.ptq.activations)
-        for (const decompose of spec.ptq.decompose) {
-          if (activations === 'fp32' && decompose) continue;
-          if (decompose && method !== 'rtn') continue;
-          variants.push({
-            precision,
-            method,
-            ...(activations === 'fp32' ? {} : { activations, decompose }),
-          });
-        }
-  return variants;
-}
-
 /** The resolved config of a OneBit student job: the training job it is distilled from, and how. */
 export interface OnebitDistillConfig extends JsonObject {
   teacher: string;
@@ -94,6 +76,24 @@ function onebitJobs(spec: SweepSpec, train: Job): Job[] {
   };
   jobs.push(makeJob('ptq', rtn1, [train.id]));
   return jobs;
+}
+
+/** The PTQ variants of a spec: (P_post, method, activations, decompose), decomposition only where it applies. */
+function ptqVariants(spec: SweepSpec): JsonObject[] {
+  const variants: JsonObject[] = [];
+  for (const precision of spec.ptq.precisions)
+    for (const method of spec.ptq.methods)
+      for (const activations of spec.ptq.activations)
+        for (const decompose of spec.ptq.decompose) {
+          if (activations === 'fp32' && decompose) continue;
+          if (decompose && method !== 'rtn') continue;
+          variants.push({
+            precision,
+            method,
+            ...(activations === 'fp32' ? {} : { activations, decompose }),
+          });
+        }
+  return variants;
 }
 
 export function expandSweep(spec: SweepSpec): Job[] {

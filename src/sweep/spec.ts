@@ -23,7 +23,7 @@ import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { JsonObject } from '../base/json.ts';
 import { defaultDff } from '../nn/config.ts';
-import { type ConfigIssue, show } from '../nn/fields.ts';
+import { type ConfigIssue, camel, show } from '../nn/fields.ts';
 import { checkPrecisionConfig, type ModelWidths } from '../nn/precision.ts';
 import { isPrecisionName, precisionNames } from '../numerics/precision.ts';
 import { studentInits, studentLosses } from '../onebit/student.ts';
@@ -34,6 +34,7 @@ import {
   ptqFormats,
   ptqMethods,
 } from '../ptq/settings.ts';
+import { defaultOptim } from '../train/config.ts';
 import { SpecError, type SpecIssue } from './errors.ts';
 
 export type { JsonObject } from '../base/json.ts';
@@ -345,6 +346,12 @@ function onebitSection(raw: unknown, path: string, at: Report): OnebitSpec | und
     at(`${path}.${key}`, `${show(v)} is not a mapping`);
     return {};
   };
+  const train = mapping('train');
+  // The student's optimizer settings over the teacher's; the budget is the section's own tokens.
+  const optimKeys = Object.keys(defaultOptim).filter((k) => k !== 'tokens');
+  for (const key of Object.keys(train))
+    if (!optimKeys.includes(camel(key)))
+      at(`${path}.train.${key}`, `is not a student optimizer setting (allowed: ${optimKeys.join(', ')})`);
   const distill = mapping('distill');
   checkKeys(distill, `${path}.distill`, ['alpha', 'logitScale', 'beta'], at);
   for (const [key, v] of Object.entries(distill))
@@ -354,7 +361,7 @@ function onebitSection(raw: unknown, path: string, at: Report): OnebitSpec | und
   return {
     tokens: unique(tokens),
     students: students.filter((s) => !seen.has(`${s.init}/${s.loss}`) && seen.add(`${s.init}/${s.loss}`)),
-    train: mapping('train'),
+    train,
     distill,
   };
 }

@@ -22,7 +22,7 @@ import {
   type WeightStats,
   weightStats,
 } from '../nn/outliers.ts';
-import { initParams, lossOf, type Params } from '../nn/transformer.ts';
+import { type ForwardOptions, initParams, lossOf, type Params } from '../nn/transformer.ts';
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -65,7 +65,7 @@ export interface TrainObjective {
   /** Sets the starting parameters of a fresh run (a checkpoint, when there is one, replaces them). */
   init?(params: Params): void;
   /** The loss of one batch, inputs and targets i32 (B, T); backward of it fills the gradients. */
-  loss(params: Params, inputs: T.Tensor, targets: T.Tensor): T.Tensor;
+  loss(params: Params, inputs: T.Tensor, targets: T.Tensor, forward: ForwardOptions): T.Tensor;
 }
 
 export interface TrainSummary {
@@ -226,9 +226,10 @@ function trainWith(
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
+      const forwardOptions: ForwardOptions = { train: true, compute, onLinearInput: collector?.observe };
       const l = options.objective
-        ? options.objective.loss(params, inputs, targets)
-        : lossOf(model, params, inputs, targets, { train: true, compute, onLinearInput: collector?.observe });
+        ? options.objective.loss(params, inputs, targets, forwardOptions)
+        : lossOf(model, params, inputs, targets, forwardOptions);
       T.backward(l, scaler ? T.scalar(lossScale, { backend }) : undefined);
       return l.item();
     });

@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import '../../src/backends/index.ts';
 import { f16BitsToF32 } from '../../src/base/half.ts';
-import type { Params } from '../../src/nn/transformer.ts';
+import { forward, type Params } from '../../src/nn/transformer.ts';
+import { Decoder, packedDecoderWeights } from '../../src/onebit/decode.ts';
 import { distillOnebit, type OnebitDistillResult } from '../../src/onebit/distill-run.ts';
 import { OneBitError, TeacherRunError } from '../../src/onebit/errors.ts';
 import { unpackMatrix } from '../../src/onebit/packed.ts';
 import { readPackedModel } from '../../src/onebit/packed-file.ts';
+import { openPackedModel, packRun } from '../../src/onebit/packed-run.ts';
 import { evaluatePtq } from '../../src/ptq/evaluate-ptq.ts';
 import * as T from '../../src/tensor/index.ts';
 import { evaluate } from '../../src/train/evaluate.ts';
@@ -103,6 +105,50 @@ test('the packed student holds exactly the bits counted and decodes to the stude
       `packed ${decoded} vs trained ${svid.student.valLoss}`,
     );
   });
+  // `bitscale sample`'s decoder on the file alone (config and tokenizer from its metadata) gives the logits
+  // the training forward gives on the same decoded weights: the output norm is applied alike.
+  const opened = openPackedModel(packed.path);
+  assert.ok(opened.tokenizer, 'the packed student carries its tokenizer');
+  const tokens = Array.from(smallData().val.subarray(0, 12), Number);
+  const decoder = new Decoder(packedDecoderWeights(opened.config, opened.model, 'exact'));
+  const got = decoder.forward(tokens);
+  T.tidy(() => {
+    const be = T.getBackend(backend);
+    const params: Params = new Map();
+    for (const [name, l] of opened.model.linears) {
+      const base = name.replace(/\.weight$/, '');
+      params.set(name, T.tensor(unpackMatrix(l.weight), [l.weight.rows, l.weight.cols], { backend: be }));
+      params.set(`${base}.g`, T.tensor(l.g, [l.g.length], { backend: be }));
+      params.set(`${base}.h`, T.tensor(l.h, [l.h.length], { backend: be }));
+    }
+    for (const [name, t] of opened.model.dense)
+      params.set(
+        name,
+        T.tensor(Float32Array.from(t.data as Uint16Array, f16BitsToF32), t.shape, { backend: be }),
+      );
+    const input = T.tensor(tokens, [1, tokens.length], { dtype: 'i32', backend: be });
+    const logits = forward(opened.config, params, input, { train: false }).toArray();
+    const V = opened.config.vocabSize;
+    const want = logits.slice((tokens.length - 1) * V);
+    for (let i = 0; i < V; i++)
+      assert.ok(
+        Math.abs(got[i] - want[i]) < 1e-3 + 1e-3 * Math.abs(want[i]),
+        `logit ${i}: ${got[i]} vs ${want[i]}`,
+      );
+  });
+});
+
+test('bitscale pack of a student run packs its own signs and value vectors, as the distillation wrote them', () => {
+  const out = join(root, 'repacked.safetensors');
+  packRun(join(root, 'svid'), out);
+  const again = readPackedModel(out);
+  const first = readPackedModel(svid.packed!.path);
+  assert.deepEqual([...again.linears.keys()].sort(), [...first.linears.keys()].sort());
+  for (const [name, l] of first.linears) {
+    assert.deepEqual(again.linears.get(name)!.weight.codes, l.weight.codes, name);
+    assert.deepEqual(again.linears.get(name)!.g, l.g, `${name}.g`);
+  }
+  assert.ok(![...again.dense.keys()].some((n) => /\.[gh]$/.test(n)), 'no value vector left dense');
 });
 
 function readPackedMetadata(path: string): Record<string, string> {

@@ -14,7 +14,13 @@ const cli = join(import.meta.dirname, '..', '..', 'bin', 'bitscale.mjs');
 const synthetic = join(import.meta.dirname, 'fixtures', 'synthetic-kinds.ts');
 
 test('the built-in kinds are one explicit map; an unknown kind is refused naming the known ones', () => {
-  assert.deepEqual(Object.keys(builtinJobKinds).sort(), ['onebit-ntk', 'ptq', 'quanta-train', 'train']);
+  assert.deepEqual(Object.keys(builtinJobKinds).sort(), [
+    'onebit-distill',
+    'onebit-ntk',
+    'ptq',
+    'quanta-train',
+    'train',
+  ]);
   assert.throws(
     () =>
       checkJobKinds(

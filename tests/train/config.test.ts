@@ -70,7 +70,7 @@ test('every problem at once, by the name the user wrote, with the file', () => {
     'model.bitnet: "constructor" is not one of none, bitnet-b1.58, bitnet-b1',
     'model.n_heads: 3 does not divide d_model 64',
     'model.n_layers: must be an integer in [1, 2147483648], got 0',
-    'model.precison: unknown key (allowed: vocab_size, d_model, n_layers, n_heads, d_ff, context, tied_embeddings, rope_base, dropout, precision, bitnet, arch, onebit)',
+    'model.precison: unknown key (allowed: vocab_size, d_model, n_layers, n_heads, d_ff, context, tied_embeddings, rope_base, dropout, precision, bitnet, onebit, arch)',
     'train.batch_size: must be an integer in [1, 1000000], got -1',
     'train.lr: must be a number in [0, 100], got "fast"',
     'train.warmupSteps: must be an integer in [0, 1000000000], got 1.5',
