@@ -35,14 +35,15 @@ compile() {
   # Skip a source whose object was built from the same text, headers and flags (a content key, not mtimes:
   # a device machine receives the tree afresh, with objects built elsewhere carried beside it).
   local key
-  key=$( { echo "$nvcc $flags $extra"; cat "$src" "$here"/*.cuh "$here"/../common/*.h; } | sha256sum | cut -c1-64)
+  # The key leaves out paths (they differ between machines) and nvcc's version (objects of CUDA 13.x link alike).
+  key=$( { echo "$arch $extra"; cat "$src" "$here"/*.cuh "$here"/../common/*.h; } | sha256sum | cut -c1-64)
   if [ -f "$obj" ] && [ "$(cat "$obj.key" 2>/dev/null)" = "$key" ]; then return 0; fi
   rm -f "$obj.key"
   "$nvcc" $flags $extra -c "$src" -o "$obj" || return 1
   echo "$key" > "$obj.key"
 }
 export -f compile
-export nvcc flags here
+export nvcc flags here arch
 ls "$here"/*.cu | xargs -P "$(nproc)" -I{} bash -c 'compile {}'
 "$nvcc" -shared $arch -o "$here/build/bitscale_cuda.node.tmp" "$here"/build/obj/*.o -lcublasLt -lgomp
 mv "$here/build/bitscale_cuda.node.tmp" "$here/build/bitscale_cuda.node"
