@@ -3,11 +3,11 @@
 //   each row padded to whole bytes, codes least significant bit first; sign1: bit 1 = +1, bit 0 = -1;
 //   ternary2: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0).
 // The codes live in an i32 storage (the bytes, four to an element; the addon's storages are 4-byte typed).
-// The general kernel is written to be obviously correct: one warp per row, each lane walks the row's code words (4 bytes when rows
+// Written to be obviously correct: one warp per row, each lane walks the row's code words (4 bytes when rows
 // are 4-byte aligned, else single bytes), turns each code into -1/0/+1 and accumulates w * x[c] * g[c] in
 // fp32 for up to 8 batch vectors at once; a warp shuffle sums the lanes. x and g are re-read from L1/L2 for
 // every row, which is what keeps this kernel from HBM speed on 1-bit weights (bench/onebit-gemv-cuda.ts
-// measures how far). Single vectors on rows of whole words take packed_gemv_rows_kernel below instead.
+// measures how far).
 #include <cstdint>
 
 #include "common.cuh"
@@ -60,60 +60,10 @@ __global__ void packed_gemv_kernel(const uint8_t* __restrict__ codes, const floa
   }
 }
 
-// The fast path, for rows of whole 4-byte words and one vector: a warp takes kRows rows at once. Each lane loads
-// one code word per row (32 consecutive words per pass: coalesced), then the warp walks those words one at a
-// time, broadcasting each by a shuffle, so that lane l handles column l of the word's 32 (sign1) or 16 x 2
-// (ternary2) columns: the reads of x and g are consecutive across lanes, and each is shared by kRows rows.
-template <bool kTernary, int kRows>
-__global__ void packed_gemv_rows_kernel(const uint32_t* __restrict__ codes, const float* __restrict__ g,
-                                        const float* __restrict__ h, const float* __restrict__ x,
-                                        float* __restrict__ y, long long rows, long long cols, long long words) {
-  constexpr int kPerWord = kTernary ? 16 : 32;
-  const int lane = threadIdx.x & 31;
-  const long long row0 = ((blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) >> 5) * kRows;
-  if (row0 >= rows) return;
-  float acc[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; r++) acc[r] = 0.0f;
-  for (long long w0 = 0; w0 < words; w0 += 32) {
-    unsigned word[kRows];
-#pragma unroll
-    for (int r = 0; r < kRows; r++)
-      word[r] = (row0 + r < rows && w0 + lane < words) ? codes[(row0 + r) * words + w0 + lane] : 0u;
-    const int n = static_cast<int>(words - w0 < 32 ? words - w0 : 32);
-    // sign1: word j covers columns (w0 + j) * 32 + [0, 32); ternary2: words j, j + 1 cover 32 columns together.
-    for (int j = 0; j < n; j += kTernary ? 2 : 1) {
-      const long long c = (w0 + j) * kPerWord + lane;
-      const float xv = c < cols ? x[c] * g[c] : 0.0f;  // padding codes meet xv = 0
-      const int src = kTernary ? j + (lane >> 4) : j;
-      const int shift = kTernary ? 2 * (lane & 15) : lane;
-#pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        const unsigned code = (__shfl_sync(0xffffffffu, word[r], src & 31) >> shift) & (kTernary ? 3u : 1u);
-        acc[r] += kTernary ? (code == 1u ? xv : code == 2u ? -xv : 0.0f) : (code ? xv : -xv);
-      }
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < kRows; r++) {
-    float s = acc[r];
-    for (int offset = 16; offset > 0; offset >>= 1) s += __shfl_down_sync(0xffffffffu, s, offset);
-    if (lane == 0 && row0 + r < rows) y[row0 + r] = h[row0 + r] * s;
-  }
-}
-
 template <bool kTernary>
 void launch(const uint8_t* codes, const float* g, const float* h, const float* x, float* y, long long rows,
             long long cols, long long row_bytes, int batch) {
-  constexpr int kThreads = 256;  // 8 warps per block
-  if (row_bytes % 4 == 0 && batch == 1) {
-    constexpr int kRows = 4;
-    const long long warps = (rows + kRows - 1) / kRows;
-    const unsigned blocks = static_cast<unsigned>((warps * 32 + kThreads - 1) / kThreads);
-    packed_gemv_rows_kernel<kTernary, kRows><<<blocks, kThreads>>>(reinterpret_cast<const uint32_t*>(codes), g, h, x,
-                                                                    y, rows, cols, row_bytes / 4);
-    return;
-  }
+  constexpr int kThreads = 256;  // 8 rows per block
   const unsigned blocks = static_cast<unsigned>((rows * 32 + kThreads - 1) / kThreads);
   if (row_bytes % 4 == 0)
     packed_gemv_kernel<kTernary, uint32_t><<<blocks, kThreads>>>(codes, g, h, x, y, rows, cols, row_bytes, batch);
