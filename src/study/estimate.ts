@@ -6,7 +6,7 @@
 // running at each moment taken as spread evenly over the devices.
 import { parameterCount } from '../nn/config.ts';
 import type { RunRecord } from '../store/run-store.ts';
-import type { TrainConfig } from '../sweep/expand.ts';
+import { ONEBIT_DISTILL, type OnebitDistillConfig, type TrainConfig } from '../sweep/expand.ts';
 import type { Job } from '../sweep/job.ts';
 import { runConfigFromJob } from './run-config.ts';
 
@@ -83,32 +83,48 @@ function deviceShare(runs: RunRecord[], devices: number): (r: RunRecord) => numb
 export interface StudyEstimate {
   trainJobs: number;
   ptqJobs: number;
+  /** OneBit students distilled from a teacher run. */
+  distillJobs: number;
   otherJobs: number;
   /** Device-hours for all jobs, one job per device at a time. */
   hours: number;
   trainHours: number;
   ptqHours: number;
+  distillHours: number;
   /** The largest training run's estimated hours. */
   longestRunHours: number;
 }
 
 export function estimateJobs(jobs: Job[], throughput: Throughput): StudyEstimate {
+  const seconds = (flops: number) => throughput.overheadSeconds + flops / throughput.flopsPerSecond;
   const trainSeconds = jobs
     .filter((j) => j.kind === 'train')
-    .map(
-      (j) => throughput.overheadSeconds + trainingFlops(j.config as TrainConfig) / throughput.flopsPerSecond,
-    );
+    .map((j) => seconds(trainingFlops(j.config as TrainConfig)));
+  // A student has its teacher's shape; each step adds the teacher's forward (2 N D) to the student's 6 N D.
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const distillSeconds = jobs
+    .filter((j) => j.kind === ONEBIT_DISTILL)
+    .flatMap((j) => {
+      const { teacher, tokens } = j.config as OnebitDistillConfig;
+      const t = byId.get(teacher);
+      if (t?.kind !== 'train') return [];
+      return [seconds((trainingFlops({ ...(t.config as TrainConfig), tokens }) * 8) / 6)];
+    });
   const ptqJobs = jobs.filter((j) => j.kind === 'ptq').length;
-  const trainHours = trainSeconds.reduce((a, b) => a + b, 0) / 3600;
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const trainHours = sum(trainSeconds) / 3600;
   const ptqHours = (ptqJobs * throughput.ptqSeconds) / 3600;
+  const distillHours = sum(distillSeconds) / 3600;
   return {
     trainJobs: trainSeconds.length,
     ptqJobs,
-    otherJobs: jobs.length - trainSeconds.length - ptqJobs,
-    hours: trainHours + ptqHours,
+    distillJobs: distillSeconds.length,
+    otherJobs: jobs.length - trainSeconds.length - ptqJobs - distillSeconds.length,
+    hours: trainHours + ptqHours + distillHours,
     trainHours,
     ptqHours,
-    longestRunHours: Math.max(0, ...trainSeconds) / 3600,
+    distillHours,
+    longestRunHours: Math.max(0, ...trainSeconds, ...distillSeconds) / 3600,
   };
 }
 

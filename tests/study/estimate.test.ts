@@ -68,5 +68,19 @@ test('a plan costs its training runs at the model plus its PTQ jobs at the mean'
   assert.equal(e.ptqJobs, 1);
   assert.ok(Math.abs(e.trainHours - (10 + trainingFlops(c) / 1e12) / 3600) < 1e-12);
   assert.ok(Math.abs(e.ptqHours - 5 / 3600) < 1e-12);
+  assert.equal(e.distillJobs, 0);
   assert.equal(measureThroughput([], 1), null);
+
+  // A OneBit student of the same run for 2e6 tokens: the student's 6 N D plus the teacher's forward 2 N D.
+  const student = makeJob(
+    'onebit-distill',
+    { teacher: train.id, tokens: 2e6, init: 'svid-nmf', loss: 'distill', train: {}, distill: {} },
+    [train.id],
+  );
+  const withStudent = estimateJobs([...jobs, student], t);
+  const distillSeconds = 10 + (trainingFlops({ ...c, tokens: 2e6 }) * 8) / 6 / 1e12;
+  assert.equal(withStudent.distillJobs, 1);
+  assert.equal(withStudent.otherJobs, 0);
+  assert.ok(Math.abs(withStudent.distillHours - distillSeconds / 3600) < 1e-12);
+  assert.ok(Math.abs(withStudent.hours - e.hours - distillSeconds / 3600) < 1e-12);
 });
