@@ -125,15 +125,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
         ...(options.tokens ? { tokens: options.tokens } : {}),
       },
     });
-    const data =
-      options.data ??
-      prepareData({
-        corpus: config.data.corpus,
-        validation: config.data.validation,
-        vocabSize: config.data.vocabSize,
-        cacheDir: options.cacheDir,
-        tokenizer: config.data.tokenizer,
-      });
+    const data = options.data ?? prepareData({ ...config.data, cacheDir: options.cacheDir });
     // Set by the trainer's call of init (a resumed run still computes it, then loads its checkpoint).
     const start: { svidRelativeError: number | null } = { svidRelativeError: null };
     const objective: TrainObjective = {

@@ -47,13 +47,7 @@ export function evaluatePtqVariants(
     // Every variant is checked against this model before the data is prepared or anything is evaluated.
     const options = variants.map((variant): PtqOptions => ({ ...defaultPtq, ...definedOnly(variant) }));
     for (const opts of options) checkPtqOptions(config.model, opts);
-    const data = prepareData({
-      corpus: config.data.corpus,
-      validation: config.data.validation,
-      vocabSize: config.data.vocabSize,
-      tokenizer: config.data.tokenizer,
-      cacheDir: settings.cacheDir,
-    });
+    const data = prepareData({ ...config.data, cacheDir: settings.cacheDir });
     const evalTokens = settings.evalTokens ?? config.train.evalTokens;
     const baseValLoss = evaluate(config.model, params, data.val, config.train.batchSize, evalTokens);
     return options.map((opts) => {

@@ -134,15 +134,7 @@ function keepMetricsBefore(path: string, step: number): MetricRow[] {
 export function train(config: RunConfig, options: TrainOptions): TrainSummary {
   const started = performance.now();
   const backend = options.backend ? T.setDefaultBackend(options.backend) : T.defaultBackend();
-  const data =
-    options.data ??
-    prepareData({
-      corpus: config.data.corpus,
-      validation: config.data.validation,
-      vocabSize: config.data.vocabSize,
-      cacheDir: options.cacheDir,
-      tokenizer: config.data.tokenizer,
-    });
+  const data = options.data ?? prepareData({ ...config.data, cacheDir: options.cacheDir });
   const opt = config.train;
   const problem = dtypeProblem(opt.dtype ?? 'fp32', backend.name);
   if (problem) throw new ConfigError('train.dtype', problem);

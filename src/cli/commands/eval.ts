@@ -112,12 +112,7 @@ export function registerEval(program: Command): void {
 /** A run's validation loss (nats/token) on its own validation data, as `bitscale eval <run>` always gave. */
 function runValidationLoss(run: string, opts: EvalFlags): void {
   const { config, params } = loadRun(run, opts.backend);
-  const data = prepareData({
-    corpus: config.data.corpus,
-    validation: config.data.validation,
-    vocabSize: config.data.vocabSize,
-    tokenizer: config.data.tokenizer,
-  });
+  const data = prepareData(config.data);
   const loss = evaluate(
     config.model,
     params,
