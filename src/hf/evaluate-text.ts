@@ -1,19 +1,12 @@
 // `bitscale eval`'s library side: the sliding-window perplexity of a model on a user's text, and for each
-// requested post-training quantization (src/ptq: RTN in any format and granularity, GPTQ) the perplexity of
+// requested post-training quantization (src/ptq: RTN in any format and granularity, GPTQ, W8A8) the perplexity of
 // the quantized model and delta = its mean NLL minus the unquantized one (nats/token, the paper's δ_PTQ).
 
 import type { ModelConfig } from '../nn/config.ts';
 import type { ConfigIssue } from '../nn/fields.ts';
-import { activationQuantizer, outlierColumns } from '../ptq/activation-quant.ts';
 import type { PtqVariant } from '../ptq/evaluate-ptq.ts';
-import {
-  checkPtqOptions,
-  defaultPtq,
-  disposeQuantized,
-  PtqError,
-  type PtqOptions,
-  quantizeModel,
-} from '../ptq/quantize-model.ts';
+import { ptqModel } from '../ptq/ptq-model.ts';
+import { checkPtqOptions, defaultPtq, PtqError, type PtqOptions } from '../ptq/quantize-model.ts';
 import { groupOf } from '../ptq/settings.ts';
 import { HfModelError } from './errors.ts';
 import type { LoadOptions } from './load.ts';
@@ -89,27 +82,15 @@ export function evaluateText(modelPath: string, text: string, options: TextEvalO
     const calibration = Uint32Array.from(
       options.calibrationText === undefined ? ids : model.encode(options.calibrationText),
     );
-    const backend = model.params.values().next().value!.backend;
+    const _backend = model.params.values().next().value!.backend;
     const quantized = variants.map((opts): QuantizedEval => {
       const started = performance.now();
-      // LLM.int8's outlier input dimensions, found on the calibration text in windows the text can hold.
+      // Calibration (GPTQ's Hessians, LLM.int8's outlier dimensions) in windows the calibration text can hold.
       const calibrationWindow = Math.min(options.window ?? model.config.context, calibration.length - 1);
-      const keep = opts.decompose
-        ? outlierColumns(
-            { ...model.config, context: calibrationWindow },
-            model.params,
-            calibration,
-            opts.calibrationTokens,
-            1,
-            opts.seed,
-            opts.outlierThreshold,
-          )
-        : null;
-      const q = quantizeModel(model.config, model.params, calibration, opts, keep ?? undefined);
-      const acts = opts.activations === 'fp32' ? null : activationQuantizer(opts.activations, keep, backend);
+      const q = ptqModel({ ...model.config, context: calibrationWindow }, model.params, calibration, opts, 1);
       try {
-        const label = `${opts.method} ${opts.format}${acts ? ` a${opts.activations}` : ''}`;
-        const r = perplexity(q, label, acts?.hooks);
+        const label = `${opts.method} ${opts.format}${q.hooks ? ` a${opts.activations}` : ''}`;
+        const r = perplexity(q.params, label, q.hooks);
         return {
           format: opts.format,
           method: opts.method,
@@ -122,8 +103,7 @@ export function evaluateText(modelPath: string, text: string, options: TextEvalO
           seconds: (performance.now() - started) / 1000,
         };
       } finally {
-        acts?.dispose();
-        disposeQuantized(model.params, q);
+        q.dispose();
       }
     });
     return { model: modelPath, kind: model.kind, textTokens: ids.length, base, quantized };

@@ -4,14 +4,8 @@
 import { prepareData } from '../data/index.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { loadRun } from '../train/run.ts';
-import { activationQuantizer, outlierColumns } from './activation-quant.ts';
-import {
-  checkPtqOptions,
-  defaultPtq,
-  disposeQuantized,
-  type PtqOptions,
-  quantizeModel,
-} from './quantize-model.ts';
+import { ptqModel } from './ptq-model.ts';
+import { checkPtqOptions, defaultPtq, type PtqOptions } from './quantize-model.ts';
 
 export interface PtqResult {
   format: string;
@@ -52,27 +46,14 @@ export function evaluatePtqVariants(
     const baseValLoss = evaluate(config.model, params, data.val, config.train.batchSize, evalTokens);
     return options.map((opts) => {
       const started = performance.now();
-      const keep = opts.decompose
-        ? outlierColumns(
-            config.model,
-            params,
-            data.train,
-            opts.calibrationTokens,
-            config.train.batchSize,
-            opts.seed,
-            opts.outlierThreshold,
-          )
-        : null;
-      const quantized = quantizeModel(config.model, params, data.train, opts, keep ?? undefined);
-      const backend = params.values().next().value!.backend;
-      const acts = opts.activations === 'fp32' ? null : activationQuantizer(opts.activations, keep, backend);
+      const q = ptqModel(config.model, params, data.train, opts, config.train.batchSize);
+      const { keep } = q;
       let valLoss: number;
       try {
         const { batchSize } = config.train;
-        valLoss = evaluate(config.model, quantized, data.val, batchSize, evalTokens, acts?.hooks);
+        valLoss = evaluate(config.model, q.params, data.val, batchSize, evalTokens, q.hooks);
       } finally {
-        acts?.dispose();
-        disposeQuantized(params, quantized);
+        q.dispose();
       }
       const kept = keep ? [...keep.values()].reduce((s, d) => s + d.length, 0) : undefined;
       const inputs = keep ? [...keep.keys()].reduce((s, n) => s + params.get(n)!.shape[1], 0) : 0;
