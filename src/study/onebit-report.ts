@@ -34,7 +34,7 @@ function retentionFinding(c: OnebitComparison, t: OnebitTeacherComparison): Find
     text:
       `OneBit student of the N = ${count(t.N)} teacher (${s.init} init, ${s.loss === 'distill' ? 'distillation' : 'plain CE'}, ` +
       `${count(s.tokens)} tokens, ${s.linearBits.toFixed(3)} bits per linear weight): validation loss ${nats(s.valLoss)} against the teacher's ` +
-      `${nats(s.valLoss - Math.log(s.perplexityRatio))} nats/token; it keeps ${pct(s.retention)} of the teacher's gain over uniform guessing ` +
+      `${nats(s.valLoss + Math.log(s.perplexityRatio))} nats/token; it keeps ${pct(s.retention)} of the teacher's gain over uniform guessing ` +
       `(perplexity ratio ${s.perplexityRatio.toFixed(3)}). OneBit's LLaMA-7B keeps ${pct(c.paper.retention)} by the same measure ` +
       `(WikiText2 perplexity 5.68 → 10.20); the paper states at least ${pct(c.paper.claimed)} (on zero-shot accuracy). ` +
       `${s.retention >= c.paper.claimed ? 'Here retention is at or above' : 'Here retention is below'} ${pct(c.paper.claimed)}.`,
