@@ -88,7 +88,7 @@ BITSCALE_KERNEL(columnStats) {
   const double m4 = e4 - 4 * a1 * e3 + 6 * a1 * a1 * e2 - 3 * a1 * a1 * a1 * a1;
   out[0] = total.max_abs;
   out[1] = static_cast<float>(k + a1);
-  out[2] = static_cast<float>(std::max(m2, 0.0));
-  out[3] = static_cast<float>(std::max(m4, 0.0));
+  out[2] = static_cast<float>(m2 < 0 ? 0 : m2);  // rounding can leave -tiny; NaN stays NaN
+  out[3] = static_cast<float>(m4 < 0 ? 0 : m4);
   for (int64_t c = 0; c < cols; c++) out[4 + c] = static_cast<float>(total.hits[c] / static_cast<double>(rows));
 }

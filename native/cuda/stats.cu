@@ -122,8 +122,8 @@ __global__ void column_stats_finish(const double* partial, int blocks, const uns
     const double m4 = e4 - 4 * a1 * e3 + 6 * a1 * a1 * e2 - 3 * a1 * a1 * a1 * a1;
     out[0] = max_abs;
     out[1] = static_cast<float>(k + a1);
-    out[2] = static_cast<float>(m2 > 0 ? m2 : 0);
-    out[3] = static_cast<float>(m4 > 0 ? m4 : 0);
+    out[2] = static_cast<float>(m2 < 0 ? 0 : m2);  // rounding can leave -tiny; NaN stays NaN
+    out[3] = static_cast<float>(m4 < 0 ? 0 : m4);
   }
   for (long long c = threadIdx.x; c < cols; c += blockDim.x)
     out[4 + c] = static_cast<float>(static_cast<double>(hits[c]) / static_cast<double>(rows));

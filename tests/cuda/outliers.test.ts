@@ -12,7 +12,13 @@ import { LinearInputStats } from '../../src/nn/outliers.ts';
 import { activationQuantizer } from '../../src/ptq/activation-quant.ts';
 import * as T from '../../src/tensor/index.ts';
 import { train } from '../../src/train/trainer.ts';
-import { assertStatsClose, columnStatsCases, reference, tensorOpStats } from '../nn/column-stats-cases.ts';
+import {
+  assertNaNHandled,
+  assertStatsClose,
+  columnStatsCases,
+  reference,
+  tensorOpStats,
+} from '../nn/column-stats-cases.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
 import { assertClose, cuda, skip } from './helpers.ts';
 
@@ -42,6 +48,9 @@ test('columnStats on cuda matches the tensor-op formulation in float64, every ke
   }
   const empty = T.tidy(() => T.columnStats(T.zeros([0, 5], { backend: cuda }), 1).toArray());
   assert.deepEqual([...empty], new Array(9).fill(0));
+  assertNaNHandled('cuda', (x, rows, cols) =>
+    T.tidy(() => [...T.columnStats(T.tensor(x, [rows, cols], { backend: cuda }), 6).toArray()]),
+  );
 });
 
 test('columnStats on cuda at a training shape: matches, deterministic, leaves the matmul that follows alone', {

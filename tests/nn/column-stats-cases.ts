@@ -83,6 +83,18 @@ export const columnStatsCases = [
   },
 ];
 
+/** A NaN among finite values (as a diverging run leaves): max |x| and the hits pass it over, the moments are NaN. */
+export function assertNaNHandled(
+  what: string,
+  stats: (x: Float32Array, rows: number, cols: number) => number[],
+) {
+  const x = Float32Array.of(1, -7, 2, Number.NaN, 0.5, 6.5);
+  const out = stats(x, 3, 2);
+  assert.equal(out[0], 7, `${what}: max |x|`);
+  assert.ok(out.slice(1, 4).every(Number.isNaN), `${what}: mean and moments are NaN, got ${out.slice(1, 4)}`);
+  assert.deepEqual(out.slice(4), [0, Math.fround(2 / 3)], `${what}: hits (NaN is not >= 6)`);
+}
+
 /** |ours - ref| <= abs + rel |ref|, element by element, naming the field. */
 export function assertStatsClose(what: string, ours: ArrayLike<number>, ref: ArrayLike<number>) {
   assert.equal(ours.length, ref.length, `${what}: length`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertStatsClose, columnStatsCases, tensorOpStats } from './column-stats-cases.ts';
+import { assertNaNHandled, assertStatsClose, columnStatsCases, tensorOpStats } from './column-stats-cases.ts';
 
 const backends = T.availableBackends().filter((name) => name !== 'js64' && 'backend' in T.tryBackend(name));
 
@@ -39,6 +39,9 @@ for (const name of backends) {
     assert.deepEqual([...exact.slice(4)], [0.5, 0.5, 0.25], '|x| = threshold counts, 5.999 does not');
     const empty = T.tidy(() => T.columnStats(T.zeros([0, 5], { backend }), 1).toArray());
     assert.deepEqual([...empty], new Array(9).fill(0));
+    assertNaNHandled(name, (x, rows, cols) =>
+      T.tidy(() => [...T.columnStats(T.tensor(x, [rows, cols], { backend }), 6).toArray()]),
+    );
   });
 
   test(`columnStats on ${name} is deterministic and views a higher-rank input as (rows, last axis)`, () => {

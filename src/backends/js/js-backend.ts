@@ -214,7 +214,7 @@ function columnStats(x: JsStorage, out: JsStorage, rows: number, cols: number, t
   let maxAbs = 0;
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(x[i]));
+    if (Math.abs(x[i]) > maxAbs) maxAbs = Math.abs(x[i]); // NaN is passed over, as fmax does
     sum += x[i];
   }
   const mean = sum / n;
