@@ -49,6 +49,11 @@ const statsOf = (x: Tensor, threshold: number) => T.noGrad(() => T.columnStats(x
 const head = 4;
 
 const kurtosisOf = (m2: number, m4: number) => (m2 > 0 ? m4 / (m2 * m2) : 0);
+/** max |x| and kurtosis from the head of the statistics vector that starts at `at`. */
+const headAt = (values: ArrayLike<number>, at: number) => ({
+  maxAbs: values[at],
+  kurtosis: kurtosisOf(values[at + 2], values[at + 3]),
+});
 const siteName = (weightName: string) => weightName.replace(/\.weight$/, '');
 
 /**
@@ -82,11 +87,11 @@ export class LinearInputStats {
     const weightRows = names.map((n) => statsOf(params.get(n)!, Number.POSITIVE_INFINITY));
     const rows = [...this.sites.map((s) => s.row), ...weightRows];
     const values = rows.length > 0 ? T.noGrad(() => T.tidy(() => T.concat(rows, 0).toArray())) : [];
-    let at = rows.slice(0, this.sites.length).reduce((sum, r) => sum + r.size, 0);
+    let at = this.sites.reduce((sum, s) => sum + s.row.size, 0);
     const weights = names.map((name, i) => {
-      const [maxAbs, , m2, m4] = [values[at], values[at + 1], values[at + 2], values[at + 3]];
+      const stats = { name: siteName(name), ...headAt(values, at) };
       at += weightRows[i].size;
-      return { name: siteName(name), maxAbs, kurtosis: kurtosisOf(m2, m4) };
+      return stats;
     });
     for (const row of rows) row.dispose();
     const activations = this.parse(values);
@@ -102,11 +107,10 @@ export class LinearInputStats {
     const fractions: number[][] = [];
     let at = 0;
     for (const s of this.sites) {
-      const [maxAbs, , m2, m4] = [values[at], values[at + 1], values[at + 2], values[at + 3]];
       const hits = Array.from({ length: s.width }, (_, d) => values[at + head + d]);
-      at += head + s.width;
       const dims = hits.flatMap((h, d) => (h >= positionFraction ? [d] : []));
-      sites.push({ site: s.site, maxAbs, kurtosis: kurtosisOf(m2, m4), dims });
+      sites.push({ site: s.site, ...headAt(values, at), dims });
+      at += head + s.width;
       fractions.push(hits);
     }
     // The residual stream's features: the sites as wide as the first (d_model), counted across layers.
