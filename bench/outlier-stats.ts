@@ -1,6 +1,8 @@
 // The cost of leaving the outlier statistics on (src/nn/outliers.ts): training-step time with the statistics
 // collected on every step, against the same steps without, interleaved so drift hits both alike; the amortized
 // cost at train.statsEvery = k follows as (sampled - plain) / k. The peer is our own step without statistics.
+// On cpu and js, whose kernels run as they are called, also the time inside the statistics alone (observe and
+// readWith), which the machine's noise blurs less than a difference of two step times.
 // Usage: tsx bench/outlier-stats.ts [--backend cpu|js|cuda] [--steps 20] [--threads 1]
 // Writes bench/results/outlier-stats-<backend>.json; ends with one JSON line per figure.
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
@@ -56,8 +58,9 @@ const gpuShapes = [
 ];
 const shapes = backendName === 'cuda' ? gpuShapes : cpuShapes;
 
-/** Milliseconds per step, [without statistics, with them on every step], interleaved step by step. */
-function stepTimes(s: (typeof shapes)[number]): [number, number] {
+/** Milliseconds per step, [without statistics, with them on every step, inside the statistics], interleaved
+ *  step by step. */
+function stepTimes(s: (typeof shapes)[number]): [number, number, number] {
   const backend = T.setDefaultBackend(backendName);
   const model = resolveModelConfig({
     vocabSize: s.vocab,
@@ -70,17 +73,28 @@ function stepTimes(s: (typeof shapes)[number]): [number, number] {
   const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   const tokens = Int32Array.from({ length: s.batch * s.context }, (_, i) => (i * 7919) % s.vocab);
   const targets = Int32Array.from(tokens, (t) => (t + 1) % s.vocab);
+  const statsTimes: number[] = [];
   const step = (withStats: boolean) => {
     const started = performance.now();
     const collector = withStats ? new LinearInputStats() : null;
+    let inside = 0;
+    const timed = (fn: () => void) => {
+      const t0 = performance.now();
+      fn();
+      inside += performance.now() - t0;
+    };
+    const observe = collector && ((name: string, x: T.Tensor) => timed(() => collector.observe(name, x)));
     T.tidy(() => {
       const x = T.tensor(tokens, [s.batch, s.context], { dtype: 'i32', backend });
       const y = T.tensor(targets, [s.batch, s.context], { dtype: 'i32', backend });
-      const loss = lossOf(model, params, x, y, { train: true, onLinearInput: collector?.observe });
+      const loss = lossOf(model, params, x, y, { train: true, onLinearInput: observe ?? undefined });
       T.backward(loss);
       loss.item();
     });
-    collector?.readWith(params);
+    if (collector) {
+      timed(() => collector.readWith(params));
+      statsTimes.push(inside);
+    }
     optimizer.update(1e-3); // reads the gradient norm: the step's synchronization, as in the trainer
     return performance.now() - started;
   };
@@ -93,14 +107,16 @@ function stepTimes(s: (typeof shapes)[number]): [number, number] {
   }
   for (const p of params.values()) p.dispose();
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
-  return [median(times[0]), median(times[1])];
+  return [median(times[0]), median(times[1]), median(statsTimes.slice(1))]; // past the warm-up
 }
 
 const figures: Figure[] = [];
 for (const s of shapes) {
-  const [plain, sampled] = stepTimes(s);
+  const [plain, sampled, inside] = stepTimes(s);
   const bench = (what: string) => `outlier-stats ${backendName} ${s.name}: ${what}`;
   figures.push(figure(bench('a sampled step'), sampled, plain, 'ms/step', false));
+  if (backendName !== 'cuda')
+    figures.push(figure(bench('inside the statistics, per sampled step'), inside, null, 'ms'));
   for (const k of [10, 50])
     figures.push(
       figure(bench(`statsEvery ${k}, amortized`), plain + (sampled - plain) / k, plain, 'ms/step', false),

@@ -152,6 +152,11 @@ export interface Backend<S = unknown> {
   /** Σ over k of Σ xs[k][i]^2 (i < ns[k]), returned to the host with one synchronization, combined in a fixed
    *  order (deterministic). Optional: where absent, callers sum sumSquares per tensor. */
   sumSquaresMany?(xs: S[], ns: number[]): number;
+  /** Statistics of x viewed as (rows, cols), written to out (4 + cols): [max |x|, mean, second and fourth
+   *  central moments over all elements, then per column c the fraction of rows with |x[r, c]| >= threshold
+   *  (compared in f32)]. Moments accumulate in double; rows * cols == 0 gives zeros. A NaN in x is passed over by
+   *  max |x| and the hits, and makes the mean and moments NaN. No synchronization. */
+  columnStats(x: S, out: S, rows: number, cols: number, threshold: number): void;
 
   // ---- linear algebra --------------------------------------------------------------------------
   matmul(a: S, b: S, out: S, args: MatmulArgs): void;

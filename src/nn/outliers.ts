@@ -1,8 +1,8 @@
 // Activation and weight statistics of a language model (Ahmadian et al.; Dettmers et al.'s LLM.int8 criterion):
 // per linear layer, max |x| and kurtosis (Pearson's: 3 for a normal distribution) of its input, and the input
 // dimensions whose magnitude reaches the outlier threshold on many positions; per linear weight, max |w| and
-// kurtosis. Everything is reduced on the backend with tensor ops (so every backend computes it) and read to the
-// host once, as one small vector.
+// kurtosis. Each tensor is reduced on the backend by one op (columnStats: every backend has it, and it does not
+// synchronize), and everything is read to the host once, as one small vector.
 import type { Tensor } from '../tensor/index.ts';
 import * as T from '../tensor/index.ts';
 import { isLinearWeight, type Params } from './transformer.ts';
@@ -44,23 +44,21 @@ export interface ActivationStats {
   kurtosis: number;
 }
 
-/** max |x|, second and fourth central moments: the vector [maxAbs, m2, m4] (3) on the backend. */
-function moments(flat: Tensor, abs = T.abs(flat)): Tensor {
-  const maxAbs = T.max(abs);
-  const centered = T.sub(flat, T.mean(flat));
-  const sq = T.square(centered);
-  return T.concat(
-    [T.reshape(maxAbs, [1]), T.reshape(T.mean(sq), [1]), T.reshape(T.mean(T.square(sq)), [1])],
-    0,
-  );
-}
+/** columnStats' vector of x viewed as (rows, last axis): [maxAbs, mean, m2, m4, hit fraction per column]. */
+const statsOf = (x: Tensor, threshold: number) => T.noGrad(() => T.columnStats(x, threshold).keep());
+const head = 4;
 
 const kurtosisOf = (m2: number, m4: number) => (m2 > 0 ? m4 / (m2 * m2) : 0);
+/** max |x| and kurtosis from the head of the statistics vector that starts at `at`. */
+const headAt = (values: ArrayLike<number>, at: number) => ({
+  maxAbs: values[at],
+  kurtosis: kurtosisOf(values[at + 2], values[at + 3]),
+});
 const siteName = (weightName: string) => weightName.replace(/\.weight$/, '');
 
 /**
  * Collects the statistics of every linear layer's input during one forward pass: pass `observe` as the forward's
- * onLinearInput, then call `read()` once. Each site leaves a (3 + width) vector on the backend; nothing is read
+ * onLinearInput, then call `read()` once. Each site leaves a (4 + width) vector on the backend; nothing is read
  * before read().
  */
 export class LinearInputStats {
@@ -72,17 +70,9 @@ export class LinearInputStats {
   readonly observe = (weightName: string, x: Tensor): void => {
     if (this.seen.has(x)) return; // wq, wk, wv share their input
     this.seen.add(x);
-    const width = x.shape[x.rank - 1];
-    const row = T.noGrad(() =>
-      T.tidy(() => {
-        const flat = T.reshape(x, [-1, width]);
-        // Fraction of positions (rows) where each dimension reaches the threshold.
-        const abs = T.abs(flat);
-        const hits = T.mean(T.ge(abs, this.criterion.threshold), 0);
-        return T.concat([moments(flat, abs), hits], 0).keep();
-      }),
-    );
-    this.sites.push({ site: siteName(weightName), width, row });
+    // The rows are the positions: the hit fractions say on how many of them each dimension reaches the threshold.
+    const row = statsOf(x, this.criterion.threshold);
+    this.sites.push({ site: siteName(weightName), width: x.shape[x.rank - 1], row });
   };
 
   /** Reads every site's statistics back (one read) and frees them. */
@@ -93,19 +83,18 @@ export class LinearInputStats {
   /** read(), with the statistics of the linear weights of `params` in the same read. */
   readWith(params: Params): { activations: ActivationStats; weights: WeightStats[] } {
     const names = [...params.keys()].filter(isLinearWeight);
-    const weightRows = names.map((n) =>
-      T.noGrad(() => T.tidy(() => moments(T.reshape(params.get(n)!, [-1])).keep())),
-    );
+    // A weight's moments over all its elements; no threshold (its column hits are not used).
+    const weightRows = names.map((n) => statsOf(params.get(n)!, Number.POSITIVE_INFINITY));
     const rows = [...this.sites.map((s) => s.row), ...weightRows];
     const values = rows.length > 0 ? T.noGrad(() => T.tidy(() => T.concat(rows, 0).toArray())) : [];
+    let at = this.sites.reduce((sum, s) => sum + s.row.size, 0);
+    const weights = names.map((name, i) => {
+      const stats = { name: siteName(name), ...headAt(values, at) };
+      at += weightRows[i].size;
+      return stats;
+    });
     for (const row of rows) row.dispose();
     const activations = this.parse(values);
-    const at = values.length - 3 * names.length;
-    const weights = names.map((name, i) => ({
-      name: siteName(name),
-      maxAbs: values[at + 3 * i],
-      kurtosis: kurtosisOf(values[at + 3 * i + 1], values[at + 3 * i + 2]),
-    }));
     this.sites.length = 0;
     this.seen.clear();
     return { activations, weights };
@@ -118,11 +107,10 @@ export class LinearInputStats {
     const fractions: number[][] = [];
     let at = 0;
     for (const s of this.sites) {
-      const [maxAbs, m2, m4] = [values[at], values[at + 1], values[at + 2]];
-      const hits = Array.from({ length: s.width }, (_, d) => values[at + 3 + d]);
-      at += 3 + s.width;
+      const hits = Array.from({ length: s.width }, (_, d) => values[at + head + d]);
       const dims = hits.flatMap((h, d) => (h >= positionFraction ? [d] : []));
-      sites.push({ site: s.site, maxAbs, kurtosis: kurtosisOf(m2, m4), dims });
+      sites.push({ site: s.site, ...headAt(values, at), dims });
+      at += head + s.width;
       fractions.push(hits);
     }
     // The residual stream's features: the sites as wide as the first (d_model), counted across layers.

@@ -12,6 +12,13 @@ import { LinearInputStats } from '../../src/nn/outliers.ts';
 import { activationQuantizer } from '../../src/ptq/activation-quant.ts';
 import * as T from '../../src/tensor/index.ts';
 import { train } from '../../src/train/trainer.ts';
+import {
+  assertNaNHandled,
+  assertStatsClose,
+  columnStatsCases,
+  reference,
+  tensorOpStats,
+} from '../nn/column-stats-cases.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
 import { assertClose, cuda, skip } from './helpers.ts';
 
@@ -29,6 +36,49 @@ function onBackend<R>(name: string, fn: (x: T.Tensor) => R, scale = 1): R {
   const backend = T.getBackend(name);
   return T.tidy(() => fn(T.tensor(input(scale), [rows, width], { backend })));
 }
+
+test('columnStats on cuda matches the tensor-op formulation in float64, every kernel path', { skip }, () => {
+  // Cases: an outlier column among never-hit ones, width 37, one row, one column, 9000 columns (hit counts in global
+  // memory), 4096 x 96 far from zero (many blocks), values exactly at the threshold.
+  for (const c of columnStatsCases) {
+    const ours = T.tidy(() => [
+      ...T.columnStats(T.tensor(c.x, [c.rows, c.cols], { backend: cuda }), c.threshold).toArray(),
+    ]);
+    assertStatsClose(`cuda, ${c.name}`, ours, tensorOpStats(c.x, c.rows, c.cols, c.threshold));
+  }
+  const empty = T.tidy(() => T.columnStats(T.zeros([0, 5], { backend: cuda }), 1).toArray());
+  assert.deepEqual([...empty], new Array(9).fill(0));
+  assertNaNHandled('cuda', (x, rows, cols) =>
+    T.tidy(() => [...T.columnStats(T.tensor(x, [rows, cols], { backend: cuda }), 6).toArray()]),
+  );
+});
+
+test('columnStats on cuda at a training shape: matches, deterministic, leaves the matmul that follows alone', {
+  skip,
+}, () => {
+  // The width of the d384 model's widest site (w_down's input, 4 x 384), a quarter of its 64 x 256 positions (the
+  // float64 reference is slow), outliers on three columns.
+  const [rows, cols] = [64 * 64, 1536];
+  const x = Float32Array.from(
+    T.tidy(() => T.randn([rows * cols], { seed: 11, backend: reference }).toArray()),
+    (v) => 0.5 * v + 0.1,
+  );
+  for (let r = 0; r < rows; r += 10) for (const c of [5, 700, 1535]) x[r * cols + c] = r % 20 ? 8 : -8;
+  const w = T.tidy(() => T.randn([cols, 64], { seed: 12, backend: cuda }).keep());
+  const run = (withStats: boolean) =>
+    T.tidy(() => {
+      const t = T.tensor(x, [rows, cols], { backend: cuda });
+      const stats = withStats ? [...T.columnStats(t, 6).toArray()] : [];
+      return { stats, y: [...T.matmul(t, w).toArray()] };
+    });
+  const [a, b, plain] = [run(true), run(true), run(false)];
+  w.dispose();
+  assertStatsClose('cuda, 4096 x 1536', a.stats, tensorOpStats(x, rows, cols, 6));
+  assert.deepEqual(a.stats, b.stats, 'deterministic');
+  assert.equal(a.stats[4 + 700], Math.fround(410 / rows));
+  // The statistics keep x's bf16 copy for the matmul (f32_input): the product is the one without them.
+  assertClose('the matmul after columnStats', a.y, plain.y, 1e-5, 1e-5);
+});
 
 test('linear-input statistics on cuda match js', { skip }, () => {
   const stats = (name: string) =>

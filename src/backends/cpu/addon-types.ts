@@ -37,6 +37,8 @@ export interface CpuAddon {
 
   reduce(op: string, x: F32, out: F32, outer: number, mid: number, inner: number): void;
   sumSquares(x: F32, n: number): number;
+  /** native/cpu/stats.cc */
+  columnStats(x: F32, out: F32, rows: number, cols: number, threshold: number): void;
 
   matmul(
     a: F32,

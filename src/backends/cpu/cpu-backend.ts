@@ -150,6 +150,14 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
     reduce: (op, x, out, outer, mid, inner) =>
       native.reduce(op, x as Float32Array, out as Float32Array, outer, mid, inner),
     sumSquares: (x, n) => native.sumSquares(x as Float32Array, n),
+    columnStats(x, out, rows, cols, threshold) {
+      if (typeof native.columnStats !== 'function') {
+        throw new CpuBackendError(
+          `cpu kernel columnStats: the addon at ${loaded.path} predates it (native/cpu/stats.cc); rebuild it with \`npm run setup\``,
+        );
+      }
+      native.columnStats(f32(x, 'columnStats', 'x'), f32(out, 'columnStats', 'out'), rows, cols, threshold);
+    },
 
     matmul: (a, b, out, g) =>
       native.matmul(

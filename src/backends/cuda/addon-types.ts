@@ -54,6 +54,8 @@ export interface CudaAddon extends NativeGptqAddon {
   reduce(op: string, x: S, out: S, outer: number, mid: number, inner: number): void;
   sumSquares(x: S, n: number): number;
   sumSquaresMany(xs: S[], ns: number[]): number;
+  /** native/cuda/stats.cu */
+  columnStats(x: S, out: S, rows: number, cols: number, threshold: number): void;
 
   matmul(
     a: S,

@@ -185,6 +185,7 @@ export function createCudaBackend(): CudaBackend {
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
     sumSquares: (x, n) => native.sumSquares(x, n),
     sumSquaresMany: (xs, ns) => native.sumSquaresMany(xs, ns),
+    columnStats: (x, out, rows, cols, threshold) => native.columnStats(x, out, rows, cols, threshold),
 
     matmul: (a, b, out, g) =>
       native.matmul(

@@ -102,6 +102,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       for (let k = 0; k < xs.length; k++) s += sumSquares(xs[k], ns[k]);
       return s;
     },
+    columnStats,
 
     matmul: (a, b, out, args) => matmul(f(a), f(b), f(out), args),
 
@@ -202,6 +203,35 @@ function sumSquares(x: JsStorage, n: number): number {
   let s = 0;
   for (let i = 0; i < n; i++) s += x[i] * x[i];
   return s;
+}
+
+/** Backend.columnStats, plainly: the mean first, then the central moments about it, all in double. */
+function columnStats(x: JsStorage, out: JsStorage, rows: number, cols: number, threshold: number): void {
+  const n = rows * cols;
+  out.fill(0, 0, 4 + cols);
+  if (n === 0) return;
+  const limit = Math.fround(threshold);
+  let maxAbs = 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    if (Math.abs(x[i]) > maxAbs) maxAbs = Math.abs(x[i]); // NaN is passed over, as fmax does
+    sum += x[i];
+  }
+  const mean = sum / n;
+  let m2 = 0;
+  let m4 = 0;
+  for (let i = 0; i < n; i++) {
+    const d2 = (x[i] - mean) ** 2;
+    m2 += d2;
+    m4 += d2 * d2;
+  }
+  const hits = new Float64Array(cols);
+  for (let i = 0; i < n; i++) if (Math.abs(x[i]) >= limit) hits[i % cols]++;
+  for (let c = 0; c < cols; c++) out[4 + c] = hits[c] / rows;
+  out[0] = maxAbs;
+  out[1] = mean;
+  out[2] = m2 / n;
+  out[3] = m4 / n;
 }
 
 function adamw(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, n: number, args: AdamWArgs): void {

@@ -2,7 +2,7 @@
 import { record } from '../autograd.ts';
 import type { Tensor } from '../tensor.ts';
 import { broadcastTo } from './broadcast.ts';
-import { product, requireFloat } from './common.ts';
+import { output, product, requireFloat } from './common.ts';
 import { affine, div, eq, mul } from './elementwise.ts';
 import { keptShape, normalizeAxes, reduceKeep } from './reduce-axes.ts';
 
@@ -40,4 +40,18 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDims = fal
     const share = div(g.view(keptShape(x.shape, list)), count);
     return [mul(mask, share)];
   });
+}
+
+/**
+ * Statistics of x viewed as (rows, last axis), in one backend op (Backend.columnStats): the vector
+ * [max |x|, mean, second and fourth central moments, then per column the fraction of rows with |x| >= threshold]
+ * of 4 + cols elements. No gradient.
+ */
+export function columnStats(x: Tensor, threshold: number): Tensor {
+  requireFloat('columnStats', x);
+  const cols = x.rank === 0 ? 1 : x.shape[x.rank - 1];
+  const rows = cols === 0 ? 0 : x.size / cols;
+  const out = output([4 + cols], x.backend);
+  x.backend.columnStats(x.handle, out.handle, rows, cols, threshold);
+  return out;
 }
