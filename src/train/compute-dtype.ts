@@ -38,6 +38,10 @@ interface WithMatmulMode {
   setMatmulMode(mode: string): string;
 }
 
+/** The backend's matmul mode (cuda: the operand type of its matmuls and attention), or undefined without modes. */
+export const matmulModeOf = (backend: Backend): string | undefined =>
+  (backend as Partial<WithMatmulMode>).matmulMode?.();
+
 /**
  * Runs fn with the backend's matmul mode set for an explicit dtype (fp32 -> fp32, bf16 -> bf16, fp16 -> fp16)
  * where the backend has modes (cuda), restoring it after; without a dtype, or on a backend without modes, just

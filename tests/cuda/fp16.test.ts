@@ -350,6 +350,7 @@ test('fp16 training on cuda: an overflowing loss scale skips steps and halves, t
   assert.equal(cuda.matmulMode(), before, 'and restores the mode after');
   assert.equal(summary.status, 'done');
   assert.equal(summary.dtype, 'fp16');
+  assert.equal(summary.matmulMode, 'fp16', 'and records it');
   const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
     .split('\n')
     .filter(Boolean)

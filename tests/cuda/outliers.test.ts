@@ -92,6 +92,7 @@ test('training dtypes on cuda: bf16 trains with outlier statistics and restores 
   const summary = train(config, { outDir: dir(), backend: 'cuda', data });
   assert.equal(summary.status, 'done');
   assert.equal(summary.dtype, 'bf16');
+  assert.equal(summary.matmulMode, 'bf16');
   assert.ok(summary.outliers && summary.outliers.actMaxAbs > 0);
   assert.equal(cuda.matmulMode(), before);
 });
