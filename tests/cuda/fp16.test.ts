@@ -174,6 +174,23 @@ test('fp16 matmul mode: plain, shared-B batch, transposes, real batch strides, b
   }
 });
 
+test('setMatmulMode takes fp16 and returns the previous mode; an unknown mode is refused naming the allowed ones', {
+  skip,
+}, () => {
+  const previous = cuda.setMatmulMode('fp16');
+  try {
+    assert.equal(cuda.matmulMode(), 'fp16');
+    assert.equal(cuda.setMatmulMode('fp16'), 'fp16');
+    assert.throws(
+      () => cuda.setMatmulMode('fp8' as never),
+      /matmul mode 'fp8' is not one of bf16, tf32, fp32, fp16/,
+    );
+    assert.equal(cuda.matmulMode(), 'fp16', 'a refused mode changes nothing');
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
 test('fp16 and bf16 operand copies on one storage are kept apart when the mode changes', { skip }, () => {
   const [m, n, k] = [64, 48, 256];
   const args = {
