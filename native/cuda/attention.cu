@@ -7,11 +7,14 @@
 //           rows and accumulates gk, gv over query tiles; another owns query rows and accumulates gq over key
 //           tiles. No atomics, so the gradients are deterministic.
 // With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead: the flash kernels
-// of flash_attention.cu at head sizes 32, 64 and 128, and a cuBLASLt path (below) at other sizes.
+// of flash_attention.cu at head sizes 32, 64 and 128, and a cuBLASLt path (below) at other sizes. The fp16 mode
+// takes the same two paths with half operands in place of bf16 (scores and softmax stay fp32).
 // Head sizes up to 128; registers hold HS-wide rows (HS = hs rounded up to 16, 32, 64 or 128, zero padded).
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "block_reduce.cuh"
 #include "common.cuh"
@@ -226,13 +229,16 @@ void backward(const float* q, const float* k, const float* v, const float* lse, 
 }
 
 
-// The bf16/tf32 modes take the tensor-core flash kernels (flash_attention.cu) at the head sizes they cover.
+// The bf16/tf32/fp16 modes take the tensor-core flash kernels (flash_attention.cu) at the head sizes they cover;
+// the fp16 mode's operands are half.
 bool flash_path(const Dims& d) { return !bc::matmul_uses_fp32() && bc::flash_attention_supports(d.hs); }
-bc::AttentionDims flash_dims(const Dims& d) { return bc::AttentionDims{d.B, d.T, d.nh, d.hs, d.scale, d.causal}; }
+bc::AttentionDims flash_dims(const Dims& d) {
+  return bc::AttentionDims{d.B, d.T, d.nh, d.hs, d.scale, d.causal, bc::matmul_uses_fp16()};
+}
 
-// ---- cuBLASLt tensor-core path (bf16/tf32 matmul modes, head sizes without a flash kernel) -----------------
-// Scores materialized per (b, h) and multiplied on the tensor cores through cuBLASLt in bf16 with fp32
-// accumulation: S = Q Kᵀ (fp32), P = softmax(scale S) (bf16), O = P V; backward recomputes S, takes
+// ---- cuBLASLt tensor-core path (bf16/tf32/fp16 matmul modes, head sizes without a flash kernel) ------------
+// Scores materialized per (b, h) and multiplied on the tensor cores through cuBLASLt in bf16 (fp16 mode: half,
+// type E below) with fp32 accumulation: S = Q Kᵀ (fp32), P = softmax(scale S) (E), O = P V; backward recomputes S, takes
 // dP = dO Vᵀ, dS = P (dP − D) scale, and dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dO. The causal half is computed and
 // masked (the tensor cores are fast enough that the bytes of S, not its FLOPs, set the time).
 
@@ -248,8 +254,12 @@ __global__ void from_heads(const float* y, float* x, Dims d) {
   }
 }
 
+__device__ inline void round_to(float x, __nv_bfloat16* y) { *y = __float2bfloat16_rn(x); }
+__device__ inline void round_to(float x, __half* y) { *y = __float2half_rn(x); }
+
 // One block per score row r = (b h, t): P = exp(scale S - lse) (0 past t when causal), lse saved.
-__global__ void scores_softmax(const float* S, __nv_bfloat16* P, float* lse, Dims d) {
+template <class E>
+__global__ void scores_softmax(const float* S, E* P, float* lse, Dims d) {
   const long long r = blockIdx.x;
   const int t = r % d.T;
   const int last = d.causal ? t : d.T - 1;
@@ -261,30 +271,39 @@ __global__ void scores_softmax(const float* S, __nv_bfloat16* P, float* lse, Dim
   for (int c = threadIdx.x; c <= last; c += blockDim.x) sum += expf(s[c] * d.scale - m);
   sum = block_sum(sum);
   const float l = m + logf(sum);
-  for (int c = threadIdx.x; c < d.T; c += blockDim.x) P[r * d.T + c] = __float2bfloat16_rn(c <= last ? expf(s[c] * d.scale - l) : 0.0f);
+  for (int c = threadIdx.x; c < d.T; c += blockDim.x) round_to(c <= last ? expf(s[c] * d.scale - l) : 0.0f, P + r * d.T + c);
   if (threadIdx.x == 0) lse[r] = l;  // r = (b nh + h) T + t: the (B, nh, T) layout
 }
 
-// One block per score row: P from S and lse, dS = P (dP − D) scale; both bf16 for the next products.
-__global__ void scores_backward(const float* S, const float* dP, const float* lse, const float* delta, __nv_bfloat16* P,
-                                __nv_bfloat16* dS, Dims d) {
+// One block per score row: P from S and lse, dS = P (dP − D) scale; both E for the next products.
+template <class E>
+__global__ void scores_backward(const float* S, const float* dP, const float* lse, const float* delta, E* P, E* dS, Dims d) {
   const long long r = blockIdx.x;
   const int t = r % d.T;
   const int last = d.causal ? t : d.T - 1;
   const float l = lse[r], D = delta[r];
   for (int c = threadIdx.x; c < d.T; c += blockDim.x) {
     const float p = c <= last ? expf(S[r * d.T + c] * d.scale - l) : 0.0f;
-    P[r * d.T + c] = __float2bfloat16_rn(p);
-    dS[r * d.T + c] = __float2bfloat16_rn(p * (dP[r * d.T + c] - D) * d.scale);
+    round_to(p, P + r * d.T + c);
+    round_to(p * (dP[r * d.T + c] - D) * d.scale, dS + r * d.T + c);
   }
 }
 
 bool tensor_core_path(const Dims& d) {
-  const double score_bytes = static_cast<double>(d.B) * d.nh * d.T * d.T * 12;  // S + dP (fp32) + P + dS (bf16)
-  // cuBLASLt wants 16-byte aligned bf16 rows (hs a multiple of 8); S must fit in a sane scratch budget.
+  const double score_bytes = static_cast<double>(d.B) * d.nh * d.T * d.T * 12;  // S + dP (fp32) + P + dS (16-bit)
+  // cuBLASLt wants 16-byte aligned 16-bit rows (hs a multiple of 8); S must fit in a sane scratch budget.
   return !bc::matmul_uses_fp32() && d.hs % 8 == 0 && score_bytes <= 12.0 * (1 << 30);
 }
 
+// The products of the cuBLASLt path in the mode's 16-bit type E.
+template <class E>
+void gemm16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+            long long a_stride, long long b_stride) {
+  if constexpr (std::is_same_v<E, __half>) bc::gemm_f16(a, b, c, batch, m, n, k, trans_a, trans_b, a_stride, b_stride, 1.0f, 0.0f);
+  else bc::gemm_bf16(a, b, c, batch, m, n, k, trans_a, trans_b, a_stride, b_stride, 1.0f, 0.0f);
+}
+
+template <class E>
 void forward_tc(const float* q, const float* k, const float* v, float* out, float* lse, const Dims& d) {
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, bh = static_cast<long long>(d.B) * d.nh;
   const long long hd = static_cast<long long>(d.T) * d.hs, tt = static_cast<long long>(d.T) * d.T;
@@ -293,14 +312,15 @@ void forward_tc(const float* q, const float* k, const float* v, float* out, floa
   bc::attention_to_heads(q, q16.ptr, flash_dims(d));
   bc::attention_to_heads(k, k16.ptr, flash_dims(d));
   bc::attention_to_heads(v, v16.ptr, flash_dims(d));
-  bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);
-  scores_softmax<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), P.as<__nv_bfloat16>(), lse, d);
+  gemm16<E>(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd);
+  scores_softmax<E><<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), P.as<E>(), lse, d);
   bc::check_launch("attention scores_softmax");
-  bc::gemm_bf16(P.ptr, v16.ptr, O.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd, 1.0f, 0.0f);
+  gemm16<E>(P.ptr, v16.ptr, O.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd);
   from_heads<<<g, 256>>>(O.as<float>(), out, d);
   bc::check_launch("attention from_heads");
 }
 
+template <class E>
 void backward_tc(const float* q, const float* k, const float* v, const float* lse, const float* delta, const float* g_out, float* gq,
                  float* gk, float* gv, const Dims& d) {
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, bh = static_cast<long long>(d.B) * d.nh;
@@ -311,16 +331,15 @@ void backward_tc(const float* q, const float* k, const float* v, const float* ls
   bc::attention_to_heads(k, k16.ptr, flash_dims(d));
   bc::attention_to_heads(v, v16.ptr, flash_dims(d));
   bc::attention_to_heads(g_out, go16.ptr, flash_dims(d));
-  bc::gemm_bf16(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);      // S = Q Kᵀ
-  bc::gemm_bf16(go16.ptr, v16.ptr, dP.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd, 1.0f, 0.0f);    // dP = dO Vᵀ
-  scores_backward<<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), dP.as<float>(), lse, delta, P.as<__nv_bfloat16>(),
-                                                             dS.as<__nv_bfloat16>(), d);
+  gemm16<E>(q16.ptr, k16.ptr, S.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd);    // S = Q Kᵀ
+  gemm16<E>(go16.ptr, v16.ptr, dP.as<float>(), bh, d.T, d.T, d.hs, false, true, hd, hd);  // dP = dO Vᵀ
+  scores_backward<E><<<static_cast<unsigned>(bh * d.T), 256>>>(S.as<float>(), dP.as<float>(), lse, delta, P.as<E>(), dS.as<E>(), d);
   bc::check_launch("attentionGrad scores_backward");
-  bc::gemm_bf16(P.ptr, go16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd, 1.0f, 0.0f);  // dV = Pᵀ dO
+  gemm16<E>(P.ptr, go16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd);  // dV = Pᵀ dO
   from_heads<<<g, 256>>>(G.as<float>(), gv, d);
-  bc::gemm_bf16(dS.ptr, k16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd, 1.0f, 0.0f);  // dQ = dS K
+  gemm16<E>(dS.ptr, k16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, false, false, tt, hd);  // dQ = dS K
   from_heads<<<g, 256>>>(G.as<float>(), gq, d);
-  bc::gemm_bf16(dS.ptr, q16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd, 1.0f, 0.0f);  // dK = dSᵀ Q
+  gemm16<E>(dS.ptr, q16.ptr, G.as<float>(), bh, d.T, d.hs, d.T, true, false, tt, hd);  // dK = dSᵀ Q
   from_heads<<<g, 256>>>(G.as<float>(), gk, d);
   bc::check_launch("attentionGrad from_heads");
 }
@@ -362,7 +381,8 @@ BC_KERNEL(attention) {
   float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
   if (n == 0) return nullptr;
   if (flash_path(d)) bc::flash_attention_forward(q, k, v, out, lse, flash_dims(d));
-  else if (tensor_core_path(d)) forward_tc(q, k, v, out, lse, d);
+  else if (tensor_core_path(d) && bc::matmul_uses_fp16()) forward_tc<__half>(q, k, v, out, lse, d);
+  else if (tensor_core_path(d)) forward_tc<__nv_bfloat16>(q, k, v, out, lse, d);
   else DISPATCH_HS(d.hs, forward, q, k, v, out, lse, d);
   return nullptr;
 }
@@ -387,7 +407,8 @@ BC_KERNEL(attentionGrad) {
   }
   bc::Scratch delta(stats * sizeof(float));
   bc::attention_row_dots(out, g_out, delta.as<float>(), flash_dims(d));
-  if (tensor_core_path(d)) backward_tc(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  if (tensor_core_path(d) && bc::matmul_uses_fp16()) backward_tc<__half>(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  else if (tensor_core_path(d)) backward_tc<__nv_bfloat16>(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
   else DISPATCH_HS(d.hs, backward, q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
   return nullptr;
 }

@@ -35,14 +35,16 @@ struct Storage {
   // alloc() promises zeros; the memset is deferred until something reads the storage, and skipped when a
   // kernel's first touch overwrites every element (most outputs): a training step allocates gigabytes.
   bool zero_pending = false;
-  // bf16 mode: matmul's bf16 copy of the first shadow_len elements, kept while the storage is only ever a matmul
-  // input (a linear's input feeds q, k and v and is used again in backward). Every accessor except
-  // Args::f32_input drops it, so any write (or any other use) invalidates it.
+  // bf16 and fp16 modes: matmul's 16-bit copy of the first shadow_len elements, kept while the storage is only
+  // ever a matmul input (a linear's input feeds q, k and v and is used again in backward). Every accessor except
+  // Args::f32_input drops it, so any write (or any other use) invalidates it. shadow_fp16: the copy is half, not
+  // bf16 (a mode switch recasts rather than reading the other type's bits).
   void* shadow = nullptr;
   long long shadow_len = 0;
+  bool shadow_fp16 = false;
 };
 void settle(Storage& s);       // performs a deferred zero-fill
-void drop_shadow(Storage& s);  // returns the bf16 copy to the cache
+void drop_shadow(Storage& s);  // returns the 16-bit copy to the cache
 
 // ---- errors ---------------------------------------------------------------------------------------------
 struct CudaError : std::runtime_error {
@@ -107,11 +109,16 @@ struct Shape8 {
 };
 
 // ---- products (matmul.cu) ---------------------------------------------------------------------------
-// Row-major batched C = alpha op(A) op(B) + beta C with A and B already in bf16, fp32 accumulation and output.
+// Row-major batched C = alpha op(A) op(B) + beta C with A and B already in bf16 (gemm_f16: half), fp32
+// accumulation and output.
 void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
                long long a_stride, long long b_stride, float alpha, float beta);
+void gemm_f16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+              long long a_stride, long long b_stride, float alpha, float beta);
 // Whether the matmul mode is full fp32 (then attention uses its exact fp32 kernels, not the tensor cores).
 bool matmul_uses_fp32();
+// Whether the matmul mode is fp16 (then attention's tensor-core operands are half, not bf16).
+bool matmul_uses_fp16();
 
 // ---- N-API arguments ------------------------------------------------------------------------------------
 struct Args {

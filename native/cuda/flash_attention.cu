@@ -1,9 +1,11 @@
-// Flash attention on the tensor cores (FlashAttention-2's schedule, mma.sync m16n8k16 bf16 -> fp32), for the
-// bf16/tf32 matmul modes. The score matrix is never written to memory: each block keeps a 64-row tile of
-// queries (or keys) in registers and streams the other operand through shared memory.
+// Flash attention on the tensor cores (FlashAttention-2's schedule, mma.sync m16n8k16 bf16 or f16 -> fp32), for
+// the bf16/tf32 matmul modes (bf16 operands) and the fp16 mode (half operands). The score matrix is never
+// written to memory: each block keeps a 64-row tile of queries (or keys) in registers and streams the other
+// operand through shared memory.
 //
-// q, k, v, out and the gradients are fp32 (B, T, nh, hs) like the rest of the engine; tiles are rounded to
-// bf16 as they are staged in shared memory, products accumulate in fp32, and the softmax runs in fp32.
+// q, k, v, out and the gradients are fp32 (B, T, nh, hs) like the rest of the engine; they are rounded to bf16
+// (or half: past 65504 they become inf) in head-major copies that the kernels stage in shared memory,
+// products accumulate in fp32, and the softmax runs in fp32.
 // lse (B, nh, T) is natural-log, in units of scale * q·k, as the other attention kernels write it.
 //
 // forward   block = 64 queries (4 warps x 16 rows); online softmax over 64-key tiles.
@@ -19,10 +21,12 @@
 // registers. B operands are read as 32-bit pairs along k, hence some tiles are staged transposed. Rows are
 // padded by 8 bf16 so that the 8 x 4 fragment reads of a warp hit 32 different banks.
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "common.cuh"
@@ -31,6 +35,7 @@
 namespace {
 
 using bf16 = __nv_bfloat16;
+using half = __half;
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kOwn = kWarps * 16;  // rows a block owns: 16 per warp
@@ -44,27 +49,45 @@ struct Head {
   __device__ long long stat(int b, int h, int t) const { return (static_cast<long long>(b) * nh + h) * T + t; }
 };
 
+// T is the element type of the staged tiles and of the products' operands: bf16, or half in the fp16 matmul mode
+// (same fragment layouts and instruction shape; only the mma's type and the rounding differ).
+template <class T>
 __device__ inline void mma(float (&acc)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  if constexpr (std::is_same_v<T, half>)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// Two floats rounded to T (nearest even), as one 32-bit register. In half, magnitudes past 65504 become inf.
+template <class T>
 __device__ inline uint32_t pack(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
+  if constexpr (std::is_same_v<T, half>) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
 }
 
-__device__ inline uint32_t pair(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+template <class T>
+__device__ inline uint32_t pair(const T* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // ---- staging ----------------------------------------------------------------------------------------------
-// The kernels read bf16 copies in head-major layout (B, nh, T, hs), made once per call, so that a tile is
-// ROWS x hs contiguous bf16 and moves to shared memory with 16-byte cp.async copies while the previous tile is
+// The kernels read T copies in head-major layout (B, nh, T, hs), made once per call, so that a tile is
+// ROWS x hs contiguous T and moves to shared memory with 16-byte cp.async copies while the previous tile is
 // being multiplied (two buffers per streamed operand).
 
-// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16; 4 elements a thread (hs is a multiple of 4).
-__global__ void to_heads(const float* x, bf16* y, Head d) {
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) T; 4 elements a thread (hs is a multiple of 4).
+template <class T>
+__global__ void to_heads(const float* x, T* y, Head d) {
   const long long n4 = static_cast<long long>(d.B) * d.T * d.nh * d.hs / 4;
   for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n4; e += (long long)gridDim.x * blockDim.x) {
     const long long flat = e * 4;
@@ -73,7 +96,7 @@ __global__ void to_heads(const float* x, bf16* y, Head d) {
     const int h = row % d.nh, t = (row / d.nh) % d.T;
     const long long b = row / (static_cast<long long>(d.nh) * d.T);
     const float4 f = *reinterpret_cast<const float4*>(x + flat);
-    *reinterpret_cast<uint2*>(y + (((b * d.nh + h) * d.T) + t) * d.hs + i) = uint2{pack(f.x, f.y), pack(f.z, f.w)};
+    *reinterpret_cast<uint2*>(y + (((b * d.nh + h) * d.T) + t) * d.hs + i) = uint2{pack<T>(f.x, f.y), pack<T>(f.z, f.w)};
   }
 }
 
@@ -99,12 +122,12 @@ __device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\
 template <int N>
 __device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// Queues rows [r0, r0 + ROWS) of one head (x: T x HS bf16) into tile [ROWS][HS + 8]; rows past T become zeros.
-template <int HS, int ROWS>
-__device__ inline void stage(const bf16* x, int T, int r0, bf16* tile) {
+// Queues rows [r0, r0 + ROWS) of one head (x: T x HS elements) into tile [ROWS][HS + 8]; rows past T become zeros.
+template <int HS, int ROWS, class E>
+__device__ inline void stage(const E* x, int T, int r0, E* tile) {
   for (int e = threadIdx.x; e < ROWS * (HS / 8); e += kThreads) {
     const int r = e / (HS / 8), i = (e % (HS / 8)) * 8;
-    bf16* dst = tile + r * (HS + 8) + i;
+    E* dst = tile + r * (HS + 8) + i;
     if (r0 + r < T) cp_async16(dst, x + static_cast<long long>(r0 + r) * HS + i);
     else *reinterpret_cast<uint4*>(dst) = uint4{0, 0, 0, 0};
   }
@@ -113,8 +136,8 @@ __device__ inline void stage(const bf16* x, int T, int r0, bf16* tile) {
 // ---- warp-level products ----------------------------------------------------------------------------------
 
 // A fragments of this warp's 16 rows of a row-major [..][HS + 8] tile.
-template <int HS>
-__device__ inline void a_fragments(const bf16* tile, uint32_t (&a)[HS / 16][4]) {
+template <int HS, class T>
+__device__ inline void a_fragments(const T* tile, uint32_t (&a)[HS / 16][4]) {
   const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2, r = (threadIdx.x / 32) * 16 + g;
 #pragma unroll
   for (int kc = 0; kc < HS / 16; kc++) {
@@ -126,36 +149,36 @@ __device__ inline void a_fragments(const bf16* tile, uint32_t (&a)[HS / 16][4]) 
 }
 
 // acc[n] (16 x N) = A (16 x HS, fragments) · tileᵀ, tile row-major [N][HS + 8]: the "rows · other rowsᵀ" product.
-template <int HS, int N>
-__device__ inline void rows_times_rows_t(const uint32_t (&a)[HS / 16][4], const bf16* tile, float (&acc)[N / 8][4]) {
+template <int HS, int N, class T>
+__device__ inline void rows_times_rows_t(const uint32_t (&a)[HS / 16][4], const T* tile, float (&acc)[N / 8][4]) {
   const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2;
 #pragma unroll
   for (int nt = 0; nt < N / 8; nt++) {
     acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0;
 #pragma unroll
     for (int kc = 0; kc < HS / 16; kc++) {
-      const bf16* p = tile + (nt * 8 + g) * (HS + 8) + kc * 16 + c;
-      mma(acc[nt], a[kc], pair(p), pair(p + 8));
+      const T* p = tile + (nt * 8 + g) * (HS + 8) + kc * 16 + c;
+      mma<T>(acc[nt], a[kc], pair(p), pair(p + 8));
     }
   }
 }
 
 // acc (16 x HS) += P (16 x K, as C fragments) · X, X row-major [K][HS + 8]: its B fragments (pairs along K)
 // come from ldmatrix.trans, two 8 x 8 transposed blocks per n-tile.
-template <int HS, int K>
-__device__ inline void scores_times(const float (&p)[K / 8][4], const bf16* x, float (&acc)[HS / 8][4]) {
+template <int HS, int K, class T>
+__device__ inline void scores_times(const float (&p)[K / 8][4], const T* x, float (&acc)[HS / 8][4]) {
   const int lane = threadIdx.x % 32;
 #pragma unroll
   for (int kc = 0; kc < K / 16; kc++) {
-    const uint32_t a[4] = {pack(p[2 * kc][0], p[2 * kc][1]), pack(p[2 * kc][2], p[2 * kc][3]), pack(p[2 * kc + 1][0], p[2 * kc + 1][1]),
-                           pack(p[2 * kc + 1][2], p[2 * kc + 1][3])};
-    const bf16* rows = x + (kc * 16 + lane % 16) * (HS + 8);  // lanes 0-15 address rows kc*16 .. kc*16+15
+    const uint32_t a[4] = {pack<T>(p[2 * kc][0], p[2 * kc][1]), pack<T>(p[2 * kc][2], p[2 * kc][3]),
+                           pack<T>(p[2 * kc + 1][0], p[2 * kc + 1][1]), pack<T>(p[2 * kc + 1][2], p[2 * kc + 1][3])};
+    const T* rows = x + (kc * 16 + lane % 16) * (HS + 8);  // lanes 0-15 address rows kc*16 .. kc*16+15
 #pragma unroll
     for (int nt = 0; nt < HS / 8; nt++) {
       uint32_t b0, b1;
       const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(rows + nt * 8));
       asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(b0), "=r"(b1) : "r"(addr));
-      mma(acc[nt], a, b0, b1);
+      mma<T>(acc[nt], a, b0, b1);
     }
   }
 }
@@ -174,11 +197,11 @@ __device__ inline void store_rows(const float (&acc)[HS / 8][4], float* x, const
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------------
-// q, k, v, g_out below are the bf16 head-major copies; out, lse, delta and the gradients are fp32.
+// q, k, v, g_out below are the T (bf16 or half) head-major copies; out, lse, delta and the gradients are fp32.
 
 template <int HS>
 constexpr size_t tile_bytes(int rows) {
-  return static_cast<size_t>(rows) * (HS + 8) * sizeof(bf16);
+  return static_cast<size_t>(rows) * (HS + 8) * 2;  // bf16 and half alike
 }
 
 template <int HS>
@@ -186,13 +209,13 @@ constexpr size_t forward_shared() {
   return 5 * tile_bytes<HS>(kOwn);  // Q, and K and V twice
 }
 
-template <int HS>
-__global__ void __launch_bounds__(kThreads) flash_forward(const bf16* q, const bf16* k, const bf16* v, float* out, float* lse, Head d) {
+template <int HS, class T>
+__global__ void __launch_bounds__(kThreads) flash_forward(const T* q, const T* k, const T* v, float* out, float* lse, Head d) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   constexpr int kTile = kOwn * (HS + 8);
-  bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8]
-  bf16* ks = qs + kTile;                           // 2 x [64][HS + 8]
-  bf16* vs = ks + 2 * kTile;                       // 2 x [64][HS + 8]
+  T* qs = reinterpret_cast<T*>(smem_raw);  // [64][HS + 8]
+  T* ks = qs + kTile;                        // 2 x [64][HS + 8]
+  T* vs = ks + 2 * kTile;                    // 2 x [64][HS + 8]
   const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
   const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
   const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
@@ -283,15 +306,15 @@ constexpr size_t backward_kv_shared() {
 
 // Owns 64 keys: dV = Σ_t Pᵀ dO, dK = scale Σ_t dSᵀ Q over query tiles, working with Sᵀ = K Qᵀ so that
 // every product has this warp's keys as its rows.
-template <int HS>
-__global__ void __launch_bounds__(kThreads) flash_backward_kv(const bf16* q, const bf16* k, const bf16* v, const float* lse,
-                                                              const float* delta, const bf16* g_out, float* gk, float* gv, Head d) {
+template <int HS, class T>
+__global__ void __launch_bounds__(kThreads) flash_backward_kv(const T* q, const T* k, const T* v, const float* lse,
+                                                              const float* delta, const T* g_out, float* gk, float* gv, Head d) {
   constexpr int Q = Stream<HS>::rows, kTile = Q * (HS + 8);
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  bf16* ks = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8] owned keys
-  bf16* vs = ks + kOwn * (HS + 8);                 // [64][HS + 8] owned values
-  bf16* qs = vs + kOwn * (HS + 8);                 // 2 x [Q][HS + 8]
-  bf16* gos = qs + 2 * kTile;                      // 2 x [Q][HS + 8]
+  T* ks = reinterpret_cast<T*>(smem_raw);  // [64][HS + 8] owned keys
+  T* vs = ks + kOwn * (HS + 8);              // [64][HS + 8] owned values
+  T* qs = vs + kOwn * (HS + 8);              // 2 x [Q][HS + 8]
+  T* gos = qs + 2 * kTile;                   // 2 x [Q][HS + 8]
   float* lses = reinterpret_cast<float*>(gos + 2 * kTile);  // 2 x [Q], log2 units
   float* deltas = lses + 2 * Q;                              // 2 x [Q]
   const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, s0 = blockIdx.x * kOwn;
@@ -355,15 +378,15 @@ constexpr size_t backward_q_shared() {
 }
 
 // Owns 64 queries: dQ = scale Σ_s dS K over key tiles.
-template <int HS>
-__global__ void __launch_bounds__(kThreads) flash_backward_q(const bf16* q, const bf16* k, const bf16* v, const float* lse,
-                                                             const float* delta, const bf16* g_out, float* gq, Head d) {
+template <int HS, class T>
+__global__ void __launch_bounds__(kThreads) flash_backward_q(const T* q, const T* k, const T* v, const float* lse,
+                                                             const float* delta, const T* g_out, float* gq, Head d) {
   constexpr int K = Stream<HS>::rows, kTile = K * (HS + 8);
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][HS + 8] owned queries
-  bf16* gos = qs + kOwn * (HS + 8);                // [64][HS + 8] their output gradients
-  bf16* ks = gos + kOwn * (HS + 8);                // 2 x [K][HS + 8]
-  bf16* vs = ks + 2 * kTile;                       // 2 x [K][HS + 8]
+  T* qs = reinterpret_cast<T*>(smem_raw);  // [64][HS + 8] owned queries
+  T* gos = qs + kOwn * (HS + 8);             // [64][HS + 8] their output gradients
+  T* ks = gos + kOwn * (HS + 8);             // 2 x [K][HS + 8]
+  T* vs = ks + 2 * kTile;                    // 2 x [K][HS + 8]
   const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
   const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
   const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
@@ -424,9 +447,10 @@ void launch_setup(Kernel kernel, size_t shared) {
 
 Head head(const bc::AttentionDims& a) { return Head{a.B, a.T, a.nh, a.hs, a.scale, a.causal}; }
 
-void launch_to_heads(const float* x, bf16* y, const Head& d) {
+template <class T>
+void launch_to_heads(const float* x, T* y, const Head& d) {
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
-  to_heads<<<bc::blocks_for(n / 4, 256), 256>>>(x, y, d);
+  to_heads<T><<<bc::blocks_for(n / 4, 256), 256>>>(x, y, d);
   bc::check_launch("attention to_heads");
 }
 
@@ -436,42 +460,43 @@ void launch_row_dots(const float* out, const float* g_out, float* delta, const H
   bc::check_launch("attention row_dots");
 }
 
-// bf16 head-major copies of fp32 (B, T, nh, hs) tensors, returned to the cache when they go out of scope.
+// T head-major copies of fp32 (B, T, nh, hs) tensors, returned to the cache when they go out of scope.
+template <class T>
 struct HeadCopies {
   std::vector<std::unique_ptr<bc::Scratch>> copies;
-  const bf16* add(const float* x, const Head& d) {
+  const T* add(const float* x, const Head& d) {
     const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
-    copies.push_back(std::make_unique<bc::Scratch>(n * sizeof(bf16)));
-    bf16* y = copies.back()->as<bf16>();
+    copies.push_back(std::make_unique<bc::Scratch>(n * sizeof(T)));
+    T* y = copies.back()->as<T>();
     launch_to_heads(x, y, d);
     return y;
   }
 };
 
-template <int HS>
+template <int HS, class T>
 void forward(const float* q, const float* k, const float* v, float* out, float* lse, const Head& d) {
-  HeadCopies h;
-  const bf16 *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d);
+  HeadCopies<T> h;
+  const T *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d);
   const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
-  launch_setup(flash_forward<HS>, forward_shared<HS>());
-  flash_forward<HS><<<grid, kThreads, forward_shared<HS>()>>>(q16, k16, v16, out, lse, d);
+  launch_setup(flash_forward<HS, T>, forward_shared<HS>());
+  flash_forward<HS, T><<<grid, kThreads, forward_shared<HS>()>>>(q16, k16, v16, out, lse, d);
   bc::check_launch("flash_forward");
 }
 
-template <int HS>
+template <int HS, class T>
 void backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out, float* gq,
               float* gk, float* gv, const Head& d) {
-  HeadCopies h;
-  const bf16 *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d), *go16 = h.add(g_out, d);
+  HeadCopies<T> h;
+  const T *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d), *go16 = h.add(g_out, d);
   const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
   bc::Scratch delta(rows * sizeof(float));
   launch_row_dots(out, g_out, delta.as<float>(), d);
   const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
-  launch_setup(flash_backward_kv<HS>, backward_kv_shared<HS>());
-  flash_backward_kv<HS><<<grid, kThreads, backward_kv_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gk, gv, d);
+  launch_setup(flash_backward_kv<HS, T>, backward_kv_shared<HS>());
+  flash_backward_kv<HS, T><<<grid, kThreads, backward_kv_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gk, gv, d);
   bc::check_launch("flash_backward_kv");
-  launch_setup(flash_backward_q<HS>, backward_q_shared<HS>());
-  flash_backward_q<HS><<<grid, kThreads, backward_q_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gq, d);
+  launch_setup(flash_backward_q<HS, T>, backward_q_shared<HS>());
+  flash_backward_q<HS, T><<<grid, kThreads, backward_q_shared<HS>()>>>(q16, k16, v16, lse, delta.as<float>(), go16, gq, d);
   bc::check_launch("flash_backward_q");
 }
 
@@ -481,7 +506,10 @@ namespace bc {
 
 bool flash_attention_supports(int hs) { return hs == 32 || hs == 64 || hs == 128; }
 
-void attention_to_heads(const float* x, void* y, const AttentionDims& a) { launch_to_heads(x, static_cast<bf16*>(y), head(a)); }
+void attention_to_heads(const float* x, void* y, const AttentionDims& a) {
+  if (a.fp16) launch_to_heads(x, static_cast<half*>(y), head(a));
+  else launch_to_heads(x, static_cast<bf16*>(y), head(a));
+}
 
 void attention_row_dots(const float* out, const float* g_out, float* delta, const AttentionDims& a) {
   launch_row_dots(out, g_out, delta, head(a));
@@ -489,17 +517,29 @@ void attention_row_dots(const float* out, const float* g_out, float* delta, cons
 
 void flash_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionDims& a) {
   const Head d = head(a);
-  if (a.hs == 32) forward<32>(q, k, v, out, lse, d);
-  else if (a.hs == 64) forward<64>(q, k, v, out, lse, d);
-  else forward<128>(q, k, v, out, lse, d);
+  if (a.fp16) {
+    if (a.hs == 32) forward<32, half>(q, k, v, out, lse, d);
+    else if (a.hs == 64) forward<64, half>(q, k, v, out, lse, d);
+    else forward<128, half>(q, k, v, out, lse, d);
+  } else {
+    if (a.hs == 32) forward<32, bf16>(q, k, v, out, lse, d);
+    else if (a.hs == 64) forward<64, bf16>(q, k, v, out, lse, d);
+    else forward<128, bf16>(q, k, v, out, lse, d);
+  }
 }
 
 void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
                               float* gq, float* gk, float* gv, const AttentionDims& a) {
   const Head d = head(a);
-  if (a.hs == 32) backward<32>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-  else if (a.hs == 64) backward<64>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-  else backward<128>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+  if (a.fp16) {
+    if (a.hs == 32) backward<32, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    else if (a.hs == 64) backward<64, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    else backward<128, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+  } else {
+    if (a.hs == 32) backward<32, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    else if (a.hs == 64) backward<64, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    else backward<128, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+  }
 }
 
 }  // namespace bc

@@ -1,5 +1,5 @@
-// Tensor-core flash attention (flash_attention.cu), called by attention.cu in the bf16/tf32 matmul modes, and the
-// layout helpers every attention path shares.
+// Tensor-core flash attention (flash_attention.cu), called by attention.cu in the bf16/tf32/fp16 matmul modes, and
+// the layout helpers every attention path shares.
 #pragma once
 
 namespace bc {
@@ -8,6 +8,7 @@ struct AttentionDims {
   int B, T, nh, hs;
   float scale;
   bool causal;
+  bool fp16 = false;  // operands rounded to half (the fp16 matmul mode), else to bf16
 };
 
 // Head sizes with a flash kernel; others take attention.cu's cuBLASLt path.
@@ -18,7 +19,7 @@ void flash_attention_forward(const float* q, const float* k, const float* v, flo
 void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
                               float* gq, float* gk, float* gv, const AttentionDims& d);
 
-// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16 (hs a multiple of 4).
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) bf16, or half when d.fp16 (hs a multiple of 4).
 void attention_to_heads(const float* x, void* y, const AttentionDims& d);
 // delta (B, nh, T) = rowsum(gOut * out), the softmax backward's row term.
 void attention_row_dots(const float* out, const float* g_out, float* delta, const AttentionDims& d);

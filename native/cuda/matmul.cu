@@ -4,10 +4,13 @@
 // Modes (BITSCALE_CUDA_MATMUL, or setMatmulMode): 'bf16' casts both operands to bfloat16 copies (the f32
 // storages, master weights included, are untouched; a copy is kept on its storage while nothing else touches it,
 // so a weight or an activation is cast once per step, not once per product) and accumulates in fp32 on the tensor cores; 'tf32' feeds
-// the f32 operands to the tensor cores in TF32; 'fp32' is full single precision. Plans (descriptors + the
-// heuristic's algorithm) are cached per shape.
+// the f32 operands to the tensor cores in TF32; 'fp32' is full single precision; 'fp16' is 'bf16' with IEEE half
+// copies (CUDA_R_16F: 11-bit significand, but magnitudes past 65504 round to inf, which is what fp16 training's
+// loss scaler watches for), fp32 accumulation and output. Plans (descriptors + the heuristic's algorithm) are
+// cached per shape.
 #include <cublasLt.h>
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -19,13 +22,13 @@
 
 namespace {
 
-enum Mode { kBf16 = 0, kTf32 = 1, kFp32 = 2 };
-const char* kModeNames[] = {"bf16", "tf32", "fp32"};
+enum Mode { kBf16 = 0, kTf32 = 1, kFp32 = 2, kFp16 = 3 };
+const char* kModeNames[] = {"bf16", "tf32", "fp32", "fp16"};
 
 Mode parse_mode(const std::string& s) {
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     if (s == kModeNames[i]) return static_cast<Mode>(i);
-  throw std::runtime_error("matmul mode '" + s + "' is not one of bf16, tf32, fp32 (BITSCALE_CUDA_MATMUL)");
+  throw std::runtime_error("matmul mode '" + s + "' is not one of bf16, tf32, fp32, fp16 (BITSCALE_CUDA_MATMUL)");
 }
 
 Mode& mode() {
@@ -118,7 +121,7 @@ Plan& plan_for(const Problem& p) {
   if (it != cache.end()) return *it->second;
   auto plan = std::make_unique<Plan>();
   const cublasComputeType_t compute = p.mode == kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-  const cudaDataType_t in = p.mode == kBf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cudaDataType_t in = p.mode == kBf16 ? CUDA_R_16BF : p.mode == kFp16 ? CUDA_R_16F : CUDA_R_32F;
   check_blas(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
   // cuBLAS's first operand is our B (m' = n), its second our A (n' = m).
   const cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -149,8 +152,14 @@ __global__ void to_bf16(const float* x, __nv_bfloat16* out, long long n) {
     out[i] = __float2bfloat16_rn(x[i]);
 }
 
-// A product's operand as it reaches cuBLASLt: f32 data, or in bf16 mode the storage's bf16 copy, made on first
-// use and kept on the storage (Storage::shadow) for the next product that reads it unchanged.
+// Round to nearest even; |x| past 65504 (after rounding) becomes +-inf, NaN stays NaN.
+__global__ void to_f16(const float* x, __half* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = __float2half_rn(x[i]);
+}
+
+// A product's operand as it reaches cuBLASLt: f32 data, or in bf16 (fp16) mode the storage's bf16 (half) copy,
+// made on first use and kept on the storage (Storage::shadow) for the next product that reads it unchanged.
 struct Operand {
   const char* base;
   int elem_bytes;
@@ -158,12 +167,15 @@ struct Operand {
 };
 
 Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
-  if (mode != kBf16) return {static_cast<const char*>(s.ptr), 4};
-  if (!s.shadow || s.shadow_len < len) {
+  if (mode != kBf16 && mode != kFp16) return {static_cast<const char*>(s.ptr), 4};
+  const bool fp16 = mode == kFp16;
+  if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
     bc::drop_shadow(s);
     s.shadow = bc::cache_alloc(len * 2);
     s.shadow_len = len;
-    to_bf16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
+    s.shadow_fp16 = fp16;
+    if (fp16) to_f16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
+    else to_bf16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
     bc::check_launch(what);
   }
   return {static_cast<const char*>(s.shadow), 2};
@@ -177,14 +189,9 @@ void run(const Problem& p, const void* a, const void* b, float* c, float alpha, 
   bc::check_launch("cublasLtMatmul");
 }
 
-}  // namespace
-
-namespace bc {
-
-bool matmul_uses_fp32() { return mode() == kFp32; }
-
-void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
-               long long a_stride, long long b_stride, float alpha, float beta) {
+// gemm_bf16 / gemm_f16: operands already 16-bit (attention's cuBLASLt path).
+void gemm_16bit(Mode mode, const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a,
+                bool trans_b, long long a_stride, long long b_stride, float alpha, float beta) {
   Problem p{};
   p.batch = batch;
   p.m = m;
@@ -194,8 +201,25 @@ void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, l
   p.trans_b = trans_b;
   p.a_stride = a_stride;
   p.b_stride = b_stride;
-  p.mode = kBf16;
+  p.mode = mode;
   run(p, a, b, c, alpha, beta);
+}
+
+}  // namespace
+
+namespace bc {
+
+bool matmul_uses_fp32() { return mode() == kFp32; }
+bool matmul_uses_fp16() { return mode() == kFp16; }
+
+void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+               long long a_stride, long long b_stride, float alpha, float beta) {
+  gemm_16bit(kBf16, a, b, c, batch, m, n, k, trans_a, trans_b, a_stride, b_stride, alpha, beta);
+}
+
+void gemm_f16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
+              long long a_stride, long long b_stride, float alpha, float beta) {
+  gemm_16bit(kFp16, a, b, c, batch, m, n, k, trans_a, trans_b, a_stride, b_stride, alpha, beta);
 }
 
 }  // namespace bc
@@ -229,7 +253,7 @@ BC_KERNEL(matmul) {
     return nullptr;
   }
   const float beta = accumulate ? 1.0f : 0.0f;
-  const Operand A = operand(sa, a_len, p.mode, "matmul cast A to bf16"), B = operand(sb, b_len, p.mode, "matmul cast B to bf16");
+  const Operand A = operand(sa, a_len, p.mode, "matmul cast A to 16 bits"), B = operand(sb, b_len, p.mode, "matmul cast B to 16 bits");
   // A shared (stride 0) B under a batch of contiguous, untransposed A is one tall product: fold the batch into m.
   if (batch > 1 && p.b_stride == 0 && !p.trans_a && p.a_stride == p.m * p.k) {
     Problem q = p;
@@ -251,7 +275,7 @@ BC_KERNEL(matmul) {
   return nullptr;
 }
 
-// setMatmulMode('bf16' | 'tf32' | 'fp32') -> the previous mode
+// setMatmulMode('bf16' | 'tf32' | 'fp32' | 'fp16') -> the previous mode
 BC_KERNEL(setMatmulMode) {
   const Mode previous = mode();
   mode() = parse_mode(a.str(0, "mode"));

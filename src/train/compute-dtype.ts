@@ -1,7 +1,8 @@
-// The compute dtype of a training run (a recipe setting): fp32, or bf16 / fp16 autocast. On the js and cpu
-// backends half compute is emulated by rounding activations and their gradients at every layer boundary
-// (src/nn/transformer.ts); the cuda backend's matmuls run in bf16 (cuBLASLt) but it has no fp16 compute path,
-// so fp16 is refused there rather than emulated behind its back.
+// The compute dtype of a training run (a recipe setting): fp32, or bf16 / fp16 autocast. Every backend rounds
+// activations and their gradients to the half type at each layer boundary (src/nn/transformer.ts); on the js and
+// cpu backends that rounding is the whole emulation, while on cuda the matmuls and attention also compute in the
+// dtype for real (the backend's matmul mode: cuBLASLt and tensor-core flash attention on bf16 or IEEE half
+// operands, fp32 accumulation). fp16 runs use dynamic loss scaling (loss-scale.ts) everywhere.
 import type { Backend, DType } from '../backends/backend.ts';
 
 export const computeDtypes = ['fp32', 'bf16', 'fp16'] as const;
@@ -11,7 +12,7 @@ export type ComputeDtype = (typeof computeDtypes)[number];
 const supported: Readonly<Record<string, readonly ComputeDtype[]>> = {
   js: computeDtypes,
   cpu: computeDtypes,
-  cuda: ['fp32', 'bf16'],
+  cuda: computeDtypes,
 };
 
 export const dtypesOf = (backend: string): readonly ComputeDtype[] => supported[backend] ?? ['fp32'];
@@ -37,13 +38,18 @@ interface WithMatmulMode {
   setMatmulMode(mode: string): string;
 }
 
+/** The backend's matmul mode (cuda: the operand type of its matmuls and attention), or undefined without modes. */
+export const matmulModeOf = (backend: Backend): string | undefined =>
+  (backend as Partial<WithMatmulMode>).matmulMode?.();
+
 /**
- * Runs fn with the backend's matmul mode set for an explicit dtype (fp32 -> fp32, bf16 -> bf16) where the
- * backend has modes (cuda), restoring it after; without a dtype, or on a backend without modes, just runs fn.
+ * Runs fn with the backend's matmul mode set for an explicit dtype (fp32 -> fp32, bf16 -> bf16, fp16 -> fp16)
+ * where the backend has modes (cuda), restoring it after; without a dtype, or on a backend without modes, just
+ * runs fn.
  */
 export function withMatmulMode<R>(backend: Backend, dtype: ComputeDtype | undefined, fn: () => R): R {
   const modal = backend as Partial<WithMatmulMode>;
-  if (!dtype || dtype === 'fp16' || typeof modal.setMatmulMode !== 'function') return fn();
+  if (!dtype || typeof modal.setMatmulMode !== 'function') return fn();
   const before = modal.setMatmulMode(dtype);
   try {
     return fn();

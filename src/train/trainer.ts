@@ -26,7 +26,7 @@ import { type ForwardOptions, initParams, lossOf, type Params } from '../nn/tran
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { dtypeProblem, roundingOf, withMatmulMode } from './compute-dtype.ts';
+import { dtypeProblem, matmulModeOf, roundingOf, withMatmulMode } from './compute-dtype.ts';
 import { criterionOf, type RunConfig, stepsOf } from './config.ts';
 import { activationStats, evaluate } from './evaluate.ts';
 import { defaultLossScale, LossScaler } from './loss-scale.ts';
@@ -83,6 +83,8 @@ export interface TrainSummary {
   backend: string;
   /** Compute dtype the run trained in. */
   dtype: string;
+  /** cuda: the matmul mode the run computed in (bf16, fp16, tf32, fp32), the operand type of matmuls and attention. */
+  matmulMode?: string;
   /** fp16: steps whose gradients overflowed and were skipped (over the whole run, resumes included). */
   overflowSteps?: number;
   lossScale?: number;
@@ -279,6 +281,7 @@ function trainWith(
           weightStats: weightStats(params),
         }
       : null;
+  const matmulMode = matmulModeOf(backend);
   const summary: TrainSummary = {
     status,
     steps,
@@ -300,6 +303,7 @@ function trainWith(
     wallSeconds: (performance.now() - started) / 1000,
     backend: backend.name,
     dtype,
+    ...(matmulMode ? { matmulMode } : {}),
     ...(scaler ? { overflowSteps: metrics.filter((m) => m.skipped).length, lossScale: scaler.scale } : {}),
     ...(finalStats
       ? { outliers: summarizeOutliers(finalStats.activationStats, finalStats.weightStats), ...finalStats }

@@ -46,20 +46,25 @@ test('dtype is a recipe axis: it reaches the trainer, and a bad value or a backe
     issues(spec({ recipe: [{ dtype: 16 }] })),
     /sweep\.grid\.recipe\[0\]\.dtype: must be a non-empty string/,
   );
+  // Every built-in backend computes in all three dtypes; one that does not (here a name without an entry in
+  // compute-dtype.ts, so fp32 only) is refused at spec load, naming the field and the allowed dtypes.
   assert.match(
-    issues(spec({ train: { backend: 'cuda' }, recipe: [{ dtype: 'bf16' }, { dtype: 'fp16' }] })),
-    /sweep\.grid\.recipe\[1\]\.dtype: fp16 compute is not available on the cuda backend \(allowed there: fp32, bf16\)/,
+    issues(spec({ train: { backend: 'webgpu' }, recipe: [{ dtype: 'fp32' }, { dtype: 'fp16' }] })),
+    /sweep\.grid\.recipe\[1\]\.dtype: fp16 compute is not available on the webgpu backend \(allowed there: fp32\)/,
   );
   assert.match(
-    issues(spec({ train: { backend: 'cuda', dtype: 'fp16' } })),
-    /sweep\.train\.dtype: fp16 compute is not available on the cuda backend/,
+    issues(spec({ train: { backend: 'webgpu', dtype: 'bf16' } })),
+    /sweep\.train\.dtype: bf16 compute is not available on the webgpu backend/,
   );
   assert.match(
     issues(spec({ recipe: [{ lossScal: 2 }] })),
     /sweep\.grid\.recipe\[0\]\.lossScal: unknown key \(allowed: .*dtype/,
   );
-  // bf16 on cuda, fp16 on cpu: fine.
-  validateSweepSpec(spec({ train: { backend: 'cuda' }, recipe: [{ dtype: 'bf16' }] }), studyValidator);
+  // bf16 and fp16 on cuda, fp16 on cpu: fine.
+  validateSweepSpec(
+    spec({ train: { backend: 'cuda' }, recipe: [{ dtype: 'bf16' }, { dtype: 'fp16' }] }),
+    studyValidator,
+  );
   validateSweepSpec(spec({ train: { backend: 'cpu' }, recipe: [{ dtype: 'fp16' }] }), studyValidator);
 });
 

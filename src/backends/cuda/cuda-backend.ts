@@ -15,7 +15,7 @@ export type { CudaStorage } from './addon-types.ts';
 
 const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
 
-export type MatmulMode = 'bf16' | 'tf32' | 'fp32';
+export type MatmulMode = 'bf16' | 'tf32' | 'fp32' | 'fp16';
 
 export interface CudaMemoryStats {
   inUseBytes: number;
