@@ -1,6 +1,8 @@
 // Elementwise kernels: unary ops and their derivatives, broadcasting binary ops, where, affine.
 // Float32 math with CUDA's accurate functions (no fast-math), as the interface's definitions in
 // src/backends/js/elementwise.ts.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "common.cuh"
@@ -109,31 +111,44 @@ struct Operands {
   long long s[K][bc::kMaxRank];
 };
 
-template <int K>
-__device__ inline void offsets(long long i, const bc::Shape8& shape, const Operands<K>& st, long long (&o)[K]) {
+// Index is int where every offset fits (64-bit division and modulo cost tens of instructions each).
+template <int K, typename Index>
+__device__ inline void offsets(Index i, const bc::Shape8& shape, const Operands<K>& st, Index (&o)[K]) {
   for (int k = 0; k < K; k++) o[k] = 0;
   for (int d = shape.rank - 1; d >= 0; d--) {
-    const long long c = i % shape.dim[d];
-    i /= shape.dim[d];
-    for (int k = 0; k < K; k++) o[k] += c * st.s[k][d];
+    const Index dim = static_cast<Index>(shape.dim[d]);
+    const Index c = i % dim;
+    i /= dim;
+    for (int k = 0; k < K; k++) o[k] += c * static_cast<Index>(st.s[k][d]);
   }
 }
 
-__global__ void binary_kernel(int op, const float* a, const float* b, float* out, bc::Shape8 shape, Operands<2> st, long long n) {
-  GRID_LOOP(i, n) {
-    long long o[2];
+#define GRID_LOOP_T(Index, i, n) \
+  for (Index i = blockIdx.x * (Index)blockDim.x + threadIdx.x; i < (n); i += (Index)gridDim.x * blockDim.x)
+
+template <typename Index>
+__global__ void binary_kernel(int op, const float* a, const float* b, float* out, bc::Shape8 shape, Operands<2> st, Index n) {
+  GRID_LOOP_T(Index, i, n) {
+    Index o[2];
     offsets<2>(i, shape, st, o);
     out[i] = binary(op, a[o[0]], b[o[1]]);
   }
 }
-// Same-shape dense operands: no index arithmetic.
+// Same-shape dense operands: no index arithmetic; four values per thread where the pointers allow 16-byte loads.
 __global__ void binary_dense_kernel(int op, const float* a, const float* b, float* out, long long n) {
   GRID_LOOP(i, n) out[i] = binary(op, a[i], b[i]);
 }
+__global__ void binary_dense4_kernel(int op, const float4* a, const float4* b, float4* out, long long n4) {
+  GRID_LOOP(i, n4) {
+    const float4 x = a[i], y = b[i];
+    out[i] = make_float4(binary(op, x.x, y.x), binary(op, x.y, y.y), binary(op, x.z, y.z), binary(op, x.w, y.w));
+  }
+}
 
-__global__ void where_kernel(const float* c, const float* a, const float* b, float* out, bc::Shape8 shape, Operands<3> st, long long n) {
-  GRID_LOOP(i, n) {
-    long long o[3];
+template <typename Index>
+__global__ void where_kernel(const float* c, const float* a, const float* b, float* out, bc::Shape8 shape, Operands<3> st, Index n) {
+  GRID_LOOP_T(Index, i, n) {
+    Index o[3];
     offsets<3>(i, shape, st, o);
     out[i] = c[o[0]] != 0 ? a[o[1]] : b[o[2]];
   }
@@ -142,6 +157,15 @@ __global__ void where_kernel(const float* c, const float* a, const float* b, flo
 __global__ void affine_kernel(const float* x, float* out, long long n, float mul, float add) {
   GRID_LOOP(i, n) out[i] = mul * x[i] + add;
 }
+__global__ void affine4_kernel(const float4* x, float4* out, long long n4, float mul, float add) {
+  GRID_LOOP(i, n4) {
+    const float4 v = x[i];
+    out[i] = make_float4(mul * v.x + add, mul * v.y + add, mul * v.z + add, mul * v.w + add);
+  }
+}
+
+// 16-byte aligned pointers: the float4 kernels apply (the tail of n % 4 values runs in the scalar kernel).
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 long long count(const std::vector<long long>& shape) {
   long long n = 1;
@@ -154,6 +178,12 @@ long long extent(const std::vector<long long>& shape, const std::vector<long lon
   long long e = 0;
   for (size_t d = 0; d < shape.size(); d++) e += (shape[d] - 1) * strides[d];
   return e + 1;
+}
+
+// Every index and offset below 2^31 with room for one grid-stride step past the end: the int kernels apply.
+bool fits_int(long long n, long long e0, long long e1) {
+  const long long limit = (1LL << 31) - (1LL << 28);  // the grid stride is below 2^28
+  return n < limit && e0 < limit && e1 < limit;
 }
 
 bool dense(const std::vector<long long>& shape, const std::vector<long long>& strides) {
@@ -206,13 +236,21 @@ BC_KERNEL(binary) {
   if (n == 0) return nullptr;
   bc::op_context() = "binary(" + std::string(kBinaryNames[op]) + ", shape=" + bc::shape_str(shape) + ")";
   if (dense(shape, as) && dense(shape, bs) && extent(shape, as) == n && extent(shape, bs) == n) {
-    binary_dense_kernel<<<bc::blocks_for(n, 256), 256>>>(op, pa, pb, out, n);
+    const long long n4 = aligned16(pa) && aligned16(pb) && aligned16(out) ? n / 4 : 0;
+    if (n4 > 0)
+      binary_dense4_kernel<<<bc::blocks_for(n4, 256), 256>>>(op, reinterpret_cast<const float4*>(pa),
+                                                             reinterpret_cast<const float4*>(pb), reinterpret_cast<float4*>(out), n4);
+    if (n > 4 * n4) binary_dense_kernel<<<bc::blocks_for(n - 4 * n4, 256), 256>>>(op, pa + 4 * n4, pb + 4 * n4, out + 4 * n4, n - 4 * n4);
   } else {
     Operands<2> st{};
     const bc::Strides8 s0 = bc::to_strides8(as, shape.size(), "aStrides"), s1 = bc::to_strides8(bs, shape.size(), "bStrides");
     std::memcpy(st.s[0], s0.v, sizeof s0.v);
     std::memcpy(st.s[1], s1.v, sizeof s1.v);
-    binary_kernel<<<bc::blocks_for(n, 256), 256>>>(op, pa, pb, out, bc::to_shape8(shape, "shape"), st, n);
+    const bc::Shape8 sh = bc::to_shape8(shape, "shape");
+    if (fits_int(n, extent(shape, as), extent(shape, bs)))
+      binary_kernel<int><<<bc::blocks_for(n, 256), 256>>>(op, pa, pb, out, sh, st, static_cast<int>(n));
+    else
+      binary_kernel<long long><<<bc::blocks_for(n, 256), 256>>>(op, pa, pb, out, sh, st, n);
   }
   bc::check_launch("binary");
   return nullptr;
@@ -236,7 +274,11 @@ BC_KERNEL(where) {
   std::memcpy(st.s[0], s0.v, sizeof s0.v);
   std::memcpy(st.s[1], s1.v, sizeof s1.v);
   std::memcpy(st.s[2], s2.v, sizeof s2.v);
-  where_kernel<<<bc::blocks_for(n, 256), 256>>>(c, pa, pb, out, bc::to_shape8(shape, "shape"), st, n);
+  const bc::Shape8 sh = bc::to_shape8(shape, "shape");
+  if (fits_int(n, extent(shape, cs), std::max(extent(shape, as), extent(shape, bs))))
+    where_kernel<int><<<bc::blocks_for(n, 256), 256>>>(c, pa, pb, out, sh, st, static_cast<int>(n));
+  else
+    where_kernel<long long><<<bc::blocks_for(n, 256), 256>>>(c, pa, pb, out, sh, st, n);
   bc::check_launch("where");
   return nullptr;
 }
@@ -249,7 +291,10 @@ BC_KERNEL(affine) {
   const float mul = static_cast<float>(a.num(3, "mul")), add = static_cast<float>(a.num(4, "add"));
   if (n == 0) return nullptr;
   bc::op_context() = "affine(n=" + std::to_string(n) + ")";
-  affine_kernel<<<bc::blocks_for(n, 256), 256>>>(x, out, n, mul, add);
+  const long long n4 = aligned16(x) && aligned16(out) ? n / 4 : 0;
+  if (n4 > 0)
+    affine4_kernel<<<bc::blocks_for(n4, 256), 256>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out), n4, mul, add);
+  if (n > 4 * n4) affine_kernel<<<bc::blocks_for(n - 4 * n4, 256), 256>>>(x + 4 * n4, out + 4 * n4, n - 4 * n4, mul, add);
   bc::check_launch("affine");
   return nullptr;
 }

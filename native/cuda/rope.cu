@@ -4,20 +4,27 @@
 
 namespace {
 
-__global__ void rope_kernel(const float* x, float* out, long long B, long long T, long long nh, long long hs, double base,
+// Each block computes the frequencies base^(-2j/hs) once into shared memory (the same double pow as the
+// reference, so the angles are bit-identical) and walks the pairs with a grid-stride loop; Index is int where
+// the tensor allows it (64-bit division is tens of instructions).
+template <typename Index>
+__global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index nh, Index hs, double base,
                             long long pos_offset, int direction) {
-  const long long half = hs / 2, total = B * T * nh * half;
-  for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; k += (long long)gridDim.x * blockDim.x) {
-    const long long j = k % half, row = k / half;  // row = (b * T + t) * nh + h
-    const long long t = (row / nh) % T;
-    const double angle = static_cast<double>(pos_offset + t) * pow(base, -2.0 * j / hs);
+  extern __shared__ double inv_freq[];
+  const Index half = hs / 2, total = B * T * nh * half;
+  for (Index j = threadIdx.x; j < half; j += blockDim.x) inv_freq[j] = pow(base, -2.0 * j / hs);
+  __syncthreads();
+  for (Index k = blockIdx.x * (Index)blockDim.x + threadIdx.x; k < total; k += (Index)gridDim.x * blockDim.x) {
+    const Index j = k % half, row = k / half;  // row = (b * T + t) * nh + h
+    const Index t = (row / nh) % T;
+    const double angle = static_cast<double>(pos_offset + t) * inv_freq[j];
     // Range-reduce in double, then a float sincos: accurate to ~1e-7 at any position, far cheaper than
     // a double sincos.
     const double reduced = angle - 6.283185307179586 * rint(angle * 0.15915494309189535);
     float sf, cf;
     sincosf(static_cast<float>(reduced), &sf, &cf);
     const double s = static_cast<double>(sf) * direction, c = cf;
-    const long long o = row * hs;
+    const Index o = row * hs;
     const double x0 = x[o + j], x1 = x[o + j + half];
     out[o + j] = static_cast<float>(x0 * c - x1 * s);
     out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
@@ -39,7 +46,15 @@ BC_KERNEL(rope) {
   float* out = a.out_f32(1, "out", n);
   if (n == 0) return nullptr;
   bc::op_context() = "rope(B=" + std::to_string(B) + ", T=" + std::to_string(T) + ", nh=" + std::to_string(nh) + ", hs=" + std::to_string(hs) + ")";
-  rope_kernel<<<bc::blocks_for(n / 2, 256), 256>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+  // A few waves of blocks: each fills its frequency table once and reuses it over many pairs.
+  const unsigned blocks = bc::blocks_for(n / 2, 256, static_cast<long long>(bc::sm_count()) * 8);
+  const size_t shared = static_cast<size_t>(hs / 2) * sizeof(double);
+  if (hs / 2 > 4096) throw std::runtime_error("hs = " + std::to_string(hs) + " is too large for rope (at most 8192)");
+  if (n < (1LL << 31))
+    rope_kernel<int><<<blocks, 256, shared>>>(x, out, static_cast<int>(B), static_cast<int>(T), static_cast<int>(nh),
+                                             static_cast<int>(hs), base, pos_offset, static_cast<int>(direction));
+  else
+    rope_kernel<long long><<<blocks, 256, shared>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
   bc::check_launch("rope");
   return nullptr;
 }
