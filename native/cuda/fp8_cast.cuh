@@ -1,0 +1,18 @@
+// FP8 operands for the tensor cores (fp8_cast.cu): per-tensor current scaling, all on the stream, no host sync.
+// The values an FP8 product consumes, code * scale, are exactly fakeQuant(x, fp8 format, per-tensor absmax):
+// scale = absmax / max (448 for E4M3, 57344 for E5M2), codes = x / scale rounded to nearest even on the grid.
+#pragma once
+
+namespace bc {
+
+enum Fp8Format { kE4M3 = 0, kE5M2 = 1 };
+
+// *amax = max |x[i]| over n floats. amax must be zeroed on the stream first (fp8_amax does it).
+void fp8_amax(const float* x, long long n, float* amax);
+
+// x (rows, cols) row-major -> FP8 codes, (rows, cols) or transposed (cols, rows), with the dequantization
+// scale (absmax / max) written to *scale (device). amax from fp8_amax, earlier on the stream.
+void fp8_quantize(const float* x, long long rows, long long cols, bool transpose, Fp8Format format, const float* amax,
+                  unsigned char* out, float* scale);
+
+}  // namespace bc
