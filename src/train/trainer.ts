@@ -14,6 +14,7 @@ import {
 } from '../data/index.ts';
 import '../backends/index.ts';
 import { ConfigError, parameterCount } from '../nn/config.ts';
+import { type LinearComputePath, planLinearCompute } from '../nn/low-precision.ts';
 import {
   type ActivationStats,
   LinearInputStats,
@@ -83,6 +84,8 @@ export interface TrainSummary {
   backend: string;
   /** Compute dtype the run trained in. */
   dtype: string;
+  /** The path the linear layers' precision was computed on (FP8 tensor cores or fake quantization). */
+  linearCompute?: LinearComputePath;
   /** fp16: steps whose gradients overflowed and were skipped (over the whole run, resumes included). */
   overflowSteps?: number;
   lossScale?: number;
@@ -152,6 +155,13 @@ function trainWith(
   const { model, train: opt } = config;
   const dtype = opt.dtype ?? 'fp32';
   const compute = roundingOf(dtype);
+  const linearCompute = planLinearCompute(
+    model,
+    opt.lowPrecisionCompute ?? 'auto',
+    backend,
+    opt.batchSize * model.context,
+  );
+  const fp8Linear = linearCompute.path === 'native-fp8';
   const criterion = criterionOf(opt);
   const steps = stepsOf(config);
   const hash = options.objective
@@ -218,7 +228,12 @@ function trainWith(
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
-      const forwardOptions: ForwardOptions = { train: true, compute, onLinearInput: collector?.observe };
+      const forwardOptions: ForwardOptions = {
+        train: true,
+        compute,
+        fp8Linear,
+        onLinearInput: collector?.observe,
+      };
       const l = options.objective
         ? options.objective.loss(params, inputs, targets, forwardOptions)
         : lossOf(model, params, inputs, targets, forwardOptions);
@@ -300,6 +315,7 @@ function trainWith(
     wallSeconds: (performance.now() - started) / 1000,
     backend: backend.name,
     dtype,
+    linearCompute,
     ...(scaler ? { overflowSteps: metrics.filter((m) => m.skipped).length, lossScale: scaler.scale } : {}),
     ...(finalStats
       ? { outliers: summarizeOutliers(finalStats.activationStats, finalStats.weightStats), ...finalStats }

@@ -186,6 +186,12 @@ export function createCudaBackend(): CudaBackend {
     sumSquares: (x, n) => native.sumSquares(x, n),
     sumSquaresMany: (xs, ns) => native.sumSquaresMany(xs, ns),
 
+    fp8Problem: () =>
+      typeof native.fp8Support === 'function'
+        ? native.fp8Support() || null
+        : 'this cuda addon was built before FP8 products (rebuild: npm run build:cuda)',
+    matmulFp8: (a, b, out, g) =>
+      native.matmulFp8(a, b, out, g.m, g.n, g.k, g.transA, g.transB, g.aFormat, g.bFormat),
     matmul: (a, b, out, g) =>
       native.matmul(
         a,
