@@ -40,9 +40,12 @@ struct Storage {
   // Args::f32_input drops it, so any write (or any other use) invalidates it.
   void* shadow = nullptr;
   long long shadow_len = 0;
+  // matmulFp8's FP8 copies (fp8_cast.cu: amax, codes as stored and transposed), kept and dropped with the shadow.
+  void* fp8 = nullptr;
 };
 void settle(Storage& s);       // performs a deferred zero-fill
-void drop_shadow(Storage& s);  // returns the bf16 copy to the cache
+void drop_shadow(Storage& s);  // returns the bf16 copy and the FP8 copies to the cache
+void drop_fp8(Storage& s);     // (fp8_cast.cu)
 
 // ---- errors ---------------------------------------------------------------------------------------------
 struct CudaError : std::runtime_error {

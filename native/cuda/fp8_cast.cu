@@ -154,24 +154,70 @@ void fp8_quantize(const float* x, long long rows, long long cols, bool transpose
   check_launch("fp8 quantize");
 }
 
+// What Storage::fp8 points to.
+struct Fp8Copies {
+  long long len = 0;                 // the elements the amax covers
+  float* stats = nullptr;            // device: amax, scale E4M3, scale E5M2
+  unsigned char* codes[2][2] = {};   // [format][transposed]
+  long long rows[2][2] = {};         // the view each copy was made for (-1 while being made)
+};
+
+void drop_fp8(Storage& s) {
+  auto* c = static_cast<Fp8Copies*>(s.fp8);
+  if (!c) return;
+  // Stream order: products that read these are queued before any reuse of the blocks.
+  for (auto& per_format : c->codes)
+    for (unsigned char* p : per_format)
+      if (p) cache_free(p);
+  if (c->stats) cache_free(c->stats);
+  delete c;
+  s.fp8 = nullptr;
+}
+
+Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpose, Fp8Format format) {
+  const long long n = rows * cols;
+  const float* x = static_cast<const float*>(s.ptr);
+  auto* c = static_cast<Fp8Copies*>(s.fp8);
+  if (c && c->len != n) {
+    drop_fp8(s);
+    c = nullptr;
+  }
+  if (!c) {
+    c = new Fp8Copies;
+    s.fp8 = c;
+    c->len = n;
+    c->stats = static_cast<float*>(cache_alloc(4 * sizeof(float)));
+    fp8_amax(x, n, c->stats);
+  }
+  unsigned char*& codes = c->codes[format][transpose];
+  long long& made_for = c->rows[format][transpose];
+  float* scale = c->stats + 1 + format;
+  if (!codes || made_for != rows) {
+    if (!codes) codes = static_cast<unsigned char*>(cache_alloc(n > 0 ? n : 1));
+    made_for = -1;
+    fp8_quantize(x, rows, cols, transpose, format, c->stats, codes, scale);
+    made_for = rows;
+  }
+  return {codes, scale};
+}
+
 }  // namespace bc
 
 // fp8RoundTrip(x, out, rows, cols, transpose, format: 0 E4M3 | 1 E5M2): out = the values an FP8 product reads,
-// codes * scale, (rows, cols) or transposed. The GPU tests compare these with fakeQuant.
+// codes * scale, (rows, cols) or transposed, through the copies kept on x (as matmulFp8 gets them). The GPU tests
+// compare these with fakeQuant.
 BC_KERNEL(fp8RoundTrip) {
   const long long rows = a.integer(2, "rows"), cols = a.integer(3, "cols");
   const bool transpose = a.flag(4, "transpose");
   const long long fmt = a.integer(5, "format");
   if (fmt != 0 && fmt != 1) throw std::runtime_error("format " + std::to_string(fmt) + " is not 0 (E4M3) or 1 (E5M2)");
-  const float* x = a.f32(0, "x", rows * cols);
+  bc::Storage& x = a.f32_input(0, "x", rows * cols);
   float* out = a.out_f32(1, "out", rows * cols);
   if (rows * cols == 0) return nullptr;
-  bc::Scratch codes(rows * cols), stats(2 * sizeof(float));
-  float* amax = stats.as<float>();
-  bc::fp8_amax(x, rows * cols, amax);
-  bc::fp8_quantize(x, rows, cols, transpose, static_cast<bc::Fp8Format>(fmt), amax, codes.as<unsigned char>(), amax + 1);
-  dequantize<<<bc::blocks_for(rows * cols, 256), 256>>>(codes.as<unsigned char>(), rows * cols, static_cast<bc::Fp8Format>(fmt),
-                                                       amax, out);
+  const auto f = static_cast<bc::Fp8Format>(fmt);
+  const bc::Fp8Operand op = bc::fp8_operand(x, rows, cols, transpose, f);
+  const float* amax = static_cast<bc::Fp8Copies*>(x.fp8)->stats;
+  dequantize<<<bc::blocks_for(rows * cols, 256), 256>>>(op.codes, rows * cols, f, amax, out);
   bc::check_launch("fp8 dequantize");
   return nullptr;
 }

@@ -2,6 +2,7 @@
 // The values an FP8 product consumes, code * scale, are exactly fakeQuant(x, fp8 format, per-tensor absmax):
 // scale = absmax / max (448 for E4M3, 57344 for E5M2), codes = x / scale rounded to nearest even on the grid.
 #pragma once
+#include "common.cuh"
 
 namespace bc {
 
@@ -14,5 +15,16 @@ void fp8_amax(const float* x, long long n, float* amax);
 // scale (absmax / max) written to *scale (device). amax from fp8_amax, earlier on the stream.
 void fp8_quantize(const float* x, long long rows, long long cols, bool transpose, Fp8Format format, const float* amax,
                   unsigned char* out, float* scale);
+
+// An operand as an FP8 product reads it: codes and the device address of their dequantization scale.
+struct Fp8Operand {
+  const unsigned char* codes;
+  const float* scale;
+};
+
+// The codes of storage s's first rows * cols floats viewed (rows, cols), as stored or transposed, made on first use
+// and kept on the storage (Storage::fp8, one amax for every copy) until anything else touches it: a linear's
+// input feeds q, k and v forward and their weight gradients backward, and is measured and cast once per layout.
+Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpose, Fp8Format format);
 
 }  // namespace bc

@@ -134,8 +134,9 @@ BC_KERNEL(matmulFp8) {
   const long long m = a.integer(3, "m"), n = a.integer(4, "n"), k = a.integer(5, "k");
   const bool trans_a = a.flag(6, "transA"), trans_b = a.flag(7, "transB");
   const bc::Fp8Format fa = format_arg(a, 8, "aFormat"), fb = format_arg(a, 9, "bFormat");
-  const float* pa = a.f32(0, "a", m * k);
-  const float* pb = a.f32(1, "b", k * n);
+  // Inputs keep their FP8 copies (Storage::fp8) for the next product that reads them unchanged.
+  bc::Storage& sa = a.f32_input(0, "a", m * k);
+  bc::Storage& sb = a.f32_input(1, "b", k * n);
   float* pc = a.out_f32(2, "out", m * n);
   std::ostringstream ctx;
   ctx << "matmulFp8(m=" << m << ", n=" << n << ", k=" << k << ", transA=" << trans_a << ", transB=" << trans_b << ", "
@@ -147,29 +148,26 @@ BC_KERNEL(matmulFp8) {
   if (m % 16 || n % 16 || k % 16)
     throw std::runtime_error("m, n, k = " + std::to_string(m) + ", " + std::to_string(n) + ", " + std::to_string(k) +
                              ": FP8 products need each a multiple of 16");
+  // One storage as both operands keeps one set of copies: it must be the same number of elements both times.
+  if (&sa == &sb && m * k != k * n) throw std::runtime_error("a and b are one storage viewed with different sizes");
   if (m == 0 || n == 0) return nullptr;
   if (k == 0) {
     bc::check(cudaMemsetAsync(pc, 0, m * n * sizeof(float)), "cudaMemsetAsync");
     return nullptr;
   }
-  // Codes of both operands (each 256-byte aligned by the cache) and four floats: amax A, amax B, scale A, scale B.
-  bc::Scratch codes_a(m * k), codes_b(n * k), stats(4 * sizeof(float));
-  float* st = stats.as<float>();
-  bc::fp8_amax(pa, m * k, st);
-  bc::fp8_amax(pb, k * n, st + 1);
-  // op(A) (m, k) with k contiguous: A as stored, or Aᵀ of the stored (k, m).
-  bc::fp8_quantize(pa, trans_a ? k : m, trans_a ? m : k, trans_a, fa, st, codes_a.as<unsigned char>(), st + 2);
+  // op(A) (m, k) with k contiguous: A as stored, or the transpose of the stored (k, m).
+  const bc::Fp8Operand qa = bc::fp8_operand(sa, trans_a ? k : m, trans_a ? m : k, trans_a, fa);
   // op(B)ᵀ (n, k) with k contiguous: B as stored when transB (n, k), else the transpose of the stored (k, n).
-  bc::fp8_quantize(pb, trans_b ? n : k, trans_b ? k : n, !trans_b, fb, st + 1, codes_b.as<unsigned char>(), st + 3);
+  const bc::Fp8Operand qb = bc::fp8_operand(sb, trans_b ? n : k, trans_b ? k : n, !trans_b, fb);
   Plan& plan = plan_for(m, n, k, fa, fb);
-  const float* scale_first = st + 3;   // cuBLAS A is ours B
-  const float* scale_second = st + 2;  // cuBLAS B is ours A
+  const float* scale_first = qb.scale;   // cuBLAS A is ours B
+  const float* scale_second = qa.scale;  // cuBLAS B is ours A
   check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scale_first, sizeof scale_first),
              "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
   check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scale_second, sizeof scale_second),
              "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   const float alpha = 1, beta = 0;
-  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, codes_b.ptr, plan.a, codes_a.ptr, plan.b, &beta, pc, plan.c, pc, plan.c,
+  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
                             &plan.algo, workspace(), kWorkspaceBytes, 0),
              "cublasLtMatmul(FP8)");
   bc::check_launch("cublasLtMatmul(FP8)");

@@ -38,22 +38,26 @@ test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)'
       for (const std of [1, 1e-4, 300]) {
         const n = rows * cols;
         const x = randomArray(n, rows * 1000 + cols, std);
-        const ref = new Float32Array(n);
-        fakeQuantArray(quantSpec(format), x, ref, rows, cols, null);
         const cx = upload(x);
         const out = cuda.alloc('f32', n);
-        for (const transpose of [false, true]) {
-          cuda.addon.fp8RoundTrip(cx, out, rows, cols, transpose, code);
-          const got = download(out, n);
-          for (let r = 0; r < rows; r++)
-            for (let c = 0; c < cols; c++) {
-              const want = ref[r * cols + c];
-              const have = transpose ? got[c * rows + r] : got[r * cols + c];
-              if (have !== want)
-                assert.fail(
-                  `${format} ${rows}x${cols} std ${std} transpose=${transpose} [${r},${c}]: ${have} vs ${want}`,
-                );
-            }
+        // Twice: the copies kept on the storage (Storage::fp8) must follow a write (here a new scale too).
+        for (const data of [x, x.map((v, i) => v * (i % 3 === 0 ? -5 : 0.5))]) {
+          cuda.write(cx, 'f32', data);
+          const ref = new Float32Array(n);
+          fakeQuantArray(quantSpec(format), data, ref, rows, cols, null);
+          for (const transpose of [false, true, false]) {
+            cuda.addon.fp8RoundTrip(cx, out, rows, cols, transpose, code);
+            const got = download(out, n);
+            for (let r = 0; r < rows; r++)
+              for (let c = 0; c < cols; c++) {
+                const want = ref[r * cols + c];
+                const have = transpose ? got[c * rows + r] : got[r * cols + c];
+                if (have !== want)
+                  assert.fail(
+                    `${format} ${rows}x${cols} std ${std} transpose=${transpose} [${r},${c}]: ${have} vs ${want}`,
+                  );
+              }
+          }
         }
         cuda.free(cx);
         cuda.free(out);
@@ -105,9 +109,19 @@ test('matmulFp8 equals fakeQuant + fp32 matmul (every layout and format pair a l
     const ca = upload(a);
     const cb = upload(b);
     const out = cuda.alloc('f32', m * n);
-    cuda.matmulFp8!(ca, cb, out, { m, n, k, transA, transB, aFormat: fa, bFormat: fb });
-    const err = relError(download(out, m * n), emulate(a, b, m, n, k, transA, transB, fa, fb));
+    const args = { m, n, k, transA, transB, aFormat: fa, bFormat: fb };
+    cuda.matmulFp8!(ca, cb, out, args);
+    const first = download(out, m * n);
+    const err = relError(first, emulate(a, b, m, n, k, transA, transB, fa, fb));
     assert.ok(err < 1e-5, `transA=${transA} transB=${transB} ${fa} x ${fb}: relative error ${err}`);
+    // Again on the kept copies: the same numbers; then after a write to A: the new product.
+    cuda.matmulFp8!(ca, cb, out, args);
+    assert.deepEqual(download(out, m * n), first);
+    const a2 = a.map((v) => -2 * v);
+    cuda.write(ca, 'f32', a2);
+    cuda.matmulFp8!(ca, cb, out, args);
+    const err2 = relError(download(out, m * n), emulate(a2, b, m, n, k, transA, transB, fa, fb));
+    assert.ok(err2 < 1e-5, `after a write to A: relative error ${err2}`);
     for (const s of [ca, cb, out]) cuda.free(s);
   }
 });
