@@ -113,7 +113,8 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
   const linear = (x: Tensor, name: string) => {
-    options.onLinearInput?.(name, x);
+    // Observers see the input at the activation precision, as fake quantization hands it over.
+    if (options.onLinearInput) options.onLinearInput(name, fp8 ? maybeQuant(x, p.activations) : x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
     const { g, h } = valueVectorNames(name);
     const y = c.onebit
