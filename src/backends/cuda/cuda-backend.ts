@@ -63,8 +63,12 @@ export interface CudaBackend extends Backend<CudaStorage> {
 /** Milliseconds and calls per kernel, collected when BITSCALE_CUDA_PROFILE=1. */
 export type CudaProfile = Record<string, { calls: number; ms: number }>;
 
-/** Products are profiled per shape: "matmul m x n x k, batch, transposes". */
+/** Products are profiled per shape: "matmul m x n x k, batch, transposes" (FP8: with the formats). */
 function profileKey(name: string, args: unknown[]): string {
+  if (name === 'matmulFp8') {
+    const [m, n, k, ta, tb, fa, fb] = args.slice(3, 10);
+    return `matmulFp8 ${m}x${n}x${k} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${fa}x${fb}`;
+  }
   if (name !== 'matmul') return name;
   const [batch, m, n, k, ta, tb] = args.slice(3, 9);
   return `matmul ${m}x${n}x${k} b${batch} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
