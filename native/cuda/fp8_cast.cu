@@ -1,5 +1,5 @@
-// FP8 operands: the per-tensor absmax on the device, then one pass that casts (and, where the product's TN layout
-// needs it, transposes) into E4M3 or E5M2 codes. The rounding repeats fake_quant.cu's double arithmetic, so the
+// FP8 operands: the per-tensor absmax on the device, then one pass that casts into E4M3 or E5M2 codes, and where
+// the product's TN layout needs it a byte transpose of those codes. The rounding repeats fake_quant.cu's double arithmetic, so the
 // codes times the scale are bit for bit fakeQuant(x, fp8, per-tensor absmax, nearest): the native FP8 product is
 // a faster way to the same numbers, not another quantizer. Built with -fmad=false like fake_quant.cu.
 #include <cuda_fp8.h>
@@ -96,18 +96,15 @@ __global__ void quantize1(const float* x, long long n, bc::Fp8Format f, const fl
     out[i] = to_code(round_to_grid(x[i], inv, g), f);
 }
 
-// out (cols, rows) = codes of x (rows, cols)ᵀ through a 32x32 shared tile: coalesced reads and writes.
+// out (cols, rows) = in (rows, cols)ᵀ, bytes, through a 32x32 shared tile: coalesced reads and writes. The
+// transposed copy an FP8 product needs (TN) comes from the codes, a byte a value, not from the floats again.
 constexpr int kTile = 32;
-__global__ void quantize_transpose(const float* x, long long rows, long long cols, bc::Fp8Format f, const float* amax,
-                                   unsigned char* out, float* out_scale) {
-  __shared__ unsigned char tile[kTile][kTile + 4];
-  const Grid g = grid_of(f);
-  const double scale = scale_of(*amax, g), inv = 1 / scale;
-  write_scale(scale, out_scale);
+__global__ void transpose_codes(const unsigned char* in, long long rows, long long cols, unsigned char* out) {
+  __shared__ unsigned char tile[kTile][kTile + 1];
   const long long r0 = static_cast<long long>(blockIdx.y) * kTile, c0 = static_cast<long long>(blockIdx.x) * kTile;
   for (int dy = threadIdx.y; dy < kTile; dy += blockDim.y) {
     const long long r = r0 + dy, c = c0 + threadIdx.x;
-    if (r < rows && c < cols) tile[dy][threadIdx.x] = to_code(round_to_grid(x[r * cols + c], inv, g), f);
+    if (r < rows && c < cols) tile[dy][threadIdx.x] = in[r * cols + c];
   }
   __syncthreads();
   for (int dy = threadIdx.y; dy < kTile; dy += blockDim.y) {
@@ -138,14 +135,8 @@ void fp8_amax(const float* x, long long n, float* amax) {
   check_launch("fp8 amax");
 }
 
-void fp8_quantize(const float* x, long long rows, long long cols, bool transpose, Fp8Format format, const float* amax,
-                  unsigned char* out, float* scale) {
-  const long long n = rows * cols;
-  if (transpose) {
-    const dim3 blocks(static_cast<unsigned>((cols + kTile - 1) / kTile), static_cast<unsigned>((rows + kTile - 1) / kTile));
-    if (blocks.y > 65535) throw CudaError("fp8 quantize: " + std::to_string(rows) + " rows exceed the transpose grid");
-    quantize_transpose<<<blocks, dim3(kTile, 8)>>>(x, rows, cols, format, amax, out, scale);
-  } else if (n % 4 == 0) {
+void fp8_quantize(const float* x, long long n, Fp8Format format, const float* amax, unsigned char* out, float* scale) {
+  if (n % 4 == 0) {
     quantize4<<<blocks_for(n / 4, 256), 256>>>(reinterpret_cast<const float4*>(x), n / 4, format, amax,
                                                 reinterpret_cast<uchar4*>(out), scale);
   } else {
@@ -154,51 +145,79 @@ void fp8_quantize(const float* x, long long rows, long long cols, bool transpose
   check_launch("fp8 quantize");
 }
 
+void fp8_transpose(const unsigned char* codes, long long rows, long long cols, unsigned char* out) {
+  const dim3 blocks(static_cast<unsigned>((cols + kTile - 1) / kTile), static_cast<unsigned>((rows + kTile - 1) / kTile));
+  if (blocks.y > 65535) throw CudaError("fp8 transpose: " + std::to_string(rows) + " rows exceed the grid");
+  transpose_codes<<<blocks, dim3(kTile, 8)>>>(codes, rows, cols, out);
+  check_launch("fp8 transpose");
+}
+
 // What Storage::fp8 points to.
 struct Fp8Copies {
-  long long len = 0;                 // the elements the amax covers
-  float* stats = nullptr;            // device: amax, scale E4M3, scale E5M2
-  unsigned char* codes[2][2] = {};   // [format][transposed]
-  long long rows[2][2] = {};         // the view each copy was made for (-1 while being made)
+  long long len = 0;                      // the elements the amax covers
+  float* stats = nullptr;                 // device: amax, scale E4M3, scale E5M2
+  unsigned char* direct[2] = {};          // per format: codes as stored
+  unsigned char* flipped[2] = {};         // per format: codes transposed, of the view (flipped_rows, len / rows)
+  long long flipped_rows[2] = {};
 };
 
 void drop_fp8(Storage& s) {
   auto* c = static_cast<Fp8Copies*>(s.fp8);
   if (!c) return;
   // Stream order: products that read these are queued before any reuse of the blocks.
-  for (auto& per_format : c->codes)
-    for (unsigned char* p : per_format)
-      if (p) cache_free(p);
+  for (int f = 0; f < 2; f++) {
+    if (c->direct[f]) cache_free(c->direct[f]);
+    if (c->flipped[f]) cache_free(c->flipped[f]);
+  }
   if (c->stats) cache_free(c->stats);
   delete c;
   s.fp8 = nullptr;
 }
 
+// A block of n bytes filled by make(block); kept only if make returns (a failed launch leaves nothing behind).
+template <class Make>
+unsigned char* made(long long n, Make make) {
+  auto* p = static_cast<unsigned char*>(cache_alloc(n > 0 ? n : 1));
+  try {
+    make(p);
+  } catch (...) {
+    cache_free(p);
+    throw;
+  }
+  return p;
+}
+
 Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpose, Fp8Format format) {
   const long long n = rows * cols;
-  const float* x = static_cast<const float*>(s.ptr);
-  auto* c = static_cast<Fp8Copies*>(s.fp8);
-  if (c && c->len != n) {
-    drop_fp8(s);
-    c = nullptr;
-  }
-  if (!c) {
-    c = new Fp8Copies;
-    s.fp8 = c;
+  if (s.fp8 && static_cast<Fp8Copies*>(s.fp8)->len != n) drop_fp8(s);
+  if (!s.fp8) {
+    auto* c = new Fp8Copies;
     c->len = n;
     c->stats = static_cast<float*>(cache_alloc(4 * sizeof(float)));
-    fp8_amax(x, n, c->stats);
+    s.fp8 = c;  // from here drop_fp8 owns it
+    try {
+      fp8_amax(static_cast<const float*>(s.ptr), n, c->stats);
+    } catch (...) {
+      drop_fp8(s);
+      throw;
+    }
   }
-  unsigned char*& codes = c->codes[format][transpose];
-  long long& made_for = c->rows[format][transpose];
+  auto* c = static_cast<Fp8Copies*>(s.fp8);
   float* scale = c->stats + 1 + format;
-  if (!codes || made_for != rows) {
-    if (!codes) codes = static_cast<unsigned char*>(cache_alloc(n > 0 ? n : 1));
-    made_for = -1;
-    fp8_quantize(x, rows, cols, transpose, format, c->stats, codes, scale);
-    made_for = rows;
+  if (!c->direct[format])
+    c->direct[format] = made(n, [&](unsigned char* p) {
+      fp8_quantize(static_cast<const float*>(s.ptr), n, format, c->stats, p, scale);
+    });
+  if (!transpose) return {c->direct[format], scale};
+  if (c->flipped[format] && c->flipped_rows[format] != rows) {
+    cache_free(c->flipped[format]);
+    c->flipped[format] = nullptr;
   }
-  return {codes, scale};
+  if (!c->flipped[format]) {
+    c->flipped[format] = made(n, [&](unsigned char* p) { fp8_transpose(c->direct[format], rows, cols, p); });
+    c->flipped_rows[format] = rows;
+  }
+  return {c->flipped[format], scale};
 }
 
 }  // namespace bc

@@ -11,10 +11,12 @@ enum Fp8Format { kE4M3 = 0, kE5M2 = 1 };
 // *amax = max |x[i]| over n floats. amax must be zeroed on the stream first (fp8_amax does it).
 void fp8_amax(const float* x, long long n, float* amax);
 
-// x (rows, cols) row-major -> FP8 codes, (rows, cols) or transposed (cols, rows), with the dequantization
-// scale (absmax / max) written to *scale (device). amax from fp8_amax, earlier on the stream.
-void fp8_quantize(const float* x, long long rows, long long cols, bool transpose, Fp8Format format, const float* amax,
-                  unsigned char* out, float* scale);
+// n floats -> FP8 codes, with the dequantization scale (absmax / max) written to *scale (device). amax from
+// fp8_amax, earlier on the stream.
+void fp8_quantize(const float* x, long long n, Fp8Format format, const float* amax, unsigned char* out, float* scale);
+
+// out (cols, rows) = codes (rows, cols)ᵀ.
+void fp8_transpose(const unsigned char* codes, long long rows, long long cols, unsigned char* out);
 
 // An operand as an FP8 product reads it: codes and the device address of their dequantization scale.
 struct Fp8Operand {
