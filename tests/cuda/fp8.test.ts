@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Fp8Format } from '../../src/backends/backend.ts';
 import { philoxFill } from '../../src/base/philox.ts';
+import { resolveModelConfig } from '../../src/nn/config.ts';
+import { fullPrecision } from '../../src/nn/precision.ts';
+import { forward, initParams } from '../../src/nn/transformer.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { quantSpec } from '../../src/numerics/spec.ts';
 import * as T from '../../src/tensor/index.ts';
@@ -200,4 +203,36 @@ test('linearFp8 on the tensor cores: forward and gradients against fake quantiza
 
 test('without FP8 hardware the cuda backend says why', { skip: skip || native }, () => {
   assert.match(cuda.fp8Problem?.() ?? '', /compute capability|built before FP8/);
+});
+
+test('a transformer with FP8 linears on the GPU: the logits of fake quantization', { skip: noFp8 }, () => {
+  T.setDefaultBackend('cuda');
+  const before = cuda.setMatmulMode('fp32'); // the fake-quant reference in exact fp32 products
+  try {
+    const model = resolveModelConfig({
+      vocabSize: 128,
+      dModel: 64,
+      dFf: 192,
+      nLayers: 2,
+      nHeads: 2,
+      context: 32,
+      precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32', weightGranularity: 'tensor' },
+    });
+    const params = initParams(model, 3);
+    const tokens = T.tensor(
+      Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 128),
+      [2, 32],
+      { dtype: 'i32' },
+    );
+    const native = forward(model, params, tokens, { train: false, fp8Linear: true }).toArray();
+    const fake = forward(model, params, tokens, { train: false }).toArray();
+    const full = forward({ ...model, precision: fullPrecision }, params, tokens, { train: false }).toArray();
+    // The same grid values summed in another order; where that moves an activation across a rounding boundary
+    // of the next layer's E4M3 grid the paths part a little: far less than quantization itself moves the logits.
+    const gap = relError(native, fake);
+    const quantization = relError(fake, full);
+    assert.ok(gap < 0.1 * quantization, `native vs fake quant ${gap}, fake quant vs fp32 ${quantization}`);
+  } finally {
+    cuda.setMatmulMode(before);
+  }
 });

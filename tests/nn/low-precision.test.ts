@@ -1,6 +1,9 @@
 // FP8 linear layers off the GPU: the emulation's numbers (src/tensor/ops/fp8.ts), the path a run picks
 // (src/nn/low-precision.ts), the config field and its errors. The native product is checked in tests/cuda/fp8.test.ts.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Backend } from '../../src/backends/backend.ts';
 import { resolveModelConfig } from '../../src/nn/config.ts';
@@ -9,7 +12,10 @@ import { planLinearCompute } from '../../src/nn/low-precision.ts';
 import { forward, initParams } from '../../src/nn/transformer.ts';
 import { quantSpec } from '../../src/numerics/spec.ts';
 import * as T from '../../src/tensor/index.ts';
+import { matmulFp8Into } from '../../src/tensor/ops/fp8.ts';
 import { resolveRunConfig } from '../../src/train/config.ts';
+import { train } from '../../src/train/trainer.ts';
+import { smallData, tinyConfig } from '../train/helpers.ts';
 
 const e4 = quantSpec('fp8_e4m3');
 const e5 = quantSpec('fp8_e5m2');
@@ -143,4 +149,52 @@ test('train.lowPrecisionCompute: read from the config, unknown values named', ()
     () => resolveRunConfig({ ...base, train: { lowPrecisionCompute: 'fast' } }),
     /train\.lowPrecisionCompute.*fast.*native.*emulate.*auto/s,
   );
+});
+
+test('a run records its linear-layer path; native with FP8 products, a clear error without', () => {
+  const data = smallData();
+  const fp8Precision = {
+    weights: 'fp8_e4m3',
+    activations: 'fp8_e4m3',
+    kv: 'fp32',
+    weightGranularity: 'tensor',
+  };
+  const config = (mode: string) =>
+    tinyConfig({
+      model: { dFf: 64, precision: fp8Precision },
+      train: { tokens: 16 * 32 * 2, evalTokens: 1024, lowPrecisionCompute: mode },
+    });
+  // A backend with an FP8 product (here the emulation, counted): the run takes the native path.
+  let products = 0;
+  T.registerBackend('fp8-test', () => {
+    const js = T.getBackend('js');
+    return {
+      ...js,
+      name: 'fp8-test',
+      fp8Problem: () => null,
+      matmulFp8: (a, b, out, args) => {
+        products++;
+        matmulFp8Into(js, a, b, out, args);
+      },
+    };
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'bitscale-fp8-'));
+  const summary = train(config('auto'), { outDir: dir, backend: 'fp8-test', data });
+  assert.equal(summary.linearCompute?.path, 'native-fp8');
+  assert.equal(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).linearCompute.path, 'native-fp8');
+  // 7 linears a layer, 2 layers, 3 products each (forward, dx, dW), 2 steps
+  assert.equal(products, 7 * 2 * 3 * 2);
+  // 'native' where there is none: refused before anything is written.
+  const refused = mkdtempSync(join(tmpdir(), 'bitscale-fp8-'));
+  assert.throws(
+    () => train(config('native'), { outDir: refused, backend: 'js', data }),
+    /train\.lowPrecisionCompute: 'native' cannot run .* on the js backend/,
+  );
+  assert.deepEqual(readdirSync(refused), []);
+  const emulated = train(config('emulate'), {
+    outDir: mkdtempSync(join(tmpdir(), 'bitscale-fp8-')),
+    backend: 'js',
+    data,
+  });
+  assert.equal(emulated.linearCompute?.path, 'fake-quant');
 });
