@@ -1,7 +1,7 @@
-// FP8 operands: the per-tensor absmax on the device, then one pass that casts into E4M3 or E5M2 codes, and where
-// the product's TN layout needs it a byte transpose of those codes. The rounding repeats fake_quant.cu's double arithmetic, so the
-// codes times the scale are bit for bit fakeQuant(x, fp8, per-tensor absmax, nearest): the native FP8 product is
-// a faster way to the same numbers, not another quantizer. Built with -fmad=false like fake_quant.cu.
+// FP8 operands: the per-tensor absmax on the device, one pass that casts into E4M3 or E5M2 codes, and where the
+// product's TN layout needs it a byte transpose of those codes. The rounding repeats fake_quant.cu's double
+// arithmetic, so codes times scale are bit for bit fakeQuant(x, fp8, per-tensor absmax, nearest): the native FP8
+// product is a faster way to the same numbers, not another quantizer. Built with -fmad=false like fake_quant.cu.
 #include <cuda_fp8.h>
 
 #include "common.cuh"
