@@ -2,8 +2,9 @@
 //   out (m, n) fp32 = Q_fa(op(A)) @ Q_fb(op(B)),  Q_f = per-tensor absmax quantization to E4M3 or E5M2,
 // accumulated in fp32. Row-major out is cuBLAS's column-major outᵀ (n, m) = Q(op(B))ᵀ · Q(op(A))ᵀ, so cuBLAS's
 // first operand is ours B and its second ours A. FP8 kernels take only the "TN" form: cuBLAS's A transposed, B
-// not, i.e. both operands with k contiguous. So the cast writes Q(op(A)) as (m, k) and Q(op(B))ᵀ as (n, k),
-// transposing in the same pass where op() leaves k strided. Scales stay on the device (A/B_SCALE_POINTER).
+// not, i.e. both operands with k contiguous. So fp8_cast.cu hands over Q(op(A)) as (m, k) and Q(op(B))ᵀ as (n, k),
+// byte-transposing the codes where op() leaves k strided, and keeps them on the storage for the next product.
+// Scales stay on the device (A/B_SCALE_POINTER): no synchronization anywhere.
 #include <cublasLt.h>
 
 #include <map>
