@@ -30,7 +30,7 @@ export function nativeFormatProblem(model: ModelConfig, tokensPerStep: number): 
   const ag = p.activationGranularity ?? 'tensor';
   if (model.onebit) return 'OneBit layers have no FP8 product';
   if (p.weights !== 'fp8_e4m3' || p.activations !== 'fp8_e4m3' || wg !== 'tensor' || ag !== 'tensor')
-    return `${formatOf(model)} has no native product (native: ${NATIVE})`;
+    return 'no FP8 product computes this format';
   const widths = [model.dModel, model.dFf, tokensPerStep];
   if (model.arch) widths.push(model.nHeads * model.arch.headSize, model.arch.nKvHeads * model.arch.headSize);
   if (widths.some((w) => w % FP8_MULTIPLE !== 0))
@@ -46,8 +46,9 @@ export function formatOf(model: ModelConfig): string {
 const warned = new Set<string>();
 
 /**
- * The path for this run. Throws a ConfigError naming `field` when 'native' cannot be honoured; under 'auto' a
- * format that could run natively but cannot here falls back to fake quantization, warning once per process.
+ * The path for this run. Throws a ConfigError naming `field` when 'native' cannot be honoured; under 'auto' an
+ * FP8 format that cannot run natively here falls back to fake quantization, warning once per process (other
+ * formats, integers say, have no FP8 product to miss and are emulated without a word).
  */
 export function planLinearCompute(
   model: ModelConfig,
@@ -70,9 +71,11 @@ export function planLinearCompute(
       field,
       `'native' cannot run ${format} on the ${backend.name} backend: ${problem}. Allowed: 'native' for ${NATIVE} on a GPU of compute capability 8.9 or higher; 'emulate' or 'auto' (fake quantization) for any format`,
     );
-  // auto: formats that have no FP8 product are simply emulated; a native-able one that cannot run here warns.
-  if (formatProblem === null) {
-    const message = `${field} 'auto': ${format} runs as fake quantization on the ${backend.name} backend (${problem})`;
+  // auto: integer and other formats without an FP8 product are simply emulated; FP8 formats that cannot run
+  // natively here (this backend, or scales per row) say so once.
+  const fp8Format = [p.weights, p.activations].some((f) => f.startsWith('fp8_'));
+  if (formatProblem === null || fp8Format) {
+    const message = `${field} 'auto': ${format} runs as fake quantization on the ${backend.name} backend (${problem}; native: ${NATIVE} on compute capability 8.9+)`;
     if (!warned.has(message)) {
       warned.add(message);
       warn(message);

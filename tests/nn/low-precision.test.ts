@@ -111,7 +111,7 @@ test("planLinearCompute 'native' on a backend without FP8: an error naming the f
   const perRow = fp8Model({ precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32' } });
   assert.throws(
     () => planLinearCompute(perRow, 'native', withFp8(null), 16),
-    /weights fp8_e4m3\/row, activations fp8_e4m3\/tensor has no native product/,
+    /'native' cannot run weights fp8_e4m3\/row, activations fp8_e4m3\/tensor on the gpu-like backend: no FP8 product/,
   );
 });
 
@@ -132,6 +132,19 @@ test("planLinearCompute 'auto' falls back to fake quantization with one warning"
   const quiet: string[] = [];
   assert.equal(planLinearCompute(int4, 'auto', backend, 16, 'f', (m) => quiet.push(m)).path, 'fake-quant');
   assert.equal(quiet.length, 0);
+  // FP8 with per-row weight scales (the default granularity) has no FP8 product: said once, with the fix.
+  const perRow = fp8Model({ precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32' } });
+  const said: string[] = [];
+  for (let i = 0; i < 2; i++)
+    assert.equal(
+      planLinearCompute(perRow, 'auto', withFp8(null), 16, 'f', (m) => said.push(m)).path,
+      'fake-quant',
+    );
+  assert.equal(said.length, 1);
+  assert.match(
+    said[0],
+    /fp8_e4m3\/row.*no FP8 product.*weightGranularity and activationGranularity 'tensor'/,
+  );
   const fp32 = fp8Model({ precision: { weights: 'fp32', activations: 'fp32', kv: 'fp32' } });
   assert.equal(planLinearCompute(fp32, 'native', T.getBackend('js'), 16).path, 'full-precision');
   // Widths an FP8 product cannot take: a reason, not a crash.
