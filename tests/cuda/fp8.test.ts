@@ -1,10 +1,16 @@
 // Native FP8 products (native/cuda/fp8_cast.cu, matmul_fp8.cu) against the emulation they must equal:
 // - the operands an FP8 product reads (codes x scale) are bit for bit fakeQuant(x, fp8, per-tensor absmax), as
 //   stored and transposed, E4M3 and E5M2;
-// - matmulFp8 against fakeQuant + fp32 matmul for every layout the linear layer uses (fwd NT, dx NN, dW TN) and
-//   the format pairs: relative error < 1e-5 (the same products of grid values, summed in another order);
-// - T.linearFp8 forward and gradients against the emulation (< 1e-5) and against plain fake quantization with
-//   fp32 gradients: forward < 1e-5, gradients < 8e-2 (they differ by design in rounding g to E5M2: 2 mantissa bits).
+// - matmulFp8 against fakeQuant + fp64 sums for every layout the linear layer uses (fwd NT, dx NN, dW TN) and
+//   the format pairs: relative error < 1e-3. The products of grid values are exact; what differs is the tensor
+//   cores' accumulation (Hopper's FP8 MMA keeps fewer bits than fp32 between cuBLASLt's promotions, ~1e-4) and the
+//   float scale. A wrong layout or scale errs by O(1), an E4M3 step is 6%: the bound separates them;
+// - T.linearFp8 forward and gradients against the emulation (< 1e-3) and against plain fake quantization with
+//   fp32 gradients: forward < 1e-3, gradients between 5e-3 and 8e-2 (by design they round g to E5M2: 2 mantissa
+//   bits, ~4% rms; the lower bound proves the rounding happens);
+// - a small transformer's logits with FP8 linears against fake quantization: closer than half of what
+//   quantization itself moves them (an activation whose accumulation lands it across a rounding boundary of the
+//   next layer's grid moves by a step: rare, small).
 // Skips without a GPU (and the product tests on a GPU below compute capability 8.9, which must say why).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -116,7 +122,7 @@ test('matmulFp8 equals fakeQuant + fp32 matmul (every layout and format pair a l
     cuda.matmulFp8!(ca, cb, out, args);
     const first = download(out, m * n);
     const err = relError(first, emulate(a, b, m, n, k, transA, transB, fa, fb));
-    assert.ok(err < 1e-5, `transA=${transA} transB=${transB} ${fa} x ${fb}: relative error ${err}`);
+    assert.ok(err < 1e-3, `transA=${transA} transB=${transB} ${fa} x ${fb}: relative error ${err}`);
     // Again on the kept copies: the same numbers; then after a write to A: the new product.
     cuda.matmulFp8!(ca, cb, out, args);
     assert.deepEqual(download(out, m * n), first);
@@ -124,7 +130,7 @@ test('matmulFp8 equals fakeQuant + fp32 matmul (every layout and format pair a l
     cuda.write(ca, 'f32', a2);
     cuda.matmulFp8!(ca, cb, out, args);
     const err2 = relError(download(out, m * n), emulate(a2, b, m, n, k, transA, transB, fa, fb));
-    assert.ok(err2 < 1e-5, `after a write to A: relative error ${err2}`);
+    assert.ok(err2 < 1e-3, `after a write to A: relative error ${err2}`);
     for (const s of [ca, cb, out]) cuda.free(s);
   }
 });
@@ -177,7 +183,7 @@ test('linearFp8 on the tensor cores: forward and gradients against fake quantiza
     gx: relError(gx.toArray(), gxRef),
     gw: relError(gw.toArray(), gwRef),
   };
-  for (const [name, e] of Object.entries(errs)) assert.ok(e < 1e-5, `${name} vs the FP8 emulation: ${e}`);
+  for (const [name, e] of Object.entries(errs)) assert.ok(e < 1e-3, `${name} vs the FP8 emulation: ${e}`);
   // Plain fake quantization, fp32 gradients (the straight-through estimator): the forward is the same math,
   // the gradients differ by E5M2's rounding of g (relative step 2^-3, about 4% rms).
   T.setDefaultBackend('js');
@@ -188,14 +194,14 @@ test('linearFp8 on the tensor cores: forward and gradients against fake quantiza
   const fake = (a: T.Tensor, b: T.Tensor) =>
     T.matmul(T.fakeQuant(a, e4), T.fakeQuant(b, e4), { transB: true });
   const [fgx, fgw] = T.grad((a, b) => T.sum(T.mul(fake(a, b), fu)), [fx, fw]);
-  assert.ok(relError(y.toArray(), fake(fx, fw).toArray()) < 1e-5, 'forward vs fake quantization');
+  assert.ok(relError(y.toArray(), fake(fx, fw).toArray()) < 1e-3, 'forward vs fake quantization');
   for (const [name, ours, ref] of [
     ['dx', gx, fgx],
     ['dW', gw, fgw],
   ] as const) {
     const e = relError(ours.toArray(), ref.toArray());
     assert.ok(
-      e < 8e-2 && e > 1e-4,
+      e < 8e-2 && e > 5e-3,
       `${name} vs fp32-gradient fake quantization: ${e} (E5M2 rounding expected)`,
     );
   }
@@ -235,7 +241,7 @@ test('a transformer with FP8 linears on the GPU: the logits of fake quantization
     // of the next layer's E4M3 grid the paths part a little: far less than quantization itself moves the logits.
     const gap = relError(native, fake);
     const quantization = relError(fake, full);
-    assert.ok(gap < 0.1 * quantization, `native vs fake quant ${gap}, fake quant vs fp32 ${quantization}`);
+    assert.ok(gap < 0.5 * quantization, `native vs fake quant ${gap}, fake quant vs fp32 ${quantization}`);
   } finally {
     cuda.setMatmulMode(before);
   }
