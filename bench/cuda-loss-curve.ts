@@ -1,6 +1,8 @@
 // Loss curve of one small Transformer++ trained on a backend, to compare cuda with cpu: same config, same seed,
 // same batches (drawn on the host from a fixed Markov chain whose best loss is ln 4 ≈ 1.386 nats).
 // Usage: tsx bench/cuda-loss-curve.ts run <backend> <out.json> [--steps 300] [--matmul bf16|tf32|fp32]
+//          [--fp8 native|emulate] [--dff N]   (FP8: E4M3 weights and activations, per-tensor scales, on the FP8
+//          tensor cores or as fake quantization; FP8 products need d_ff a multiple of 16: --dff 352 for both runs)
 //        tsx bench/cuda-loss-curve.ts compare <a.json> <b.json> [<c.json> ...]   -> bench/results/cuda-loss-curve.json
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
@@ -8,6 +10,7 @@ import '../src/backends/index.ts';
 import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import { philoxFill } from '../src/base/philox.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
+import { planLinearCompute } from '../src/nn/low-precision.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
@@ -42,11 +45,27 @@ function batchAt(step: number): { x: Int32Array; y: Int32Array } {
   return { x, y };
 }
 
-function train(backendName: string, steps: number, matmul?: string): number[] {
+function train(
+  backendName: string,
+  steps: number,
+  matmul?: string,
+  fp8?: 'native' | 'emulate',
+  dFf?: number,
+): number[] {
   const backend = T.setDefaultBackend(backendName);
   if (backendName === 'cuda' && matmul)
     (backend as CudaBackend).setMatmulMode(matmul as 'bf16' | 'tf32' | 'fp32');
-  const model = resolveModelConfig(config);
+  const precision = fp8
+    ? { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32', weightGranularity: 'tensor' }
+    : undefined;
+  const model = resolveModelConfig({
+    ...config,
+    ...(dFf ? { dFf } : {}),
+    ...(precision ? { precision } : {}),
+  });
+  const fp8Linear =
+    fp8 !== undefined &&
+    planLinearCompute(model, fp8, backend, batch * config.context, '--fp8').path === 'native-fp8';
   const params = initParams(model, 0);
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   const losses: number[] = [];
@@ -58,7 +77,7 @@ function train(backendName: string, steps: number, matmul?: string): number[] {
         params,
         T.tensor(x, [batch, config.context], { dtype: 'i32', backend }),
         T.tensor(y, [batch, config.context], { dtype: 'i32', backend }),
-        { train: true },
+        { train: true, fp8Linear },
       );
       T.backward(l);
       return l.item();
@@ -82,8 +101,17 @@ if (command === 'run') {
   };
   const steps = Number(opt('steps') ?? 300);
   const start = performance.now();
-  const losses = train(backendName, steps, opt('matmul'));
-  const label = `${backendName}${opt('matmul') ? ` (${opt('matmul')} matmul)` : ''}`;
+  const fp8 = opt('fp8');
+  if (fp8 !== undefined && fp8 !== 'native' && fp8 !== 'emulate')
+    throw new Error(`--fp8 '${fp8}' is not native or emulate`);
+  const dFf = opt('dff') === undefined ? undefined : Number(opt('dff'));
+  const losses = train(backendName, steps, opt('matmul'), fp8, dFf);
+  const label = [
+    backendName,
+    opt('matmul') ? ` (${opt('matmul')} matmul)` : '',
+    fp8 ? ` fp8 ${fp8}` : '',
+    dFf ? ` dff ${dFf}` : '',
+  ].join('');
   const machine =
     backendName === 'cuda' ? (T.getBackend('cuda') as CudaBackend).device().name : machineDescription();
   writeFileAtomic(

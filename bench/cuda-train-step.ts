@@ -1,7 +1,10 @@
 // Training-step throughput of bitscale's cuda backend next to PyTorch (eager and torch.compile) on the same GPU,
 // same Transformer++ model, batch and vocabulary: (a) bf16 matmuls with fp32 master weights, (b) QAT with int4
-// weights, int8 activations and int4 KV cache. MFU counts model FLOPs 6 N + 12 L T d per token (N includes the
-// tied output head) against the H100's 989 TFLOP/s dense bf16 peak.
+// weights, int8 activations and int4 KV cache, (c) at d1024, FP8: E4M3 weights and activations (per-tensor
+// scales) on the FP8 tensor cores (E5M2 gradients; src/tensor/ops/fp8.ts), and the same precision as fake
+// quantization around bf16 matmuls (the emulation); PyTorch's peer uses torch._scaled_mm the same way.
+// MFU counts model FLOPs 6 N + 12 L T d per token (N includes the tied output head) against the H100's
+// 989 TFLOP/s dense bf16 peak (for FP8 also against its 1979 TFLOP/s FP8 peak).
 // Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch]
 // Writes bench/results/cuda-train-step.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
@@ -9,6 +12,7 @@ import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
+import { planLinearCompute } from '../src/nn/low-precision.ts';
 import type { PrecisionConfig } from '../src/nn/precision.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
@@ -47,7 +51,14 @@ const shapes: Record<string, Shape> = {
   },
 };
 const qat: PrecisionConfig = { weights: 'int4', activations: 'int8', kv: 'int4' };
+const fp8: PrecisionConfig = {
+  weights: 'fp8_e4m3',
+  activations: 'fp8_e4m3',
+  kv: 'fp32',
+  weightGranularity: 'tensor',
+};
 const PEAK_BF16 = 989e12;
+const PEAK_FP8 = 1979e12;
 
 const args = process.argv.slice(2);
 const steps = (() => {
@@ -68,8 +79,13 @@ function flopsPerToken(s: Shape): number {
   return 6 * n + 12 * s.layers * s.context * s.d;
 }
 
-/** Milliseconds per training step of bitscale on cuda. */
-function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: number): number {
+/** Milliseconds per training step of bitscale on cuda; `compute` native runs FP8 formats on the tensor cores. */
+function bitscaleStep(
+  s: Shape,
+  precision: PrecisionConfig | undefined,
+  n: number,
+  compute: 'native' | 'emulate' = 'emulate',
+): number {
   const backend = T.setDefaultBackend('cuda') as CudaBackend;
   backend.setMatmulMode('bf16');
   const model = resolveModelConfig({
@@ -80,6 +96,9 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
     context: s.context,
     ...(precision ? { precision } : {}),
   });
+  // 'native' on a card without FP8 fails here, naming the reason.
+  const fp8Linear =
+    planLinearCompute(model, compute, backend, s.batch * s.context, '--fp8').path === 'native-fp8';
   const params = initParams(model, 0);
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   const tokens = Int32Array.from({ length: s.batch * s.context }, (_, i) => (i * 7919) % s.vocab);
@@ -88,7 +107,7 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
     T.tidy(() => {
       const x = T.tensor(tokens, [s.batch, s.context], { dtype: 'i32', backend });
       const y = T.tensor(targets, [s.batch, s.context], { dtype: 'i32', backend });
-      T.backward(lossOf(model, params, x, y, { train: true }));
+      T.backward(lossOf(model, params, x, y, { train: true, fp8Linear }));
     });
     opt.update(1e-3);
   };
@@ -101,7 +120,8 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
   const profile = backend.profile();
   if (profile) {
     const rows = Object.entries(profile).sort((a, b) => b[1].ms - a[1].ms);
-    console.error(`profile (all steps, synchronized per kernel) ${s.name} ${precision ? 'qat' : 'bf16'}:`);
+    const label = precision ? `${precision.weights}/${precision.activations} ${compute}` : 'bf16';
+    console.error(`profile (all steps, synchronized per kernel) ${s.name} ${label}:`);
     for (const [name, e] of rows)
       console.error(
         `  ${name.padEnd(36)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(7)} calls`,
@@ -113,13 +133,14 @@ function bitscaleStep(s: Shape, precision: PrecisionConfig | undefined, n: numbe
   return ms;
 }
 
-function torchSteps(s: Shape, isQat: boolean, n: number): Record<string, number> {
+/** PyTorch's ms per step by mode (eager, compile); quant 0 bf16, 1 QAT, 2 FP8 (torch._scaled_mm). */
+function torchSteps(s: Shape, quant: 0 | 1 | 2, n: number): Record<string, number> {
   try {
     const out = execFileSync(
       python,
       [
         'bench/cuda_train_step_torch.py',
-        ...[s.d, s.layers, s.heads, s.context, s.batch, s.vocab, n, isQat ? 1 : 0].map(String),
+        ...[s.d, s.layers, s.heads, s.context, s.batch, s.vocab, n, quant].map(String),
         'eager,compile',
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
@@ -127,7 +148,8 @@ function torchSteps(s: Shape, isQat: boolean, n: number): Record<string, number>
     const result: Record<string, number> = {};
     for (const line of out.trim().split('\n')) {
       const r = JSON.parse(line);
-      result[r.mode] = r.ms_per_step;
+      if (r.unavailable) console.error(`PyTorch ${r.mode} not measured: ${r.unavailable}`);
+      else result[r.mode] = r.ms_per_step;
     }
     return result;
   } catch (e) {
@@ -159,13 +181,29 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
   const ms: Record<string, number | undefined> = {};
   ms.bf16 = bitscaleStep(s, undefined, steps);
   ms.qat = bitscaleStep(s, qat, steps);
-  const tb = noTorch ? {} : torchSteps(s, false, steps);
-  const tq = noTorch ? {} : torchSteps(s, true, steps);
-  for (const [label, ours, peers] of [
+  const withFp8 = key === 'd1024';
+  if (withFp8) {
+    try {
+      ms.fp8 = bitscaleStep(s, fp8, steps, 'native');
+    } catch (e) {
+      console.error(`bitscale FP8 not measured: ${(e as Error).message}`); // a card without FP8 tensor cores
+      process.exitCode = 1;
+    }
+    ms.fp8Emulated = bitscaleStep(s, fp8, steps, 'emulate');
+  }
+  const tb = noTorch ? {} : torchSteps(s, 0, steps);
+  const tq = noTorch ? {} : torchSteps(s, 1, steps);
+  const tf = noTorch || !withFp8 ? {} : torchSteps(s, 2, steps);
+  const modes: [string, number | undefined, Record<string, number>][] = [
     ['bf16', ms.bf16, tb],
     ['qat int4/int8/kv-int4', ms.qat, tq],
-  ] as const) {
+  ];
+  if (withFp8)
+    modes.push(['fp8 e4m3 w/a native', ms.fp8, tf], ['fp8 e4m3 w/a fake-quant', ms.fp8Emulated, {}]);
+  for (const [label, ours, peers] of modes) {
+    if (ours === undefined) continue;
     for (const peer of ['eager', 'compile']) {
+      if (label.includes('fake-quant')) continue; // PyTorch's FP8 peer is the native one
       const f = figure(
         `cuda train step ${s.name} ${label} vs torch ${peer}`,
         perSecond(ours)!,
@@ -175,21 +213,35 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
       f.machine = machine;
       figures.push(f);
     }
+    const fp8Mfu = (v: number) =>
+      label.startsWith('fp8') ? { mfuFp8Peak: mfu(v) * (PEAK_BF16 / PEAK_FP8) } : {};
     rows.push({
       shape: s.name,
       mode: label,
-      bitscale: { msPerStep: ours, tokensPerSecond: perSecond(ours), mfu: mfu(ours!) },
+      bitscale: { msPerStep: ours, tokensPerSecond: perSecond(ours), mfu: mfu(ours!), ...fp8Mfu(ours!) },
       torchEager: peers.eager && {
         msPerStep: peers.eager,
         tokensPerSecond: perSecond(peers.eager),
         mfu: mfu(peers.eager),
+        ...fp8Mfu(peers.eager),
       },
       torchCompile: peers.compile && {
         msPerStep: peers.compile,
         tokensPerSecond: perSecond(peers.compile),
         mfu: mfu(peers.compile),
+        ...fp8Mfu(peers.compile),
       },
     });
+    console.error(
+      `${s.name} ${label}: bitscale ${perSecond(ours)?.toFixed(0)} tok/s (MFU ${(100 * mfu(ours!)).toFixed(1)}%)` +
+        ['eager', 'compile']
+          .map((p) =>
+            peers[p]
+              ? `, torch ${p} ${perSecond(peers[p])?.toFixed(0)} (MFU ${(100 * mfu(peers[p])).toFixed(1)}%)`
+              : '',
+          )
+          .join(''),
+    );
   }
   rows.push({
     shape: s.name,
@@ -198,8 +250,18 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
       torchEager: tq.eager && tb.eager && tq.eager / tb.eager,
       torchCompile: tq.compile && tb.compile && tq.compile / tb.compile,
     },
+    ...(withFp8
+      ? {
+          bf16OverFp8: {
+            bitscale: ms.fp8 && ms.bf16! / ms.fp8,
+            bitscaleFakeQuantOverNative: ms.fp8 && ms.fp8Emulated! / ms.fp8,
+            torchEager: tf.eager && tb.eager && tb.eager / tf.eager,
+            torchCompile: tf.compile && tb.compile && tb.compile / tf.compile,
+          },
+        }
+      : {}),
   });
-  console.error(JSON.stringify(rows.slice(-3)));
+  console.error(JSON.stringify(rows.at(-1)));
 }
 const out = process.env.BENCH_OUT ?? 'bench/results/cuda-train-step.json';
 writeFileAtomic(

@@ -4,9 +4,12 @@ Same model as src/nn/transformer.ts and bench/train_step_torch.py: RMSNorm, SwiG
 tied embeddings, AdamW with global-norm clipping; fp32 master weights, bf16 matmuls (autocast). QAT mirrors
 src/nn/precision.ts: int4 weights (symmetric absmax per output row), int8 activations (per tensor, the inputs
 of every linear layer), int4 K and V (per head row), each a straight-through fake quantization with the
-clipped-gradient mask. Attention is F.scaled_dot_product_attention (flash) as a fast peer would use.
+clipped-gradient mask. FP8 (qat=2) mirrors src/tensor/ops/fp8.ts: every linear is torch._scaled_mm on E4M3 weights
+and inputs with per-tensor current scaling (amax / 448), the backward E5M2 output gradients times the E4M3 operands
+(bf16 backward where this torch cannot multiply E5M2 x E4M3, said in the output). Attention is
+F.scaled_dot_product_attention (flash) as a fast peer would use.
 Prints one JSON line per mode: {"mode", "ms_per_step", "tokens_per_second"}.
-Usage: python3 cuda_train_step_torch.py d_model n_layers n_heads context batch vocab steps qat(0|1) modes(eager,compile)
+Usage: python3 cuda_train_step_torch.py d_model n_layers n_heads context batch vocab steps qat(0|1|2=fp8) modes(eager,compile)
 """
 import json
 import math
@@ -43,7 +46,51 @@ class FakeQuant(torch.autograd.Function):
 
 
 def fq(x, bits, per_row):
-    return FakeQuant.apply(x, bits, per_row) if qat else x
+    return FakeQuant.apply(x, bits, per_row) if qat == 1 else x
+
+
+E4M3, E5M2 = getattr(torch, "float8_e4m3fn", None), getattr(torch, "float8_e5m2", None)
+
+
+def to_fp8(x, dtype, fmax):
+    """Per-tensor current scaling on the device: codes of x / s, s = amax / fmax (1 where amax is 0)."""
+    amax = x.detach().abs().amax().float()
+    scale = torch.where(amax > 0, amax / fmax, torch.ones_like(amax))
+    return (x.float() / scale).clamp(-fmax, fmax).to(dtype), scale
+
+
+def scaled_mm(a, b, sa, sb):
+    """a (m, k) row-major @ b (k, n), b given column-major (b = bt.t() of a contiguous bt), fp32 accumulate."""
+    return torch._scaled_mm(a, b, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16)
+
+
+BWD_FP8 = True  # decided by a probe below
+
+
+class Fp8Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1])
+        xq, sx = to_fp8(x2, E4M3, 448.0)
+        wq, sw = to_fp8(w, E4M3, 448.0)
+        ctx.save_for_backward(xq, sx, wq, sw)
+        ctx.shape, ctx.dtype = shape, x.dtype
+        return scaled_mm(xq, wq.t(), sx, sw).reshape(*shape[:-1], w.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        xq, sx, wq, sw = ctx.saved_tensors
+        g2 = g.reshape(-1, g.shape[-1])
+        if BWD_FP8:
+            gq, sg = to_fp8(g2, E5M2, 57344.0)
+            gx = scaled_mm(gq, wq.t().contiguous().t(), sg, sw)  # (m, n) @ (n, k)
+            gw = scaled_mm(gq.t().contiguous(), xq.t().contiguous().t(), sg, sx)  # (n, m) @ (m, k)
+        else:
+            gb = g2.to(torch.bfloat16)
+            gx = gb @ (wq.to(torch.bfloat16) * sw.to(torch.bfloat16))
+            gw = gb.t() @ (xq.to(torch.bfloat16) * sx.to(torch.bfloat16))
+        return gx.reshape(ctx.shape).to(ctx.dtype), gw.float()  # fp32 master weights
 
 
 def rms_norm(x, w, eps=1e-6):
@@ -77,6 +124,8 @@ for l in range(L):
 
 
 def lin(x, w):
+    if qat == 2:
+        return Fp8Linear.apply(x, w)
     return x @ fq(w, 4, True).T
 
 
@@ -103,6 +152,28 @@ opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_d
 tokens = torch.randint(0, V, (B, T), device=dev)
 targets = torch.randint(0, V, (B, T), device=dev)
 
+if qat == 2:
+    why = None
+    if E4M3 is None or not hasattr(torch, "_scaled_mm"):
+        why = f"torch {torch.__version__} has no float8 types or torch._scaled_mm"
+    elif torch.cuda.get_device_capability() < (8, 9):
+        why = f"{torch.cuda.get_device_name()} has compute capability {torch.cuda.get_device_capability()}, FP8 needs 8.9"
+    else:
+        a = torch.randn(64, 64, device=dev)
+        one = torch.ones((), device=dev)
+        try:
+            scaled_mm(a.to(E4M3), a.to(E4M3).t(), one, one)
+        except RuntimeError as e:
+            why = f"torch._scaled_mm failed: {str(e).splitlines()[0]}"
+        try:
+            scaled_mm(a.to(E5M2), a.to(E4M3).t(), one, one)
+        except RuntimeError:
+            BWD_FP8 = False
+    if why:
+        for mode in modes:
+            print(json.dumps({"mode": mode, "qat": qat, "unavailable": why}), flush=True)
+        sys.exit(0)
+
 for mode in modes:
     fn = torch.compile(loss_fn) if mode == "compile" else loss_fn
 
@@ -122,4 +193,4 @@ for mode in modes:
         step()
     torch.cuda.synchronize()
     ms = (time.perf_counter() - start) / steps * 1000
-    print(json.dumps({"mode": mode, "qat": bool(qat), "ms_per_step": ms, "tokens_per_second": B * T / ms * 1000, "torch": torch.__version__}), flush=True)
+    print(json.dumps({"mode": mode, "qat": qat, "fp8_backward": ("e5m2" if BWD_FP8 else "bf16") if qat == 2 else None, "ms_per_step": ms, "tokens_per_second": B * T / ms * 1000, "torch": torch.__version__}), flush=True)

@@ -135,6 +135,7 @@ Storage& Args::lookup(size_t i, const char* name) const {
 }
 
 void drop_shadow(Storage& s) {
+  if (s.fp8) drop_fp8(s);
   if (!s.shadow) return;
   cache_free(s.shadow);  // stream order: the products that read it are queued before any reuse
   s.shadow = nullptr;

@@ -29,6 +29,7 @@ compile() {
   local src=$1 extra=""
   # fake_quant repeats the reference's double arithmetic exactly: no contracted multiply-adds.
   [ "$(basename "$src")" = fake_quant.cu ] && extra="-fmad=false"
+  [ "$(basename "$src")" = fp8_cast.cu ] && extra="-fmad=false"  # the same rounding, for FP8 operands
   # GPTQ's host loops: OpenMP threads, and the reference's double arithmetic (no contraction) as well.
   [ "$(basename "$src")" = gptq_host.cu ] && extra="-Xcompiler -fopenmp,-ffp-contract=off"
   local obj="$here/build/obj/$(basename "${src%.cu}").o"

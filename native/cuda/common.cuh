@@ -42,9 +42,12 @@ struct Storage {
   void* shadow = nullptr;
   long long shadow_len = 0;
   bool shadow_fp16 = false;
+  // matmulFp8's FP8 copies (fp8_cast.cu: amax, codes as stored and transposed), kept and dropped with the shadow.
+  void* fp8 = nullptr;
 };
 void settle(Storage& s);       // performs a deferred zero-fill
-void drop_shadow(Storage& s);  // returns the 16-bit copy to the cache
+void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to the cache
+void drop_fp8(Storage& s);     // (fp8_cast.cu)
 
 // ---- errors ---------------------------------------------------------------------------------------------
 struct CudaError : std::runtime_error {

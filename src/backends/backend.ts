@@ -70,6 +70,20 @@ export interface MatmulArgs {
   accumulate: boolean;
 }
 
+/** The FP8 element formats of a product's operands (OCP E4M3: forward; E5M2: gradients). */
+export type Fp8Format = 'fp8_e4m3' | 'fp8_e5m2';
+
+export interface Fp8MatmulArgs {
+  m: number;
+  n: number;
+  k: number;
+  /** A is stored (m, k), or (k, m) when transA. B is stored (k, n), or (n, k) when transB. */
+  transA: boolean;
+  transB: boolean;
+  aFormat: Fp8Format;
+  bFormat: Fp8Format;
+}
+
 export interface AdamWArgs {
   lr: number;
   beta1: number;
@@ -160,6 +174,12 @@ export interface Backend<S = unknown> {
 
   // ---- linear algebra --------------------------------------------------------------------------
   matmul(a: S, b: S, out: S, args: MatmulArgs): void;
+  /** out (m, n) = Q_a(op(A)) @ Q_b(op(B)) in fp32, Q_f = fakeQuant to FP8 format f with one absmax scale per
+   *  tensor (nearest): on FP8 tensor cores. Optional: where absent (or fp8Problem() names a reason), the
+   *  frontend emulates it with fakeQuant and matmul (src/tensor/ops/fp8.ts), the same numbers. */
+  matmulFp8?(a: S, b: S, out: S, args: Fp8MatmulArgs): void;
+  /** Null where matmulFp8 runs natively, else why not (e.g. the GPU's compute capability). */
+  fp8Problem?(): string | null;
 
   // ---- indexing --------------------------------------------------------------------------------
   /** out[i, :] = table[idx[i], :] for i < nIdx; rows of rowSize. idx is i32; out of range throws. */

@@ -85,6 +85,9 @@ export interface ForwardOptions {
   /** Half-precision compute, emulated: activations (and, through the casts' gradients, their gradients) are
    *  rounded to this storage type at every layer boundary. Absent: fp32. */
   compute?: 'bf16' | 'f16';
+  /** Linear layers as FP8 products (T.linearFp8: E4M3 weights and inputs, E5M2 output gradients) in place of
+   *  fake quantization around matmuls: the same forward values (src/nn/low-precision.ts decides when). */
+  fp8Linear?: boolean;
   /** Sees the residual stream after every block (OneBit's distillation compares these). */
   onBlockOutput?: (layer: number, x: Tensor) => void;
 }
@@ -105,14 +108,20 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
   const compute = options.compute;
   const half = (x: Tensor) => (compute ? T.cast(T.cast(x, compute), 'f32') : x);
+  const fp8 = options.fp8Linear === true && !c.onebit;
+  // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
+  const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
   const linear = (x: Tensor, name: string) => {
-    options.onLinearInput?.(name, x);
+    // Observers see the input at the activation precision, as fake quantization hands it over.
+    if (options.onLinearInput) options.onLinearInput(name, fp8 ? maybeQuant(x, p.activations) : x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
     const { g, h } = valueVectorNames(name);
     const y = c.onebit
       ? onebitLayer(input, get(name), get(g), get(h))
-      : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
+      : fp8
+        ? T.linearFp8(input, get(name))
+        : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
     return half(bias ? T.add(y, bias) : y);
   };
@@ -134,21 +143,21 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   x = half(x);
   for (let l = 0; l < c.nLayers; l++) {
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = half(maybeQuant(norm(x, `blocks.${l}.attn_norm`), p.activations));
+    const h = half(act(norm(x, `blocks.${l}.attn_norm`)));
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
     const q = rope(heads(lin(h, 'attn.wq.weight'), nh));
     const k = repeatKv(maybeQuant(rope(heads(lin(h, 'attn.wk.weight'), nkv)), p.kv), nh);
     const v = repeatKv(maybeQuant(heads(lin(h, 'attn.wv.weight'), nkv), p.kv), nh);
-    const att = half(maybeQuant(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs]), p.activations));
+    const att = half(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
     x = T.add(x, drop(lin(att, 'attn.wo.weight')));
 
-    const m = half(maybeQuant(norm(x, `blocks.${l}.mlp_norm`), p.activations));
+    const m = half(act(norm(x, `blocks.${l}.mlp_norm`)));
     const hidden = half(
       a?.mlp === 'gelu'
         ? T.gelu(lin(m, 'mlp.w_up.weight'))
         : T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')),
     );
-    x = T.add(x, drop(lin(maybeQuant(hidden, p.activations), 'mlp.w_down.weight')));
+    x = T.add(x, drop(lin(act(hidden), 'mlp.w_down.weight')));
     options.onBlockOutput?.(l, x);
   }
   const final = half(norm(x, 'norm'));

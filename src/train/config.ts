@@ -2,6 +2,7 @@
 // checked before any work, with errors that name the field.
 import { ConfigError, type ConfigIssue, checkModelConfig, type ModelConfig } from '../nn/config.ts';
 import { Fields } from '../nn/fields.ts';
+import { type LowPrecisionMode, lowPrecisionModes } from '../nn/low-precision.ts';
 import { llmInt8Criterion, type OutlierCriterion } from '../nn/outliers.ts';
 import { type ComputeDtype, computeDtypes } from './compute-dtype.ts';
 
@@ -35,6 +36,8 @@ export interface OptimConfig {
   // the same.
   /** Compute dtype (absent: fp32). */
   dtype?: ComputeDtype;
+  /** Where low-precision linear layers compute (src/nn/low-precision.ts; absent: 'auto'). */
+  lowPrecisionCompute?: LowPrecisionMode;
   /** fp16: initial loss scale and good steps before it doubles (src/train/loss-scale.ts). */
   lossScale?: number;
   lossScaleWindow?: number;
@@ -92,7 +95,7 @@ export function resolveRunConfig(raw: unknown, file?: string): RunConfig {
   const t = new Fields(
     top.get('train'),
     `${top.name('train')}.`,
-    [...Object.keys(optimRanges), ...Object.keys(optionalRanges), 'dtype'],
+    [...Object.keys(optimRanges), ...Object.keys(optionalRanges), 'dtype', 'lowPrecisionCompute'],
     issues,
   );
   const train = { ...defaultOptim };
@@ -103,6 +106,10 @@ export function resolveRunConfig(raw: unknown, file?: string): RunConfig {
     if (t.has(key)) train[key] = t.number(key, undefined, min, max, integer);
   }
   if (t.has('dtype')) train.dtype = t.string('dtype', undefined, computeDtypes) as ComputeDtype | undefined;
+  if (t.has('lowPrecisionCompute'))
+    train.lowPrecisionCompute = t.string('lowPrecisionCompute', undefined, lowPrecisionModes) as
+      | LowPrecisionMode
+      | undefined;
 
   const modelRaw = top.get('model');
   const m = new Fields(modelRaw, '', ['vocabSize'], []); // only to see whether the user set vocabSize
@@ -125,7 +132,7 @@ type Range = [min: number, max: number, integer: boolean];
 
 const dataKeys = { corpus: 1, validation: 1, vocabSize: 1, tokenizer: 1 };
 
-type OptionalKey = Exclude<keyof OptimConfig, 'dtype'> &
+type OptionalKey = Exclude<keyof OptimConfig, 'dtype' | 'lowPrecisionCompute'> &
   (
     | 'lossScale'
     | 'lossScaleWindow'
@@ -134,7 +141,7 @@ type OptionalKey = Exclude<keyof OptimConfig, 'dtype'> &
     | 'outlierLayerFraction'
     | 'outlierPositionFraction'
   );
-type RequiredKey = Exclude<keyof OptimConfig, OptionalKey | 'dtype'>;
+type RequiredKey = Exclude<keyof OptimConfig, OptionalKey | 'dtype' | 'lowPrecisionCompute'>;
 
 const optionalRanges: Record<OptionalKey, Range> = {
   lossScale: [2 ** -24, 2 ** 24, false],

@@ -14,6 +14,7 @@ import {
 } from '../data/index.ts';
 import '../backends/index.ts';
 import { ConfigError, parameterCount } from '../nn/config.ts';
+import { type LinearComputePath, planLinearCompute } from '../nn/low-precision.ts';
 import {
   type ActivationStats,
   LinearInputStats,
@@ -85,6 +86,8 @@ export interface TrainSummary {
   dtype: string;
   /** cuda: the matmul mode the run computed in (bf16, fp16, tf32, fp32), the operand type of matmuls and attention. */
   matmulMode?: string;
+  /** The path the linear layers' precision was computed on (FP8 tensor cores or fake quantization). */
+  linearCompute?: LinearComputePath;
   /** fp16: steps whose gradients overflowed and were skipped (over the whole run, resumes included). */
   overflowSteps?: number;
   lossScale?: number;
@@ -154,6 +157,13 @@ function trainWith(
   const { model, train: opt } = config;
   const dtype = opt.dtype ?? 'fp32';
   const compute = roundingOf(dtype);
+  const linearCompute = planLinearCompute(
+    model,
+    opt.lowPrecisionCompute ?? 'auto',
+    backend,
+    opt.batchSize * model.context,
+  );
+  const fp8Linear = linearCompute.path === 'native-fp8';
   const criterion = criterionOf(opt);
   const steps = stepsOf(config);
   const hash = options.objective
@@ -220,7 +230,12 @@ function trainWith(
     const loss = T.tidy(() => {
       const inputs = T.tensor(batch.inputs, [opt.batchSize, model.context], { dtype: 'i32', backend });
       const targets = T.tensor(batch.targets, [opt.batchSize, model.context], { dtype: 'i32', backend });
-      const forwardOptions: ForwardOptions = { train: true, compute, onLinearInput: collector?.observe };
+      const forwardOptions: ForwardOptions = {
+        train: true,
+        compute,
+        fp8Linear,
+        onLinearInput: collector?.observe,
+      };
       const l = options.objective
         ? options.objective.loss(params, inputs, targets, forwardOptions)
         : lossOf(model, params, inputs, targets, forwardOptions);
@@ -304,6 +319,7 @@ function trainWith(
     backend: backend.name,
     dtype,
     ...(matmulMode ? { matmulMode } : {}),
+    linearCompute,
     ...(scaler ? { overflowSteps: metrics.filter((m) => m.skipped).length, lossScale: scaler.scale } : {}),
     ...(finalStats
       ? { outliers: summarizeOutliers(finalStats.activationStats, finalStats.weightStats), ...finalStats }

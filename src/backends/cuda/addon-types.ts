@@ -22,6 +22,22 @@ export interface CudaAddon extends NativeGptqAddon {
   /** "name|compute capability|SMs|memory bytes|driver version|runtime version" */
   deviceInfo(): string;
   setMatmulMode(mode: string): string;
+  /** "" where FP8 products run (compute capability >= 8.9), else why not. */
+  fp8Support(): string;
+  matmulFp8(
+    a: S,
+    b: S,
+    out: S,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    aFormat: string,
+    bFormat: string,
+  ): void;
+  /** The values an FP8 product reads (codes x scale), (rows, cols) or transposed; format 0 E4M3, 1 E5M2. */
+  fp8RoundTrip(x: S, out: S, rows: number, cols: number, transpose: boolean, format: number): void;
   matmulMode(): string;
 
   fill(out: S, n: number, value: number): void;

@@ -63,8 +63,12 @@ export interface CudaBackend extends Backend<CudaStorage> {
 /** Milliseconds and calls per kernel, collected when BITSCALE_CUDA_PROFILE=1. */
 export type CudaProfile = Record<string, { calls: number; ms: number }>;
 
-/** Products are profiled per shape: "matmul m x n x k, batch, transposes". */
+/** Products are profiled per shape: "matmul m x n x k, batch, transposes" (FP8: with the formats). */
 function profileKey(name: string, args: unknown[]): string {
+  if (name === 'matmulFp8') {
+    const [m, n, k, ta, tb, fa, fb] = args.slice(3, 10);
+    return `matmulFp8 ${m}x${n}x${k} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${fa}x${fb}`;
+  }
   if (name !== 'matmul') return name;
   const [batch, m, n, k, ta, tb] = args.slice(3, 9);
   return `matmul ${m}x${n}x${k} b${batch} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
@@ -187,6 +191,12 @@ export function createCudaBackend(): CudaBackend {
     sumSquaresMany: (xs, ns) => native.sumSquaresMany(xs, ns),
     columnStats: (x, out, rows, cols, threshold) => native.columnStats(x, out, rows, cols, threshold),
 
+    fp8Problem: () =>
+      typeof native.fp8Support === 'function'
+        ? native.fp8Support() || null
+        : 'this cuda addon was built before FP8 products (rebuild: npm run build:cuda)',
+    matmulFp8: (a, b, out, g) =>
+      native.matmulFp8(a, b, out, g.m, g.n, g.k, g.transA, g.transB, g.aFormat, g.bFormat),
     matmul: (a, b, out, g) =>
       native.matmul(
         a,

@@ -1,0 +1,176 @@
+// FP8 products on the tensor cores (compute capability 8.9+: Ada, Hopper) through cuBLASLt.
+//   out (m, n) fp32 = Q_fa(op(A)) @ Q_fb(op(B)),  Q_f = per-tensor absmax quantization to E4M3 or E5M2,
+// accumulated in fp32. Row-major out is cuBLAS's column-major outᵀ (n, m) = Q(op(B))ᵀ · Q(op(A))ᵀ, so cuBLAS's
+// first operand is ours B and its second ours A. FP8 kernels take only the "TN" form: cuBLAS's A transposed, B
+// not, i.e. both operands with k contiguous. So fp8_cast.cu hands over Q(op(A)) as (m, k) and Q(op(B))ᵀ as (n, k),
+// byte-transposing the codes where op() leaves k strided, and keeps them on the storage for the next product.
+// Scales stay on the device (A/B_SCALE_POINTER): no synchronization anywhere.
+#include <cublasLt.h>
+
+#include <map>
+#include <memory>
+#include <sstream>
+#include <tuple>
+
+#include "common.cuh"
+#include "fp8_cast.cuh"
+
+namespace {
+
+void check_blas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw bc::CudaError(std::string(what) + " failed in " + bc::op_context() + ": cuBLAS status " + std::to_string(static_cast<int>(s)) +
+                        (s == CUBLAS_STATUS_NOT_SUPPORTED ? " (CUBLAS_STATUS_NOT_SUPPORTED)" : ""));
+}
+
+cublasLtHandle_t handle() {
+  static cublasLtHandle_t h = [] {
+    cublasLtHandle_t x;
+    check_blas(cublasLtCreate(&x), "cublasLtCreate");
+    return x;
+  }();
+  return h;
+}
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+void* workspace() {
+  static void* w = [] {
+    void* p = nullptr;
+    bc::check(cudaMalloc(&p, kWorkspaceBytes), "cudaMalloc(cuBLASLt FP8 workspace)");
+    return p;
+  }();
+  return w;
+}
+
+// "8.9" or higher, else the reason: the FP8 tensor cores came with Ada (8.9) and Hopper (9.0).
+std::string fp8_unsupported_reason() {
+  static std::string reason = [] {
+    int dev = 0;
+    bc::check(cudaGetDevice(&dev), "cudaGetDevice");
+    cudaDeviceProp p{};
+    bc::check(cudaGetDeviceProperties(&p, dev), "cudaGetDeviceProperties");
+    if (p.major * 10 + p.minor >= 89) return std::string();
+    return std::string(p.name) + " has compute capability " + std::to_string(p.major) + "." + std::to_string(p.minor) +
+           "; FP8 tensor cores need 8.9 or higher";
+  }();
+  return reason;
+}
+
+cudaDataType_t cuda_type(bc::Fp8Format f) { return f == bc::kE4M3 ? CUDA_R_8F_E4M3 : CUDA_R_8F_E5M2; }
+
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  ~Plan() {
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (desc) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+// Descriptors and the heuristic's algorithm per (m, n, k, formats); the scale pointers are set per call.
+Plan& plan_for(long long m, long long n, long long k, bc::Fp8Format fa, bc::Fp8Format fb) {
+  using Key = std::tuple<long long, long long, long long, int, int>;
+  static std::map<Key, std::unique_ptr<Plan>> cache;
+  const Key key{m, n, k, fa, fb};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto plan = std::make_unique<Plan>();
+  check_blas(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t), "cublasLtMatmulDescSetAttribute(TRANSA)");
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt), "cublasLtMatmulDescSetAttribute(TRANSB)");
+  // Full fp32 accumulation (the default, said here): cuBLASLt promotes the tensor cores' partial sums.
+  const int8_t fast_accum = 0;
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast_accum, sizeof fast_accum),
+             "cublasLtMatmulDescSetAttribute(FAST_ACCUM)");
+  // cuBLAS A = Q(op(B))ᵀ stored (k, n) column-major, ld k, used transposed; cuBLAS B = Q(op(A))ᵀ stored (k, m), ld k.
+  check_blas(cublasLtMatrixLayoutCreate(&plan->a, cuda_type(fb), k, n, k), "cublasLtMatrixLayoutCreate(A)");
+  check_blas(cublasLtMatrixLayoutCreate(&plan->b, cuda_type(fa), k, m, k), "cublasLtMatrixLayoutCreate(B)");
+  check_blas(cublasLtMatrixLayoutCreate(&plan->c, CUDA_R_32F, n, m, n), "cublasLtMatrixLayoutCreate(C)");
+  // The heuristic needs the scale attributes to be pointers already: any device address stands in for now.
+  const float* placeholder = static_cast<const float*>(workspace());
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &placeholder, sizeof placeholder),
+             "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
+  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &placeholder, sizeof placeholder),
+             "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
+  cublasLtMatmulPreference_t pref;
+  check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  const uint64_t ws = kWorkspaceBytes;
+  check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
+             "cublasLtMatmulPreferenceSetAttribute");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
+  if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no FP8 algorithm for " + bc::op_context());
+  plan->algo = result.algo;
+  Plan& ref = *plan;
+  cache.emplace(key, std::move(plan));
+  return ref;
+}
+
+bc::Fp8Format format_arg(const bc::Args& a, size_t i, const char* name) {
+  const std::string s = a.str(i, name);
+  if (s == "fp8_e4m3") return bc::kE4M3;
+  if (s == "fp8_e5m2") return bc::kE5M2;
+  throw std::runtime_error(std::string(name) + " '" + s + "' is not fp8_e4m3 or fp8_e5m2");
+}
+
+}  // namespace
+
+// fp8Support() -> "" where FP8 products run here, else why not (the device and its compute capability).
+BC_KERNEL(fp8Support) {
+  napi_value s;
+  napi_create_string_utf8(a.env, fp8_unsupported_reason().c_str(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+// matmulFp8(a, b, out, m, n, k, transA, transB, aFormat, bFormat): out (m, n) = Q(op(A)) @ Q(op(B)), fp32.
+// A is stored (m, k), or (k, m) when transA; B (k, n), or (n, k) when transB. m, n, k multiples of 16.
+BC_KERNEL(matmulFp8) {
+  const long long m = a.integer(3, "m"), n = a.integer(4, "n"), k = a.integer(5, "k");
+  const bool trans_a = a.flag(6, "transA"), trans_b = a.flag(7, "transB");
+  const bc::Fp8Format fa = format_arg(a, 8, "aFormat"), fb = format_arg(a, 9, "bFormat");
+  // Inputs keep their FP8 copies (Storage::fp8) for the next product that reads them unchanged.
+  bc::Storage& sa = a.f32_input(0, "a", m * k);
+  bc::Storage& sb = a.f32_input(1, "b", k * n);
+  float* pc = a.out_f32(2, "out", m * n);
+  std::ostringstream ctx;
+  ctx << "matmulFp8(m=" << m << ", n=" << n << ", k=" << k << ", transA=" << trans_a << ", transB=" << trans_b << ", "
+      << (fa == bc::kE4M3 ? "e4m3" : "e5m2") << " x " << (fb == bc::kE4M3 ? "e4m3" : "e5m2") << ")";
+  bc::op_context() = ctx.str();
+  const std::string why = fp8_unsupported_reason();
+  if (!why.empty()) throw std::runtime_error("matmulFp8: " + why);
+  if (fa == bc::kE5M2 && fb == bc::kE5M2) throw std::runtime_error("aFormat and bFormat are both fp8_e5m2; cuBLASLt multiplies e4m3 x e4m3, e4m3 x e5m2 or e5m2 x e4m3");
+  if (m % 16 || n % 16 || k % 16)
+    throw std::runtime_error("m, n, k = " + std::to_string(m) + ", " + std::to_string(n) + ", " + std::to_string(k) +
+                             ": FP8 products need each a multiple of 16");
+  // One storage as both operands keeps one set of copies: it must be the same number of elements both times.
+  if (&sa == &sb && m * k != k * n) throw std::runtime_error("a and b are one storage viewed with different sizes");
+  if (m == 0 || n == 0) return nullptr;
+  if (k == 0) {
+    bc::check(cudaMemsetAsync(pc, 0, m * n * sizeof(float)), "cudaMemsetAsync");
+    return nullptr;
+  }
+  // op(A) (m, k) with k contiguous: A as stored, or the transpose of the stored (k, m).
+  const bc::Fp8Operand qa = bc::fp8_operand(sa, trans_a ? k : m, trans_a ? m : k, trans_a, fa);
+  // op(B)ᵀ (n, k) with k contiguous: B as stored when transB (n, k), else the transpose of the stored (k, n).
+  const bc::Fp8Operand qb = bc::fp8_operand(sb, trans_b ? n : k, trans_b ? k : n, !trans_b, fb);
+  Plan& plan = plan_for(m, n, k, fa, fb);
+  const float* scale_first = qb.scale;   // cuBLAS A is ours B
+  const float* scale_second = qa.scale;  // cuBLAS B is ours A
+  check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scale_first, sizeof scale_first),
+             "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
+  check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scale_second, sizeof scale_second),
+             "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
+  const float alpha = 1, beta = 0;
+  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
+                            &plan.algo, workspace(), kWorkspaceBytes, 0),
+             "cublasLtMatmul(FP8)");
+  bc::check_launch("cublasLtMatmul(FP8)");
+  return nullptr;
+}

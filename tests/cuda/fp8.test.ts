@@ -1,0 +1,248 @@
+// Native FP8 products (native/cuda/fp8_cast.cu, matmul_fp8.cu) against the emulation they must equal:
+// - the operands an FP8 product reads (codes x scale) are bit for bit fakeQuant(x, fp8, per-tensor absmax), as
+//   stored and transposed, E4M3 and E5M2;
+// - matmulFp8 against fakeQuant + fp64 sums for every layout the linear layer uses (fwd NT, dx NN, dW TN) and
+//   the format pairs: relative error < 1e-3. The products of grid values are exact; what differs is the tensor
+//   cores' accumulation (Hopper's FP8 MMA keeps fewer bits than fp32 between cuBLASLt's promotions, ~1e-4) and the
+//   float scale. A wrong layout or scale errs by O(1), an E4M3 step is 6%: the bound separates them;
+// - T.linearFp8 forward and gradients against the emulation (< 1e-3) and against plain fake quantization with
+//   fp32 gradients: forward < 1e-3, gradients between 5e-3 and 8e-2 (by design they round g to E5M2: 2 mantissa
+//   bits, ~4% rms; the lower bound proves the rounding happens);
+// - a small transformer's logits with FP8 linears against fake quantization: closer than half of what
+//   quantization itself moves them (an activation whose accumulation lands it across a rounding boundary of the
+//   next layer's grid moves by a step: rare, small).
+// Skips without a GPU (and the product tests on a GPU below compute capability 8.9, which must say why).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Fp8Format } from '../../src/backends/backend.ts';
+import { philoxFill } from '../../src/base/philox.ts';
+import { resolveModelConfig } from '../../src/nn/config.ts';
+import { fullPrecision } from '../../src/nn/precision.ts';
+import { forward, initParams } from '../../src/nn/transformer.ts';
+import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
+import { quantSpec } from '../../src/numerics/spec.ts';
+import * as T from '../../src/tensor/index.ts';
+import { cuda, download, relError, skip, upload } from './helpers.ts';
+
+const native = !skip && cuda.fp8Problem?.() === null;
+const noFp8 = skip || (native ? false : `no FP8 here: ${cuda.fp8Problem?.()}`);
+
+function randomArray(n: number, seed: number, std: number): Float32Array {
+  const x = new Float32Array(n);
+  philoxFill(x, n, 'normal', seed, 0);
+  for (let i = 0; i < n; i++) x[i] *= std * (i % 89 === 0 ? 10 : 1); // outliers set the scale
+  return x;
+}
+
+test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)', { skip: noFp8 }, () => {
+  for (const [format, code] of [
+    ['fp8_e4m3', 0],
+    ['fp8_e5m2', 1],
+  ] as const) {
+    for (const [rows, cols] of [
+      [64, 48],
+      [33, 70],
+      [7, 5],
+    ]) {
+      for (const std of [1, 1e-4, 300]) {
+        const n = rows * cols;
+        const x = randomArray(n, rows * 1000 + cols, std);
+        const cx = upload(x);
+        const out = cuda.alloc('f32', n);
+        // Twice: the copies kept on the storage (Storage::fp8) must follow a write (here a new scale too).
+        for (const data of [x, x.map((v, i) => v * (i % 3 === 0 ? -5 : 0.5))]) {
+          cuda.write(cx, 'f32', data);
+          const ref = new Float32Array(n);
+          fakeQuantArray(quantSpec(format), data, ref, rows, cols, null);
+          for (const transpose of [false, true, false]) {
+            cuda.addon.fp8RoundTrip(cx, out, rows, cols, transpose, code);
+            const got = download(out, n);
+            for (let r = 0; r < rows; r++)
+              for (let c = 0; c < cols; c++) {
+                const want = ref[r * cols + c];
+                const have = transpose ? got[c * rows + r] : got[r * cols + c];
+                if (have !== want)
+                  assert.fail(
+                    `${format} ${rows}x${cols} std ${std} transpose=${transpose} [${r},${c}]: ${have} vs ${want}`,
+                  );
+              }
+          }
+        }
+        cuda.free(cx);
+        cuda.free(out);
+      }
+    }
+  }
+});
+
+/** The emulation of one FP8 product on the host: fakeQuant both operands, then an fp64 matmul. */
+function emulate(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  fa: Fp8Format,
+  fb: Fp8Format,
+): Float64Array {
+  const qa = new Float32Array(a.length);
+  const qb = new Float32Array(b.length);
+  fakeQuantArray(quantSpec(fa), a, qa, 1, a.length, null);
+  fakeQuantArray(quantSpec(fb), b, qb, 1, b.length, null);
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++)
+        s += qa[transA ? p * m + i : i * k + p] * qb[transB ? j * k + p : p * n + j];
+      out[i * n + j] = s;
+    }
+  return out;
+}
+
+test('matmulFp8 equals fakeQuant + fp32 matmul (every layout and format pair a linear layer uses)', {
+  skip: noFp8,
+}, () => {
+  const cases: [boolean, boolean, Fp8Format, Fp8Format][] = [
+    [false, true, 'fp8_e4m3', 'fp8_e4m3'], // forward: x @ Wᵀ
+    [false, false, 'fp8_e5m2', 'fp8_e4m3'], // dx = g @ W
+    [true, false, 'fp8_e5m2', 'fp8_e4m3'], // dW = gᵀ @ x
+    [true, true, 'fp8_e4m3', 'fp8_e5m2'],
+  ];
+  const [m, n, k] = [96, 80, 144];
+  for (const [transA, transB, fa, fb] of cases) {
+    const a = randomArray(m * k, 11, 2);
+    const b = randomArray(k * n, 12, 0.03);
+    const ca = upload(a);
+    const cb = upload(b);
+    const out = cuda.alloc('f32', m * n);
+    const args = { m, n, k, transA, transB, aFormat: fa, bFormat: fb };
+    cuda.matmulFp8!(ca, cb, out, args);
+    const first = download(out, m * n);
+    const err = relError(first, emulate(a, b, m, n, k, transA, transB, fa, fb));
+    assert.ok(err < 1e-3, `transA=${transA} transB=${transB} ${fa} x ${fb}: relative error ${err}`);
+    // Again on the kept copies: the same numbers; then after a write to A: the new product.
+    cuda.matmulFp8!(ca, cb, out, args);
+    assert.deepEqual(download(out, m * n), first);
+    const a2 = a.map((v) => -2 * v);
+    cuda.write(ca, 'f32', a2);
+    cuda.matmulFp8!(ca, cb, out, args);
+    const err2 = relError(download(out, m * n), emulate(a2, b, m, n, k, transA, transB, fa, fb));
+    assert.ok(err2 < 1e-3, `after a write to A: relative error ${err2}`);
+    for (const s of [ca, cb, out]) cuda.free(s);
+  }
+});
+
+test('matmulFp8 refuses widths that are not multiples of 16 and e5m2 x e5m2, naming them', {
+  skip: noFp8,
+}, () => {
+  const a = cuda.alloc('f32', 24 * 32);
+  const b = cuda.alloc('f32', 32 * 16);
+  const out = cuda.alloc('f32', 24 * 16);
+  const args = {
+    m: 24,
+    n: 16,
+    k: 32,
+    transA: false,
+    transB: false,
+    aFormat: 'fp8_e4m3',
+    bFormat: 'fp8_e4m3',
+  } as const;
+  assert.throws(
+    () => cuda.matmulFp8!(a, b, out, args),
+    /m, n, k = 24, 16, 32: FP8 products need each a multiple of 16/,
+  );
+  assert.throws(
+    () => cuda.matmulFp8!(a, b, out, { ...args, m: 16, aFormat: 'fp8_e5m2', bFormat: 'fp8_e5m2' }),
+    /both fp8_e5m2/,
+  );
+  for (const s of [a, b, out]) cuda.free(s);
+});
+
+test('linearFp8 on the tensor cores: forward and gradients against fake quantization', {
+  skip: noFp8,
+}, () => {
+  T.setDefaultBackend('cuda');
+  const [M, K, N] = [256, 192, 320];
+  const xs = randomArray(M * K, 21, 1.5);
+  const ws = randomArray(N * K, 22, 0.02);
+  const us = randomArray(M * N, 23, 1e-3);
+  const x = T.requireGrad(T.tensor(xs, [M, K]));
+  const w = T.requireGrad(T.tensor(ws, [N, K]));
+  const u = T.tensor(us, [M, N]);
+  const y = T.linearFp8(x, w);
+  const [gx, gw] = T.grad((a, b) => T.sum(T.mul(T.linearFp8(a, b), u)), [x, w]);
+  // The emulation on the host (fp64 sums): forward, and gradients with g rounded to E5M2.
+  const fwd = emulate(xs, ws, M, N, K, false, true, 'fp8_e4m3', 'fp8_e4m3');
+  const gxRef = emulate(us, ws, M, K, N, false, false, 'fp8_e5m2', 'fp8_e4m3');
+  const gwRef = emulate(us, xs, N, K, M, true, false, 'fp8_e5m2', 'fp8_e4m3');
+  const errs = {
+    y: relError(y.toArray(), fwd),
+    gx: relError(gx.toArray(), gxRef),
+    gw: relError(gw.toArray(), gwRef),
+  };
+  for (const [name, e] of Object.entries(errs)) assert.ok(e < 1e-3, `${name} vs the FP8 emulation: ${e}`);
+  // Plain fake quantization, fp32 gradients (the straight-through estimator): the forward is the same math,
+  // the gradients differ by E5M2's rounding of g (relative step 2^-3, about 4% rms).
+  T.setDefaultBackend('js');
+  const fx = T.requireGrad(T.tensor(xs, [M, K]));
+  const fw = T.requireGrad(T.tensor(ws, [N, K]));
+  const fu = T.tensor(us, [M, N]);
+  const e4 = quantSpec('fp8_e4m3');
+  const fake = (a: T.Tensor, b: T.Tensor) =>
+    T.matmul(T.fakeQuant(a, e4), T.fakeQuant(b, e4), { transB: true });
+  const [fgx, fgw] = T.grad((a, b) => T.sum(T.mul(fake(a, b), fu)), [fx, fw]);
+  assert.ok(relError(y.toArray(), fake(fx, fw).toArray()) < 1e-3, 'forward vs fake quantization');
+  for (const [name, ours, ref] of [
+    ['dx', gx, fgx],
+    ['dW', gw, fgw],
+  ] as const) {
+    const e = relError(ours.toArray(), ref.toArray());
+    assert.ok(
+      e < 8e-2 && e > 5e-3,
+      `${name} vs fp32-gradient fake quantization: ${e} (E5M2 rounding expected)`,
+    );
+  }
+});
+
+test('FP8 products are offered exactly where the compute capability is 8.9 or higher', { skip }, () => {
+  const [major, minor] = cuda.device().computeCapability.split('.').map(Number);
+  const capable = major * 10 + minor >= 89;
+  const problem = cuda.fp8Problem?.() ?? 'no fp8Problem';
+  if (capable) assert.equal(problem, null);
+  else assert.match(problem, /compute capability .* 8\.9 or higher|built before FP8/);
+});
+
+test('a transformer with FP8 linears on the GPU: the logits of fake quantization', { skip: noFp8 }, () => {
+  T.setDefaultBackend('cuda');
+  const before = cuda.setMatmulMode('fp32'); // the fake-quant reference in exact fp32 products
+  try {
+    const model = resolveModelConfig({
+      vocabSize: 128,
+      dModel: 64,
+      dFf: 192,
+      nLayers: 2,
+      nHeads: 2,
+      context: 32,
+      precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32', weightGranularity: 'tensor' },
+    });
+    const params = initParams(model, 3);
+    const tokens = T.tensor(
+      Int32Array.from({ length: 64 }, (_, i) => (i * 37) % 128),
+      [2, 32],
+      { dtype: 'i32' },
+    );
+    const native = forward(model, params, tokens, { train: false, fp8Linear: true }).toArray();
+    const fake = forward(model, params, tokens, { train: false }).toArray();
+    const full = forward({ ...model, precision: fullPrecision }, params, tokens, { train: false }).toArray();
+    // The same grid values summed in another order; where that moves an activation across a rounding boundary
+    // of the next layer's E4M3 grid the paths part a little: far less than quantization itself moves the logits.
+    const gap = relError(native, fake);
+    const quantization = relError(fake, full);
+    assert.ok(gap < 0.5 * quantization, `native vs fake quant ${gap}, fake quant vs fp32 ${quantization}`);
+  } finally {
+    cuda.setMatmulMode(before);
+  }
+});
