@@ -152,14 +152,29 @@ __device__ __forceinline__ uint32_t word_of<uint4>(const uint4& u, int i) {
 }
 
 template <typename Unit>
-__device__ __forceinline__ void load_rows(Unit (&c)[4], const Unit* const (&rowp)[4], long long u) {
+__device__ __forceinline__ void load_rows(Unit (&c)[4], const Unit* const (&rowp)[4], int u) {
 #pragma unroll
   for (int i = 0; i < 4; i++) c[i] = __ldg(rowp[i] + u);
+}
+
+// The four rows lane (grp, t) reads of a 32-row group: grp and grp + 8 (tile 0), grp + 16 and grp + 24 (tile 1).
+// Rows past the end (and groups past the last) read the last row, whose sums are never written.
+template <typename Unit>
+__device__ __forceinline__ void rows_of(const Unit* (&rowp)[4], const uint8_t* codes, long long group, long long rows,
+                                        long long row_bytes, int grp) {
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    long long r = group * kMmaRows + grp + 8 * i;
+    if (r >= rows) r = rows - 1;
+    rowp[i] = reinterpret_cast<const Unit*>(codes + r * row_bytes);
+  }
 }
 
 // Unit: uint4 (rows of a multiple of 16 bytes) or uint32_t (a multiple of 4). batch <= kMmaMaxBatch.
 // A block stages B once, then takes groups of 32 rows (blockIdx.x, + gridDim.x, ...); its warps split each
 // group's code units (warp w takes units w, w + kMmaWarps, ...) and their partial sums meet in shared memory.
+// Every load of codes is issued one step ahead (the first before the staging, the next group's first during
+// this group's last step), so the warps seldom wait on memory.
 template <bool kTernary, typename Unit>
 __global__ void __launch_bounds__(kMmaWarps * 32)
     packed_gemv_mma_kernel(const uint8_t* __restrict__ codes, const float* __restrict__ g,
@@ -168,36 +183,34 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
   constexpr int kWords = static_cast<int>(sizeof(Unit) / 4);
   extern __shared__ uint4 bs[];  // [n_words][8 * batch] (stage_b)
   __shared__ float4 partial[kMmaWarps][32];
-  const long long n_words = row_bytes / 4, n_units = row_bytes / static_cast<long long>(sizeof(Unit));
+  // Word and unit counts fit an int: the staged B of a row fits shared memory (mma_batch).
+  const int n_words = static_cast<int>(row_bytes / 4), n_units = n_words / kWords, b_stride = 8 * batch;
   const long long n_groups = (rows + kMmaRows - 1) / kMmaRows;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, grp = lane >> 2, t = lane & 3;
   const bool has_b = grp < 2 * batch;
   const int pre = 3 - t;
 
-  stage_b<kTernary>(reinterpret_cast<uint32_t*>(bs), g, x, static_cast<int>(cols), static_cast<int>(n_words), batch);
+  const Unit* rowp[4];
+  rows_of(rowp, codes, blockIdx.x, rows, row_bytes, grp);
+  Unit c[4] = {};
+  if (warp < n_units) load_rows(c, rowp, warp);
+  stage_b<kTernary>(reinterpret_cast<uint32_t*>(bs), g, x, static_cast<int>(cols), n_words, batch);
   __syncthreads();
 
   for (long long group = blockIdx.x; group < n_groups; group += gridDim.x) {
-    const long long row0 = group * kMmaRows;
-    // This lane's four rows: grp and grp + 8 of tile 0, grp + 16 and grp + 24 of tile 1 (past the end: the
-    // last row, read and never written).
-    const Unit* rowp[4];
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      long long r = row0 + grp + 8 * i;
-      if (r >= rows) r = rows - 1;
-      rowp[i] = reinterpret_cast<const Unit*>(codes + r * row_bytes);
-    }
+    const bool more = group + gridDim.x < n_groups;
+    const Unit* rowp_next[4];
+    rows_of(rowp_next, codes, group + gridDim.x, rows, row_bytes, grp);
     float acc[2][4] = {};
-    Unit c[4];
-    if (warp < n_units) load_rows(c, rowp, warp);
-    for (long long u = warp; u < n_units; u += kMmaWarps) {
+    for (int u = warp; u < n_units; u += kMmaWarps) {
       Unit next[4] = {c[0], c[1], c[2], c[3]};
-      if (u + kMmaWarps < n_units) load_rows(next, rowp, u + kMmaWarps);  // in flight while c is used
+      if (u + kMmaWarps < n_units)
+        load_rows(next, rowp, u + kMmaWarps);
+      else if (more)
+        load_rows(next, rowp_next, warp);
 #pragma unroll
       for (int k = 0; k < kWords; k++) {
-        const long long w = u * kWords + k;
-        const uint4 b = has_b ? bs[w * 8 * batch + lane] : make_uint4(0, 0, 0, 0);
+        const uint4 b = has_b ? bs[(u * kWords + k) * b_stride + lane] : make_uint4(0, 0, 0, 0);
 #pragma unroll
         for (int tile = 0; tile < 2; tile++) {
           const uint32_t lo = word_of(c[2 * tile], k) << pre, hi = word_of(c[2 * tile + 1], k) << pre;
@@ -222,11 +235,13 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
         const float4 p = partial[v][l];
         s += i == 0 ? p.x : i == 1 ? p.y : i == 2 ? p.z : p.w;
       }
-      const long long row = row0 + (l >> 2) + 8 * i;
+      const long long row = group * kMmaRows + (l >> 2) + 8 * i;
       const int b = l & 3;
       if (row < rows && b < batch) y[b * rows + row] = h[row] * s;
     }
     __syncthreads();  // partial is written again by the next group
+#pragma unroll
+    for (int i = 0; i < 4; i++) rowp[i] = rowp_next[i];
   }
 }
 
