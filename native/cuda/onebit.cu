@@ -121,6 +121,12 @@ __device__ __forceinline__ float b_value(const float* __restrict__ g, const floa
   return (q & 1) ? -0.5f * v : 0.5f * v;
 }
 
+// bf16 hi and lo of (v0, v1) as two bf16x2 registers.
+__device__ __forceinline__ void split_bf16x2(float v0, float v1, uint32_t& hi, uint32_t& lo) {
+  hi = pack_bf16x2(v0, v1);
+  lo = pack_bf16x2(v0 - __uint_as_float(hi << 16), v1 - __uint_as_float(hi & 0xFFFF0000u));
+}
+
 // Stages B for every word of the row in shared memory, in fragment order: for word w and lane (grp, t) with
 // grp < 2 * batch, the uint4 at [w * 8 * batch + lane] holds registers m = 0..3, register m the bf16 pair of
 // bit positions (32w + 4m + t, 32w + 4m + t + 16) of n column grp (vector grp / 2, hi when grp is even).
@@ -128,17 +134,34 @@ __device__ __forceinline__ float b_value(const float* __restrict__ g, const floa
 template <bool kTernary>
 __device__ void stage_b(uint32_t* __restrict__ bs, const float* __restrict__ g, const float* __restrict__ x, int cols,
                         int n_words, int batch) {
-  for (int b = 0; b < batch; b++)
-    for (int e = threadIdx.x; e < n_words * 16; e += blockDim.x) {
-      const int m = e & 3, t = (e >> 2) & 3, w = e >> 4;
-      const int q = 32 * w + 4 * m + t;
-      const float v0 = b_value<kTernary>(g, x, cols, b, q), v1 = b_value<kTernary>(g, x, cols, b, q + 16);
-      const uint32_t hi = pack_bf16x2(v0, v1);
-      const uint32_t lo = pack_bf16x2(v0 - __uint_as_float(hi << 16), v1 - __uint_as_float(hi & 0xFFFF0000u));
-      const int lane_hi = 8 * b + t, lane_lo = 8 * b + 4 + t;  // n columns 2b and 2b + 1
-      bs[(w * 8 * batch + lane_hi) * 4 + m] = hi;
-      bs[(w * 8 * batch + lane_lo) * 4 + m] = lo;
+  // Entry (w, m, t) of vector b goes to lanes 8b + t (hi) and 8b + 4 + t (lo), register m.
+  const auto store = [&](int b, int w, int m, int t, uint32_t hi, uint32_t lo) {
+    bs[(w * 8 * batch + 8 * b + t) * 4 + m] = hi;
+    bs[(w * 8 * batch + 8 * b + 4 + t) * 4 + m] = lo;
+  };
+  for (int b = 0; b < batch; b++) {
+    if (kTernary) {
+      // Lanes t = 2s and 2s + 1 hold the two bits of the same columns: +½ xg and its negation (bf16 rounding is
+      // symmetric, so the hi and lo of -v are those of v with the sign flipped), computed once.
+      for (int e = threadIdx.x; e < n_words * 8; e += blockDim.x) {
+        const int m = e & 3, s = (e >> 2) & 1, w = e >> 3;
+        const int q = 32 * w + 4 * m + 2 * s;  // even: bit 0 of column q / 2
+        const float v0 = b_value<true>(g, x, cols, b, q), v1 = b_value<true>(g, x, cols, b, q + 16);
+        uint32_t hi, lo;
+        split_bf16x2(v0, v1, hi, lo);
+        store(b, w, m, 2 * s, hi, lo);
+        store(b, w, m, 2 * s + 1, hi ^ 0x80008000u, lo ^ 0x80008000u);
+      }
+    } else {
+      for (int e = threadIdx.x; e < n_words * 16; e += blockDim.x) {
+        const int m = e & 3, t = (e >> 2) & 3, w = e >> 4;
+        const int q = 32 * w + 4 * m + t;
+        uint32_t hi, lo;
+        split_bf16x2(b_value<false>(g, x, cols, b, q), b_value<false>(g, x, cols, b, q + 16), hi, lo);
+        store(b, w, m, t, hi, lo);
+      }
     }
+  }
 }
 
 template <typename Unit>
