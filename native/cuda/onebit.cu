@@ -285,7 +285,7 @@ int mma_shared_limit() {
     bc::check(cudaGetDevice(&device), "cudaGetDevice");
     bc::check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
               "cudaDeviceGetAttribute(shared memory per block)");
-    return optin - static_cast<int>(sizeof(float4) * kMmaWarps * 32) - 1024;  // 1 KiB for the runtime's own use
+    return optin - static_cast<int>(sizeof(float4) * kMmaWarps * 32) - 1024;  // 1 KiB of slack
   }();
   return limit;
 }
