@@ -224,6 +224,8 @@ __global__ void __launch_bounds__(kMmaWarps * 32)
     const Unit* rowp_next[4];
     rows_of(rowp_next, codes, group + gridDim.x, rows, row_bytes, grp);
     float acc[2][4] = {};
+    // Unrolled by two so that c and next alternate registers instead of being copied at every step.
+#pragma unroll 2
     for (int u = warp; u < n_units; u += kMmaWarps) {
       Unit next[4] = {c[0], c[1], c[2], c[3]};
       if (u + kMmaWarps < n_units)
