@@ -2,8 +2,12 @@
 //   bandwidth: bytes the GEMV reads and writes per second, against a device-to-device memcpy of the packed
 //              matrix's bytes (read + write counted) and of 1 GiB (past the L2: HBM);
 //   time:      against the bf16 GEMV of the same shape through the addon's matmul (cuBLASLt, m = 1; the
-//              weight's bf16 copy is cached, so only the product is timed).
-// Each figure is the median over REPEATS of the mean of LAUNCHES back-to-back launches (one sync at the end).
+//              weight's bf16 copy is cached, so only the product is timed), whose own bandwidth (2 bytes per
+//              weight) is printed too;
+//   kernels:   the default (tensor-core) kernel against the simple one (BITSCALE_ONEBIT_KERNEL=simple), at
+//              batch 1 and batch 8.
+// Each figure is the median over REPEATS of the mean of LAUNCHES back-to-back launches (one sync at the end), so
+// a kernel of a few µs is timed by its throughput, not by one launch's latency.
 // Needs the CUDA addon and a GPU (the lead runs it on an H100). Writes bench/results/onebit-gemv-cuda.json
 // and prints one JSON line per figure.
 import { createCudaBackend } from '../src/backends/cuda/cuda-backend.ts';
@@ -21,6 +25,18 @@ if (!hasCudaPackedKernels(cuda) || !addon.copyDevice)
 const copyDevice = addon.copyDevice.bind(addon);
 const info = cuda.device();
 const machine = `${info.name}`;
+
+/** fn with the simple kernel chosen (native/cuda/onebit.cu reads the variable at each call). */
+function simple(fn: () => void): () => void {
+  return () => {
+    process.env.BITSCALE_ONEBIT_KERNEL = 'simple';
+    try {
+      fn();
+    } finally {
+      delete process.env.BITSCALE_ONEBIT_KERNEL;
+    }
+  };
+}
 
 /** Median seconds per launch of each fn, runs interleaved. */
 function time(fns: (() => void)[]): number[] {
@@ -75,13 +91,19 @@ for (const format of ['sign1', 'ternary2'] as PackedFormat[])
           );
     const layer = uploadPackedLayer(cuda, { weight, g: randomF32(n, 2), h: randomF32(n, 3) });
     const [x, y, dw] = [store(randomF32(n, 4)), cuda.alloc('f32', n), store(w)];
+    const [x8, y8] = [store(randomF32(8 * n, 5)), cuda.alloc('f32', 8 * n)];
     const codeBytes = n * rowBytes(n, format);
     const [src, dst] = [cuda.alloc('i32', codeBytes / 4), cuda.alloc('i32', codeBytes / 4)];
     const previous = cuda.setMatmulMode('bf16');
-    const [tPacked, tCopy, tBf16] = time([
-      () => cudaPackedGemm(cuda, layer, x, 1, y),
+    const packed = () => cudaPackedGemm(cuda, layer, x, 1, y);
+    const packed8 = () => cudaPackedGemm(cuda, layer, x8, 8, y8);
+    const [tPacked, tCopy, tBf16, tSimple, tPacked8, tSimple8] = time([
+      packed,
       () => copyDevice(src, dst, codeBytes / 4),
       () => addon.matmul(x, dw, y, 1, 1, n, n, false, true, 0, 0, 1, false),
+      simple(packed),
+      packed8,
+      simple(packed8),
     ]);
     cuda.setMatmulMode(previous);
     const bytes = codeBytes + 4 * (4 * n);
@@ -94,6 +116,9 @@ for (const format of ['sign1', 'ternary2'] as PackedFormat[])
       packed_us: tPacked * 1e6,
       bf16_gemv_us: tBf16 * 1e6,
       memcpy_us: tCopy * 1e6,
+      simple_us: tSimple * 1e6,
+      packed_batch8_us: tPacked8 * 1e6,
+      simple_batch8_us: tSimple8 * 1e6,
       packed_GBps: gbs(bytes, tPacked),
       memcpy_GBps: memcpy,
       memcpy_1GiB_GBps: hbm,
@@ -104,14 +129,19 @@ for (const format of ['sign1', 'ternary2'] as PackedFormat[])
     });
     lines.push(figure(`onebit-gemv-cuda-${shape}-bandwidth`, gbs(bytes, tPacked), memcpy, 'GB/s'));
     lines.push(figure(`onebit-gemv-cuda-${shape}-time`, tPacked * 1e6, tBf16 * 1e6, 'us', false));
-    for (const s of [x, y, dw, src, dst, layer.codes, layer.g, layer.h]) cuda.free(s);
+    lines.push(figure(`onebit-gemv-cuda-${shape}-bf16-bandwidth`, gbs(2 * n * n, tBf16), memcpy, 'GB/s'));
+    lines.push(figure(`onebit-gemv-cuda-${shape}-vs-simple`, tPacked * 1e6, tSimple * 1e6, 'us', false));
+    lines.push(
+      figure(`onebit-gemv-cuda-${shape}-batch8-vs-simple`, tPacked8 * 1e6, tSimple8 * 1e6, 'us', false),
+    );
+    for (const s of [x, y, dw, x8, y8, src, dst, layer.codes, layer.g, layer.h]) cuda.free(s);
   }
 for (const line of lines) line.machine = machine;
 
 writeJsonAtomic('bench/results/onebit-gemv-cuda.json', {
   bench: 'onebit-gemv-cuda',
   description:
-    'packed sign1/ternary2 GEMV (native/cuda/onebit.cu) vs device memcpy of the packed bytes (read + write counted) and cuBLASLt bf16 GEMV of the same shape; medians of the mean of back-to-back launches',
+    'packed sign1/ternary2 GEMV (native/cuda/onebit.cu) vs device memcpy of the packed bytes (read + write counted) and cuBLASLt bf16 GEMV of the same shape; the default (tensor-core) kernel vs the simple one at batch 1 and 8; medians of the mean of back-to-back launches',
   machine,
   device: info,
   repeats: REPEATS,

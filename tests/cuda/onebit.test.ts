@@ -1,6 +1,8 @@
 // Packed sign1 / ternary2 GEMV and small-batch GEMM on the GPU (native/cuda/onebit.cu) against the float64
-// reference, on shapes that take the byte path (rows not 4-byte aligned) and the word path, and batches that
-// need more than one launch; and packed decoding with the linears on the GPU against the exact CPU decoder.
+// reference: both kernels (the mma one by default, the simple one by BITSCALE_ONEBIT_KERNEL=simple), on shapes
+// that take each path (byte, word, 16-byte units with padding codes), random codes (ternary code 3 counts as 0),
+// and batches that need more than one launch; and packed decoding with the linears on the GPU against the
+// exact CPU decoder.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveModelConfig } from '../../src/nn/config.ts';
@@ -15,7 +17,13 @@ import {
 import { Decoder, packedDecoderWeights } from '../../src/onebit/decode.ts';
 import { packedGemmReference } from '../../src/onebit/gemv.ts';
 import { packTransformer } from '../../src/onebit/pack-model.ts';
-import { packSigns, packTernary } from '../../src/onebit/packed.ts';
+import {
+  type PackedFormat,
+  packedFormats,
+  packSigns,
+  packTernary,
+  rowBytes,
+} from '../../src/onebit/packed.ts';
 import type { PackedLinear } from '../../src/onebit/packed-file.ts';
 import { assertClose, cuda, download, skip, upload } from './helpers.ts';
 
@@ -43,41 +51,147 @@ function layerOf(format: 'sign1' | 'ternary2', rows: number, cols: number, seed:
   return { weight, g: rand(cols, seed + 1), h: rand(rows, seed + 2) };
 }
 
-// [rows, cols]: 9 and 70 columns give rows of 2 and 9 bytes (byte path), 256 and 4096 whole words.
-const shapes = [
-  [1, 1],
-  [7, 9],
-  [33, 70],
-  [65, 256],
-  [130, 4096],
-];
+/** Random code bytes: every bit pattern, so ternary code 3 and nonzero padding bits occur. */
+function rawLayer(format: PackedFormat, rows: number, cols: number, seed: number): PackedLinear {
+  const codes = Uint8Array.from(
+    rand(rows * rowBytes(cols, format), seed),
+    (v) => Math.floor((v + 1) * 128) & 255,
+  );
+  return { weight: { format, rows, cols, codes }, g: rand(cols, seed + 1), h: rand(rows, seed + 2) };
+}
 
-test('packedGemm (cuda) matches the reference: both formats, byte and word paths, batches 1 to 11', {
+/** The definition in float64 for any codes: ternary code 3 counts as 0, padding bits as nothing. */
+function rawReference(layer: PackedLinear, x: Float32Array, batch: number): Float64Array {
+  const { format, rows, cols, codes } = layer.weight;
+  const rb = rowBytes(cols, format);
+  const y = new Float64Array(batch * rows);
+  for (let r = 0; r < rows; r++) {
+    const w = new Float64Array(cols);
+    for (let c = 0; c < cols; c++) {
+      if (format === 'sign1') w[c] = (codes[r * rb + (c >>> 3)] >>> (c & 7)) & 1 ? 1 : -1;
+      else {
+        const code = (codes[r * rb + (c >>> 2)] >>> (2 * (c & 3))) & 3;
+        w[c] = code === 1 ? 1 : code === 2 ? -1 : 0;
+      }
+    }
+    for (let b = 0; b < batch; b++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += w[c] * Math.fround(x[b * cols + c] * layer.g[c]);
+      y[b * rows + r] = layer.h[r] * s;
+    }
+  }
+  return y;
+}
+
+/** The GPU product of layer with batch random vectors, against want(layer, x, batch). */
+function checkProduct(
+  what: string,
+  layer: PackedLinear,
+  batches: number[],
+  want: (layer: PackedLinear, x: Float32Array, batch: number) => ArrayLike<number>,
+): void {
+  const { rows, cols } = layer.weight;
+  const device = uploadPackedLayer(cuda, layer);
+  try {
+    for (const batch of batches) {
+      const x = rand(batch * cols, batch * 7 + cols);
+      const dx = upload(x);
+      const dy = cuda.alloc('f32', batch * rows);
+      cudaPackedGemm(cuda, device, dx, batch, dy);
+      // fp32 sums of cols terms of size <= 1, in another order than the float64 reference.
+      assertClose(
+        `${what} batch ${batch}`,
+        download(dy, batch * rows),
+        want(layer, x, batch),
+        1e-6 * cols + 1e-6,
+        0,
+      );
+      cuda.free(dx);
+      cuda.free(dy);
+    }
+  } finally {
+    freePackedLayer(cuda, device);
+  }
+}
+
+/** Runs fn with BITSCALE_ONEBIT_KERNEL set as given (undefined: the default kernel choice). */
+function withKernel(choice: string | undefined, fn: () => void): void {
+  const previous = process.env.BITSCALE_ONEBIT_KERNEL;
+  if (choice === undefined) delete process.env.BITSCALE_ONEBIT_KERNEL;
+  else process.env.BITSCALE_ONEBIT_KERNEL = choice;
+  try {
+    fn();
+  } finally {
+    if (previous === undefined) delete process.env.BITSCALE_ONEBIT_KERNEL;
+    else process.env.BITSCALE_ONEBIT_KERNEL = previous;
+  }
+}
+
+// [rows, cols] by the path native/cuda/onebit.cu takes (row bytes: sign1 cols / 8, ternary2 cols / 4, rounded up):
+//   odd row lengths (simple kernel, byte path): 1 and 9 columns; 70 sign1 columns (9 bytes);
+//   whole words, not 16 bytes (mma kernel, word path): 96 sign1 / 46 ternary2 columns (12 bytes);
+//   16-byte units (mma kernel, vector path): 256 and 4096 columns; 250 sign1 / 126 ternary2 columns leave padding
+//   codes in the last unit; 4096 columns give every warp of a block two units (the prefetch);
+//   rows not a multiple of the 32-row group: 1, 7, 33, 65, 130.
+const shapes: Record<PackedFormat, number[][]> = {
+  sign1: [
+    [1, 1],
+    [7, 9],
+    [33, 70],
+    [33, 96],
+    [65, 256],
+    [7, 250],
+    [130, 4096],
+  ],
+  ternary2: [
+    [1, 1],
+    [7, 9],
+    [33, 70],
+    [33, 46],
+    [65, 256],
+    [7, 126],
+    [130, 4096],
+  ],
+};
+
+for (const kernel of [undefined, 'simple'])
+  test(
+    `packedGemm (cuda, ${kernel ?? 'default'} kernel) matches the reference: both formats, every path, batches 1 to 11`,
+    {
+      skip: kernelSkip,
+    },
+    () =>
+      withKernel(kernel, () => {
+        for (const format of packedFormats)
+          for (const [rows, cols] of shapes[format]) {
+            const shape = `${format} [${rows}x${cols}]`;
+            checkProduct(
+              shape,
+              layerOf(format, rows, cols, rows + cols),
+              [1, 2, 3, 4, 5, 8, 11],
+              packedGemmReference,
+            );
+            checkProduct(
+              `${shape} raw codes`,
+              rawLayer(format, rows, cols, rows * cols),
+              [1, 3, 9],
+              rawReference,
+            );
+          }
+      }),
+  );
+
+test('packedGemm (cuda) on many row groups, long rows and rows past the staged limit', {
   skip: kernelSkip,
 }, () => {
-  for (const format of ['sign1', 'ternary2'] as const)
-    for (const [rows, cols] of shapes) {
-      const layer = layerOf(format, rows, cols, rows + cols);
-      const device = uploadPackedLayer(cuda, layer);
-      for (const batch of [1, 3, 11]) {
-        const x = rand(batch * cols, batch * 7);
-        const dx = upload(x);
-        const dy = cuda.alloc('f32', batch * rows);
-        cudaPackedGemm(cuda, device, dx, batch, dy);
-        const want = packedGemmReference(layer, x, batch);
-        // fp32 sums of cols terms of size <= 1, in another order than the float64 reference.
-        assertClose(
-          `${format} [${rows}x${cols}] batch ${batch}`,
-          download(dy, batch * rows),
-          want,
-          1e-6 * cols + 1e-6,
-          0,
-        );
-        cuda.free(dx);
-        cuda.free(dy);
-      }
-      freePackedLayer(cuda, device);
-    }
+  // More 32-row groups than an H100 has SMs (each block walks several).
+  checkProduct('sign1 [4500x128]', rawLayer('sign1', 4500, 128, 5), [1, 2], rawReference);
+  checkProduct('ternary2 [4500x64]', rawLayer('ternary2', 4500, 64, 6), [1, 6], rawReference);
+  // 8192 ternary2 columns: 64 KiB of staged x ⊙ g per vector, so 3 vectors per launch, not 4.
+  checkProduct('ternary2 [40x8192]', rawLayer('ternary2', 40, 8192, 7), [1, 4, 5, 7], rawReference);
+  checkProduct('sign1 [40x8192]', rawLayer('sign1', 40, 8192, 8), [1, 5], rawReference);
+  // Rows whose staged x ⊙ g cannot fit shared memory take the simple kernel.
+  checkProduct('ternary2 [3x30000]', rawLayer('ternary2', 3, 30000, 9), [1, 2], rawReference);
 });
 
 test('packedGemm (cuda) refuses codes shorter than the shape needs', { skip: kernelSkip }, () => {

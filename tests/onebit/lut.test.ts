@@ -1,6 +1,6 @@
 // The table-lookup GEMV (native/cpu/onebit_lut.cc) and the exact ternary kernel, both builds, both formats,
 // against the float64 reference: the LUT within its stated bound (and the bound is tight enough to matter),
-// the generic and AVX2 builds bit-identical, the exact ternary kernel within fp32 summation error.
+// the generic and AVX2 builds (AVX2, AVX-512, AVX-512 VBMI paths) bit-identical, the exact ternary kernel within fp32 summation error.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -78,6 +78,18 @@ const withoutAvx512 =
   (tiled, g, h, x, y, rows, cols, batch, ternary) =>
     k(tiled, g, h, x, y, rows, cols, batch, ternary, true);
 
+/** The kernel's AVX-512 path without VBMI (pshufb, not vpermb), where the CPU would take vpermb. */
+const withoutVbmi =
+  (k: PackedLutGemm): PackedLutGemm =>
+  (...args) => {
+    process.env.BITSCALE_LUT_NO_VBMI = '1';
+    try {
+      k(...args);
+    } finally {
+      delete process.env.BITSCALE_LUT_NO_VBMI;
+    }
+  };
+
 for (const [name, path, runnable] of builds) {
   test(`packedLutGemm (${name} build): within the stated bound of the reference, both formats`, (t) => {
     if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
@@ -86,6 +98,7 @@ for (const [name, path, runnable] of builds) {
     for (const [isa, kernel] of [
       ['default', native],
       ['noAvx512', withoutAvx512(native)],
+      ['noVbmi', withoutVbmi(native)],
     ] as const)
       for (const format of ['sign1', 'ternary2'] as const)
         for (const [rows, cols] of shapes) {
@@ -146,7 +159,7 @@ for (const [name, path, runnable] of builds) {
   });
 }
 
-test('the portable, AVX2 and AVX-512 table-lookup paths give bit-identical results', (t) => {
+test('the portable, AVX2 and AVX-512 (vpermb and pshufb) table-lookup paths give bit-identical results', (t) => {
   if (!cpuHasAvx2Fma() || !builds.every(([, p]) => existsSync(p))) return t.skip('both builds needed');
   const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
   const avx2Only = withoutAvx512(avx2);
@@ -156,6 +169,7 @@ test('the portable, AVX2 and AVX-512 table-lookup paths give bit-identical resul
     const want = packedGemvLut(layer, x, 2, undefined, generic);
     assert.deepEqual(packedGemvLut(layer, x, 2, undefined, avx2), want);
     assert.deepEqual(packedGemvLut(layer, x, 2, undefined, avx2Only), want);
+    assert.deepEqual(packedGemvLut(layer, x, 2, undefined, withoutVbmi(avx2)), want);
   }
 });
 
