@@ -97,10 +97,7 @@ test('the OneBit study runs its jobs and reports retention, ablations and baseli
     );
   // The retention finding names the student's loss and the teacher's own (the one it was scored against).
   const main = input.findings!.find((f) => f.id.startsWith('onebit-retention-'))!;
-  assert.ok(
-    main.text.includes(`against the teacher's ${m.teacherValLoss.toFixed(3)} nats/token`),
-    main.text,
-  );
+  assert.ok(main.text.includes(`against the teacher's ${m.teacherValLoss.toFixed(3)} nats/token`), main.text);
   const init = input.findings!.find((f) => f.id.startsWith('onebit-init-'))!;
   assert.ok(
     init.shown &&
