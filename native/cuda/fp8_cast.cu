@@ -155,7 +155,7 @@ void fp8_transpose(const unsigned char* codes, long long rows, long long cols, u
 // What Storage::fp8 points to.
 struct Fp8Copies {
   long long len = 0;                      // the elements the amax covers
-  float* stats = nullptr;                 // device: amax, scale E4M3, scale E5M2
+  float* stats = nullptr;                 // device: amax at 0, scale E4M3 at 4, scale E5M2 at 8 (16-byte aligned)
   unsigned char* direct[2] = {};          // per format: codes as stored
   unsigned char* flipped[2] = {};         // per format: codes transposed, of the view (flipped_rows, len / rows)
   long long flipped_rows[2] = {};
@@ -193,7 +193,7 @@ Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpos
   if (!s.fp8) {
     auto* c = new Fp8Copies;
     c->len = n;
-    c->stats = static_cast<float*>(cache_alloc(4 * sizeof(float)));
+    c->stats = static_cast<float*>(cache_alloc(12 * sizeof(float)));
     s.fp8 = c;  // from here drop_fp8 owns it
     try {
       fp8_amax(static_cast<const float*>(s.ptr), n, c->stats);
@@ -203,7 +203,8 @@ Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpos
     }
   }
   auto* c = static_cast<Fp8Copies*>(s.fp8);
-  float* scale = c->stats + 1 + format;
+  // Each scale on its own 16 bytes: cuBLASLt may refuse scale pointers of lesser alignment.
+  float* scale = c->stats + 4 * (1 + format);
   if (!c->direct[format])
     c->direct[format] = made(n, [&](unsigned char* p) {
       fp8_quantize(static_cast<const float*>(s.ptr), n, format, c->stats, p, scale);

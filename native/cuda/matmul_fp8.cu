@@ -61,7 +61,9 @@ cudaDataType_t cuda_type(bc::Fp8Format f) { return f == bc::kE4M3 ? CUDA_R_8F_E4
 struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulAlgo_t algo{};
+  // The heuristic's candidates, best first; `chosen` is the first that ran (cuBLASLt may refuse one at run time).
+  cublasLtMatmulHeuristicResult_t results[8]{};
+  int found = 0, chosen = -1;
   ~Plan() {
     if (a) cublasLtMatrixLayoutDestroy(a);
     if (b) cublasLtMatrixLayoutDestroy(b);
@@ -101,13 +103,11 @@ Plan& plan_for(long long m, long long n, long long k, bc::Fp8Format fa, bc::Fp8F
   const uint64_t ws = kWorkspaceBytes;
   check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
              "cublasLtMatmulPreferenceSetAttribute");
-  cublasLtMatmulHeuristicResult_t result{};
-  int found = 0;
-  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
+  const cublasStatus_t s =
+      cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 8, plan->results, &plan->found);
   cublasLtMatmulPreferenceDestroy(pref);
   check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
-  if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no FP8 algorithm for " + bc::op_context());
-  plan->algo = result.algo;
+  if (plan->found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no FP8 algorithm for " + bc::op_context());
   Plan& ref = *plan;
   cache.emplace(key, std::move(plan));
   return ref;
@@ -168,9 +168,21 @@ BC_KERNEL(matmulFp8) {
   check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scale_second, sizeof scale_second),
              "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   const float alpha = 1, beta = 0;
-  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
-                            &plan.algo, workspace(), kWorkspaceBytes, 0),
-             "cublasLtMatmul(FP8)");
+  const auto run = [&](int i) {
+    return cublasLtMatmul(handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
+                          &plan.results[i].algo, workspace(), kWorkspaceBytes, 0);
+  };
+  if (plan.chosen >= 0) {
+    check_blas(run(plan.chosen), "cublasLtMatmul(FP8)");
+  } else {
+    // First product of this shape: the first candidate cuBLASLt accepts is kept.
+    cublasStatus_t status = CUBLAS_STATUS_NOT_SUPPORTED;
+    for (int i = 0; i < plan.found && status == CUBLAS_STATUS_NOT_SUPPORTED; i++) {
+      status = run(i);
+      if (status == CUBLAS_STATUS_SUCCESS) plan.chosen = i;
+    }
+    check_blas(status, "cublasLtMatmul(FP8), every candidate algorithm");
+  }
   bc::check_launch("cublasLtMatmul(FP8)");
   return nullptr;
 }
