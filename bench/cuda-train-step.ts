@@ -165,7 +165,9 @@ const driver = (() => {
   try {
     return execFileSync('nvidia-smi', ['--query-gpu=driver_version', '--format=csv,noheader'], {
       encoding: 'utf8',
-    }).trim();
+    })
+      .trim()
+      .split('\n')[0]; // one line per GPU: the host's driver is one
   } catch {
     return `CUDA driver API ${gpu.driverVersion}`;
   }
