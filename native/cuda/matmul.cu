@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "common.cuh"
+#include "cublaslt.cuh"
 
 namespace {
 
@@ -39,45 +40,6 @@ Mode& mode() {
   return m;
 }
 
-const char* status_name(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "CUBLAS_STATUS_(other)";
-  }
-}
-
-void check_blas(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw bc::CudaError(std::string(what) + " failed in " + bc::op_context() + ": " + status_name(s) + " (" + std::to_string(static_cast<int>(s)) + ")");
-}
-
-cublasLtHandle_t handle() {
-  static cublasLtHandle_t h = [] {
-    cublasLtHandle_t x;
-    check_blas(cublasLtCreate(&x), "cublasLtCreate");
-    return x;
-  }();
-  return h;
-}
-
-constexpr size_t kWorkspaceBytes = 32u << 20;
-void* workspace() {
-  static void* w = [] {
-    void* p = nullptr;
-    bc::check(cudaMalloc(&p, kWorkspaceBytes), "cudaMalloc(cuBLASLt workspace)");
-    return p;
-  }();
-  return w;
-}
-
 // One product shape: descriptors and the chosen algorithm.
 struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
@@ -93,10 +55,10 @@ struct Plan {
 
 cublasLtMatrixLayout_t layout(cudaDataType_t type, uint64_t rows, uint64_t cols, int64_t ld, int batch, int64_t stride) {
   cublasLtMatrixLayout_t l;
-  check_blas(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
+  bc::check_blas(cublasLtMatrixLayoutCreate(&l, type, rows, cols, ld), "cublasLtMatrixLayoutCreate");
   if (batch > 1) {
-    check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch), "cublasLtMatrixLayoutSetAttribute(batch)");
-    check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride),
+    bc::check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch), "cublasLtMatrixLayoutSetAttribute(batch)");
+    bc::check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride),
                "cublasLtMatrixLayoutSetAttribute(stride)");
   }
   return l;
@@ -122,24 +84,24 @@ Plan& plan_for(const Problem& p) {
   auto plan = std::make_unique<Plan>();
   const cublasComputeType_t compute = p.mode == kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   const cudaDataType_t in = p.mode == kBf16 ? CUDA_R_16BF : p.mode == kFp16 ? CUDA_R_16F : CUDA_R_32F;
-  check_blas(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  bc::check_blas(cublasLtMatmulDescCreate(&plan->desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
   // cuBLAS's first operand is our B (m' = n), its second our A (n' = m).
   const cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_second = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first), "cublasLtMatmulDescSetAttribute(transa)");
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second), "cublasLtMatmulDescSetAttribute(transb)");
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first), "cublasLtMatmulDescSetAttribute(transa)");
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second), "cublasLtMatmulDescSetAttribute(transb)");
   plan->a = p.trans_b ? layout(in, p.k, p.n, p.k, p.batch, p.b_stride) : layout(in, p.n, p.k, p.n, p.batch, p.b_stride);
   plan->b = p.trans_a ? layout(in, p.m, p.k, p.m, p.batch, p.a_stride) : layout(in, p.k, p.m, p.k, p.batch, p.a_stride);
   plan->c = layout(CUDA_R_32F, p.n, p.m, p.n, p.batch, p.m * p.n);
   cublasLtMatmulPreference_t pref;
-  check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  const uint64_t ws = kWorkspaceBytes;
-  check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
+  bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  const uint64_t ws = bc::kBlasWorkspaceBytes;
+  bc::check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
+  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
-  check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
+  bc::check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
   if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for " + bc::op_context());
   plan->algo = result.algo;
   Plan& ref = *plan;
@@ -183,8 +145,8 @@ Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
 
 void run(const Problem& p, const void* a, const void* b, float* c, float alpha, float beta) {
   Plan& plan = plan_for(p);
-  check_blas(cublasLtMatmul(handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, workspace(),
-                            kWorkspaceBytes, 0),
+  bc::check_blas(cublasLtMatmul(bc::blas_handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, bc::blas_workspace(),
+                            bc::kBlasWorkspaceBytes, 0),
              "cublasLtMatmul");
   bc::check_launch("cublasLtMatmul");
 }

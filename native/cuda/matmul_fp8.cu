@@ -13,34 +13,10 @@
 #include <tuple>
 
 #include "common.cuh"
+#include "cublaslt.cuh"
 #include "fp8_cast.cuh"
 
 namespace {
-
-void check_blas(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw bc::CudaError(std::string(what) + " failed in " + bc::op_context() + ": cuBLAS status " + std::to_string(static_cast<int>(s)) +
-                        (s == CUBLAS_STATUS_NOT_SUPPORTED ? " (CUBLAS_STATUS_NOT_SUPPORTED)" : ""));
-}
-
-cublasLtHandle_t handle() {
-  static cublasLtHandle_t h = [] {
-    cublasLtHandle_t x;
-    check_blas(cublasLtCreate(&x), "cublasLtCreate");
-    return x;
-  }();
-  return h;
-}
-
-constexpr size_t kWorkspaceBytes = 32u << 20;
-void* workspace() {
-  static void* w = [] {
-    void* p = nullptr;
-    bc::check(cudaMalloc(&p, kWorkspaceBytes), "cudaMalloc(cuBLASLt FP8 workspace)");
-    return p;
-  }();
-  return w;
-}
 
 // "8.9" or higher, else the reason: the FP8 tensor cores came with Ada (8.9) and Hopper (9.0).
 std::string fp8_unsupported_reason() {
@@ -80,33 +56,33 @@ Plan& plan_for(long long m, long long n, long long k, bc::Fp8Format fa, bc::Fp8F
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
   auto plan = std::make_unique<Plan>();
-  check_blas(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  bc::check_blas(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
   const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t), "cublasLtMatmulDescSetAttribute(TRANSA)");
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt), "cublasLtMatmulDescSetAttribute(TRANSB)");
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t), "cublasLtMatmulDescSetAttribute(TRANSA)");
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt), "cublasLtMatmulDescSetAttribute(TRANSB)");
   // Full fp32 accumulation (the default, said here): cuBLASLt promotes the tensor cores' partial sums.
   const int8_t fast_accum = 0;
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast_accum, sizeof fast_accum),
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast_accum, sizeof fast_accum),
              "cublasLtMatmulDescSetAttribute(FAST_ACCUM)");
   // cuBLAS A = Q(op(B))ᵀ stored (k, n) column-major, ld k, used transposed; cuBLAS B = Q(op(A))ᵀ stored (k, m), ld k.
-  check_blas(cublasLtMatrixLayoutCreate(&plan->a, cuda_type(fb), k, n, k), "cublasLtMatrixLayoutCreate(A)");
-  check_blas(cublasLtMatrixLayoutCreate(&plan->b, cuda_type(fa), k, m, k), "cublasLtMatrixLayoutCreate(B)");
-  check_blas(cublasLtMatrixLayoutCreate(&plan->c, CUDA_R_32F, n, m, n), "cublasLtMatrixLayoutCreate(C)");
+  bc::check_blas(cublasLtMatrixLayoutCreate(&plan->a, cuda_type(fb), k, n, k), "cublasLtMatrixLayoutCreate(A)");
+  bc::check_blas(cublasLtMatrixLayoutCreate(&plan->b, cuda_type(fa), k, m, k), "cublasLtMatrixLayoutCreate(B)");
+  bc::check_blas(cublasLtMatrixLayoutCreate(&plan->c, CUDA_R_32F, n, m, n), "cublasLtMatrixLayoutCreate(C)");
   // The heuristic needs the scale attributes to be pointers already: any device address stands in for now.
-  const float* placeholder = static_cast<const float*>(workspace());
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &placeholder, sizeof placeholder),
+  const float* placeholder = static_cast<const float*>(bc::blas_workspace());
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &placeholder, sizeof placeholder),
              "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
-  check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &placeholder, sizeof placeholder),
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &placeholder, sizeof placeholder),
              "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   cublasLtMatmulPreference_t pref;
-  check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  const uint64_t ws = kWorkspaceBytes;
-  check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
+  bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  const uint64_t ws = bc::kBlasWorkspaceBytes;
+  bc::check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
              "cublasLtMatmulPreferenceSetAttribute");
   const cublasStatus_t s =
-      cublasLtMatmulAlgoGetHeuristic(handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 8, plan->results, &plan->found);
+      cublasLtMatmulAlgoGetHeuristic(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 8, plan->results, &plan->found);
   cublasLtMatmulPreferenceDestroy(pref);
-  check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
+  bc::check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
   if (plan->found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no FP8 algorithm for " + bc::op_context());
   Plan& ref = *plan;
   cache.emplace(key, std::move(plan));
@@ -163,17 +139,17 @@ BC_KERNEL(matmulFp8) {
   Plan& plan = plan_for(m, n, k, fa, fb);
   const float* scale_first = qb.scale;   // cuBLAS A is ours B
   const float* scale_second = qa.scale;  // cuBLAS B is ours A
-  check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scale_first, sizeof scale_first),
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &scale_first, sizeof scale_first),
              "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
-  check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scale_second, sizeof scale_second),
+  bc::check_blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &scale_second, sizeof scale_second),
              "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   const float alpha = 1, beta = 0;
   const auto run = [&](int i) {
-    return cublasLtMatmul(handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
-                          &plan.results[i].algo, workspace(), kWorkspaceBytes, 0);
+    return cublasLtMatmul(bc::blas_handle(), plan.desc, &alpha, qb.codes, plan.a, qa.codes, plan.b, &beta, pc, plan.c, pc, plan.c,
+                          &plan.results[i].algo, bc::blas_workspace(), bc::kBlasWorkspaceBytes, 0);
   };
   if (plan.chosen >= 0) {
-    check_blas(run(plan.chosen), "cublasLtMatmul(FP8)");
+    bc::check_blas(run(plan.chosen), "cublasLtMatmul(FP8)");
   } else {
     // First product of this shape: the first candidate cuBLASLt accepts is kept.
     cublasStatus_t status = CUBLAS_STATUS_NOT_SUPPORTED;
@@ -181,7 +157,7 @@ BC_KERNEL(matmulFp8) {
       status = run(i);
       if (status == CUBLAS_STATUS_SUCCESS) plan.chosen = i;
     }
-    check_blas(status, "cublasLtMatmul(FP8), every candidate algorithm");
+    bc::check_blas(status, "cublasLtMatmul(FP8), every candidate algorithm");
   }
   bc::check_launch("cublasLtMatmul(FP8)");
   return nullptr;
