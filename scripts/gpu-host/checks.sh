@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a GPU host, after `source .device/activate.sh; . scripts/gpu-host/unpack.sh`: what CI cannot check, in
-# order of importance, each step's log and results copied to $1 (default $OUT) as soon as it ends, so that a run
-# cut short still returns what finished. Steps: build the CUDA addon; every CUDA test and the op suite on the GPU
+# order of importance, each step's log written to $1 (default $OUT) and packed with bench/results into
+# $1/checks.tar.xz as soon as it ends, so that a run cut short still returns what finished. Steps: build the CUDA addon; every CUDA test and the op suite on the GPU
 # (scripts/test-cuda.mjs, recorded in bench/results/cuda-tests.json); the packed OneBit GEMV against cuBLASLt bf16;
 # loading a 1B-shaped HF checkpoint against transformers; the outlier statistics' step-time cost on cuda.
 set -uo pipefail
@@ -15,7 +15,9 @@ step() { # name, timeout (s), command...
   local rc=$?
   echo "gpu-host/checks: $name rc=$rc in $((SECONDS - started)) s" | tee -a "$out/steps.log"
   tail -n 4 "$out/$name.log"
-  cp bench/results/*.json "$out/" 2>/dev/null
+  # One archive, rewritten after every step: a device call returns only a few files.
+  tar -cJf "$out/checks.tar.xz.tmp" bench/results "$out"/*.log "$out"/gpu.txt 2>/dev/null &&
+    mv "$out/checks.tar.xz.tmp" "$out/checks.tar.xz"
   return 0
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
