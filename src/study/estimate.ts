@@ -3,7 +3,9 @@
 // its training FLOPs at a measured rate (least squares over the measured runs); a PTQ job as the mean
 // measured PTQ job. Runs that shared a device (several jobs per GPU) are charged their share of it: a run's
 // device time is its wall time divided by the jobs on its device, averaged over its life, with the jobs
-// running at each moment taken as spread evenly over the devices.
+// running at each moment taken as spread evenly over the devices. Formats run at different speeds (FP8 on its
+// tensor cores, fake quantization's extra passes, fp16 against bf16), so the rate is also measured per compute
+// format (weights, activations, KV cache, dtype) and a job of a measured format is charged at its own rate.
 import { parameterCount } from '../nn/config.ts';
 import type { RunRecord } from '../store/run-store.ts';
 import { ONEBIT_DISTILL, type OnebitDistillConfig, type TrainConfig } from '../sweep/expand.ts';
@@ -22,6 +24,15 @@ export interface Throughput {
   ptqRuns: number;
   /** Devices the measured runs shared (GPUs, or CPU job slots). */
   devices: number;
+  /** Training FLOPs per second per compute format (formatKey), with the overhead above; absent in older files. */
+  byFormat?: Record<string, { flopsPerSecond: number; runs: number }>;
+}
+
+/** The compute format of a training job: what decides its speed per FLOP besides the model's shape. */
+export function formatKey(job: TrainConfig): string {
+  const { model, train } = runConfigFromJob(job);
+  const p = model.precision;
+  return `w=${p.weights} a=${p.activations} kv=${p.kv} dtype=${train.dtype ?? 'fp32'}`;
 }
 
 /** Training FLOPs of one run: 6 N D for the weights plus 6 L T d D for attention scores (Kaplan et al.). */
@@ -53,6 +64,21 @@ export function measureThroughput(records: RunRecord[], devices = 1): Throughput
     slope = ys.reduce((a, b) => a + b, 0) / xs.reduce((a, b) => a + b, 0);
     intercept = 0;
   }
+  // Per format: the FLOPs over the device seconds left after the shared start-up cost.
+  const groups = new Map<string, { flops: number; seconds: number; runs: number }>();
+  train.forEach((r, i) => {
+    const key = formatKey(r.config as TrainConfig);
+    const g = groups.get(key) ?? { flops: 0, seconds: 0, runs: 0 };
+    g.flops += xs[i];
+    g.seconds += Math.max(ys[i] - intercept, 0);
+    g.runs += 1;
+    groups.set(key, g);
+  });
+  const byFormat = Object.fromEntries(
+    [...groups]
+      .filter(([, g]) => g.seconds > 0)
+      .map(([key, g]) => [key, { flopsPerSecond: g.flops / g.seconds, runs: g.runs }]),
+  );
   const ptq = timed.filter((r) => r.kind === 'ptq');
   return {
     overheadSeconds: intercept,
@@ -61,6 +87,7 @@ export function measureThroughput(records: RunRecord[], devices = 1): Throughput
     trainRuns: train.length,
     ptqRuns: ptq.length,
     devices,
+    byFormat,
   };
 }
 
@@ -93,13 +120,19 @@ export interface StudyEstimate {
   distillHours: number;
   /** The largest training run's estimated hours. */
   longestRunHours: number;
+  /** Training jobs charged at their own format's measured rate (the rest at the rate of all runs). */
+  trainJobsAtFormatRate: number;
 }
 
 export function estimateJobs(jobs: Job[], throughput: Throughput): StudyEstimate {
-  const seconds = (flops: number) => throughput.overheadSeconds + flops / throughput.flopsPerSecond;
-  const trainSeconds = jobs
-    .filter((j) => j.kind === 'train')
-    .map((j) => seconds(trainingFlops(j.config as TrainConfig)));
+  // A job of a measured format at that format's rate, any other at the rate of all runs together.
+  const rateOf = (job: TrainConfig) =>
+    throughput.byFormat?.[formatKey(job)]?.flopsPerSecond ?? throughput.flopsPerSecond;
+  const seconds = (job: TrainConfig, flops = trainingFlops(job)) =>
+    throughput.overheadSeconds + flops / rateOf(job);
+  const trainJobs = jobs.filter((j) => j.kind === 'train').map((j) => j.config as TrainConfig);
+  const trainSeconds = trainJobs.map((c) => seconds(c));
+  const atFormatRate = trainJobs.filter((c) => throughput.byFormat?.[formatKey(c)] !== undefined).length;
   // A student has its teacher's shape; each step adds the teacher's forward (2 N D) to the student's 6 N D.
   const byId = new Map(jobs.map((j) => [j.id, j]));
   const distillSeconds = jobs
@@ -108,7 +141,8 @@ export function estimateJobs(jobs: Job[], throughput: Throughput): StudyEstimate
       const { teacher, tokens } = j.config as OnebitDistillConfig;
       const t = byId.get(teacher);
       if (t?.kind !== 'train') return [];
-      return [seconds((trainingFlops({ ...(t.config as TrainConfig), tokens }) * 8) / 6)];
+      const shape = { ...(t.config as TrainConfig), tokens };
+      return [seconds(shape, (trainingFlops(shape) * 8) / 6)];
     });
   const ptqJobs = jobs.filter((j) => j.kind === 'ptq').length;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -125,6 +159,7 @@ export function estimateJobs(jobs: Job[], throughput: Throughput): StudyEstimate
     ptqHours,
     distillHours,
     longestRunHours: Math.max(0, ...trainSeconds, ...distillSeconds) / 3600,
+    trainJobsAtFormatRate: atFormatRate,
   };
 }
 

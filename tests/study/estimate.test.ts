@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RunRecord } from '../../src/store/run-store.ts';
-import { estimateJobs, measureThroughput, trainingFlops } from '../../src/study/estimate.ts';
+import { estimateJobs, formatKey, measureThroughput, trainingFlops } from '../../src/study/estimate.ts';
 import type { TrainConfig } from '../../src/sweep/expand.ts';
 import { makeJob } from '../../src/sweep/job.ts';
 
@@ -83,4 +83,47 @@ test('a plan costs its training runs at the model plus its PTQ jobs at the mean'
   assert.equal(withStudent.otherJobs, 0);
   assert.ok(Math.abs(withStudent.distillHours - distillSeconds / 3600) < 1e-12);
   assert.ok(Math.abs(withStudent.hours - e.hours - distillSeconds / 3600) < 1e-12);
+});
+
+test('each compute format is charged at its own measured rate; an unmeasured one at the rate of all runs', () => {
+  const overhead = 2;
+  const at = (c: TrainConfig, rate: number, i: number) =>
+    run('train', c, i * 1e6, overhead + trainingFlops(c) / rate);
+  const fp8 = (d: number, tokens: number): TrainConfig => ({
+    ...config(d, tokens),
+    precision: { w: 'fp8_e4m3', a: 'fp8_e4m3', kv: 'fp32' },
+  });
+  // fp32 runs at 1e12 FLOP/s, FP8 runs at twice that.
+  const records = [
+    at(config(64, 1e6), 1e12, 0),
+    at(config(128, 2e6), 1e12, 1),
+    at(config(256, 4e6), 1e12, 2),
+    at(fp8(64, 2e6), 2e12, 3),
+    at(fp8(128, 4e6), 2e12, 4),
+    at(fp8(256, 8e6), 2e12, 5),
+  ];
+  const t = measureThroughput(records, 1)!;
+  const keys = Object.keys(t.byFormat ?? {});
+  assert.equal(keys.length, 2, keys.join(' | '));
+  const rate = (c: TrainConfig) => t.byFormat![formatKey(c)].flopsPerSecond;
+  assert.ok(rate(fp8(64, 1)) / rate(config(64, 1)) > 1.5, `${rate(fp8(64, 1))} vs ${rate(config(64, 1))}`);
+  // The plan: the same shape in both formats; FP8's training time is the shorter.
+  const one = (c: TrainConfig) => estimateJobs([makeJob('train', c)], t).trainHours;
+  const expect = (c: TrainConfig) => (t.overheadSeconds + trainingFlops(c) / rate(c)) / 3600;
+  assert.ok(Math.abs(one(config(192, 3e6)) - expect(config(192, 3e6))) < 1e-12);
+  assert.ok(Math.abs(one(fp8(192, 3e6)) - expect(fp8(192, 3e6))) < 1e-12);
+  assert.ok(one(fp8(192, 3e6)) < one(config(192, 3e6)));
+  assert.equal(estimateJobs([makeJob('train', fp8(192, 3e6))], t).trainJobsAtFormatRate, 1);
+  // A format no run measured (int4 weights) falls back to the rate of all runs.
+  const int4: TrainConfig = { ...config(192, 3e6), precision: { w: 'int4', a: 'fp32', kv: 'fp32' } };
+  const fallback = (t.overheadSeconds + trainingFlops(int4) / t.flopsPerSecond) / 3600;
+  assert.ok(Math.abs(one(int4) - fallback) < 1e-12);
+  // A throughput file without per-format rates (written before them) still estimates at the overall rate.
+  const { byFormat: _, ...old } = t;
+  assert.ok(
+    Math.abs(
+      estimateJobs([makeJob('train', fp8(192, 3e6))], old).trainHours -
+        (old.overheadSeconds + trainingFlops(fp8(192, 3e6)) / old.flopsPerSecond) / 3600,
+    ) < 1e-12,
+  );
 });

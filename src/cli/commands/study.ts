@@ -151,6 +151,6 @@ function printDryRun(d: DryRun): void {
   }
   const device = d.backends.includes('cuda') ? 'GPU' : 'CPU';
   console.log(
-    `estimate from ${d.throughputFrom}: ${e.hours.toFixed(2)} ${device}-hours (training ${e.trainHours.toFixed(2)}, PTQ ${e.ptqHours.toFixed(2)}${e.distillJobs ? `, OneBit distillation ${e.distillHours.toFixed(2)}` : ''}); longest run ${(e.longestRunHours * 60).toFixed(1)} min`,
+    `estimate from ${d.throughputFrom}: ${e.hours.toFixed(2)} ${device}-hours (training ${e.trainHours.toFixed(2)}, PTQ ${e.ptqHours.toFixed(2)}${e.distillJobs ? `, OneBit distillation ${e.distillHours.toFixed(2)}` : ''}); longest run ${(e.longestRunHours * 60).toFixed(1)} min; ${e.trainJobsAtFormatRate} of ${e.trainJobs} training runs at their format's measured rate, the rest at the rate of all measured runs`,
   );
 }
