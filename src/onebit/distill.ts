@@ -60,9 +60,7 @@ export function distillLoss(
     );
   if (alpha < 1 && targets === null) throw new OneBitError('targets', null, 'token targets when alpha < 1');
   const batch = student.logits.shape[0];
-  const logPs = T.logSoftmax(student.logits);
-  const logPt = T.logSoftmax(teacher.logits);
-  const kl = T.affine(T.sum(T.mul(T.exp(logPt), T.sub(logPt, logPs))), 1 / batch);
+  const kl = T.affine(T.klDivLogits(student.logits, teacher.logits, 'sum'), 1 / batch);
   let hidden = T.scalar(0, { backend: student.logits.backend });
   student.hidden.forEach((hs, i) => {
     const ht = teacher.hidden[i];
