@@ -2,7 +2,7 @@
 // kd_alpha 1, kd_loss_scale 0.01, kd_beta 1):
 //   loss = α · s · KL(teacher ‖ student) + (1 − α) · CE(student, targets) + β · Σ_layers MSE_hidden
 //   KL:  Σ over tokens and vocabulary of p_t (log p_t − log p_s), divided by the batch size (the first axis;
-//        PyTorch's "batchmean"), which is why the scale s is small.
+//        PyTorch's "batchmean"), which is why the scale s is small. One fused op (T.klDivLogits) each way.
 //   MSE_hidden per layer: the mean over tokens of ‖ĥ_t − ĥ_s‖², ĥ = h / ‖h‖ per token (last axis).
 // Teacher tensors are targets: compute them under T.noGrad; only the student receives gradients.
 import * as T from '../tensor/index.ts';
