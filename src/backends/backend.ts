@@ -199,6 +199,22 @@ export interface Backend<S = unknown> {
   crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
   /** gLogits[r, c] = gLoss[r] * (softmax(logits)[r, c] - [c == target[r]]); 0 for ignored rows. */
   crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+  // ---- KL(teacher ‖ student) on logits, for distillation (fused like crossEntropy) --------------
+  /** loss[r] = Σ_c p_t (log p_t − log p_s), p = softmax of the teacher / student row (max-subtracted);
+   *  the rows' log-sum-exps lseS[r], lseT[r] saved for the gradient. */
+  klDivLogits(student: S, teacher: S, loss: S, lseS: S, lseT: S, rows: number, cols: number): void;
+  /** gStudent[r, c] = gLoss[r] * (softmax(student)[r, c] − softmax(teacher)[r, c]); the teacher gets none. */
+  klDivLogitsGrad(
+    student: S,
+    teacher: S,
+    lseS: S,
+    lseT: S,
+    gLoss: S,
+    gStudent: S,
+    rows: number,
+    cols: number,
+  ): void;
+  // ---- end KL on logits ----------------------------------------------------------------------------
   /** out = x * rstd * w, rstd[r] = 1 / sqrt(mean_c x^2 + eps). */
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */

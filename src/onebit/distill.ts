@@ -2,7 +2,7 @@
 // kd_alpha 1, kd_loss_scale 0.01, kd_beta 1):
 //   loss = α · s · KL(teacher ‖ student) + (1 − α) · CE(student, targets) + β · Σ_layers MSE_hidden
 //   KL:  Σ over tokens and vocabulary of p_t (log p_t − log p_s), divided by the batch size (the first axis;
-//        PyTorch's "batchmean"), which is why the scale s is small.
+//        PyTorch's "batchmean"), which is why the scale s is small. One fused op (T.klDivLogits) each way.
 //   MSE_hidden per layer: the mean over tokens of ‖ĥ_t − ĥ_s‖², ĥ = h / ‖h‖ per token (last axis).
 // Teacher tensors are targets: compute them under T.noGrad; only the student receives gradients.
 import * as T from '../tensor/index.ts';
@@ -60,9 +60,7 @@ export function distillLoss(
     );
   if (alpha < 1 && targets === null) throw new OneBitError('targets', null, 'token targets when alpha < 1');
   const batch = student.logits.shape[0];
-  const logPs = T.logSoftmax(student.logits);
-  const logPt = T.logSoftmax(teacher.logits);
-  const kl = T.affine(T.sum(T.mul(T.exp(logPt), T.sub(logPt, logPs))), 1 / batch);
+  const kl = T.affine(T.klDivLogits(student.logits, teacher.logits, 'sum'), 1 / batch);
   let hidden = T.scalar(0, { backend: student.logits.backend });
   student.hidden.forEach((hs, i) => {
     const ht = teacher.hidden[i];

@@ -75,6 +75,18 @@ export interface CpuAddon {
     rows: number,
     cols: number,
   ): void;
+  // KL(teacher ‖ student) on logits (distillation)
+  klDivLogits(student: F32, teacher: F32, loss: F32, lseS: F32, lseT: F32, rows: number, cols: number): void;
+  klDivLogitsGrad(
+    student: F32,
+    teacher: F32,
+    lseS: F32,
+    lseT: F32,
+    gLoss: F32,
+    gStudent: F32,
+    rows: number,
+    cols: number,
+  ): void;
   rmsNorm(x: F32, w: F32, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
   rmsNormGrad(x: F32, w: F32, rstd: F32, gy: F32, gx: F32, gw: F32, rows: number, cols: number): void;
   layerNorm(

@@ -206,6 +206,28 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
       ),
+    // KL(teacher ‖ student) on logits (distillation)
+    klDivLogits: (student, teacher, loss, lseS, lseT, rows, cols) =>
+      native.klDivLogits(
+        student as Float32Array,
+        teacher as Float32Array,
+        loss as Float32Array,
+        lseS as Float32Array,
+        lseT as Float32Array,
+        rows,
+        cols,
+      ),
+    klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
+      native.klDivLogitsGrad(
+        student as Float32Array,
+        teacher as Float32Array,
+        lseS as Float32Array,
+        lseT as Float32Array,
+        gLoss as Float32Array,
+        gStudent as Float32Array,
+        rows,
+        cols,
+      ),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) =>
       native.rmsNorm(
         x as Float32Array,

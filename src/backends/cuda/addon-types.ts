@@ -113,6 +113,18 @@ export interface CudaAddon extends NativeGptqAddon {
   logSoftmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
   crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
   crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+  // KL(teacher ‖ student) on logits (distillation)
+  klDivLogits(student: S, teacher: S, loss: S, lseS: S, lseT: S, rows: number, cols: number): void;
+  klDivLogitsGrad(
+    student: S,
+    teacher: S,
+    lseS: S,
+    lseT: S,
+    gLoss: S,
+    gStudent: S,
+    rows: number,
+    cols: number,
+  ): void;
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   layerNorm(

@@ -225,6 +225,11 @@ export function createCudaBackend(): CudaBackend {
       native.crossEntropy(logits, targets, loss, lse, rows, cols),
     crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols) =>
       native.crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols),
+    // KL(teacher ‖ student) on logits (distillation)
+    klDivLogits: (student, teacher, loss, lseS, lseT, rows, cols) =>
+      native.klDivLogits(student, teacher, loss, lseS, lseT, rows, cols),
+    klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
+      native.klDivLogitsGrad(student, teacher, lseS, lseT, gLoss, gStudent, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),

@@ -133,6 +133,11 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       nn.crossEntropy(f(logits), i32(t), f(loss), f(lse), rows, cols),
     crossEntropyGrad: (logits, t, lse, gLoss, gLogits, rows, cols) =>
       nn.crossEntropyGrad(f(logits), i32(t), f(lse), f(gLoss), f(gLogits), rows, cols),
+    // KL(teacher ‖ student) on logits (distillation)
+    klDivLogits: (s, t, loss, lseS, lseT, rows, cols) =>
+      nn.klDivLogits(f(s), f(t), f(loss), f(lseS), f(lseT), rows, cols),
+    klDivLogitsGrad: (s, t, lseS, lseT, gLoss, gS, rows, cols) =>
+      nn.klDivLogitsGrad(f(s), f(t), f(lseS), f(lseT), f(gLoss), f(gS), rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => nn.rmsNorm(f(x), f(w), f(out), f(rstd), rows, cols, eps),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols),

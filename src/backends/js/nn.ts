@@ -86,6 +86,55 @@ export function crossEntropyGrad(
   }
 }
 
+// ---- KL(teacher ‖ student) on logits (distillation) ----------------------------------------------
+
+/** loss[r] = Σ_c p_t (log p_t − log p_s); both log-sum-exps kept for the gradient. */
+export function klDivLogits(
+  student: FloatArray,
+  teacher: FloatArray,
+  loss: FloatArray,
+  lseS: FloatArray,
+  lseT: FloatArray,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const ls = logSumExp(student, o, cols);
+    const lt = logSumExp(teacher, o, cols);
+    lseS[r] = ls;
+    lseT[r] = lt;
+    let sum = 0;
+    for (let c = 0; c < cols; c++) {
+      const logPt = teacher[o + c] - lt;
+      sum += Math.exp(logPt) * (logPt - (student[o + c] - ls));
+    }
+    loss[r] = sum;
+  }
+}
+
+/** gStudent[r, c] = gLoss[r] (p_s − p_t); the teacher is a target and gets no gradient. */
+export function klDivLogitsGrad(
+  student: FloatArray,
+  teacher: FloatArray,
+  lseS: FloatArray,
+  lseT: FloatArray,
+  gLoss: FloatArray,
+  gStudent: FloatArray,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const g = gLoss[r];
+    for (let c = 0; c < cols; c++) {
+      gStudent[o + c] = g * (Math.exp(student[o + c] - lseS[r]) - Math.exp(teacher[o + c] - lseT[r]));
+    }
+  }
+}
+
+// ---- end KL on logits ----------------------------------------------------------------------------
+
 export function rmsNorm(
   x: FloatArray,
   w: FloatArray,

@@ -1,7 +1,7 @@
 // Fused neural-network ops: softmax, cross-entropy, norms, rotary embedding, attention, dropout, embedding.
 // Each is one backend kernel forward and one backward, so native backends run them at full speed.
 import type { Backend } from '../../backends/backend.ts';
-import { record } from '../autograd.ts';
+import { isGradEnabled, record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { backendOf, output, product, requireDtype, requireFloat, requireShape } from './common.ts';
@@ -66,6 +66,55 @@ export function crossEntropy(logits: Tensor, targets: Tensor, reduction: 'mean' 
     return gradOf(perRow);
   });
 }
+
+// ---- KL(teacher ‖ student) on logits, for distillation -------------------------------------------
+
+/**
+ * KL(teacher ‖ student) of logits (..., V): per row Σ_v p_t (log p_t − log p_s), p = softmax over the last
+ * axis, in one fused kernel each way instead of log-softmax, exp, sub, mul and sum passes over (rows, V).
+ * reduction 'sum' adds the rows; 'none' returns them (shape of the leading axes).
+ * The teacher is a target: it gets no gradient, so one that requires gradients (outside noGrad) is refused
+ * rather than silently left without one.
+ */
+export function klDivLogits(student: Tensor, teacher: Tensor, reduction: 'sum' | 'none' = 'sum'): Tensor {
+  const backend = backendOf('klDivLogits', student, teacher);
+  requireFloat('klDivLogits', student, teacher);
+  requireShape('klDivLogits', teacher, student.shape, 'teacher');
+  if (teacher.requiresGrad && isGradEnabled())
+    throw new EngineError(
+      'klDivLogits',
+      'the teacher requires gradients, but it is a target and gets none: compute it under noGrad',
+    );
+  const { rows, cols } = rowsOf(student);
+  const losses = output(student.shape.slice(0, -1), backend);
+  const lseS = output([rows], backend);
+  const lseT = output([rows], backend);
+  backend.klDivLogits(student.handle, teacher.handle, losses.handle, lseS.handle, lseT.handle, rows, cols);
+  const gradOf = (gLoss: Tensor) => {
+    const gs = output(student.shape, backend);
+    backend.klDivLogitsGrad(
+      student.handle,
+      teacher.handle,
+      lseS.handle,
+      lseT.handle,
+      gLoss.handle,
+      gs.handle,
+      rows,
+      cols,
+    );
+    return [gs, null];
+  };
+  if (reduction === 'none') return record(losses, 'klDivLogits', [student, teacher], gradOf);
+  const total = output([], backend);
+  backend.reduce('sum', losses.handle, total.handle, 1, rows, 1);
+  return record(total, 'klDivLogits', [student, teacher], (g) => {
+    const perRow = output([rows], backend);
+    backend.strided(g.handle, 0, [0], perRow.handle, 0, [1], [rows]); // d sum / d loss_r = 1
+    return gradOf(perRow);
+  });
+}
+
+// ---- end KL on logits ----------------------------------------------------------------------------
 
 /** 1 / max(number of targets >= 0, 1) as a one-element f32 tensor, computed on the device. */
 function inverseCount(backend: Backend, targets: Tensor, rows: number): Tensor {
