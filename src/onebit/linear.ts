@@ -26,7 +26,10 @@ export function onebitLinear(x: T.Tensor, w: T.Tensor, g: T.Tensor, h: T.Tensor)
   if (x.rank < 1 || x.shape[x.rank - 1] !== cols)
     throw new OneBitError('x.shape', `[${x.shape}]`, `last axis = cols = ${cols}`);
   const x2 = x.rank === 1 ? T.reshape(x, [1, cols]) : x;
-  const y = T.mul(T.matmul(T.mul(x2, g), signSte(w), { transB: true }), h);
+  // The same product as X diag(g) Sᵀ diag(h), with g and h applied to the (rows, cols) weight rather than to
+  // the (tokens, ·) activations: forward and backward then cost a plain linear's passes over activations.
+  const weight = T.mul(T.mul(signSte(w), T.reshape(h, [rows, 1])), g);
+  const y = T.matmul(x2, weight, { transB: true });
   return x.rank === 1 ? T.reshape(y, [rows]) : y;
 }
 
