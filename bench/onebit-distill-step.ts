@@ -1,9 +1,10 @@
 // Where a OneBit distillation step spends its time, against an ordinary training step of the teacher's
 // shape: the teacher's train step, the student's plain-CE step, the teacher's no-grad forward, and the
 // distillation step (teacher forward + student forward/backward + OneBit's KL and hidden-state loss).
-// On the onebit preset's H200 run distillation ran at 36-91k tokens/s against 590k for the teacher's training;
+// On an H200 at the onebit preset's shape (d512 L7 T512 B64) a distillation step costs 2.3x the teacher's
+// training step (README, OneBit);
 // run with BITSCALE_CUDA_PROFILE=1 for the per-kernel split.
-// Usage: node --import tsx bench/onebit-distill-step.ts [backend] (env BENCH_DMODEL, BENCH_LAYERS, BENCH_BATCH)
+// Usage: node --import tsx bench/onebit-distill-step.ts [backend] (env BENCH_DMODEL, BENCH_LAYERS, BENCH_CONTEXT, BENCH_BATCH)
 import '../src/backends/index.ts';
 import { resolveModelConfig } from '../src/nn/config.ts';
 import { forward, initParams, lossOf } from '../src/nn/transformer.ts';
