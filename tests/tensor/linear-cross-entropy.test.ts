@@ -40,9 +40,16 @@ interface Result {
 function run(
   backend: Backend,
   fused: number | 'default' | false,
-  how: { gradX?: boolean; gradW?: boolean; tied?: boolean; upstream?: number; targets?: number[] } = {},
+  how: {
+    gradX?: boolean;
+    gradW?: boolean;
+    tied?: boolean;
+    upstream?: number;
+    targets?: number[];
+    round?: 'bf16' | 'f16';
+  } = {},
 ): Result {
-  const { gradX = true, gradW = true, tied = false, upstream = 1, targets = targetData } = how;
+  const { gradX = true, gradW = true, tied = false, upstream = 1, targets = targetData, round } = how;
   return T.tidy(() => {
     const w = T.tensor(wData, [V, C], { backend });
     if (gradW) T.requireGrad(w);
@@ -58,10 +65,12 @@ function run(
       x = leaf;
     }
     const t = T.tensor(targets, [B, S], { dtype: 'i32', backend });
+    const half = (y: T.Tensor) => (round ? T.cast(T.cast(y, round), 'f32') : y);
+    const chunking = fused === 'default' ? {} : { chunkRows: fused as number };
     const loss =
       fused === false
-        ? T.crossEntropy(T.matmul(x, w, { transB: true }), t)
-        : T.linearCrossEntropy(x, w, t, fused === 'default' ? {} : { chunkRows: fused });
+        ? T.crossEntropy(half(T.matmul(x, w, { transB: true })), t)
+        : T.linearCrossEntropy(x, w, t, { ...chunking, round });
     const value = loss.item();
     if (gradX || gradW) T.backward(T.affine(loss, upstream));
     const grad = (t: T.Tensor) => (t.grad ? Array.from(t.grad.toArray()) : null);
@@ -99,6 +108,19 @@ for (const name of backends) {
     assert.ok(want.loss > 1, 'a loss worth comparing');
     for (const chunk of [1, 3, 7, 13, 25, 26, 1000, 'default'] as const)
       assertSame(`chunkRows ${chunk}`, run(backend, chunk, { upstream: 2.5 }), want);
+  });
+
+  test(`${name}: rounding the logits and their gradient to half equals the head that casts them`, () => {
+    // bf16 at an upstream power of two; f16 at 1 (what fp16 loss scaling would break, so the model does not)
+    for (const [round, upstream] of [
+      ['bf16', 4],
+      ['f16', 1],
+    ] as const) {
+      const want = run(backend, false, { round, upstream });
+      assert.notEqual(want.loss, run(backend, false, { upstream }).loss, 'the rounding shows in the loss');
+      for (const chunk of [5, 26])
+        assertSame(`${round} chunkRows ${chunk}`, run(backend, chunk, { round, upstream }), want);
+    }
   });
 
   test(`${name}: only the gradients asked for are made, and they equal the unfused ones`, () => {
@@ -189,6 +211,8 @@ test('bad input: errors name the argument, its value and what is allowed', () =>
       /options\.chunkRows is 0, expected a positive integer/,
     );
     assert.throws(() => lce(x, w, t, { chunkRows: 2.5 }), /options\.chunkRows is 2\.5/);
+    const fp8 = { round: 'fp8' } as unknown as T.LinearCrossEntropyOptions;
+    assert.throws(() => lce(x, w, t, fp8), /options\.round is fp8, expected 'bf16', 'f16' or absent/);
     const far = T.tensor(
       targetData.map((v, i) => (i === 5 ? V : v)),
       [B, S],

@@ -16,6 +16,10 @@ export const LINEAR_CROSS_ENTROPY_CHUNK_BYTES = 256 * 2 ** 20;
 export interface LinearCrossEntropyOptions {
   /** Rows per chunk (a positive integer). Default: as many as keep a chunk's logits within 256 MiB. */
   chunkRows?: number;
+  /** Rounds the logits, and then their gradient, to this half type and back, as a head whose logits are
+   *  T.cast to half and back does. The gradient is rounded before the upstream scalar multiplies it, so it
+   *  equals that head's only when the scalar is 1 (for bf16, any power of two): not under fp16 loss scaling. */
+  round?: 'bf16' | 'f16';
 }
 
 const gemm = (m: number, n: number, k: number, more: Partial<MatmulArgs> = {}): MatmulArgs => ({
@@ -59,6 +63,10 @@ export function linearCrossEntropy(
   if (options.chunkRows !== undefined && !(Number.isInteger(chunkRows) && chunkRows >= 1))
     throw new EngineError(op, `options.chunkRows is ${options.chunkRows}, expected a positive integer`);
 
+  const round = options.round;
+  if (round !== undefined && round !== 'bf16' && round !== 'f16')
+    throw new EngineError(op, `options.round is ${String(round)}, expected 'bf16', 'f16' or absent`);
+
   const rows = targets.size;
   const chunk = Math.min(rows, Math.max(1, chunkRows));
   const wantDx = isGradEnabled() && x.requiresGrad;
@@ -77,17 +85,25 @@ export function linearCrossEntropy(
   const gRows = dx || dw ? output([chunk], backend) : null; // d mean / d loss_r = 1 / count, every row
   if (gRows) backend.strided(scale.handle, 0, [0], gRows.handle, 0, [1], [chunk]);
   const dxRows = dx ? output([chunk, C], backend) : null;
+  const halfRows = round ? output([chunk, V], backend, round) : null;
+  const rounded = (n: number) => {
+    if (!round || !halfRows) return;
+    backend.cast(logits.handle, 'f32', halfRows.handle, round, n);
+    backend.cast(halfRows.handle, round, logits.handle, 'f32', n);
+  };
 
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
     backend.strided(x.handle, r0 * C, [1], xRows.handle, 0, [1], [n * C]);
     backend.strided(targets.handle, r0, [1], tRows.handle, 0, [1], [n]);
     backend.matmul(xRows.handle, w.handle, logits.handle, gemm(n, V, C, { transB: true }));
+    rounded(n * V);
     backend.crossEntropy(logits.handle, tRows.handle, lossRows.handle, lseRows.handle, n, V);
     backend.strided(lossRows.handle, 0, [1], losses.handle, r0, [1], [n]);
     if (!gRows) continue;
     // softmax − onehot, over the count, written over the logits it is computed from (elementwise, so safe).
     backend.crossEntropyGrad(logits.handle, tRows.handle, lseRows.handle, gRows.handle, logits.handle, n, V);
+    rounded(n * V);
     if (dx && dxRows) {
       backend.matmul(logits.handle, w.handle, dxRows.handle, gemm(n, C, V)); // (n, V) @ (V, C)
       backend.strided(dxRows.handle, 0, [1], dx.handle, r0 * C, [1], [n * C]);
@@ -101,7 +117,7 @@ export function linearCrossEntropy(
         gemm(V, C, n, { transA: true, accumulate: true }),
       );
   }
-  for (const t of [logits, xRows, tRows, lossRows, lseRows, gRows, dxRows]) t?.dispose();
+  for (const t of [logits, xRows, tRows, lossRows, lseRows, gRows, dxRows, halfRows]) t?.dispose();
 
   const total = output([], backend);
   backend.reduce('sum', losses.handle, total.handle, 1, rows, 1);
