@@ -98,6 +98,22 @@ const isValueVector = (name: string) => /^blocks\.\d+\.(attn|mlp)\.w\w*\.[gh]$/.
 
 /** Logits (B, T, V) for i32 tokens (B, T). */
 export function forward(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
+  const final = hiddenState(c, params, tokens, options);
+  // Under half compute the logits are half too (their gradient is where fp16 overflows first).
+  return halfOf(options.compute)(T.matmul(final, headWeight(c, params), { transB: true }));
+}
+
+/** Rounds to the half compute type and back (the emulation of half compute); the identity without one. */
+const halfOf = (compute: ForwardOptions['compute']) => (x: Tensor) =>
+  compute ? T.cast(T.cast(x, compute), 'f32') : x;
+
+/** The output head's weight (V, C): the embedding table when tied. Embeddings and the head stay in full
+ *  precision: N counts non-embedding parameters. */
+const headWeight = (c: ModelConfig, params: Params) =>
+  params.get(c.tiedEmbeddings ? 'tok_emb.weight' : 'lm_head.weight')!;
+
+/** The final normalized hidden state (B, T, C) for i32 tokens (B, T): what the output head reads. */
+export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, options: ForwardOptions): Tensor {
   const p = resolvePrecision(c.precision);
   const [B, Tn] = tokens.shape;
   const a = c.arch;
@@ -106,8 +122,7 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const nkv = a ? a.nKvHeads : nh;
   const get = (name: string) => params.get(name)!;
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
-  const compute = options.compute;
-  const half = (x: Tensor) => (compute ? T.cast(T.cast(x, compute), 'f32') : x);
+  const half = halfOf(options.compute);
   const fp8 = options.fp8Linear === true && !c.onebit;
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
@@ -160,11 +175,7 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
     x = T.add(x, drop(lin(act(hidden), 'mlp.w_down.weight')));
     options.onBlockOutput?.(l, x);
   }
-  const final = half(norm(x, 'norm'));
-  // Embeddings and the output head stay in full precision: N counts non-embedding parameters.
-  const head = c.tiedEmbeddings ? get('tok_emb.weight') : get('lm_head.weight');
-  // Under half compute the logits are half too (their gradient is where fp16 overflows first).
-  return half(T.matmul(final, head, { transB: true }));
+  return half(norm(x, 'norm'));
 }
 
 /** Grouped-query attention: each of the nkv key/value heads serves nh / nkv consecutive query heads. */
@@ -214,5 +225,11 @@ export function lossOf(
   targets: Tensor,
   options: ForwardOptions,
 ): Tensor {
-  return T.crossEntropy(forward(c, params, inputs, options), targets);
+  // The head fused with its cross-entropy (no full fp32 logits), its logits and their gradient rounded to half
+  // chunk by chunk under bf16 as forward's cast does. Not under fp16: there the loss scale must multiply the
+  // gradient before it is rounded to half (or small ones flush to zero), and the fused head rounds the
+  // gradient in the forward, before the scale is known; so fp16 keeps the unfused head, exactly as it was.
+  if (options.compute === 'f16') return T.crossEntropy(forward(c, params, inputs, options), targets);
+  const final = hiddenState(c, params, inputs, options);
+  return T.linearCrossEntropy(final, headWeight(c, params), targets, { round: options.compute });
 }

@@ -11,6 +11,7 @@ export { cast } from './ops/cast.ts';
 export * from './ops/create.ts';
 export * from './ops/elementwise.ts';
 export * from './ops/fp8.ts';
+export * from './ops/linear-cross-entropy.ts';
 export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
 export * from './ops/quant.ts';

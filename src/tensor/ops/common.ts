@@ -65,3 +65,18 @@ export function requireShape(op: string, t: Tensor, shape: readonly number[], wh
     throw new EngineError(op, `${what} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
   }
 }
+
+/** 1 / max(number of targets >= 0, 1) as a one-element f32 tensor, computed on the device. */
+export function inverseCount(backend: Backend, targets: Tensor, rows: number): Tensor {
+  const counted = output([rows], backend);
+  backend.cast(targets.handle, 'i32', counted.handle, 'f32', rows);
+  const zero = output([1], backend);
+  backend.binary('ge', counted.handle, [1], zero.handle, [0], counted.handle, [rows]); // 1 where counted
+  const scale = output([1], backend);
+  backend.reduce('sum', counted.handle, scale.handle, 1, rows, 1);
+  const one = output([1], backend);
+  backend.fill(one.handle, 1, 1);
+  backend.binary('max', scale.handle, [1], one.handle, [1], scale.handle, [1]);
+  backend.unary('reciprocal', scale.handle, scale.handle, 1);
+  return scale;
+}

@@ -1,10 +1,17 @@
 // Fused neural-network ops: softmax, cross-entropy, norms, rotary embedding, attention, dropout, embedding.
 // Each is one backend kernel forward and one backward, so native backends run them at full speed.
-import type { Backend } from '../../backends/backend.ts';
 import { isGradEnabled, record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { backendOf, output, product, requireDtype, requireFloat, requireShape } from './common.ts';
+import {
+  backendOf,
+  inverseCount,
+  output,
+  product,
+  requireDtype,
+  requireFloat,
+  requireShape,
+} from './common.ts';
 import { takeRandom } from './create.ts';
 
 const rowsOf = (x: Tensor) => ({ rows: x.size / x.shape[x.rank - 1], cols: x.shape[x.rank - 1] });
@@ -115,21 +122,6 @@ export function klDivLogits(student: Tensor, teacher: Tensor, reduction: 'sum' |
 }
 
 // ---- end KL on logits ----------------------------------------------------------------------------
-
-/** 1 / max(number of targets >= 0, 1) as a one-element f32 tensor, computed on the device. */
-function inverseCount(backend: Backend, targets: Tensor, rows: number): Tensor {
-  const counted = output([rows], backend);
-  backend.cast(targets.handle, 'i32', counted.handle, 'f32', rows);
-  const zero = output([1], backend);
-  backend.binary('ge', counted.handle, [1], zero.handle, [0], counted.handle, [rows]); // 1 where counted
-  const scale = output([1], backend);
-  backend.reduce('sum', counted.handle, scale.handle, 1, rows, 1);
-  const one = output([1], backend);
-  backend.fill(one.handle, 1, 1);
-  backend.binary('max', scale.handle, [1], one.handle, [1], scale.handle, [1]);
-  backend.unary('reciprocal', scale.handle, scale.handle, 1);
-  return scale;
-}
 
 /** RMSNorm over the last axis with a learned gain w (cols). */
 export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
