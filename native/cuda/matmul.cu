@@ -6,8 +6,8 @@
 // so a weight or an activation is cast once per step, not once per product) and accumulates in fp32 on the tensor cores; 'tf32' feeds
 // the f32 operands to the tensor cores in TF32; 'fp32' is full single precision; 'fp16' is 'bf16' with IEEE half
 // copies (CUDA_R_16F: 11-bit significand, but magnitudes past 65504 round to inf, which is what fp16 training's
-// loss scaler watches for), fp32 accumulation and output. Plans (descriptors + the heuristic's algorithm) are
-// cached per shape.
+// loss scaler watches for), fp32 accumulation and output. Plans (descriptors + the algorithm, the fastest of the
+// heuristic's candidates on the shape's first product) are cached per shape.
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -76,7 +76,55 @@ struct Problem {
   }
 };
 
-Plan& plan_for(const Problem& p) {
+// Candidates the heuristic offers and the first product of a shape times (BITSCALE_CUDA_MATMUL_TUNE=0: take the
+// heuristic's first, as before). The heuristic's first choice is often not the fastest for the tall-skinny
+// shapes of a training step; timing a few once per shape is cheap next to the thousands of products that follow.
+constexpr int kTuneCandidates = 8;
+// Scratch a tuning run may take when it cannot write to the product's own output (an accumulating product).
+constexpr size_t kTuneScratchBytes = 256u << 20;
+
+bool tuning_enabled() {
+  static const bool on = [] {
+    const char* env = std::getenv("BITSCALE_CUDA_MATMUL_TUNE");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  return on;
+}
+
+cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* a, const void* b, float* c, float alpha,
+                      float beta) {
+  return cublasLtMatmul(bc::blas_handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &algo,
+                        bc::blas_workspace(), bc::kBlasWorkspaceBytes, 0);
+}
+
+// The fastest of the candidates on this product's own operands (mean of two runs after one warm-up), written with
+// beta = 0 to `out` (the product's output when it is about to be overwritten, else a scratch buffer).
+cublasLtMatmulAlgo_t fastest(const Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int found, const void* a,
+                             const void* b, float* out) {
+  cudaEvent_t start, stop;
+  bc::check(cudaEventCreate(&start), "cudaEventCreate");
+  bc::check(cudaEventCreate(&stop), "cudaEventCreate");
+  int best = 0;
+  float best_ms = 0;
+  for (int i = 0; i < found; i++) {
+    if (launch(plan, results[i].algo, a, b, out, 1.0f, 0.0f) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up
+    bc::check(cudaEventRecord(start, 0), "cudaEventRecord");
+    for (int r = 0; r < 2; r++) launch(plan, results[i].algo, a, b, out, 1.0f, 0.0f);
+    bc::check(cudaEventRecord(stop, 0), "cudaEventRecord");
+    bc::check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    bc::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    if (i == 0 || ms < best_ms) best = i, best_ms = ms;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGetLastError();  // a refused candidate leaves no error behind
+  return results[best].algo;
+}
+
+// The plan of a product shape, made on its first product: descriptors, and the algorithm (tuned on a, b; `c` is
+// the product's output, writable by the tuning runs when `c_is_free`).
+Plan& plan_for(const Problem& p, const void* a, const void* b, float* c, bool c_is_free) {
   static std::map<std::string, std::unique_ptr<Plan>> cache;
   const std::string key = p.key();
   auto it = cache.find(key);
@@ -97,27 +145,54 @@ Plan& plan_for(const Problem& p) {
   bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
   const uint64_t ws = bc::kBlasWorkspaceBytes;
   bc::check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
-  cublasLtMatmulHeuristicResult_t result{};
+  cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
   int found = 0;
-  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, 1, &result, &found);
+  const int wanted = tuning_enabled() ? kTuneCandidates : 1;
+  const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, wanted, results, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   bc::check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
   if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for " + bc::op_context());
-  plan->algo = result.algo;
+  plan->algo = results[0].algo;
+  const size_t c_bytes = static_cast<size_t>(p.batch) * p.m * p.n * 4;
+  if (found > 1 && c_is_free) {
+    plan->algo = fastest(*plan, results, found, a, b, c);
+  } else if (found > 1 && c_bytes <= kTuneScratchBytes) {
+    bc::Scratch scratch(c_bytes);
+    plan->algo = fastest(*plan, results, found, a, b, scratch.as<float>());
+  }
   Plan& ref = *plan;
   cache.emplace(key, std::move(plan));
   return ref;
 }
 
+// Four values per thread where the storage allows (cache_alloc's blocks are 256-byte aligned; an odd tail is
+// done one by one).
 __global__ void to_bf16(const float* x, __nv_bfloat16* out, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(x)[i];
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+    uint2 packed;
+    packed.x = *reinterpret_cast<uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<uint32_t*>(&hi);
+    reinterpret_cast<uint2*>(out)[i] = packed;
+  }
+  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride)
     out[i] = __float2bfloat16_rn(x[i]);
 }
 
 // Round to nearest even; |x| past 65504 (after rounding) becomes +-inf, NaN stays NaN.
 __global__ void to_f16(const float* x, __half* out, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    out[i] = __float2half_rn(x[i]);
+  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(x)[i];
+    __half2 lo = __floats2half2_rn(v.x, v.y), hi = __floats2half2_rn(v.z, v.w);
+    uint2 packed;
+    packed.x = *reinterpret_cast<uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<uint32_t*>(&hi);
+    reinterpret_cast<uint2*>(out)[i] = packed;
+  }
+  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) out[i] = __float2half_rn(x[i]);
 }
 
 // A product's operand as it reaches cuBLASLt: f32 data, or in bf16 (fp16) mode the storage's bf16 (half) copy,
@@ -144,10 +219,8 @@ Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
 }
 
 void run(const Problem& p, const void* a, const void* b, float* c, float alpha, float beta) {
-  Plan& plan = plan_for(p);
-  bc::check_blas(cublasLtMatmul(bc::blas_handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &plan.algo, bc::blas_workspace(),
-                            bc::kBlasWorkspaceBytes, 0),
-             "cublasLtMatmul");
+  const Plan& plan = plan_for(p, a, b, c, beta == 0.0f);
+  bc::check_blas(launch(plan, plan.algo, a, b, c, alpha, beta), "cublasLtMatmul");
   bc::check_launch("cublasLtMatmul");
 }
 

@@ -1,0 +1,131 @@
+// The products of a d1024 L12 T1024 B16 V32768 training step (bench/cuda-train-step.ts), one by one: bitscale's
+// cuda matmul in bf16 mode (operands already cast: their bf16 copies stay on the storages, so this is cuBLASLt
+// with fp32 output) against PyTorch's torch.mm on bf16 tensors (bf16 output, as autocast, and fp32 output),
+// both timed over the same repeats on the same GPU. TFLOP/s = 2 m n k / time.
+// BITSCALE_CUDA_MATMUL_TUNE=0 takes cuBLASLt's first heuristic choice instead of the fastest of its candidates.
+// Usage: node --import tsx bench/cuda-matmul.ts [--repeats 20] [--no-torch]
+// Writes bench/results/cuda-matmul.json (or $BENCH_OUT); ends with one JSON line per figure.
+import { execFileSync } from 'node:child_process';
+import { writeFileAtomic } from '../src/base/atomic-write.ts';
+import '../src/backends/index.ts';
+import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
+import * as T from '../src/tensor/index.ts';
+import { type Figure, figure, machineDescription } from './machine.ts';
+import { peerPython } from './peer-python.ts';
+
+interface Product {
+  role: string;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+const d = 1024;
+const ff = 2736;
+const V = 32768;
+const rows = 16 * 1024;
+const products: Product[] = [
+  { role: 'attention projection forward', m: rows, n: d, k: d, transA: false, transB: true },
+  { role: 'attention projection dX', m: rows, n: d, k: d, transA: false, transB: false },
+  { role: 'attention projection dW', m: d, n: d, k: rows, transA: true, transB: false },
+  { role: 'mlp up/gate forward', m: rows, n: ff, k: d, transA: false, transB: true },
+  { role: 'mlp down forward', m: rows, n: d, k: ff, transA: false, transB: true },
+  { role: 'mlp up/gate dX', m: rows, n: d, k: ff, transA: false, transB: false },
+  { role: 'mlp down dX', m: rows, n: ff, k: d, transA: false, transB: false },
+  { role: 'mlp up/gate dW', m: ff, n: d, k: rows, transA: true, transB: false },
+  { role: 'mlp down dW', m: d, n: ff, k: rows, transA: true, transB: false },
+  { role: 'LM head forward', m: rows, n: V, k: d, transA: false, transB: true },
+  { role: 'LM head dX', m: rows, n: d, k: V, transA: false, transB: false },
+  { role: 'LM head dW', m: V, n: d, k: rows, transA: true, transB: false },
+];
+
+const args = process.argv.slice(2);
+const repeats = (() => {
+  const i = args.indexOf('--repeats');
+  return i >= 0 ? Number(args[i + 1]) : 20;
+})();
+const noTorch = args.includes('--no-torch');
+const python = noTorch ? '' : peerPython(['torch'], 'torch.cuda.is_available()');
+const spec = (p: Product) => [p.m, p.n, p.k, Number(p.transA), Number(p.transB)].join(',');
+
+const backend = T.setDefaultBackend('cuda') as CudaBackend;
+backend.setMatmulMode('bf16');
+const tuned = process.env.BITSCALE_CUDA_MATMUL_TUNE !== '0';
+
+function ours(p: Product): number {
+  const a = T.randn(p.transA ? [p.k, p.m] : [p.m, p.k], { seed: 1 }).keep();
+  const b = T.randn(p.transB ? [p.n, p.k] : [p.k, p.n], { seed: 2 }).keep();
+  const once = () => T.tidy(() => void T.matmul(a, b, { transA: p.transA, transB: p.transB }));
+  for (let i = 0; i < 3; i++) once();
+  backend.synchronize();
+  const start = performance.now();
+  for (let i = 0; i < repeats; i++) once();
+  backend.synchronize();
+  const ms = (performance.now() - start) / repeats;
+  a.dispose();
+  b.dispose();
+  return ms;
+}
+
+const peer = new Map<string, { bf16_out_ms: number; fp32_out_ms: number | null }>();
+if (!noTorch) {
+  const out = execFileSync(python, ['bench/cuda_matmul_torch.py', String(repeats), ...products.map(spec)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  for (const line of out.trim().split('\n')) {
+    const r = JSON.parse(line);
+    peer.set(r.shape, r);
+  }
+}
+
+const gpu = backend.device();
+const machine = `${gpu.name} (CUDA runtime ${gpu.runtimeVersion}, ${gpu.multiprocessors} SMs); host ${machineDescription()}`;
+const tflops = (p: Product, ms: number) => (2 * p.m * p.n * p.k) / (ms / 1000) / 1e12;
+const figures: Figure[] = [];
+const rowsOut: Record<string, unknown>[] = [];
+let sumOurs = 0;
+let sumPeer = 0;
+for (const p of products) {
+  const ms = ours(p);
+  const t = peer.get(spec(p));
+  const peerMs = t ? (t.fp32_out_ms ?? t.bf16_out_ms) : null;
+  sumOurs += ms;
+  if (peerMs !== null) sumPeer += peerMs;
+  const label = `${p.m}x${p.n}x${p.k} ${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}`;
+  console.error(
+    `${p.role.padEnd(30)} ${label.padEnd(22)} bitscale ${ms.toFixed(3)} ms (${tflops(p, ms).toFixed(0)} TFLOP/s)` +
+      (t
+        ? `  torch bf16-out ${t.bf16_out_ms.toFixed(3)} ms (${tflops(p, t.bf16_out_ms).toFixed(0)})` +
+          (t.fp32_out_ms !== null ? `  fp32-out ${t.fp32_out_ms.toFixed(3)} ms` : '')
+        : ''),
+  );
+  rowsOut.push({ ...p, ms, tflops: tflops(p, ms), torch: t ?? null });
+  figures.push({
+    ...figure(
+      `cuda matmul ${label} (${p.role}) vs torch.mm, same output type`,
+      tflops(p, ms),
+      peerMs === null ? null : tflops(p, peerMs),
+      'TFLOP/s',
+    ),
+    machine,
+  });
+}
+console.error(`sum over the 12 products: bitscale ${sumOurs.toFixed(2)} ms, torch ${sumPeer.toFixed(2)} ms`);
+figures.push({
+  ...figure(
+    'cuda matmul: the 12 products of a d1024 step, summed',
+    sumOurs,
+    noTorch ? null : sumPeer,
+    'ms',
+    false,
+  ),
+  machine,
+});
+writeFileAtomic(
+  process.env.BENCH_OUT ?? 'bench/results/cuda-matmul.json',
+  `${JSON.stringify({ bench: 'cuda-matmul', machine, tuned, repeats, date: new Date().toISOString(), products: rowsOut }, null, 2)}\n`,
+);
+for (const f of figures) console.log(JSON.stringify(f));
