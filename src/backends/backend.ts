@@ -157,6 +157,13 @@ export interface Backend<S = unknown> {
   ): void;
   /** out[i] = mul * x[i] + add. out may alias x. */
   affine(x: S, out: S, n: number, mul: number, add: number): void;
+  /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). */
+  swiglu(gate: S, up: S, out: S, n: number): void;
+  /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]). */
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** out[i] = x[i] rounded to `to` (nearest even, f16 overflow to ±inf) and back to f32: cast(cast(x, to), 'f32')
+   *  bit for bit, in one pass over f32 storages. */
+  roundTo(x: S, out: S, to: 'bf16' | 'f16', n: number): void;
 
   // ---- reductions ------------------------------------------------------------------------------
   /** x viewed as (outer, mid, inner): out[o, i] = reduce over m of x[o, m, i]. out is (outer, inner). */

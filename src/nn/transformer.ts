@@ -107,7 +107,8 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   const get = (name: string) => params.get(name)!;
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
   const compute = options.compute;
-  const half = (x: Tensor) => (compute ? T.cast(T.cast(x, compute), 'f32') : x);
+  // Rounded to the half type and kept in f32 (one pass); the gradient is rounded the same way.
+  const half = (x: Tensor) => (compute ? T.roundTo(x, compute) : x);
   const fp8 = options.fp8Linear === true && !c.onebit;
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
@@ -155,7 +156,7 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
     const hidden = half(
       a?.mlp === 'gelu'
         ? T.gelu(lin(m, 'mlp.w_up.weight'))
-        : T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')),
+        : T.swiglu(lin(m, 'mlp.w_gate.weight'), lin(m, 'mlp.w_up.weight')),
     );
     x = T.add(x, drop(lin(act(hidden), 'mlp.w_down.weight')));
     options.onBlockOutput?.(l, x);

@@ -66,6 +66,10 @@ export interface CudaAddon extends NativeGptqAddon {
     shape: Strides,
   ): void;
   affine(x: S, out: S, n: number, mul: number, add: number): void;
+  swiglu(gate: S, up: S, out: S, n: number): void;
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** to: 2 bf16, 3 f16 */
+  roundTo(x: S, out: S, to: number, n: number): void;
 
   reduce(op: string, x: S, out: S, outer: number, mid: number, inner: number): void;
   sumSquares(x: S, n: number): number;

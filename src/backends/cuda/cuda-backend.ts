@@ -185,6 +185,9 @@ export function createCudaBackend(): CudaBackend {
     where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
       native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
     affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
+    swiglu: (gate, up, out, n) => native.swiglu(gate, up, out, n),
+    swigluGrad: (gate, up, gy, gGate, gUp, n) => native.swigluGrad(gate, up, gy, gGate, gUp, n),
+    roundTo: (x, out, to, n) => native.roundTo(x, out, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
     sumSquares: (x, n) => native.sumSquares(x, n),
