@@ -224,6 +224,9 @@ export interface Backend<S = unknown> {
   // ---- end KL on logits ----------------------------------------------------------------------------
   /** out = x * rstd * w, rstd[r] = 1 / sqrt(mean_c x^2 + eps). */
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  /** A residual add and the RMSNorm after it in one pass: sum = x + r, then rmsNorm(sum, w, out, rstd) exactly
+   *  as rmsNorm computes it (the gradients are add's and rmsNormGrad on sum). */
+  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */

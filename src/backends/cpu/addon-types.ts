@@ -92,6 +92,17 @@ export interface CpuAddon {
     cols: number,
   ): void;
   rmsNorm(x: F32, w: F32, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  addRmsNorm(
+    x: F32,
+    r: F32,
+    w: F32,
+    sum: F32,
+    out: F32,
+    rstd: F32,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   rmsNormGrad(x: F32, w: F32, rstd: F32, gy: F32, gx: F32, gw: F32, rows: number, cols: number): void;
   layerNorm(
     x: F32,

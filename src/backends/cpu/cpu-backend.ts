@@ -250,6 +250,18 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         cols,
         eps,
       ),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
+      native.addRmsNorm(
+        x as Float32Array,
+        r as Float32Array,
+        w as Float32Array,
+        sum as Float32Array,
+        out as Float32Array,
+        rstd as Float32Array,
+        rows,
+        cols,
+        eps,
+      ),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(
         x as Float32Array,

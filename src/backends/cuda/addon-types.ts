@@ -130,6 +130,7 @@ export interface CudaAddon extends NativeGptqAddon {
     cols: number,
   ): void;
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   layerNorm(
     x: S,

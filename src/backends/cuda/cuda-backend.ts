@@ -234,6 +234,8 @@ export function createCudaBackend(): CudaBackend {
     klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
       native.klDivLogitsGrad(student, teacher, lseS, lseT, gLoss, gStudent, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
+      native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>

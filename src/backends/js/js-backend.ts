@@ -154,6 +154,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     klDivLogitsGrad: (s, t, lseS, lseT, gLoss, gS, rows, cols) =>
       nn.klDivLogitsGrad(f(s), f(t), f(lseS), f(lseT), f(gLoss), f(gS), rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => nn.rmsNorm(f(x), f(w), f(out), f(rstd), rows, cols, eps),
+    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps) {
+      for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + r[i];
+      nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
+    },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
