@@ -206,3 +206,28 @@ BITSCALE_KERNEL(affine) {
   const float mul = static_cast<float>(a.num(3, "mul")), add = static_cast<float>(a.num(4, "add"));
   map1(a.f32(0, "x", n), a.f32(1, "out", n), n, [=](float v) { return v * mul + add; });
 }
+
+// swiglu(gate, up, out, n): out = silu(gate) * up, the MLP's gate in one pass (read 2, write 1). The same
+// float operations in the same order as unary silu then binary mul, so the result is bit-identical.
+BITSCALE_KERNEL(swiglu) {
+  const int64_t n = a.integer(3, "n");
+  map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n,
+       [](float g, float u) { return g * sigmoid(g) * u; });
+}
+
+// swigluGrad(gate, up, gy, gGate, gUp, n): both gradients in one pass (read 3, write 2), in the order of the
+// unfused mul and silu gradients: gGate = (gy up) s (1 + g (1 − s)), gUp = gy silu(g).
+BITSCALE_KERNEL(swigluGrad) {
+  const int64_t n = a.integer(5, "n");
+  const float* gate = a.f32(0, "gate", n);
+  const float* up = a.f32(1, "up", n);
+  const float* gy = a.f32(2, "gy", n);
+  float* g_gate = a.f32(3, "gGate", n);
+  float* g_up = a.f32(4, "gUp", n);
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i], s = sigmoid(g);
+    g_gate[i] = gy[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    g_up[i] = gy[i] * (g * s);
+  }
+}

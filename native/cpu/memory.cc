@@ -240,3 +240,20 @@ BITSCALE_KERNEL(cast) {
 #pragma omp parallel for schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; i++) store(out.data, to, i, load(x.data, from, i));
 }
+
+// roundTo(x, out, to, n): out = x rounded to bf16 (to = 2) or f16 (3) and back, both f32: the cast there and
+// back in one pass, through the same conversions (bit-identical), with no half-sized buffer.
+BITSCALE_KERNEL(roundTo) {
+  const int to = static_cast<int>(a.integer(2, "to"));
+  if (to != kBF16 && to != kF16) throw std::runtime_error("argument 2 (to): expected 2 (bf16) or 3 (f16)");
+  const int64_t n = a.integer(3, "n");
+  const float* x = a.f32(0, "x", n);
+  float* out = a.f32(1, "out", n);
+  if (to == kBF16) {
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  } else {
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; i++) out[i] = f16_to_f32(f32_to_f16(x[i]));
+  }
+}

@@ -22,6 +22,17 @@ struct ColumnSums {
   }
 };
 
+// One row of RMSNorm: writes out = xr * rstd * w and returns rstd. rmsNorm and addRmsNorm share it, so the
+// fused op's output is the unfused one bit for bit.
+inline float rms_norm_row(const float* xr, const float* w, float* out, int64_t cols, float eps) {
+  float ss = 0;
+#pragma omp simd reduction(+ : ss)
+  for (int64_t c = 0; c < cols; c++) ss += xr[c] * xr[c];
+  const float s = 1.0f / std::sqrt(ss / cols + eps);
+  for (int64_t c = 0; c < cols; c++) out[c] = xr[c] * s * w[c];
+  return s;
+}
+
 }  // namespace
 
 // rmsNorm(x, w, out, rstd, rows, cols, eps)
@@ -33,14 +44,26 @@ BITSCALE_KERNEL(rmsNorm) {
   float* out = a.f32(2, "out", rows * cols);
   float* rstd = a.f32(3, "rstd", rows);
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
+  for (int64_t r = 0; r < rows; r++) rstd[r] = rms_norm_row(x + r * cols, w, out + r * cols, cols, eps);
+}
+
+// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps): sum = x + r (the residual stream), then RMSNorm of
+// sum, row by row while the row is in cache: one pass over memory instead of an add and a norm.
+BITSCALE_KERNEL(addRmsNorm) {
+  const int64_t rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
+  const float eps = static_cast<float>(a.num(8, "eps"));
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* res = a.f32(1, "r", rows * cols);
+  const float* w = a.f32(2, "w", cols);
+  float* sum = a.f32(3, "sum", rows * cols);
+  float* out = a.f32(4, "out", rows * cols);
+  float* rstd = a.f32(5, "rstd", rows);
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    float ss = 0;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t c = 0; c < cols; c++) ss += xr[c] * xr[c];
-    const float s = 1.0f / std::sqrt(ss / cols + eps);
-    rstd[r] = s;
-    for (int64_t c = 0; c < cols; c++) out[r * cols + c] = xr[c] * s * w[c];
+    const int64_t o = r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) sum[o + c] = x[o + c] + res[o + c];
+    rstd[r] = rms_norm_row(sum + o, w, out + o, cols, eps);
   }
 }
 

@@ -1,6 +1,8 @@
 // RMSNorm and LayerNorm, forward and backward. One block per row for the row statistics; the weight and bias
 // gradients (sums over rows) go through per-chunk partial sums combined in a fixed order, so they are
 // deterministic and use the whole GPU even for a few hundred columns.
+#include <cstdint>
+
 #include "block_reduce.cuh"
 #include "common.cuh"
 
@@ -28,6 +30,46 @@ __global__ void rms_norm_grad_kernel(const float* x, const float* w, const float
   const float k = static_cast<float>(static_cast<double>(s) * s * s * dot / cols);
   for (long long c = threadIdx.x; c < cols; c += blockDim.x) gx[o + c] = s * gy[o + c] * w[c] - k * x[o + c];
 }
+
+// addRmsNorm: sum = x + r, then rms_norm_kernel's math on sum, one block per row. The second pass reads back
+// the sum each thread wrote itself (cache-hot), so x and r are read once and nothing is read from a third array.
+__global__ void add_rms_norm_kernel(const float* x, const float* r, const float* w, float* sum, float* out, float* rstd,
+                                    int cols, float eps) {
+  const long long o = blockIdx.x * (long long)cols;
+  double ss = 0;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float v = x[o + c] + r[o + c];
+    sum[o + c] = v;
+    ss += static_cast<double>(v) * v;
+  }
+  ss = block_sum(ss);
+  const float s = static_cast<float>(1.0 / sqrt(ss / cols + eps));
+  if (threadIdx.x == 0) rstd[blockIdx.x] = s;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) out[o + c] = sum[o + c] * s * w[c];
+}
+
+// The same with 16-byte loads and stores: cols4 = cols / 4 float4s per row (cols % 4 == 0, pointers aligned).
+__global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const float4* w, float4* sum, float4* out,
+                                     float* rstd, int cols4, float eps) {
+  const long long o = blockIdx.x * (long long)cols4;
+  double ss = 0;
+  for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
+    const float4 a = x[o + c], b = r[o + c];
+    const float4 v = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+    sum[o + c] = v;
+    ss += static_cast<double>(v.x) * v.x + static_cast<double>(v.y) * v.y + static_cast<double>(v.z) * v.z +
+          static_cast<double>(v.w) * v.w;
+  }
+  ss = block_sum(ss);
+  const float s = static_cast<float>(1.0 / sqrt(ss / (4.0 * cols4) + eps));
+  if (threadIdx.x == 0) rstd[blockIdx.x] = s;
+  for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
+    const float4 v = sum[o + c], g = w[c];
+    out[o + c] = make_float4(v.x * s * g.x, v.y * s * g.y, v.z * s * g.z, v.w * s * g.w);
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 __global__ void layer_norm_kernel(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd,
                                   long long cols, float eps) {
@@ -122,6 +164,29 @@ BC_KERNEL(rmsNorm) {
   bc::op_context() = dims("rmsNorm", rows, cols);
   rms_norm_kernel<<<rows, kThreads>>>(x, w, out, rstd, cols, eps);
   bc::check_launch("rmsNorm");
+  return nullptr;
+}
+
+// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps)
+BC_KERNEL(addRmsNorm) {
+  const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
+  const float* x = a.f32(0, "x", rows * cols);
+  const float* r = a.f32(1, "r", rows * cols);
+  const float* w = a.f32(2, "w", cols);
+  float* sum = a.out_f32(3, "sum", rows * cols);
+  float* out = a.out_f32(4, "out", rows * cols);
+  float* rstd = a.out_f32(5, "rstd", rows);
+  const float eps = static_cast<float>(a.num(8, "eps"));
+  if (rows * cols == 0) return nullptr;
+  if (cols >= (1LL << 30)) throw std::runtime_error("addRmsNorm: cols = " + std::to_string(cols) + " is not below 2^30");
+  bc::op_context() = dims("addRmsNorm", rows, cols);
+  if (cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out))
+    add_rms_norm4_kernel<<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
+                                             reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
+                                             reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps);
+  else
+    add_rms_norm_kernel<<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
+  bc::check_launch("addRmsNorm");
   return nullptr;
 }
 

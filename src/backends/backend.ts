@@ -157,6 +157,13 @@ export interface Backend<S = unknown> {
   ): void;
   /** out[i] = mul * x[i] + add. out may alias x. */
   affine(x: S, out: S, n: number, mul: number, add: number): void;
+  /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). */
+  swiglu(gate: S, up: S, out: S, n: number): void;
+  /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]). */
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** out[i] = x[i] rounded to `to` (nearest even, f16 overflow to ±inf) and back to f32: cast(cast(x, to), 'f32')
+   *  bit for bit, in one pass over f32 storages. */
+  roundTo(x: S, out: S, to: 'bf16' | 'f16', n: number): void;
 
   // ---- reductions ------------------------------------------------------------------------------
   /** x viewed as (outer, mid, inner): out[o, i] = reduce over m of x[o, m, i]. out is (outer, inner). */
@@ -217,6 +224,9 @@ export interface Backend<S = unknown> {
   // ---- end KL on logits ----------------------------------------------------------------------------
   /** out = x * rstd * w, rstd[r] = 1 / sqrt(mean_c x^2 + eps). */
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  /** A residual add and the RMSNorm after it in one pass: sum = x + r, then rmsNorm(sum, w, out, rstd) exactly
+   *  as rmsNorm computes it (the gradients are add's and rmsNormGrad on sum). */
+  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */

@@ -103,9 +103,9 @@ export function forward(c: ModelConfig, params: Params, tokens: Tensor, options:
   return halfOf(options.compute)(T.matmul(final, headWeight(c, params), { transB: true }));
 }
 
-/** Rounds to the half compute type and back (the emulation of half compute); the identity without one. */
-const halfOf = (compute: ForwardOptions['compute']) => (x: Tensor) =>
-  compute ? T.cast(T.cast(x, compute), 'f32') : x;
+/** Rounds to the half compute type and keeps f32 (the emulation of half compute; one pass, and the gradient is
+ *  rounded the same way); the identity without one. */
+const halfOf = (compute: ForwardOptions['compute']) => (x: Tensor) => (compute ? T.roundTo(x, compute) : x);
 
 /** The output head's weight (V, C): the embedding table when tied. Embeddings and the head stay in full
  *  precision: N counts non-embedding parameters. */
@@ -144,6 +144,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     a?.norm === 'layer'
       ? T.layerNorm(x, get(`${name}.weight`), get(`${name}.bias`), a.normEps)
       : T.rmsNorm(x, get(`${name}.weight`), a?.normEps);
+  // A residual add and the norm that follows it: the new stream and its norm (RMSNorm: one fused kernel).
+  const addNorm = (x: Tensor, delta: Tensor, name: string) => {
+    if (a?.norm !== 'layer') return T.addRmsNorm(x, delta, get(`${name}.weight`), a?.normEps);
+    const sum = T.add(x, delta);
+    return { sum, out: norm(sum, name) };
+  };
   const rope = ropeOf(c, a, Tn, tokens);
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
@@ -156,26 +162,32 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     x = T.add(x, T.embedding(get('pos_emb.weight'), positions));
   }
   x = half(x);
+  // The norm of x at the next block's input (each block's second residual add computes it).
+  let normed = norm(x, c.nLayers > 0 ? 'blocks.0.attn_norm' : 'norm');
   for (let l = 0; l < c.nLayers; l++) {
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = half(act(norm(x, `blocks.${l}.attn_norm`)));
+    const h = half(act(normed));
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
     const q = rope(heads(lin(h, 'attn.wq.weight'), nh));
     const k = repeatKv(maybeQuant(rope(heads(lin(h, 'attn.wk.weight'), nkv)), p.kv), nh);
     const v = repeatKv(maybeQuant(heads(lin(h, 'attn.wv.weight'), nkv), p.kv), nh);
     const att = half(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
-    x = T.add(x, drop(lin(att, 'attn.wo.weight')));
+    const attended = addNorm(x, drop(lin(att, 'attn.wo.weight')), `blocks.${l}.mlp_norm`);
+    x = attended.sum;
 
-    const m = half(act(norm(x, `blocks.${l}.mlp_norm`)));
+    const m = half(act(attended.out));
     const hidden = half(
       a?.mlp === 'gelu'
         ? T.gelu(lin(m, 'mlp.w_up.weight'))
-        : T.mul(T.silu(lin(m, 'mlp.w_gate.weight')), lin(m, 'mlp.w_up.weight')),
+        : T.swiglu(lin(m, 'mlp.w_gate.weight'), lin(m, 'mlp.w_up.weight')),
     );
-    x = T.add(x, drop(lin(act(hidden), 'mlp.w_down.weight')));
+    const next = l + 1 < c.nLayers ? `blocks.${l + 1}.attn_norm` : 'norm';
+    const mixed = addNorm(x, drop(lin(act(hidden), 'mlp.w_down.weight')), next);
+    x = mixed.sum;
+    normed = mixed.out;
     options.onBlockOutput?.(l, x);
   }
-  return half(norm(x, 'norm'));
+  return half(normed);
 }
 
 /** Grouped-query attention: each of the nkv key/value heads serves nh / nkv consecutive query heads. */

@@ -34,6 +34,10 @@ export interface CpuAddon {
     shape: Strides,
   ): void;
   affine(x: F32, out: F32, n: number, mul: number, add: number): void;
+  swiglu(gate: F32, up: F32, out: F32, n: number): void;
+  swigluGrad(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32, n: number): void;
+  /** native/cpu/memory.cc; to: 2 bf16, 3 f16 */
+  roundTo(x: F32, out: F32, to: number, n: number): void;
 
   reduce(op: string, x: F32, out: F32, outer: number, mid: number, inner: number): void;
   sumSquares(x: F32, n: number): number;
@@ -88,6 +92,17 @@ export interface CpuAddon {
     cols: number,
   ): void;
   rmsNorm(x: F32, w: F32, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  addRmsNorm(
+    x: F32,
+    r: F32,
+    w: F32,
+    sum: F32,
+    out: F32,
+    rstd: F32,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   rmsNormGrad(x: F32, w: F32, rstd: F32, gy: F32, gx: F32, gw: F32, rows: number, cols: number): void;
   layerNorm(
     x: F32,

@@ -146,6 +146,18 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         shape,
       ),
     affine: (x, out, n, mul, add) => native.affine(x as Float32Array, out as Float32Array, n, mul, add),
+    swiglu: (gate, up, out, n) =>
+      native.swiglu(gate as Float32Array, up as Float32Array, out as Float32Array, n),
+    swigluGrad: (gate, up, gy, gGate, gUp, n) =>
+      native.swigluGrad(
+        gate as Float32Array,
+        up as Float32Array,
+        gy as Float32Array,
+        gGate as Float32Array,
+        gUp as Float32Array,
+        n,
+      ),
+    roundTo: (x, out, to, n) => native.roundTo(x as Float32Array, out as Float32Array, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) =>
       native.reduce(op, x as Float32Array, out as Float32Array, outer, mid, inner),
@@ -232,6 +244,18 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
       native.rmsNorm(
         x as Float32Array,
         w as Float32Array,
+        out as Float32Array,
+        rstd as Float32Array,
+        rows,
+        cols,
+        eps,
+      ),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
+      native.addRmsNorm(
+        x as Float32Array,
+        r as Float32Array,
+        w as Float32Array,
+        sum as Float32Array,
         out as Float32Array,
         rstd as Float32Array,
         rows,

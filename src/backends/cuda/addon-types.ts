@@ -66,6 +66,10 @@ export interface CudaAddon extends NativeGptqAddon {
     shape: Strides,
   ): void;
   affine(x: S, out: S, n: number, mul: number, add: number): void;
+  swiglu(gate: S, up: S, out: S, n: number): void;
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** to: 2 bf16, 3 f16 */
+  roundTo(x: S, out: S, to: number, n: number): void;
 
   reduce(op: string, x: S, out: S, outer: number, mid: number, inner: number): void;
   sumSquares(x: S, n: number): number;
@@ -126,6 +130,7 @@ export interface CudaAddon extends NativeGptqAddon {
     cols: number,
   ): void;
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   layerNorm(
     x: S,

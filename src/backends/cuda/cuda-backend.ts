@@ -185,6 +185,9 @@ export function createCudaBackend(): CudaBackend {
     where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
       native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
     affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
+    swiglu: (gate, up, out, n) => native.swiglu(gate, up, out, n),
+    swigluGrad: (gate, up, gy, gGate, gUp, n) => native.swigluGrad(gate, up, gy, gGate, gUp, n),
+    roundTo: (x, out, to, n) => native.roundTo(x, out, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
     sumSquares: (x, n) => native.sumSquares(x, n),
@@ -231,6 +234,8 @@ export function createCudaBackend(): CudaBackend {
     klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
       native.klDivLogitsGrad(student, teacher, lseS, lseT, gLoss, gStudent, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
+      native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>

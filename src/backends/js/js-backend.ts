@@ -33,6 +33,7 @@ function fromF32(value: number, dtype: DType): number {
 
 export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStorage> {
   const Float = options.float64 ? Float64Array : Float32Array;
+  const stored = options.float64 ? (x: number) => x : Math.fround;
   return {
     name: options.float64 ? 'js64' : 'js',
 
@@ -82,6 +83,20 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     },
     affine(x, out, n, mul, add) {
       for (let i = 0; i < n; i++) out[i] = mul * x[i] + add;
+    },
+    // Intermediates rounded to the storage precision as the unfused silu and mul store them: bit-identical.
+    swiglu(gate, up, out, n) {
+      for (let i = 0; i < n; i++) out[i] = stored(applyUnary('silu', gate[i])) * up[i];
+    },
+    swigluGrad(gate, up, gy, gGate, gUp, n) {
+      for (let i = 0; i < n; i++) {
+        gGate[i] = stored(gy[i] * up[i]) * unaryDerivative('silu', gate[i]);
+        gUp[i] = gy[i] * stored(applyUnary('silu', gate[i]));
+      }
+    },
+    roundTo(x, out, to, n) {
+      const back = to === 'bf16' ? bf16BitsToF32 : f16BitsToF32;
+      for (let i = 0; i < n; i++) out[i] = back(fromF32(x[i], to)); // as cast there and back
     },
 
     reduce(op, x, out, outer, mid, inner) {
@@ -139,6 +154,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     klDivLogitsGrad: (s, t, lseS, lseT, gLoss, gS, rows, cols) =>
       nn.klDivLogitsGrad(f(s), f(t), f(lseS), f(lseT), f(gLoss), f(gS), rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => nn.rmsNorm(f(x), f(w), f(out), f(rstd), rows, cols, eps),
+    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps) {
+      for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + r[i];
+      nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
+    },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>

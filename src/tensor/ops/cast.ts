@@ -3,7 +3,7 @@
 import type { DType } from '../../backends/backend.ts';
 import { record } from '../autograd.ts';
 import type { Tensor } from '../tensor.ts';
-import { output } from './common.ts';
+import { output, requireFloat } from './common.ts';
 
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
@@ -11,4 +11,16 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   x.backend.cast(x.handle, x.dtype, out.handle, dtype, x.size);
   if (dtype === 'i32' || x.dtype === 'i32') return out;
   return record(out, 'cast', [x], (g) => [cast(g, x.dtype)]);
+}
+
+/**
+ * x rounded to a half type and kept in f32: cast(cast(x, to), 'f32') bit for bit (nearest even, f16 overflow
+ * to ±inf), in one pass with no half-sized buffer. Emulated half compute rounds every layer boundary this way.
+ * The gradient is rounded the same way, as the two casts' gradients (cast there and back) round it.
+ */
+export function roundTo(x: Tensor, to: 'bf16' | 'f16'): Tensor {
+  requireFloat('roundTo', x);
+  const out = output(x.shape, x.backend);
+  x.backend.roundTo(x.handle, out.handle, to, x.size);
+  return record(out, 'roundTo', [x], (g) => [roundTo(g, to)]);
 }

@@ -5,7 +5,7 @@ import { record } from '../autograd.ts';
 import { EngineError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { broadcastShapes, broadcastStrides, sumTo } from './broadcast.ts';
-import { backendOf, output, requireFloat, sameShape } from './common.ts';
+import { backendOf, output, requireFloat, requireShape, sameShape } from './common.ts';
 import { scalar } from './create.ts';
 
 // ---- unary ---------------------------------------------------------------------------------------
@@ -50,6 +50,24 @@ export function affine(x: Tensor, mul: number, add = 0): Tensor {
     const gx = output(x.shape, x.backend);
     x.backend.affine(g.handle, gx.handle, x.size, mul, 0);
     return [gx];
+  });
+}
+
+/**
+ * SwiGLU's gate silu(gate) * up (same shapes, no broadcasting): one kernel forward (read 2, write 1) and one
+ * backward that writes both gradients, in place of silu, mul and their three gradient passes.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  const backend = backendOf('swiglu', gate, up);
+  requireFloat('swiglu', gate, up);
+  requireShape('swiglu', up, gate.shape, 'up');
+  const out = output(gate.shape, backend);
+  backend.swiglu(gate.handle, up.handle, out.handle, gate.size);
+  return record(out, 'swiglu', [gate, up], (g) => {
+    const gGate = output(gate.shape, backend);
+    const gUp = output(up.shape, backend);
+    backend.swigluGrad(gate.handle, up.handle, g.handle, gGate.handle, gUp.handle, gate.size);
+    return [gGate, gUp];
   });
 }
 

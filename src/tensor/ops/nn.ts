@@ -132,12 +132,37 @@ export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   const out = output(x.shape, backend);
   const rstd = output([rows], backend);
   backend.rmsNorm(x.handle, w.handle, out.handle, rstd.handle, rows, cols, eps);
-  return record(out, 'rmsNorm', [x, w], (g) => {
-    const gx = output(x.shape, backend);
-    const gw = output([cols], backend);
-    backend.rmsNormGrad(x.handle, w.handle, rstd.handle, g.handle, gx.handle, gw.handle, rows, cols);
+  return record(out, 'rmsNorm', [x, w], rmsNormBackward(x, w, rstd));
+}
+
+/** The gradient of out = rmsNorm(x, w) given the rows' rstd: [gx, gw]. */
+function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor) {
+  const { rows, cols } = rowsOf(x);
+  return (g: Tensor) => {
+    const gx = output(x.shape, x.backend);
+    const gw = output([cols], x.backend);
+    x.backend.rmsNormGrad(x.handle, w.handle, rstd.handle, g.handle, gx.handle, gw.handle, rows, cols);
     return [gx, gw];
-  });
+  };
+}
+
+/**
+ * A residual add and the RMSNorm after it: sum = x + r (same shapes) and out = rmsNorm(sum, w, eps), in one
+ * kernel that reads x and r once, in place of an add and a norm. Both outputs are values of the graph as the
+ * two ops would record them (sum an add of x and r, out a norm of sum), so gradients flow as before.
+ */
+export function addRmsNorm(x: Tensor, r: Tensor, w: Tensor, eps = 1e-6): { sum: Tensor; out: Tensor } {
+  const backend = backendOf('addRmsNorm', x, r, w);
+  requireFloat('addRmsNorm', x, r, w);
+  requireShape('addRmsNorm', r, x.shape, 'residual');
+  const { rows, cols } = rowsOf(x);
+  requireShape('addRmsNorm', w, [cols], 'weight');
+  const sum = output(x.shape, backend);
+  const out = output(x.shape, backend);
+  const rstd = output([rows], backend);
+  backend.addRmsNorm(x.handle, r.handle, w.handle, sum.handle, out.handle, rstd.handle, rows, cols, eps);
+  record(sum, 'add', [x, r], (g) => [g, g]);
+  return { sum, out: record(out, 'rmsNorm', [sum, w], rmsNormBackward(sum, w, rstd)) };
 }
 
 /** LayerNorm over the last axis; w and b optional (OneBit uses it without affine parameters). */

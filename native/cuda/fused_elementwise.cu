@@ -1,0 +1,158 @@
+// Fused elementwise kernels of the transformer's training step, each one pass over its tensors in one launch:
+// swiglu (silu(gate) * up) and both its gradients; roundTo (f32 -> bf16/f16 -> f32, the emulated half compute
+// at every layer boundary). Same float math as the unfused ops (elementwise.cu's silu, memory.cu's cast).
+// Vector body: float4 loads and stores where every pointer is 16-byte aligned; the scalar loop takes the rest
+// (the n % 4 tail, or everything when a pointer is not aligned). 32-bit indices where n allows.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace {
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// Below this every index, plus one grid stride (< 2^28), fits an int.
+bool fits_int(long long n) { return n < (1LL << 31) - (1LL << 28); }
+
+// ---- swiglu ---------------------------------------------------------------------------------------------
+
+// silu(g) = g / (1 + e^-g) as the unary op computes it; s = sigmoid(g) from the same denominator.
+struct Silu {
+  float s, silu;
+};
+__device__ inline Silu silu_of(float g) {
+  const float d = 1.0f + expf(-g);
+  return {1.0f / d, g / d};
+}
+__device__ inline float swiglu1(float g, float u) { return silu_of(g).silu * u; }
+// gGate = gy up silu'(g), silu'(g) = s (1 + g (1 - s)) as the unary gradient; gUp = gy silu(g).
+__device__ inline void swiglu_grad1(float g, float u, float dy, float& dg, float& du) {
+  const Silu a = silu_of(g);
+  dg = dy * u * (a.s * (1.0f + g * (1.0f - a.s)));
+  du = dy * a.silu;
+}
+
+template <typename Index>
+__global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4) {
+  const Index stride = (Index)gridDim.x * blockDim.x;
+  const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
+  const float4* g4 = reinterpret_cast<const float4*>(gate);
+  const float4* u4 = reinterpret_cast<const float4*>(up);
+  float4* o4 = reinterpret_cast<float4*>(out);
+  for (Index i = first; i < n4; i += stride) {
+    const float4 g = g4[i], u = u4[i];
+    o4[i] = make_float4(swiglu1(g.x, u.x), swiglu1(g.y, u.y), swiglu1(g.z, u.z), swiglu1(g.w, u.w));
+  }
+  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = swiglu1(gate[i], up[i]);
+}
+
+template <typename Index>
+__global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
+                                   Index n, Index n4) {
+  const Index stride = (Index)gridDim.x * blockDim.x;
+  const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
+  for (Index i = first; i < n4; i += stride) {
+    const float4 g = reinterpret_cast<const float4*>(gate)[i];
+    const float4 u = reinterpret_cast<const float4*>(up)[i];
+    const float4 dy = reinterpret_cast<const float4*>(gy)[i];
+    float4 dg, du;
+    swiglu_grad1(g.x, u.x, dy.x, dg.x, du.x);
+    swiglu_grad1(g.y, u.y, dy.y, dg.y, du.y);
+    swiglu_grad1(g.z, u.z, dy.z, dg.z, du.z);
+    swiglu_grad1(g.w, u.w, dy.w, dg.w, du.w);
+    reinterpret_cast<float4*>(g_gate)[i] = dg;
+    reinterpret_cast<float4*>(g_up)[i] = du;
+  }
+  for (Index i = 4 * n4 + first; i < n; i += stride) swiglu_grad1(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
+}
+
+// ---- roundTo --------------------------------------------------------------------------------------------
+
+// The conversions of memory.cu's cast, there and back: round to nearest even, f16 overflow to ±inf.
+template <int To>
+__device__ inline float round1(float v) {
+  if (To == bc::kBF16) return __bfloat162float(__float2bfloat16_rn(v));
+  return __half2float(__float2half_rn(v));
+}
+
+template <int To, typename Index>
+__global__ void round_to_kernel(const float* x, float* out, Index n, Index n4) {
+  const Index stride = (Index)gridDim.x * blockDim.x;
+  const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
+  for (Index i = first; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(x)[i];
+    reinterpret_cast<float4*>(out)[i] = make_float4(round1<To>(v.x), round1<To>(v.y), round1<To>(v.z), round1<To>(v.w));
+  }
+  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = round1<To>(x[i]);
+}
+
+template <int To>
+void launch_round_to(const float* x, float* out, long long n, long long n4) {
+  const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
+  if (fits_int(n))
+    round_to_kernel<To, int><<<blocks, 256>>>(x, out, static_cast<int>(n), static_cast<int>(n4));
+  else
+    round_to_kernel<To, long long><<<blocks, 256>>>(x, out, n, n4);
+}
+
+}  // namespace
+
+// swiglu(gate, up, out, n)
+BC_KERNEL(swiglu) {
+  const long long n = a.integer(3, "n");
+  const float* gate = a.f32(0, "gate", n);
+  const float* up = a.f32(1, "up", n);
+  float* out = a.out_f32(2, "out", n);
+  if (n == 0) return nullptr;
+  bc::op_context() = "swiglu(n=" + std::to_string(n) + ")";
+  const long long n4 = aligned16(gate) && aligned16(up) && aligned16(out) ? n / 4 : 0;
+  const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
+  if (fits_int(n))
+    swiglu_kernel<int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4));
+  else
+    swiglu_kernel<long long><<<blocks, 256>>>(gate, up, out, n, n4);
+  bc::check_launch("swiglu");
+  return nullptr;
+}
+
+// swigluGrad(gate, up, gy, gGate, gUp, n)
+BC_KERNEL(swigluGrad) {
+  const long long n = a.integer(5, "n");
+  const float* gate = a.f32(0, "gate", n);
+  const float* up = a.f32(1, "up", n);
+  const float* gy = a.f32(2, "gy", n);
+  float* g_gate = a.out_f32(3, "gGate", n);
+  float* g_up = a.out_f32(4, "gUp", n);
+  if (n == 0) return nullptr;
+  bc::op_context() = "swigluGrad(n=" + std::to_string(n) + ")";
+  const bool vec = aligned16(gate) && aligned16(up) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
+  const long long n4 = vec ? n / 4 : 0;
+  const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
+  if (fits_int(n))
+    swiglu_grad_kernel<int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4));
+  else
+    swiglu_grad_kernel<long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4);
+  bc::check_launch("swigluGrad");
+  return nullptr;
+}
+
+// roundTo(x, out, to, n) with to = 2 (bf16) or 3 (f16); x and out are f32.
+BC_KERNEL(roundTo) {
+  const long long to = a.integer(2, "to");
+  if (to != bc::kBF16 && to != bc::kF16) throw std::runtime_error("argument 2 (to): expected 2 (bf16) or 3 (f16), got " + std::to_string(to));
+  const long long n = a.integer(3, "n");
+  const float* x = a.f32(0, "x", n);
+  float* out = a.out_f32(1, "out", n);
+  if (n == 0) return nullptr;
+  bc::op_context() = std::string("roundTo(") + bc::dtype_name(static_cast<int>(to)) + ", n=" + std::to_string(n) + ")";
+  const long long n4 = aligned16(x) && aligned16(out) ? n / 4 : 0;
+  if (to == bc::kBF16)
+    launch_round_to<bc::kBF16>(x, out, n, n4);
+  else
+    launch_round_to<bc::kF16>(x, out, n, n4);
+  bc::check_launch("roundTo");
+  return nullptr;
+}
