@@ -91,23 +91,40 @@ export interface DecodeOptions {
   stopToken?: number;
 }
 
+/** What decodeTokens drives: decode.ts's Decoder, or device-decode.ts's DeviceDecoder. */
+export interface TokenDecoder {
+  readonly config: ModelConfig;
+  reset(): void;
+  /** Appends tokens; the logits of the last. */
+  forward(tokens: number[]): ArrayLike<number>;
+  /** Appends tokens; the last one's most likely id (the first of equals), where the decoder finds it itself. */
+  forwardArgmax?(tokens: number[]): number;
+}
+
 /**
  * Generated token ids after `prompt`, drawing as train/generate.ts's sampleTokens does (the same uniform
- * numbers, the same top-k rule), so a packed model and its unpacked reference sample alike.
+ * numbers, the same top-k rule), so a packed model and its unpacked reference sample alike. Greedy decoding
+ * (temperature 0) asks the decoder for the argmax where it can (on a GPU: one number back per token).
  */
-export function decodeTokens(decoder: Decoder, prompt: number[], options: DecodeOptions): number[] {
+export function decodeTokens(decoder: TokenDecoder, prompt: number[], options: DecodeOptions): number[] {
   if (prompt.length === 0)
     throw new CheckpointError('<prompt>', 'is empty: decoding needs at least one token');
   decoder.reset();
   const out: number[] = [];
   const uniform = new Float64Array(1);
-  let logits = decoder.forward(prompt.slice(-decoder.config.context));
+  const greedy = options.temperature <= 0 && decoder.forwardArgmax !== undefined;
+  let pending = prompt.slice(-decoder.config.context);
   for (let i = 0; i < options.maxTokens; i++) {
-    philoxFill(uniform, 1, 'uniform', options.seed, i);
-    const next = pick(logits, options.temperature, options.topK, uniform[0]);
+    let next: number;
+    if (greedy) next = decoder.forwardArgmax!(pending);
+    else {
+      const logits = decoder.forward(pending);
+      philoxFill(uniform, 1, 'uniform', options.seed, i);
+      next = pick(logits, options.temperature, options.topK, uniform[0]);
+    }
     if (next === options.stopToken) break;
     out.push(next);
-    if (i + 1 < options.maxTokens) logits = decoder.forward([next]);
+    pending = [next];
   }
   return out;
 }
