@@ -8,9 +8,11 @@ import type { Tokenizer } from '../data/index.ts';
 import { tokenizerFromJson, toTokenizerJson } from '../data/index.ts';
 import { CheckpointError } from '../io/safetensors.ts';
 import { type ModelConfig, resolveModelConfig } from '../nn/config.ts';
+import * as T from '../tensor/index.ts';
 import { pick } from '../train/generate.ts';
 import { loadRun } from '../train/run.ts';
 import { Decoder, type PackedKernel, packedDecoderWeights } from './decode.ts';
+import { packedDeviceDecoder } from './device-decode.ts';
 import { type PackOptions, packOnebitParams, packTransformer } from './pack-model.ts';
 import {
   type PackedBits,
@@ -129,12 +131,19 @@ export function decodeTokens(decoder: TokenDecoder, prompt: number[], options: D
   return out;
 }
 
-/** Text from a packed file: the prompt's continuation, decoded with the file's own tokenizer. */
+/** Text from a packed file: the prompt's continuation, decoded with the file's own tokenizer. On the host
+ *  decoder by `kernel` (decode.ts), or, given a backend name, with the whole decoder on that backend
+ *  (device-decode.ts: on 'cuda' every step stays on the GPU). */
 export function samplePacked(
   path: string,
   prompt: string,
-  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel },
+  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel; backend?: string },
 ): string {
+  if (options.backend && options.kernel)
+    throw new CheckpointError(
+      path,
+      `kernel '${options.kernel}' is for the host decoder; on backend '${options.backend}' the packed layers run that backend's kernel (leave one out)`,
+    );
   const { config, model, tokenizer } = openPackedModel(path);
   if (!tokenizer)
     throw new CheckpointError(
@@ -143,7 +152,15 @@ export function samplePacked(
     );
   const eot = tokenizer.encode('<|endoftext|>');
   const ids = [...eot, ...tokenizer.encode(prompt)];
+  const stopToken = eot.length === 1 ? eot[0] : undefined;
+  if (options.backend) {
+    const decoder = packedDeviceDecoder(config, model, T.getBackend(options.backend));
+    try {
+      return prompt + tokenizer.decode(decodeTokens(decoder, ids, { ...options, stopToken }));
+    } finally {
+      decoder.dispose();
+    }
+  }
   const decoder = new Decoder(packedDecoderWeights(config, model, options.kernel));
-  const out = decodeTokens(decoder, ids, { ...options, stopToken: eot.length === 1 ? eot[0] : undefined });
-  return prompt + tokenizer.decode(out);
+  return prompt + tokenizer.decode(decodeTokens(decoder, ids, { ...options, stopToken }));
 }
