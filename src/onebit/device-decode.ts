@@ -33,8 +33,8 @@ export interface DeviceLinear extends Shaped {
 /** decode.ts's Linears on one backend, and the uploads they made (freed together by dispose). */
 export interface DeviceLinears extends Linears<DeviceLinear> {
   readonly backend: Backend;
-  /** The array on the backend, uploaded once (a tied head and the embedding share one copy). */
-  upload(data: Float32Array, shape: number[]): T.Tensor;
+  /** The array on the backend, uploaded once per array unless `shared` is false (then a copy of its own). */
+  upload(data: Float32Array, shape: number[], shared?: boolean): T.Tensor;
   dispose(): void;
 }
 
@@ -46,7 +46,8 @@ export function deviceLinears(backend: Backend): DeviceLinears {
     owned.push(t);
     return t;
   };
-  const upload = (data: Float32Array, shape: number[]) => {
+  const upload = (data: Float32Array, shape: number[], shared = true) => {
+    if (!shared) return make(data, shape);
     let t = uploads.get(data);
     if (!t) {
       t = make(data, shape);
@@ -143,7 +144,9 @@ export class DeviceDecoder {
     this.config = weights.config;
     this.backend = linears.backend;
     const { nLayers, context, dModel: C, vocabSize: V } = this.config;
-    this.embedding = linears.upload(weights.embedding, [V, C]);
+    // Its own copy even when the head is tied to it: on cuda a gather drops the bf16 copy that the head's
+    // products keep on their operand (native/cuda/matmul.cu), which would then be recast at every token.
+    this.embedding = linears.upload(weights.embedding, [V, C], false);
     for (const [name, w] of weights.norms) this.norms.set(name, linears.upload(w, [C]));
     const cache = () => T.zeros([context * C], { backend: this.backend }).keep();
     this.keys = Array.from({ length: nLayers }, cache);
