@@ -2,9 +2,13 @@
 // CPU (decode.ts, exact packed kernel): T.packedMatmul on cuda (Backend.packedGemm, native/cuda/onebit.cu)
 // against the float64 reference; then in fp32 matmul mode the same greedy tokens and close logits, packed
 // (sign1, OneBit output norms, ternary) and dense, through a cache that overflows; in bf16 mode (the default)
-// logits within bf16's error; device memory flat across steps (the KV cache written in place, nothing leaked).
+// logits within bf16's error; device memory flat across steps (the KV cache written in place, nothing leaked);
+// samplePacked with backend 'cuda' (what `bitscale sample --backend cuda` runs) against the host decoder's text.
 // Not run here (no GPU): the lead runs it on the GPU host.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import { initParams } from '../../src/nn/transformer.ts';
@@ -15,8 +19,10 @@ import { packedGemmReference } from '../../src/onebit/gemv.ts';
 import { packTransformer } from '../../src/onebit/pack-model.ts';
 import { packSigns, packTernary, unpackMatrix } from '../../src/onebit/packed.ts';
 import type { PackedLinear, PackedModel } from '../../src/onebit/packed-file.ts';
-import { decodeTokens } from '../../src/onebit/packed-run.ts';
+import { decodeTokens, packRun, samplePacked } from '../../src/onebit/packed-run.ts';
 import * as T from '../../src/tensor/index.ts';
+import { train } from '../../src/train/trainer.ts';
+import { smallData, tinyConfig } from '../train/helpers.ts';
 import { assertClose, cuda, relError, skip } from './helpers.ts';
 
 const kernelSkip =
@@ -200,3 +206,20 @@ test(
       gpu.dispose();
     }),
 );
+
+test('samplePacked (bitscale sample) with backend cuda gives the text of the exact host decoder (fp32 mode)', {
+  skip: kernelSkip,
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'device-sample-'));
+  const run = join(dir, 'run');
+  train(tinyConfig({ train: { tokens: 16 * 32 * 4 } }), { outDir: run, backend: 'js', data: smallData() });
+  const file = join(dir, 'packed.safetensors');
+  packRun(run, file, { method: 'svd' });
+  const options = { maxTokens: 16, temperature: 0, topK: 1, seed: 0 };
+  withMode('fp32', () =>
+    assert.equal(
+      samplePacked(file, 'Once upon a time', { ...options, backend: 'cuda' }),
+      samplePacked(file, 'Once upon a time', { ...options, kernel: 'exact' }),
+    ),
+  );
+});
