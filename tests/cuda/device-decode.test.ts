@@ -162,6 +162,13 @@ test(
       const gpu = denseDeviceDecoder(base, weights, cuda);
       const host = new Decoder(denseDecoderWeights(base, weights));
       assertClose('dense prompt', gpu.forward(prompt), host.forward(prompt), 1e-4, 1e-4);
+      assertClose(
+        'dense chunk after the prompt',
+        gpu.forward([7, 8, 9]),
+        host.forward([7, 8, 9]),
+        1e-4,
+        1e-4,
+      );
       for (let t = 0; t < 30; t++)
         assertClose(`dense logits ${t}`, gpu.forward([t + 1]), host.forward([t + 1]), 1e-4, 1e-4);
       gpu.dispose();

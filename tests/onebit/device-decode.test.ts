@@ -189,6 +189,8 @@ for (const [name, skip] of backends)
     const host = new Decoder(denseDecoderWeights(base, weights));
     const device = denseDeviceDecoder(base, weights, backend);
     assertClose(device.forward([1, 2, 3, 4]), host.forward([1, 2, 3, 4]), 'dense prompt');
+    // Several tokens at once after cached ones: the causal mask over (new, cached + new) positions.
+    assertClose(device.forward([7, 8, 9]), host.forward([7, 8, 9]), 'dense chunk after the prompt');
     for (let t = 0; t < 14; t++)
       assertClose(device.forward([t + 5]), host.forward([t + 5]), `dense logits ${t}`);
     assert.throws(() => device.forward([base.vocabSize]), /tokens\[0\]: 61 \(expected 0 ≤ id < 61\)/);
