@@ -9,8 +9,11 @@
 // The KV cache is preallocated per layer as (nh, context, hs): head-major, so each head's keys are one dense
 // (context, hs) matrix. New keys and values are written into it in place (Backend.strided), and attention reads
 // its first L positions by batched products with the head's stride (Backend.matmul); no copy of the cache.
+// Those two products run in fp32 whatever the cuda backend's matmul mode: they are tiny, and in bf16 mode the
+// cache, written at every step, would be recast to 16 bits for each of them.
 // Shapes: T new tokens, C d_model, nh heads, hs head size, V vocabulary, L0 cached positions, L = L0 + T.
 import type { Backend } from '../backends/backend.ts';
+import type { MatmulMode } from '../backends/cuda/cuda-backend.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import * as T from '../tensor/index.ts';
 import {
@@ -256,28 +259,43 @@ export class DeviceDecoder {
     const backend = this.backend;
     const byHead = n === 1 ? T.reshape(q, [nh, 1, hs]) : T.permute(T.reshape(q, [n, nh, hs]), [1, 0, 2]);
     const head = { batch: nh, bBatchStride: context * hs, accumulate: false, transA: false };
-    const scores = T.zeros([nh, n, L], { backend });
-    backend.matmul(byHead.handle, this.keys[layer].handle, scores.handle, {
-      ...head,
-      m: n,
-      n: L,
-      k: hs,
-      transB: true,
-      aBatchStride: n * hs,
-      alpha: 1 / Math.sqrt(hs),
-    });
-    const p = T.softmax(mask ? T.add(scores, mask) : scores);
-    const out = T.zeros([nh, n, hs], { backend });
-    backend.matmul(p.handle, this.values[layer].handle, out.handle, {
-      ...head,
-      m: n,
-      n: hs,
-      k: L,
-      transB: false,
-      aBatchStride: n * L,
-      alpha: 1,
+    const out = this.inFp32(() => {
+      const scores = T.zeros([nh, n, L], { backend });
+      backend.matmul(byHead.handle, this.keys[layer].handle, scores.handle, {
+        ...head,
+        m: n,
+        n: L,
+        k: hs,
+        transB: true,
+        aBatchStride: n * hs,
+        alpha: 1 / Math.sqrt(hs),
+      });
+      const p = T.softmax(mask ? T.add(scores, mask) : scores);
+      const o = T.zeros([nh, n, hs], { backend });
+      backend.matmul(p.handle, this.values[layer].handle, o.handle, {
+        ...head,
+        m: n,
+        n: hs,
+        k: L,
+        transB: false,
+        aBatchStride: n * L,
+        alpha: 1,
+      });
+      return o;
     });
     return n === 1 ? T.reshape(out, [1, C]) : T.reshape(T.permute(out, [1, 0, 2]), [n, C]);
+  }
+
+  /** fn with a backend that has matmul modes (cuda) set to fp32, the mode restored after. */
+  private inFp32<R>(fn: () => R): R {
+    const modal = this.backend as Backend & { setMatmulMode?(mode: MatmulMode): MatmulMode };
+    if (!modal.setMatmulMode) return fn();
+    const previous = modal.setMatmulMode('fp32');
+    try {
+      return fn();
+    } finally {
+      modal.setMatmulMode(previous);
+    }
   }
 
   /** (n, L0 + n): 0 where new token t may see position s (s ≤ L0 + t), MASKED where not. */

@@ -197,3 +197,33 @@ for (const [name, skip] of backends)
     assert.throws(() => device.forward([]), /tokens\.length/);
     device.dispose();
   });
+
+test('on a backend with matmul modes (cuda) the attention products run in fp32, the linears in its mode', () => {
+  const js = T.getBackend('js');
+  let mode = 'bf16';
+  const modes: string[] = [];
+  const modal = {
+    ...js,
+    name: 'js-modal',
+    setMatmulMode(m: string) {
+      const previous = mode;
+      mode = m;
+      return previous;
+    },
+    matmul(...args: Parameters<typeof js.matmul>) {
+      modes.push(`${mode} ${args[3].batch}`);
+      js.matmul(...args);
+    },
+  };
+  const params = initParams(base, 9);
+  const weights = new Map([...params].map(([n, t]) => [n, Float32Array.from(t.toArray())]));
+  for (const p of params.values()) p.dispose();
+  const device = denseDeviceDecoder(base, weights, modal);
+  const want = new Decoder(denseDecoderWeights(base, weights)).forward([1, 2, 3]);
+  assertClose(device.forward([1, 2, 3]), want, 'logits');
+  assert.equal(mode, 'bf16');
+  // Per layer: wq wk wv (bf16), two attention products over the 4 heads (fp32), wo, gate, up, down; the head.
+  const layer = ['bf16 1', 'bf16 1', 'bf16 1', 'fp32 4', 'fp32 4', 'bf16 1', 'bf16 1', 'bf16 1', 'bf16 1'];
+  assert.deepEqual(modes, [...layer, ...layer, 'bf16 1']);
+  device.dispose();
+});
