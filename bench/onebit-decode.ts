@@ -3,8 +3,11 @@
 // disk of the packed file against the model in fp16.
 //   CPU:  packed layers by the int8 table-lookup kernel (the default) and by the exact fp32 kernel, vs the
 //         fp32 model's linears by OpenBLAS sgemv;
-//   CUDA (when the addon and a GPU are here): packed layers by native/cuda/onebit.cu vs cuBLASLt bf16, the
-//         rest of the decoder on the host (each linear uploads x and reads y back).
+//   CUDA (when the addon and a GPU are here), two decoders, each packed (native/cuda/onebit.cu) vs the same
+//         model's linears in bf16 (cuBLASLt):
+//         host:     decode.ts with only its linears on the GPU (each linear uploads x and reads y back);
+//         resident: device-decode.ts, the whole step on the GPU (KV cache, attention, norms, head), only the
+//                   greedy token id read back per token.
 // Weights are random (speed does not depend on their values): signs, g and h drawn directly; the
 // full-precision peer is the same model unpacked, W = diag(h) S diag(g). Tokens/s: greedy decoding of TOKENS
 // tokens after an 8-token prompt, the median of REPEATS runs.
@@ -19,12 +22,7 @@ import { f32ToF16Bits } from '../src/base/half.ts';
 import { type SafeTensor, writeSafetensors } from '../src/io/safetensors.ts';
 import { parameterCount, resolveModelConfig } from '../src/nn/config.ts';
 import { isLinearWeight, parameterShapes } from '../src/nn/transformer.ts';
-import {
-  Decoder,
-  type Decoder as DecoderType,
-  denseDecoderWeights,
-  packedDecoderWeights,
-} from '../src/onebit/decode.ts';
+import { Decoder, denseDecoderWeights, packedDecoderWeights } from '../src/onebit/decode.ts';
 import { packSigns, unpackMatrix } from '../src/onebit/packed.ts';
 import { type PackedModel, packedModelBits, writePackedModel } from '../src/onebit/packed-file.ts';
 import { figure, machineDescription } from './machine.ts';
@@ -80,18 +78,31 @@ const [packedBytes, fp16Bytes] = [size('packed.safetensors'), size('fp16.safeten
 rmSync(dir, { recursive: true });
 
 const prompt = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/** A decoder as the bench drives it: the greedy next token after appending tokens. */
+interface Greedy {
+  reset(): void;
+  forward(tokens: number[]): ArrayLike<number>;
+  /** Where the decoder finds the argmax itself (device-decode.ts: on the GPU, one number read back). */
+  forwardArgmax?(tokens: number[]): number;
+}
+
+function nextToken(decoder: Greedy, tokens: number[]): number {
+  if (decoder.forwardArgmax) return decoder.forwardArgmax(tokens);
+  const logits = decoder.forward(tokens);
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  return best;
+}
+
 /** Median tokens/s of greedy decoding after the prompt (the prompt's prefill not counted). */
-function tokensPerSecond(decoder: DecoderType): number {
+function tokensPerSecond(decoder: Greedy): number {
   const runs: number[] = [];
   for (let r = 0; r <= REPEATS; r++) {
     decoder.reset();
-    let logits = decoder.forward(prompt);
+    let next = nextToken(decoder, prompt);
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < TOKENS; i++) {
-      let best = 0;
-      for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
-      logits = decoder.forward([best]);
-    }
+    for (let i = 0; i < TOKENS; i++) next = nextToken(decoder, [next]);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r > 0) runs.push(TOKENS / s); // the first run warms up (and builds the LUT kernel's tiled codes)
   }
@@ -113,16 +124,37 @@ const loaded = loadCudaAddon();
 if (!('error' in loaded)) {
   const { createCudaBackend } = await import('../src/backends/cuda/cuda-backend.ts');
   const { cudaLinears, hasCudaPackedKernels } = await import('../src/onebit/cuda-gemv.ts');
+  const { denseDeviceDecoder, packedDeviceDecoder } = await import('../src/onebit/device-decode.ts');
   const cuda = createCudaBackend();
   if (hasCudaPackedKernels(cuda)) {
     cuda.setMatmulMode('bf16');
     const bf16 = tokensPerSecond(new Decoder(denseDecoderWeights(config, dense, cudaLinears(cuda))));
     const onGpu = tokensPerSecond(new Decoder(packedDecoderWeights(config, packed, cudaLinears(cuda))));
+    const device = cuda.device().name;
+    lines.push({ ...figure('onebit-decode-cuda-tokens-per-s', onGpu, bf16, 'tokens/s'), machine: device });
+    const resident = (decoder: ReturnType<typeof packedDeviceDecoder>) => {
+      const tps = tokensPerSecond(decoder);
+      decoder.dispose();
+      cuda.trimCache();
+      return tps;
+    };
+    const residentBf16 = resident(denseDeviceDecoder(config, dense, cuda));
+    const residentPacked = resident(packedDeviceDecoder(config, packed, cuda));
     lines.push({
-      ...figure('onebit-decode-cuda-tokens-per-s', onGpu, bf16, 'tokens/s'),
-      machine: cuda.device().name,
+      ...figure('onebit-decode-cuda-resident-tokens-per-s', residentPacked, residentBf16, 'tokens/s'),
+      machine: device,
     });
-    cudaResult = { device: cuda.device(), packed_tokens_per_s: onGpu, bf16_tokens_per_s: bf16 };
+    // What keeping the step on the GPU buys the packed model: against its host decoder with GPU linears.
+    lines.push({
+      ...figure('onebit-decode-cuda-resident-vs-host-tokens-per-s', residentPacked, onGpu, 'tokens/s'),
+      machine: device,
+    });
+    cudaResult = {
+      device: cuda.device(),
+      packed_tokens_per_s: onGpu,
+      bf16_tokens_per_s: bf16,
+      resident: { packed_tokens_per_s: residentPacked, bf16_tokens_per_s: residentBf16 },
+    };
   } else cudaResult = 'not run: the CUDA addon lacks packedGemm';
 }
 
@@ -130,7 +162,7 @@ const counts = parameterCount(config);
 writeJsonAtomic('bench/results/onebit-decode.json', {
   bench: 'onebit-decode',
   description:
-    'greedy decode tokens/s of a packed OneBit model (LUT and exact kernels) vs its full-precision twin (fp32, OpenBLAS) through the same decoder and KV cache; size on disk of the packed file vs fp16',
+    'greedy decode tokens/s of a packed OneBit model (LUT and exact kernels) vs its full-precision twin (fp32, OpenBLAS) through the same decoder and KV cache; on CUDA packed vs bf16 linears, on the host decoder (linears on the GPU) and on the GPU-resident decoder (cuda.resident: the whole step on the GPU); size on disk of the packed file vs fp16',
   machine,
   threads: cpu.threads(),
   loadAverage1m: { before: load, after: loadavg()[0] },

@@ -314,6 +314,23 @@ export interface Backend<S = unknown> {
    *  callers run adamw per tensor. */
   adamwMulti?(params: S[], grads: S[], ms: S[], vs: S[], sizes: number[], args: AdamWArgs): void;
 
+  // ---- packed 1-bit / ternary weights (OneBit, BitNet b1.58: inference only) ---------------------
+  /** y (batch, rows) = h ⊙ ((x ⊙ g) Sᵀ) for x (batch, cols), g (cols), h (rows), S (rows, cols) packed as
+   *  src/onebit/packed.ts lays it out (each row padded to whole bytes, codes least significant bit first;
+   *  sign1: bit 1 = +1, 0 = -1; ternary: 2 bits, 0 -> 0, 1 -> +1, 2 -> -1, 3 -> 0), its bytes four to an element
+   *  of the i32 storage `codes` (little-endian, zero past the end). Sums in at least fp32. */
+  packedGemm(
+    codes: S,
+    g: S,
+    h: S,
+    x: S,
+    y: S,
+    rows: number,
+    cols: number,
+    batch: number,
+    ternary: boolean,
+  ): void;
+
   // ---- quantization ----------------------------------------------------------------------------
   /** Quantize-then-dequantize x (rows, cols) per spec into out. When steMask is given, it receives 1 where
    *  x lies inside the representable (clipping) range and 0 outside, for the clipped straight-through

@@ -2,7 +2,7 @@
 // packed product on device storages. `cudaPackedLinear` / `cudaDenseLinear` wrap a layer as decode.ts's
 // Linear (host vectors in and out, the product on the GPU), so the CPU decoder can run its linears there.
 import type { CudaBackend, CudaStorage } from '../backends/cuda/cuda-backend.ts';
-import type { Linear, Linears } from './decode.ts';
+import { type Linear, type Linears, withOutputNorm } from './decode.ts';
 import { OneBitError } from './errors.ts';
 import type { PackedFormat } from './packed.ts';
 import { rowBytes } from './packed.ts';
@@ -121,5 +121,6 @@ export function cudaLinears(cuda: CudaBackend): Linears {
   return {
     packed: (layer) => cudaPackedLinear(cuda, layer),
     dense: (w, rows, cols) => cudaDenseLinear(cuda, w, rows, cols),
+    outputNorm: withOutputNorm,
   };
 }

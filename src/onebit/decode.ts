@@ -13,10 +13,14 @@ import { ONEBIT_NORM_EPS } from './linear.ts';
 import type { PackedLinear, PackedModel } from './packed-file.ts';
 import { toF32 } from './packed-file.ts';
 
-/** y (batch, rows) = x (batch, cols) Wᵀ for some W (rows, cols). */
-export interface Linear {
+/** A linear layer's shape: W is (rows, cols). */
+export interface Shaped {
   rows: number;
   cols: number;
+}
+
+/** y (batch, rows) = x (batch, cols) Wᵀ for some W (rows, cols), on host arrays. */
+export interface Linear extends Shaped {
   apply(x: Float32Array, batch: number, y: Float32Array): void;
 }
 
@@ -69,28 +73,30 @@ export function withOutputNorm(linear: Linear, eps = ONEBIT_NORM_EPS): Linear {
   };
 }
 
-/** Where a decoder's linear layers run: how to make a Linear from a packed layer and from a dense matrix. */
-export interface Linears {
-  packed(layer: PackedLinear): Linear;
-  dense(w: Float32Array, rows: number, cols: number): Linear;
+/** Where a decoder's linear layers run: how to make one from a packed layer and from a dense matrix, and how
+ *  to follow one by OneBit's output LayerNorm. L: this decoder's kind of layer (host Linear, or a device one). */
+export interface Linears<L extends Shaped = Linear> {
+  packed(layer: PackedLinear): L;
+  dense(w: Float32Array, rows: number, cols: number): L;
+  outputNorm(linear: L): L;
 }
 
 /** On the CPU: packed layers by the given kernel, dense ones by OpenBLAS. */
 export function cpuLinears(kernel: PackedKernel = 'lut'): Linears {
-  return { packed: (layer) => packedLinear(layer, kernel), dense: denseLinear };
+  return { packed: (layer) => packedLinear(layer, kernel), dense: denseLinear, outputNorm: withOutputNorm };
 }
 
 /** What a decoder needs: the shape, dense embeddings and norms, and every block's seven linear layers. */
-export interface DecoderWeights {
+export interface DecoderWeights<L extends Shaped = Linear> {
   config: ModelConfig;
   /** tok_emb.weight (V, C), fp32. */
   embedding: Float32Array;
   /** The output head (V, C): lm_head, or the embedding when tied. */
-  head: Linear;
+  head: L;
   /** Norm weights by name (blocks.l.attn_norm.weight, ..., norm.weight), fp32. */
   norms: Map<string, Float32Array>;
   /** Linear layers by weight name (blocks.l.attn.wq.weight, ...). */
-  linears: Map<string, Linear>;
+  linears: Map<string, L>;
 }
 
 const linearNames = ['attn.wq', 'attn.wk', 'attn.wv', 'attn.wo', 'mlp.w_gate', 'mlp.w_up', 'mlp.w_down'];
@@ -105,16 +111,26 @@ function requireTensor<V>(map: Map<string, V>, name: string, what: string): V {
 export function packedDecoderWeights(
   config: ModelConfig,
   model: PackedModel,
-  linears: Linears | PackedKernel = 'lut',
-): DecoderWeights {
-  const make = typeof linears === 'string' ? cpuLinears(linears) : linears;
+  linears?: PackedKernel,
+): DecoderWeights;
+export function packedDecoderWeights<L extends Shaped>(
+  config: ModelConfig,
+  model: PackedModel,
+  linears: Linears<L>,
+): DecoderWeights<L>;
+export function packedDecoderWeights<L extends Shaped>(
+  config: ModelConfig,
+  model: PackedModel,
+  linears: Linears<L> | PackedKernel = 'lut',
+): DecoderWeights<L> {
+  const make = (typeof linears === 'string' ? cpuLinears(linears) : linears) as Linears<L>;
   const dense = (name: string) =>
     toF32(requireTensor(model.dense, name, 'a dense tensor of the packed model'));
-  const layers = new Map<string, Linear>();
+  const layers = new Map<string, L>();
   // A trained OneBit model (onebit: true) normalizes every layer's output, as it was trained (linear.ts).
   for (const [name, layer] of model.linears)
     if (name !== 'lm_head.weight')
-      layers.set(name, config.onebit ? withOutputNorm(make.packed(layer)) : make.packed(layer));
+      layers.set(name, config.onebit ? make.outputNorm(make.packed(layer)) : make.packed(layer));
   const embedding = dense('tok_emb.weight');
   const head = config.tiedEmbeddings
     ? make.dense(embedding, config.vocabSize, config.dModel)
@@ -130,14 +146,20 @@ export function packedDecoderWeights(
 }
 
 /** Decoder weights from dense fp32 tensors (parameter name -> data), e.g. the full-precision teacher. */
-export function denseDecoderWeights(
+export function denseDecoderWeights(config: ModelConfig, weights: Map<string, Float32Array>): DecoderWeights;
+export function denseDecoderWeights<L extends Shaped>(
   config: ModelConfig,
   weights: Map<string, Float32Array>,
-  linears: Linears = cpuLinears(),
-): DecoderWeights {
+  linears: Linears<L>,
+): DecoderWeights<L>;
+export function denseDecoderWeights<L extends Shaped>(
+  config: ModelConfig,
+  weights: Map<string, Float32Array>,
+  linears: Linears<L> = cpuLinears() as unknown as Linears<L>,
+): DecoderWeights<L> {
   const get = (name: string) => requireTensor(weights, name, 'a parameter of the model');
   const C = config.dModel;
-  const layers = new Map<string, Linear>();
+  const layers = new Map<string, L>();
   for (let l = 0; l < config.nLayers; l++)
     for (const n of linearNames) {
       const name = `blocks.${l}.${n}.weight`;
@@ -159,13 +181,13 @@ export function denseDecoderWeights(
   return checkWeights({ config, embedding, head, norms, linears: layers });
 }
 
-function checkWeights(w: DecoderWeights): DecoderWeights {
+function checkWeights<L extends Shaped>(w: DecoderWeights<L>): DecoderWeights<L> {
   const { vocabSize: V, dModel: C, dFf: F } = w.config;
   if (w.embedding.length !== V * C)
     throw new OneBitError('tok_emb.weight', `${w.embedding.length} values`, `vocabSize * dModel = ${V * C}`);
   for (const [name, n] of w.norms)
     if (n.length !== C) throw new OneBitError(name, `${n.length} values`, `dModel = ${C}`);
-  const expect = (name: string, l: Linear | undefined, rows: number, cols: number) => {
+  const expect = (name: string, l: Shaped | undefined, rows: number, cols: number) => {
     if (!l) throw new OneBitError(name, 'missing', 'a linear layer of the model');
     if (l.rows !== rows || l.cols !== cols)
       throw new OneBitError(name, `[${l.rows}, ${l.cols}]`, `[${rows}, ${cols}] for the model config`);

@@ -8,9 +8,11 @@ import type { Tokenizer } from '../data/index.ts';
 import { tokenizerFromJson, toTokenizerJson } from '../data/index.ts';
 import { CheckpointError } from '../io/safetensors.ts';
 import { type ModelConfig, resolveModelConfig } from '../nn/config.ts';
+import * as T from '../tensor/index.ts';
 import { pick } from '../train/generate.ts';
 import { loadRun } from '../train/run.ts';
 import { Decoder, type PackedKernel, packedDecoderWeights } from './decode.ts';
+import { packedDeviceDecoder } from './device-decode.ts';
 import { type PackOptions, packOnebitParams, packTransformer } from './pack-model.ts';
 import {
   type PackedBits,
@@ -91,33 +93,57 @@ export interface DecodeOptions {
   stopToken?: number;
 }
 
+/** What decodeTokens drives: decode.ts's Decoder, or device-decode.ts's DeviceDecoder. */
+export interface TokenDecoder {
+  readonly config: ModelConfig;
+  reset(): void;
+  /** Appends tokens; the logits of the last. */
+  forward(tokens: number[]): ArrayLike<number>;
+  /** Appends tokens; the last one's most likely id (the first of equals), where the decoder finds it itself. */
+  forwardArgmax?(tokens: number[]): number;
+}
+
 /**
  * Generated token ids after `prompt`, drawing as train/generate.ts's sampleTokens does (the same uniform
- * numbers, the same top-k rule), so a packed model and its unpacked reference sample alike.
+ * numbers, the same top-k rule), so a packed model and its unpacked reference sample alike. Greedy decoding
+ * (temperature 0) asks the decoder for the argmax where it can (on a GPU: one number back per token).
  */
-export function decodeTokens(decoder: Decoder, prompt: number[], options: DecodeOptions): number[] {
+export function decodeTokens(decoder: TokenDecoder, prompt: number[], options: DecodeOptions): number[] {
   if (prompt.length === 0)
     throw new CheckpointError('<prompt>', 'is empty: decoding needs at least one token');
   decoder.reset();
   const out: number[] = [];
   const uniform = new Float64Array(1);
-  let logits = decoder.forward(prompt.slice(-decoder.config.context));
+  const greedy = options.temperature <= 0 && decoder.forwardArgmax !== undefined;
+  let pending = prompt.slice(-decoder.config.context);
   for (let i = 0; i < options.maxTokens; i++) {
-    philoxFill(uniform, 1, 'uniform', options.seed, i);
-    const next = pick(logits, options.temperature, options.topK, uniform[0]);
+    let next: number;
+    if (greedy) next = decoder.forwardArgmax!(pending);
+    else {
+      const logits = decoder.forward(pending);
+      philoxFill(uniform, 1, 'uniform', options.seed, i);
+      next = pick(logits, options.temperature, options.topK, uniform[0]);
+    }
     if (next === options.stopToken) break;
     out.push(next);
-    if (i + 1 < options.maxTokens) logits = decoder.forward([next]);
+    pending = [next];
   }
   return out;
 }
 
-/** Text from a packed file: the prompt's continuation, decoded with the file's own tokenizer. */
+/** Text from a packed file: the prompt's continuation, decoded with the file's own tokenizer. On the host
+ *  decoder by `kernel` (decode.ts), or, given a backend name, with the whole decoder on that backend
+ *  (device-decode.ts: on 'cuda' every step stays on the GPU). */
 export function samplePacked(
   path: string,
   prompt: string,
-  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel },
+  options: Omit<DecodeOptions, 'stopToken'> & { kernel?: PackedKernel; backend?: string },
 ): string {
+  if (options.backend && options.kernel)
+    throw new CheckpointError(
+      path,
+      `kernel '${options.kernel}' is for the host decoder; on backend '${options.backend}' the packed layers run that backend's kernel (leave one out)`,
+    );
   const { config, model, tokenizer } = openPackedModel(path);
   if (!tokenizer)
     throw new CheckpointError(
@@ -126,7 +152,15 @@ export function samplePacked(
     );
   const eot = tokenizer.encode('<|endoftext|>');
   const ids = [...eot, ...tokenizer.encode(prompt)];
+  const stopToken = eot.length === 1 ? eot[0] : undefined;
+  if (options.backend) {
+    const decoder = packedDeviceDecoder(config, model, T.getBackend(options.backend));
+    try {
+      return prompt + tokenizer.decode(decodeTokens(decoder, ids, { ...options, stopToken }));
+    } finally {
+      decoder.dispose();
+    }
+  }
   const decoder = new Decoder(packedDecoderWeights(config, model, options.kernel));
-  const out = decodeTokens(decoder, ids, { ...options, stopToken: eot.length === 1 ? eot[0] : undefined });
-  return prompt + tokenizer.decode(out);
+  return prompt + tokenizer.decode(decodeTokens(decoder, ids, { ...options, stopToken }));
 }

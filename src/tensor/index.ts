@@ -14,6 +14,7 @@ export * from './ops/fp8.ts';
 export * from './ops/linear-cross-entropy.ts';
 export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
+export * from './ops/packed.ts';
 export * from './ops/quant.ts';
 export * from './ops/reduce.ts';
 export * from './ops/shape.ts';

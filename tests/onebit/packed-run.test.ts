@@ -50,6 +50,26 @@ test('packRun: a run folder becomes a packed file with its config and tokenizer,
   assert.ok(sample.startsWith('Once upon a time') && sample.length > 'Once upon a time'.length, sample);
   const cli = cliBin(['sample', out, '--prompt', 'Once upon a time', '--tokens', '12', '--temperature', '0']);
   assert.equal(cli.trimEnd(), sample);
+  // With a backend the whole decoder runs there (device-decode.ts): the exact host decoder's text.
+  const exact = samplePacked(out, 'Once upon a time', { ...options, kernel: 'exact' });
+  assert.equal(samplePacked(out, 'Once upon a time', { ...options, backend: 'js' }), exact);
+  const onJs = cliBin([
+    'sample',
+    out,
+    '--prompt',
+    'Once upon a time',
+    '--tokens',
+    '12',
+    '--temperature',
+    '0',
+    '--backend',
+    'js',
+  ]);
+  assert.equal(onJs.trimEnd(), exact);
+  assert.throws(
+    () => samplePacked(out, 'x', { ...options, kernel: 'exact', backend: 'js' }),
+    (e: Error) => e.message.includes(out) && /kernel 'exact' is for the host decoder/.test(e.message),
+  );
 });
 
 test('a packed file without the model config, or with a header that disagrees with its data, is refused by path', () => {

@@ -4,6 +4,7 @@
 import { fakeQuantArray } from '../../numerics/fake-quant.ts';
 import { encodeFakeQuantSpec } from '../../numerics/spec.ts';
 import type { Backend, DType } from '../backend.ts';
+import { packedGemm } from '../js/packed.ts';
 import type { CpuAddon, CpuStorage } from './addon-types.ts';
 import { BufferPool, type PoolStats } from './buffer-pool.ts';
 import { CpuBackendError, CpuKernelError } from './errors.ts';
@@ -353,6 +354,15 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         a.gradScale,
       ),
 
+    // The exact fp32 kernels of native/cpu/onebit.cc (not the table lookup, whose tiled codes are another
+    // layout); the TypeScript loop where this addon build lacks them.
+    packedGemm(codes, g, h, x, y, rows, cols, batch, ternary) {
+      const c = i32(codes, 'packedGemm', 'codes');
+      const [gs, hs, xs, ys] = [g, h, x, y].map((s, i) => f32(s, 'packedGemm', ['g', 'h', 'x', 'y'][i]));
+      const kernel = ternary ? native.ternaryGemm : native.onebitGemm;
+      if (!kernel) return packedGemm(c, gs, hs, xs, ys, rows, cols, batch, ternary);
+      kernel(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), gs, hs, xs, ys, rows, cols, batch);
+    },
     fakeQuant(spec, x, out, rows, cols, steMask) {
       const xs = f32(x, 'fakeQuant', 'x');
       const os = f32(out, 'fakeQuant', 'out');

@@ -255,6 +255,14 @@ export function createCudaBackend(): CudaBackend {
     adamw: (param, grad, m, v, n, a) =>
       native.adamw(param, grad, m, v, n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step, a.gradScale),
 
+    packedGemm(codes, g, h, x, y, rows, cols, batch, ternary) {
+      if (!native.packedGemm)
+        throw new CudaBackendError(
+          'cuda packedGemm: this cuda addon was built without native/cuda/onebit.cu (rebuild: npm run build:cuda)',
+        );
+      native.packedGemm(codes, g, h, x, y, rows, cols, batch, ternary);
+    },
+
     fakeQuant: (spec, x, out, rows, cols, steMask) =>
       native.fakeQuant(encodeFakeQuantSpec(spec), x, out, rows, cols, steMask),
   };

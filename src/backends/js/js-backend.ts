@@ -9,6 +9,7 @@ import type { AdamWArgs, Backend, DType, MatmulArgs } from '../backend.ts';
 import { attention, attentionGrad } from './attention.ts';
 import { applyBinary, applyUnary, unaryDerivative } from './elementwise.ts';
 import * as nn from './nn.ts';
+import { packedGemm } from './packed.ts';
 import { allocate, type FloatArray, forEachStrided, type JsStorage } from './storage.ts';
 
 export interface JsBackendOptions {
@@ -187,6 +188,9 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     },
 
     adamw: (param, grad, m, v, n, args) => adamw(f(param), f(grad), f(m), f(v), n, args),
+
+    packedGemm: (codes, g, h, x, y, rows, cols, batch, ternary) =>
+      packedGemm(i32(codes), f(g), f(h), f(x), f(y), rows, cols, batch, ternary),
 
     fakeQuant: (spec, x, out, rows, cols, steMask) =>
       fakeQuantArray(spec, f(x), f(out), rows, cols, steMask && f(steMask)),

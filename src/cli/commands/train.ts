@@ -77,8 +77,14 @@ export function registerTrain(program: Command): void {
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.8)
     .option('--top-k <k>', 'sample among the k most likely tokens', Number, 40)
     .option('--seed <n>', 'random seed', Number, 0)
-    .option('--backend <name>', 'js | cpu | cuda')
-    .option('--exact', 'packed models: exact fp32 sums instead of the int8 table-lookup kernel')
+    .option(
+      '--backend <name>',
+      'js | cpu | cuda (packed models: the whole decoder on that backend, on cuda every step on the GPU; without it, the host decoder)',
+    )
+    .option(
+      '--exact',
+      'packed models on the host decoder: exact fp32 sums instead of the int8 table-lookup kernel',
+    )
     .action(
       (
         run: string,
@@ -93,7 +99,7 @@ export function registerTrain(program: Command): void {
         },
       ) => {
         if (isPackedFile(run)) {
-          const kernel = opts.exact ? 'exact' : 'lut';
+          const kernel = opts.exact ? 'exact' : opts.backend ? undefined : 'lut';
           console.log(samplePacked(run, opts.prompt, { ...opts, maxTokens: opts.tokens, kernel }));
           return;
         }
