@@ -9,7 +9,7 @@ import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
 
@@ -110,19 +110,30 @@ test('fp32 mode: T.linearCrossEntropy on cuda equals the unfused head on js64 at
   });
 });
 
-test('bf16 mode (the default): fused and unfused head on cuda agree within bf16 products', { skip }, () => {
+// bf16 products round their operands: the fused head rounds dlogits before the upstream scale (it makes them in
+// the forward), the unfused one after, so the two differ by bf16 rounding. Each is held to the float64 reference
+// at the house's bf16 tolerance (relative error of the whole tensor < 1.5e-2), and the fused one may not be
+// markedly worse than the unfused.
+function assertBf16Close(what: string, fused: number[], unfused: number[], want: number[]) {
+  const [ef, eu] = [relError(fused, want), relError(unfused, want)];
+  assert.ok(ef < 1.5e-2, `${what}: fused relative error ${ef}`);
+  assert.ok(ef <= Math.max(1.5 * eu, 1e-3), `${what}: fused ${ef} against unfused ${eu}`);
+}
+
+test('bf16 mode (the default): fused and unfused head on cuda are equally close to the reference', { skip }, () => {
   const c = { B: 4, S: 100, C: 128, V: 8191 };
   const cudaBackend = T.getBackend('cuda');
+  const want = run(T.getBackend('js64'), c, false);
   inMode('bf16', () => {
-    const want = run(cudaBackend, c, false);
+    const unfused = run(cudaBackend, c, false);
     for (const chunk of [64, 150, 'default'] as const) {
       const ours = run(cudaBackend, c, chunk);
       assert.ok(
-        Math.abs(ours.loss - want.loss) <= 1e-4 * want.loss,
+        Math.abs(ours.loss - want.loss) <= 2e-3 * want.loss,
         `chunk ${chunk}: ${ours.loss} vs ${want.loss}`,
       );
-      assertClose(`dx chunk ${chunk}`, ours.dx, want.dx, 2e-3 * maxAbs(want.dx), 0);
-      assertClose(`dw chunk ${chunk}`, ours.dw, want.dw, 2e-3 * maxAbs(want.dw), 0);
+      assertBf16Close(`dx chunk ${chunk}`, ours.dx, unfused.dx, want.dx);
+      assertBf16Close(`dw chunk ${chunk}`, ours.dw, unfused.dw, want.dw);
     }
   });
 });
@@ -138,10 +149,10 @@ test('at V = 50257 the default chunks keep every storage far below the full logi
       return cudaBackend.alloc(dtype, size);
     },
   };
-  const ours = run(watched, c, 'default');
+  const ours = inMode('fp32', () => run(watched, c, 'default'));
   assert.ok(largest * 4 <= T.LINEAR_CROSS_ENTROPY_CHUNK_BYTES, `largest storage ${largest} elements`);
-  const want = run(cudaBackend, c, false);
-  assert.ok(Math.abs(ours.loss - want.loss) <= 1e-4 * want.loss, `${ours.loss} vs ${want.loss}`);
-  assertClose('dx', ours.dx, want.dx, 2e-3 * maxAbs(want.dx), 0);
-  assertClose('dw', ours.dw, want.dw, 2e-3 * maxAbs(want.dw), 0);
+  const want = inMode('fp32', () => run(cudaBackend, c, false));
+  assert.ok(Math.abs(ours.loss - want.loss) <= 1e-5 * want.loss, `${ours.loss} vs ${want.loss}`);
+  assertClose('dx', ours.dx, want.dx, 1e-4 * maxAbs(want.dx), 0);
+  assertClose('dw', ours.dw, want.dw, 1e-4 * maxAbs(want.dw), 0);
 });
