@@ -82,7 +82,7 @@ export interface ForwardOptions {
   onLinearInput?: (weightName: string, input: Tensor) => void;
   /** Replaces the input of a linear layer (activation quantization after training), after onLinearInput. */
   linearInput?: (weightName: string, input: Tensor) => Tensor;
-  /** Half-precision compute, emulated: activations (and, through the casts' gradients, their gradients) are
+  /** Half-precision compute, emulated: activations (and, through T.roundTo's gradient, their gradients) are
    *  rounded to this storage type at every layer boundary. Absent: fp32. */
   compute?: 'bf16' | 'f16';
   /** Linear layers as FP8 products (T.linearFp8: E4M3 weights and inputs, E5M2 output gradients) in place of

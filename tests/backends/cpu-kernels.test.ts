@@ -104,6 +104,23 @@ describe('cpu data movement', opts, () => {
     );
   });
 
+  test('roundTo bf16 and f16: the cast there and back, exactly (70000 values: above the parallel grain)', () => {
+    const data = [0, -0, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 65519, 65520, 3.4e38, 6e-8, 1e-40, Number.NaN];
+    const all = [...data, ...rand(70000, 4, -70000, 70000)];
+    agree(
+      'roundTo',
+      (b) => {
+        const x = put(b, 'f32', all);
+        return (['bf16', 'f16'] as const).map((to) => {
+          const out = b.alloc('f32', all.length);
+          b.roundTo(x, out, to, all.length);
+          return get(b, out, all.length);
+        });
+      },
+      0,
+    );
+  });
+
   test('write and read half types round-trip through the same encoding as js', () => {
     agree(
       'half io',
@@ -252,6 +269,24 @@ describe('cpu elementwise', opts, () => {
         return [get(b, out, 20), get(b, ob, big)];
       },
       0,
+    );
+  });
+
+  test('swiglu and swigluGrad (70000 values: above the parallel grain)', () => {
+    agree(
+      'swiglu',
+      (b) => {
+        const n = 70000;
+        const gate = put(b, 'f32', rand(n, 20, -12, 12));
+        const up = put(b, 'f32', rand(n, 21, -3, 3));
+        const out = b.alloc('f32', n);
+        b.swiglu(gate, up, out, n);
+        const [gGate, gUp] = [b.alloc('f32', n), b.alloc('f32', n)];
+        b.swigluGrad(gate, up, put(b, 'f32', rand(n, 22)), gGate, gUp, n);
+        return [get(b, out, n), get(b, gGate, n), get(b, gUp, n)];
+      },
+      1e-5,
+      1e-6,
     );
   });
 
@@ -502,6 +537,26 @@ describe('cpu fused nn kernels', opts, () => {
       },
       1e-4,
       1e-5,
+    );
+  });
+
+  test('addRmsNorm: the sum and its RMSNorm', () => {
+    agree(
+      'addRmsNorm',
+      (b) => {
+        const x = put(b, 'f32', rand(rows * cols, 40, -3, 3));
+        const r = put(b, 'f32', rand(rows * cols, 41, -1, 1));
+        const w = put(b, 'f32', rand(cols, 42, 0.5, 1.5));
+        const [sum, out, rstd] = [
+          b.alloc('f32', rows * cols),
+          b.alloc('f32', rows * cols),
+          b.alloc('f32', rows),
+        ];
+        b.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, 1e-5);
+        return [get(b, sum, rows * cols), get(b, out, rows * cols), get(b, rstd, rows)];
+      },
+      1e-5,
+      1e-6,
     );
   });
 
