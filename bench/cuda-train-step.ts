@@ -5,7 +5,7 @@
 // quantization around bf16 matmuls (the emulation); PyTorch's peer uses torch._scaled_mm the same way.
 // MFU counts model FLOPs 6 N + 12 L T d per token (N includes the tied output head) against the H100's
 // 989 TFLOP/s dense bf16 peak (for FP8 also against its 1979 TFLOP/s FP8 peak).
-// Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch]
+// Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch]   (env BENCH_ROUNDING=0: see below)
 // Writes bench/results/cuda-train-step.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
@@ -66,6 +66,9 @@ const steps = (() => {
   return i >= 0 ? Number(args[i + 1]) : 10;
 })();
 const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
+// As the trainer runs a bf16 study: activations rounded to bf16 at each layer boundary (src/train/compute-dtype.ts);
+// BENCH_ROUNDING=0 leaves them in fp32 (only the products in bf16), as this bench did before 2026-11-28.
+const rounding = process.env.BENCH_ROUNDING === '0' ? undefined : ('bf16' as const);
 
 // Fails with how to build the addon when it is missing.
 T.getBackend('cuda');
@@ -107,7 +110,7 @@ function bitscaleStep(
     T.tidy(() => {
       const x = T.tensor(tokens, [s.batch, s.context], { dtype: 'i32', backend });
       const y = T.tensor(targets, [s.batch, s.context], { dtype: 'i32', backend });
-      T.backward(lossOf(model, params, x, y, { train: true, fp8Linear }));
+      T.backward(lossOf(model, params, x, y, { train: true, fp8Linear, compute: rounding }));
     });
     opt.update(1e-3);
   };
