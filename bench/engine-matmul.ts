@@ -3,7 +3,7 @@
 // Writes bench/results/engine-matmul.json and prints one JSON line per figure.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import type { MatmulArgs } from '../src/backends/backend.ts';
+import { matmulArgs } from '../src/backends/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/cpu-backend.ts';
 import { figure, machineDescription } from './machine.ts';
 
@@ -38,18 +38,7 @@ const [a, b, dc] = [1, 2, 3].map((seed) => {
   return s;
 });
 const [c, da, db] = [0, 0, 0].map(() => cpu.alloc('f32', N * N) as Float32Array);
-const base: MatmulArgs = {
-  batch: 1,
-  m: N,
-  n: N,
-  k: N,
-  transA: false,
-  transB: false,
-  aBatchStride: 0,
-  bBatchStride: 0,
-  alpha: 1,
-  accumulate: false,
-};
+const base = matmulArgs(N, N, N);
 
 const [ours, peer] = timeInterleaved([
   () => {

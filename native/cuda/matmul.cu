@@ -165,34 +165,28 @@ Plan& plan_for(const Problem& p, const void* a, const void* b, float* c, bool c_
   return ref;
 }
 
-// Four values per thread where the storage allows (cache_alloc's blocks are 256-byte aligned; an odd tail is
-// done one by one).
-__global__ void to_bf16(const float* x, __nv_bfloat16* out, long long n) {
+// Two floats as one 16-bit pair, rounded to nearest even (half: |x| past 65504 becomes +-inf, NaN stays NaN).
+__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __nv_bfloat16*) {
+  const __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __half*) {
+  const __half2 p = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+__device__ __forceinline__ __nv_bfloat16 one_of(float x, __nv_bfloat16*) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ __half one_of(float x, __half*) { return __float2half_rn(x); }
+
+// f32 -> bf16 or half, four values per thread (cache_alloc's blocks are 256-byte aligned), the tail one by one.
+template <typename Half>
+__global__ void to_16bit(const float* x, Half* out, long long n) {
   const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
     const float4 v = reinterpret_cast<const float4*>(x)[i];
-    __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
-    uint2 packed;
-    packed.x = *reinterpret_cast<uint32_t*>(&lo);
-    packed.y = *reinterpret_cast<uint32_t*>(&hi);
-    reinterpret_cast<uint2*>(out)[i] = packed;
+    reinterpret_cast<uint2*>(out)[i] = make_uint2(pair_of(v.x, v.y, out), pair_of(v.z, v.w, out));
   }
   for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride)
-    out[i] = __float2bfloat16_rn(x[i]);
-}
-
-// Round to nearest even; |x| past 65504 (after rounding) becomes +-inf, NaN stays NaN.
-__global__ void to_f16(const float* x, __half* out, long long n) {
-  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
-    const float4 v = reinterpret_cast<const float4*>(x)[i];
-    __half2 lo = __floats2half2_rn(v.x, v.y), hi = __floats2half2_rn(v.z, v.w);
-    uint2 packed;
-    packed.x = *reinterpret_cast<uint32_t*>(&lo);
-    packed.y = *reinterpret_cast<uint32_t*>(&hi);
-    reinterpret_cast<uint2*>(out)[i] = packed;
-  }
-  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) out[i] = __float2half_rn(x[i]);
+    out[i] = one_of(x[i], out);
 }
 
 // A product's operand as it reaches cuBLASLt: f32 data, or in bf16 (fp16) mode the storage's bf16 (half) copy,
@@ -211,8 +205,8 @@ Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
     s.shadow = bc::cache_alloc(len * 2);
     s.shadow_len = len;
     s.shadow_fp16 = fp16;
-    if (fp16) to_f16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
-    else to_bf16<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
+    if (fp16) to_16bit<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
+    else to_16bit<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
     bc::check_launch(what);
   }
   return {static_cast<const char*>(s.shadow), 2};

@@ -70,6 +70,21 @@ export interface MatmulArgs {
   accumulate: boolean;
 }
 
+/** The args of one plain product C (m, n) = op(A) op(B): no batch, alpha 1, C overwritten; `more` overrides. */
+export const matmulArgs = (m: number, n: number, k: number, more: Partial<MatmulArgs> = {}): MatmulArgs => ({
+  batch: 1,
+  m,
+  n,
+  k,
+  transA: false,
+  transB: false,
+  aBatchStride: 0,
+  bBatchStride: 0,
+  alpha: 1,
+  accumulate: false,
+  ...more,
+});
+
 /** The FP8 element formats of a product's operands (OCP E4M3: forward; E5M2: gradients). */
 export type Fp8Format = 'fp8_e4m3' | 'fp8_e5m2';
 

@@ -3,7 +3,7 @@
 // (current scaling). Forward values are exactly fakeQuant(x) @ fakeQuant(W)ᵀ; the gradient differs from
 // fake quantization's straight-through one only by rounding g to E5M2. Native on backends with matmulFp8 (FP8
 // tensor cores); elsewhere the same numbers from fakeQuant and matmul.
-import type { Backend, Fp8Format, Fp8MatmulArgs } from '../../backends/backend.ts';
+import { type Backend, type Fp8Format, type Fp8MatmulArgs, matmulArgs } from '../../backends/backend.ts';
 import { quantSpec } from '../../numerics/spec.ts';
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
@@ -36,18 +36,7 @@ export function matmulFp8Into(
   const { m, n, k } = args;
   const qa = quantized(a, m * k, args.aFormat);
   const qb = quantized(b, k * n, args.bFormat);
-  backend.matmul(qa, qb, out, {
-    batch: 1,
-    m,
-    n,
-    k,
-    transA: args.transA,
-    transB: args.transB,
-    aBatchStride: 0,
-    bBatchStride: 0,
-    alpha: 1,
-    accumulate: false,
-  });
+  backend.matmul(qa, qb, out, matmulArgs(m, n, k, { transA: args.transA, transB: args.transB }));
   backend.free(qa);
   backend.free(qb);
 }

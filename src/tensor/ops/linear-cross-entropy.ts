@@ -4,7 +4,7 @@
 // loss, and the chunk's dx and dw += are taken at once (Liger kernel's approach); backward then only scales
 // the saved dx, dw by the upstream scalar. Built from existing kernels only: rows are copied in and out of
 // the chunk's scratch with `strided`, products by `matmul`, per-row losses by `crossEntropy` / its gradient.
-import type { MatmulArgs } from '../../backends/backend.ts';
+import { matmulArgs } from '../../backends/backend.ts';
 import { isGradEnabled, record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
@@ -21,20 +21,6 @@ export interface LinearCrossEntropyOptions {
    *  equals that head's only when the scalar is 1 (for bf16, any power of two): not under fp16 loss scaling. */
   round?: 'bf16' | 'f16';
 }
-
-const gemm = (m: number, n: number, k: number, more: Partial<MatmulArgs> = {}): MatmulArgs => ({
-  batch: 1,
-  m,
-  n,
-  k,
-  transA: false,
-  transB: false,
-  aBatchStride: 0,
-  bBatchStride: 0,
-  alpha: 1,
-  accumulate: false,
-  ...more,
-});
 
 /**
  * Mean cross-entropy of the logits x (..., C) @ w (V, C)ᵀ against i32 targets (...): the same value and
@@ -96,7 +82,7 @@ export function linearCrossEntropy(
     const n = Math.min(chunk, rows - r0);
     backend.strided(x.handle, r0 * C, [1], xRows.handle, 0, [1], [n * C]);
     backend.strided(targets.handle, r0, [1], tRows.handle, 0, [1], [n]);
-    backend.matmul(xRows.handle, w.handle, logits.handle, gemm(n, V, C, { transB: true }));
+    backend.matmul(xRows.handle, w.handle, logits.handle, matmulArgs(n, V, C, { transB: true }));
     rounded(n * V);
     backend.crossEntropy(logits.handle, tRows.handle, lossRows.handle, lseRows.handle, n, V);
     backend.strided(lossRows.handle, 0, [1], losses.handle, r0, [1], [n]);
@@ -105,7 +91,7 @@ export function linearCrossEntropy(
     backend.crossEntropyGrad(logits.handle, tRows.handle, lseRows.handle, gRows.handle, logits.handle, n, V);
     rounded(n * V);
     if (dx && dxRows) {
-      backend.matmul(logits.handle, w.handle, dxRows.handle, gemm(n, C, V)); // (n, V) @ (V, C)
+      backend.matmul(logits.handle, w.handle, dxRows.handle, matmulArgs(n, C, V)); // (n, V) @ (V, C)
       backend.strided(dxRows.handle, 0, [1], dx.handle, r0 * C, [1], [n * C]);
     }
     // (n, V)ᵀ @ (n, C), added into dw
@@ -114,7 +100,7 @@ export function linearCrossEntropy(
         logits.handle,
         xRows.handle,
         dw.handle,
-        gemm(V, C, n, { transA: true, accumulate: true }),
+        matmulArgs(V, C, n, { transA: true, accumulate: true }),
       );
   }
   for (const t of [logits, xRows, tRows, lossRows, lseRows, gRows, dxRows, halfRows]) t?.dispose();

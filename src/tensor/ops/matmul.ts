@@ -1,7 +1,7 @@
 // Matrix products. a (..., m, k) @ b (..., k, n) with optional transposes of either operand's last two axes.
 // A 2-D b is shared by every matrix of a (a linear layer): then a's leading axes fold into m and the whole
 // product — and both its gradients — is one GEMM.
-import type { MatmulArgs } from '../../backends/backend.ts';
+import { type MatmulArgs, matmulArgs } from '../../backends/backend.ts';
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
@@ -38,18 +38,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   let outShape: number[];
   if (bBatch.length === 0 && !transA) {
     // Fold a's batch into m: one (batch*m, k) @ (k, n) product.
-    args = {
-      batch: 1,
-      m: product(aBatch) * m,
-      n,
-      k,
-      transA,
-      transB,
-      aBatchStride: 0,
-      bBatchStride: 0,
-      alpha: 1,
-      accumulate: false,
-    };
+    args = matmulArgs(product(aBatch) * m, n, k, { transA, transB });
     outShape = [...aBatch, m, n];
   } else {
     if (aBatch.length !== bBatch.length || aBatch.some((d, i) => d !== bBatch[i])) {
