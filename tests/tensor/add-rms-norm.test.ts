@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
-
-const backends = T.availableBackends().filter((name) => name !== 'js64' && 'backend' in T.tryBackend(name));
-
-/** Deterministic uniform numbers in [-1, 1). */
-function uniform(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 4294967296) * 2 - 1;
-  });
-}
+import { testedBackends, uniform } from './fixtures.ts';
 
 const shape = [2, 5, 37]; // rows of 37: not a multiple of 4 or 8
 const n = 2 * 5 * 37;
@@ -68,7 +58,7 @@ function compare(ours: Result, want: Result, abs: number, rel: number) {
   }
 }
 
-for (const name of [...backends, 'js64']) {
+for (const name of [...testedBackends, 'js64']) {
   test(`addRmsNorm on ${name}: sum, norm and all gradients as add then rmsNorm (bit for bit on js and cpu)`, () => {
     const backend = T.getBackend(name);
     const fused = run(backend, true);

@@ -7,17 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
-
-const backends = T.availableBackends().filter((name) => name !== 'js64' && 'backend' in T.tryBackend(name));
-
-/** Deterministic uniform numbers in [-1, 1). */
-function uniform(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 4294967296) * 2 - 1;
-  });
-}
+import { testedBackends, uniform } from './fixtures.ts';
 
 /** Bits of a float32 value (NaN as one canonical pattern: the payload is not part of the contract). */
 function bits(x: number): number {
@@ -69,7 +59,7 @@ function swigluRun(backend: ReturnType<typeof T.getBackend>, fused: boolean) {
 
 const reference = swigluRun(T.getBackend('js64'), false);
 
-for (const name of backends) {
+for (const name of testedBackends) {
   test(`swiglu on ${name}: values and both gradients as silu then mul (bit for bit on js and cpu)`, () => {
     const backend = T.getBackend(name);
     const fused = swigluRun(backend, true);
@@ -146,7 +136,7 @@ function roundRun(backend: ReturnType<typeof T.getBackend>, to: 'bf16' | 'f16', 
   });
 }
 
-for (const name of [...backends, 'js64']) {
+for (const name of [...testedBackends, 'js64']) {
   for (const to of ['bf16', 'f16'] as const) {
     test(`roundTo ${to} on ${name}: value and gradient are the cast there and back, bit for bit`, () => {
       const backend = T.getBackend(name);

@@ -6,18 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
+import { testedBackends, uniform } from './fixtures.ts';
 
 const reference = T.getBackend('js64');
-const backends = T.availableBackends().filter((name) => name !== 'js64' && 'backend' in T.tryBackend(name));
-
-/** Deterministic uniform numbers in [-1, 1). */
-function uniform(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 4294967296) * 2 - 1;
-  });
-}
 
 const V = 1000; // not a multiple of 32, 256 or a SIMD width
 /** Row kinds (student row, teacher row); every pair of kinds is exercised by crossing the lists. */
@@ -88,7 +79,7 @@ test('js64: the fused op equals the generic formulation', () => {
   close('grad', ours.grad, expected.grad, 1e-12, 1e-9);
 });
 
-for (const name of backends) {
+for (const name of testedBackends) {
   test(`${name}: the fused op matches the generic formulation in float64`, () => {
     const ours = run(T.getBackend(name), true);
     // float32 logits up to ±80: each log-probability carries ~1e-5 of rounding

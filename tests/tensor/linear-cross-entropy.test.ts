@@ -6,18 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
+import { uniform } from './fixtures.ts';
 
 // The fp32 backends (cuda multiplies in bf16 by default: tests/cuda/linear-cross-entropy.test.ts covers it).
 const backends = ['js', 'js64', 'cpu'].filter((name) => 'backend' in T.tryBackend(name));
-
-/** Deterministic uniform numbers in [-1, 1). */
-function uniform(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 4294967296) * 2 - 1;
-  });
-}
 
 const [B, S, C, V] = [2, 13, 24, 997]; // 26 rows; V prime
 const rows = B * S;
