@@ -71,12 +71,8 @@ export function linearCrossEntropy(
   const gRows = dx || dw ? output([chunk], backend) : null; // d mean / d loss_r = 1 / count, every row
   if (gRows) backend.strided(scale.handle, 0, [0], gRows.handle, 0, [1], [chunk]);
   const dxRows = dx ? output([chunk, C], backend) : null;
-  const halfRows = round ? output([chunk, V], backend, round) : null;
-  const rounded = (n: number) => {
-    if (!round || !halfRows) return;
-    backend.cast(logits.handle, 'f32', halfRows.handle, round, n);
-    backend.cast(halfRows.handle, round, logits.handle, 'f32', n);
-  };
+  // In place, one pass: what T.roundTo (and the cast to half and back before it) does.
+  const rounded = (n: number) => round && backend.roundTo(logits.handle, logits.handle, round, n);
 
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
@@ -103,7 +99,7 @@ export function linearCrossEntropy(
         matmulArgs(V, C, n, { transA: true, accumulate: true }),
       );
   }
-  for (const t of [logits, xRows, tRows, lossRows, lseRows, gRows, dxRows, halfRows]) t?.dispose();
+  for (const t of [logits, xRows, tRows, lossRows, lseRows, gRows, dxRows]) t?.dispose();
 
   const total = output([], backend);
   backend.reduce('sum', losses.handle, total.handle, 1, rows, 1);
