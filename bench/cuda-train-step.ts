@@ -17,6 +17,7 @@ import type { PrecisionConfig } from '../src/nn/precision.ts';
 import { initParams, lossOf } from '../src/nn/transformer.ts';
 import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
+import { productsRoundTo } from '../src/train/compute-dtype.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
 import { peerPython } from './peer-python.ts';
 
@@ -66,8 +67,9 @@ const steps = (() => {
   return i >= 0 ? Number(args[i + 1]) : 10;
 })();
 const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
-// As the trainer runs a bf16 study: activations rounded to bf16 at each layer boundary (src/train/compute-dtype.ts);
-// BENCH_ROUNDING=0 leaves them in fp32 (only the products in bf16), as this bench did before 2026-11-28.
+// As the trainer runs a bf16 study: activations rounded to bf16 at each layer boundary (src/train/compute-dtype.ts),
+// except where the bf16 products round them anyway (productsRound); BENCH_ROUNDING=0 leaves them in fp32 (only the
+// products in bf16), as this bench did before 2026-11-28; BENCH_PRODUCTS_ROUND=0 rounds at every boundary.
 const rounding = process.env.BENCH_ROUNDING === '0' ? undefined : ('bf16' as const);
 
 // Fails with how to build the addon when it is missing.
@@ -110,7 +112,14 @@ function bitscaleStep(
     T.tidy(() => {
       const x = T.tensor(tokens, [s.batch, s.context], { dtype: 'i32', backend });
       const y = T.tensor(targets, [s.batch, s.context], { dtype: 'i32', backend });
-      T.backward(lossOf(model, params, x, y, { train: true, fp8Linear, compute: rounding }));
+      T.backward(
+        lossOf(model, params, x, y, {
+          train: true,
+          fp8Linear,
+          compute: rounding,
+          productsRound: process.env.BENCH_PRODUCTS_ROUND !== '0' && productsRoundTo(backend, rounding),
+        }),
+      );
     });
     opt.update(1e-3);
   };

@@ -85,6 +85,11 @@ export interface ForwardOptions {
   /** Half-precision compute, emulated: activations (and, through T.roundTo's gradient, their gradients) are
    *  rounded to this storage type at every layer boundary. Absent: fp32. */
   compute?: 'bf16' | 'f16';
+  /** The backend's products round their operands and, in backward, their output gradients to `compute` (cuda with
+   *  the matching matmul mode: src/train/compute-dtype.ts): a plain product's input value and its output's
+   *  gradient are then not rounded again, which changes no number and saves a pass over each. Ignored while
+   *  onLinearInput observes or linearInput replaces the inputs (they see the rounded values, as without it). */
+  productsRound?: boolean;
   /** Linear layers as FP8 products (T.linearFp8: E4M3 weights and inputs, E5M2 output gradients) in place of
    *  fake quantization around matmuls: the same forward values (src/nn/low-precision.ts decides when). */
   fp8Linear?: boolean;
@@ -124,6 +129,19 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
   const half = halfOf(options.compute);
   const fp8 = options.fp8Linear === true && !c.onebit;
+  // Where the products round by themselves (see productsRound): the input of plain (or OneBit) products keeps its
+  // value, the output of plain products its gradient. FP8 products quantize from f32: their inputs are rounded.
+  const skip =
+    options.productsRound === true &&
+    options.compute !== undefined &&
+    !options.onLinearInput &&
+    !options.linearInput;
+  const productInput = (x: Tensor) =>
+    skip && !fp8 && options.compute ? T.roundTo(x, options.compute, { value: false }) : half(x);
+  const productOutput = (y: Tensor) =>
+    skip && !fp8 && !c.onebit && options.compute
+      ? T.roundTo(y, options.compute, { gradient: false })
+      : half(y);
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
@@ -138,7 +156,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
         ? T.linearFp8(input, get(name))
         : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
-    return half(bias ? T.add(y, bias) : y);
+    return bias ? half(T.add(y, bias)) : productOutput(y);
   };
   const norm = (x: Tensor, name: string) =>
     a?.norm === 'layer'
@@ -166,17 +184,18 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   let normed = norm(x, c.nLayers > 0 ? 'blocks.0.attn_norm' : 'norm');
   for (let l = 0; l < c.nLayers; l++) {
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = half(act(normed));
+    const h = productInput(act(normed));
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
     const q = rope(heads(lin(h, 'attn.wq.weight'), nh));
     const k = repeatKv(maybeQuant(rope(heads(lin(h, 'attn.wk.weight'), nkv)), p.kv), nh);
     const v = repeatKv(maybeQuant(heads(lin(h, 'attn.wv.weight'), nkv), p.kv), nh);
-    const att = half(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
+    const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
     const attended = addNorm(x, drop(lin(att, 'attn.wo.weight')), `blocks.${l}.mlp_norm`);
     x = attended.sum;
 
-    const m = half(act(attended.out));
-    const hidden = half(
+    const m = productInput(act(attended.out));
+    // Rounded before act: only a product's input when act is the identity.
+    const hidden = (p.activations ? half : productInput)(
       a?.mlp === 'gelu'
         ? T.gelu(lin(m, 'mlp.w_up.weight'))
         : T.swiglu(lin(m, 'mlp.w_gate.weight'), lin(m, 'mlp.w_up.weight')),

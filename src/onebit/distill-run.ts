@@ -146,6 +146,7 @@ export function distillOnebit(options: OnebitDistillOptions): OnebitDistillResul
           outputsOf(teacher.config.model, teacher.params, inputs, {
             train: false,
             compute: forwardOptions.compute,
+            productsRound: forwardOptions.productsRound,
           }),
         );
         return distillLoss(outputsOf(config.model, params, inputs, forwardOptions), t, targets, distill).loss;

@@ -7,7 +7,7 @@ import type { Tensor } from './tensor.ts';
 export { backward, grad, isGradEnabled, noGrad, record, requireGrad } from './autograd.ts';
 export { EngineError } from './errors.ts';
 export * from './ops/broadcast.ts';
-export { cast, roundTo } from './ops/cast.ts';
+export { cast, type RoundToOptions, roundTo } from './ops/cast.ts';
 export * from './ops/create.ts';
 export * from './ops/elementwise.ts';
 export * from './ops/fp8.ts';

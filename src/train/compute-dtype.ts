@@ -43,6 +43,16 @@ export const matmulModeOf = (backend: Backend): string | undefined =>
   (backend as Partial<WithMatmulMode>).matmulMode?.();
 
 /**
+ * Whether the backend's products round their operands to the half type `compute` (cuda in the matmul mode of the
+ * same type): then a product's input need not be rounded before it, nor its output's gradient after it
+ * (ForwardOptions.productsRound). False without a compute type, or on a backend without modes (js, cpu).
+ */
+export function productsRoundTo(backend: Backend, compute: 'bf16' | 'f16' | undefined): boolean {
+  if (!compute) return false;
+  return matmulModeOf(backend) === (compute === 'bf16' ? 'bf16' : 'fp16');
+}
+
+/**
  * Runs fn with the backend's matmul mode set for an explicit dtype (fp32 -> fp32, bf16 -> bf16, fp16 -> fp16)
  * where the backend has modes (cuda), restoring it after; without a dtype, or on a backend without modes, just
  * runs fn.

@@ -27,7 +27,7 @@ import { type ForwardOptions, initParams, lossOf, type Params } from '../nn/tran
 import * as T from '../tensor/index.ts';
 import { AdamW, learningRate } from './adamw.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { dtypeProblem, matmulModeOf, roundingOf, withMatmulMode } from './compute-dtype.ts';
+import { dtypeProblem, matmulModeOf, productsRoundTo, roundingOf, withMatmulMode } from './compute-dtype.ts';
 import { criterionOf, type RunConfig, stepsOf } from './config.ts';
 import { activationStats, evaluate } from './evaluate.ts';
 import { defaultLossScale, LossScaler } from './loss-scale.ts';
@@ -157,6 +157,7 @@ function trainWith(
   const { model, train: opt } = config;
   const dtype = opt.dtype ?? 'fp32';
   const compute = roundingOf(dtype);
+  const productsRound = productsRoundTo(backend, compute); // the matmul mode is set by now (withMatmulMode)
   const linearCompute = planLinearCompute(
     model,
     opt.lowPrecisionCompute ?? 'auto',
@@ -233,6 +234,7 @@ function trainWith(
       const forwardOptions: ForwardOptions = {
         train: true,
         compute,
+        productsRound,
         fp8Linear,
         onLinearInput: collector?.observe,
       };
