@@ -120,7 +120,9 @@ function assertBf16Close(what: string, fused: number[], unfused: number[], want:
   assert.ok(ef <= Math.max(1.5 * eu, 1e-3), `${what}: fused ${ef} against unfused ${eu}`);
 }
 
-test('bf16 mode (the default): fused and unfused head on cuda are equally close to the reference', { skip }, () => {
+test('bf16 mode (the default): fused and unfused head on cuda are equally close to the reference', {
+  skip,
+}, () => {
   const c = { B: 4, S: 100, C: 128, V: 8191 };
   const cudaBackend = T.getBackend('cuda');
   const want = run(T.getBackend('js64'), c, false);
