@@ -1,8 +1,8 @@
 // The search of bench/largest-model.ts: the most layers that train under a memory cap, in few trials. Peak memory
 // grows linearly with the layer count (weights, gradients, AdamW moments and activations are per layer), so two
 // small trials give peak = a + b·L and a prediction of L_max; the search then checks that L_max passes and
-// L_max + 1 fails. Every passing trial refines the fit; a prediction that fails is stepped down by one, then
-// bisected against what passed.
+// L_max + 1 fails. Every pass refits the line through the two largest passes; a prediction that fails is followed
+// by trials below the failure by 1, 2, 4, ... layers (never below the middle of the bracket).
 
 /** One trial: a training run of `layers` layers under the cap, which either completes or runs out of memory.
  *  peakBytes: the most bytes in use at once; heldBytes, where it differs, the most the cap saw (in use + what the
@@ -109,16 +109,19 @@ export async function findLargestModel(trial: Trial, options: SearchOptions): Pr
   if (!fit || !Number.isFinite(fit.predicted))
     return result('the peak did not grow with the layers, so no prediction can be made', null);
 
-  let missed = 0;
+  let misses = 0;
   for (let i = 0; i < maxTrials && hi !== lo + 1; i++) {
-    const now = fitPeak([...passed.values()]);
-    const predicted = now ? predictLayers(now, options.capBytes) : lo + 1;
+    // The line through the two largest passes: the part of the curve nearest L_max.
+    const near = [...passed.values()].sort((x, y) => y.layers - x.layers).slice(0, 2);
+    const line = fitPeak(near);
+    const predicted = line ? predictLayers(line, options.capBytes) : lo + 1;
     let next: number;
     let note: string;
     if (hi !== null && predicted >= hi) {
-      // The fit is optimistic (fragmentation, memory it cannot see): one step down, then bisect.
-      next = missed++ === 0 ? hi - 1 : Math.floor((lo + hi) / 2);
-      note = missed === 1 ? 'one below a failure' : 'bisecting';
+      // The fit is optimistic (memory the probes could not see): below the failure by 1, 2, 4, ... layers,
+      // never below the middle of what is left.
+      next = Math.max(hi - 2 ** Math.max(0, misses - 1), Math.ceil((lo + hi) / 2));
+      note = `below a failure by ${hi - next}`;
     } else if (predicted <= lo) {
       next = lo + 1;
       note = 'one above a pass';
@@ -126,8 +129,7 @@ export async function findLargestModel(trial: Trial, options: SearchOptions): Pr
       next = predicted;
       note = i === 0 ? 'predicted' : 'refit';
     }
-    if (next <= lo) next = lo + 1;
-    await run(next, note);
+    if (!(await run(Math.max(next, lo + 1), note)).ok) misses++;
   }
   return result(
     hi === lo + 1
