@@ -278,6 +278,7 @@ async function search(args: string[]) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args[0] === 'trial') {
+    if (!args.includes('--layers')) throw new Error('largest-model trial: --layers is required');
     const spec: TrialSpec = { ...readSettings(args), layers: wholeOption(args, 'layers', 1) };
     console.log(JSON.stringify(runTrial(spec)));
   } else {
