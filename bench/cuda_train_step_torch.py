@@ -8,20 +8,65 @@ clipped-gradient mask. FP8 (qat=2) mirrors src/tensor/ops/fp8.ts: every linear i
 and inputs with per-tensor current scaling (amax / 448), the backward E5M2 output gradients times the E4M3 operands
 (bf16 backward where this torch cannot multiply E5M2 x E4M3, said in the output). Attention is
 F.scaled_dot_product_attention (flash) as a fast peer would use.
-Prints one JSON line per mode: {"mode", "ms_per_step", "tokens_per_second"}.
+Prints one JSON line per mode: {"mode", "ms_per_step", "tokens_per_second", "max_memory_allocated",
+"max_memory_reserved"}; out of memory anywhere prints {"mode", "oom": true, "message"} per mode (exit 0) in place
+of a traceback. --memory-limit BYTES caps the caching allocator (set_per_process_memory_fraction(limit / total),
+its reserved bytes, as BITSCALE_CUDA_MEMORY_LIMIT caps bitscale's) to emulate a smaller card; --warmup N steps
+before the timed ones (default 3).
 Usage: python3 cuda_train_step_torch.py d_model n_layers n_heads context batch vocab steps qat(0|1|2=fp8) modes(eager,compile)
+       [--memory-limit BYTES] [--warmup N]
 """
 import json
 import math
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+
+def option(name, default):
+    """Takes `--name value` out of sys.argv; the value as an int, else default."""
+    if name not in sys.argv:
+        return default
+    i = sys.argv.index(name)
+    value = sys.argv[i + 1]
+    del sys.argv[i : i + 2]
+    return int(float(value))
+
+
+memory_limit = option("--memory-limit", None)
+warmup = option("--warmup", 3)
 d, L, H, T, B, V, steps, qat = (int(x) for x in sys.argv[1:9])
 modes = sys.argv[9].split(",") if len(sys.argv) > 9 else ["eager", "compile"]
 dev = "cuda"
+
+
+reported = set()  # the modes that printed their line
+
+
+def out_of_memory(kind, e, tb):
+    """One result line per mode not yet reported instead of a traceback when the card (or the cap) runs out."""
+    # cuBLAS and cuDNN report their own allocation failures as plain RuntimeErrors.
+    oom = issubclass(kind, torch.cuda.OutOfMemoryError) or (
+        issubclass(kind, RuntimeError) and ("out of memory" in str(e) or "ALLOC_FAILED" in str(e))
+    )
+    if not oom:
+        return sys.__excepthook__(kind, e, tb)
+    for mode in modes:
+        if mode not in reported:
+            print(json.dumps({"mode": mode, "qat": qat, "oom": True, "memory_limit": memory_limit, "message": str(e).splitlines()[0]}), flush=True)
+    sys.stdout.flush()
+    os._exit(0)  # an out-of-memory is a result, not a failure
+
+
+sys.excepthook = out_of_memory
+if memory_limit is not None:
+    total = torch.cuda.get_device_properties(0).total_memory
+    if not 0 < memory_limit <= total:
+        sys.exit(f"--memory-limit {memory_limit}: expected bytes in (0, {total}], the memory of {torch.cuda.get_device_name()}")
+    torch.cuda.set_per_process_memory_fraction(memory_limit / total)
 torch.manual_seed(0)
 hs = d // H
 dff = math.ceil(8 * d / 3 / 8) * 8
@@ -185,7 +230,8 @@ for mode in modes:
         opt.step()
         return loss
 
-    for _ in range(3):
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
         step()
     torch.cuda.synchronize()
     start = time.perf_counter()
@@ -193,4 +239,6 @@ for mode in modes:
         step()
     torch.cuda.synchronize()
     ms = (time.perf_counter() - start) / steps * 1000
-    print(json.dumps({"mode": mode, "qat": qat, "fp8_backward": ("e5m2" if BWD_FP8 else "bf16") if qat == 2 else None, "ms_per_step": ms, "tokens_per_second": B * T / ms * 1000, "torch": torch.__version__}), flush=True)
+    memory = {"max_memory_allocated": torch.cuda.max_memory_allocated(), "max_memory_reserved": torch.cuda.max_memory_reserved(), "memory_limit": memory_limit}
+    print(json.dumps({"mode": mode, "qat": qat, "fp8_backward": ("e5m2" if BWD_FP8 else "bf16") if qat == 2 else None, "ms_per_step": ms, "tokens_per_second": B * T / ms * 1000, "torch": torch.__version__, **memory}), flush=True)
+    reported.add(mode)

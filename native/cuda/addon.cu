@@ -447,14 +447,27 @@ BC_KERNEL(sync) {
   return nullptr;
 }
 
-// memoryStats() -> [inUseBytes, cachedBytes, deviceMallocs, cacheHits]
+// memoryStats() -> [inUseBytes, cachedBytes, deviceMallocs, cacheHits, peakInUseBytes, limitBytes (0: none)]
 BC_KERNEL(memoryStats) {
   const bc::CacheStats st = bc::cache_stats();
   napi_value arr;
-  napi_create_array_with_length(a.env, 4, &arr);
-  const double v[4] = {double(st.in_use_bytes), double(st.cached_bytes), double(st.device_mallocs), double(st.cache_hits)};
-  for (uint32_t i = 0; i < 4; i++) napi_set_element(a.env, arr, i, bc::number(a.env, v[i]));
+  napi_create_array_with_length(a.env, 6, &arr);
+  const double v[6] = {double(st.in_use_bytes),      double(st.cached_bytes),     double(st.device_mallocs),
+                       double(st.cache_hits),        double(st.peak_in_use_bytes), double(bc::cache_limit())};
+  for (uint32_t i = 0; i < 6; i++) napi_set_element(a.env, arr, i, bc::number(a.env, v[i]));
   return arr;
+}
+
+BC_KERNEL(resetPeakMemory) {
+  bc::cache_reset_peak();
+  return nullptr;
+}
+
+// setMemoryLimit(bytes): caps the bytes the allocator holds (in use + cached); 0 removes the cap.
+BC_KERNEL(setMemoryLimit) {
+  const long long bytes = a.integer(0, "bytes");
+  bc::cache_set_limit(static_cast<size_t>(bytes));
+  return nullptr;
 }
 
 BC_KERNEL(trimCache) {

@@ -1,7 +1,9 @@
 // The caching device allocator. cudaMalloc and cudaFree synchronize the device and cost tens of microseconds,
 // so freed blocks stay in a cache keyed by their rounded size and are handed out again; one stream orders
 // every use, so a block can be reused as soon as it is freed. When the device runs out of memory the cache is
-// released to the driver and the allocation tried once more.
+// released to the driver and the allocation tried once more. A memory limit (BITSCALE_CUDA_MEMORY_LIMIT, set
+// through setMemoryLimit) caps the bytes the allocator holds, in use + cached, so a smaller card can be emulated:
+// an allocation that would pass it trims the cache first, then fails as an out-of-memory error naming the limit.
 #include <map>
 #include <unordered_map>
 
@@ -19,6 +21,18 @@ std::unordered_map<void*, size_t>& live_blocks() {
   return m;
 }
 CacheStats stats{};
+size_t limit_bytes = 0;  // 0: no limit
+
+void note_in_use(size_t grown) {
+  stats.in_use_bytes += grown;
+  if (stats.in_use_bytes > stats.peak_in_use_bytes) stats.peak_in_use_bytes = stats.in_use_bytes;
+}
+
+std::string out_of_memory(size_t size) {
+  return "cudaMalloc(" + std::to_string(size) + " bytes; " + std::to_string(stats.in_use_bytes) +
+         " in use) failed in " + op_context() + ": out of memory under BITSCALE_CUDA_MEMORY_LIMIT = " +
+         std::to_string(limit_bytes) + " bytes";
+}
 
 // Small sizes round to 512 bytes, large ones to 2 MiB, so that similar requests share blocks.
 size_t rounded(size_t bytes) {
@@ -40,9 +54,13 @@ void* cache_alloc(size_t bytes) {
     cache.erase(it);
     live_blocks()[p] = got;
     stats.cached_bytes -= got;
-    stats.in_use_bytes += got;
+    note_in_use(got);
     stats.cache_hits++;
     return p;
+  }
+  if (limit_bytes && stats.in_use_bytes + stats.cached_bytes + size > limit_bytes) {
+    cache_trim();
+    if (stats.in_use_bytes + size > limit_bytes) throw CudaError(out_of_memory(size));
   }
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, size);
@@ -55,7 +73,7 @@ void* cache_alloc(size_t bytes) {
     check(e, ("cudaMalloc(" + std::to_string(size) + " bytes; " + std::to_string(stats.in_use_bytes) + " in use)").c_str());
   }
   live_blocks()[p] = size;
-  stats.in_use_bytes += size;
+  note_in_use(size);
   stats.device_mallocs++;
   return p;
 }
@@ -79,5 +97,14 @@ void cache_trim() {
 }
 
 CacheStats cache_stats() { return stats; }
+
+void cache_reset_peak() { stats.peak_in_use_bytes = stats.in_use_bytes; }
+
+void cache_set_limit(size_t bytes) {
+  limit_bytes = bytes;
+  if (limit_bytes && stats.in_use_bytes + stats.cached_bytes > limit_bytes) cache_trim();
+}
+
+size_t cache_limit() { return limit_bytes; }
 
 }  // namespace bc

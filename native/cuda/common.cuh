@@ -78,10 +78,13 @@ __device__ inline void record_error(DeviceError* e, int code, long long a, long 
 void* cache_alloc(size_t bytes);
 void cache_free(void* ptr);
 struct CacheStats {
-  size_t in_use_bytes, cached_bytes, device_mallocs, cache_hits;
+  size_t in_use_bytes, cached_bytes, device_mallocs, cache_hits, peak_in_use_bytes;
 };
 CacheStats cache_stats();
 void cache_trim();
+void cache_reset_peak();              // the peak restarts from the bytes in use now
+void cache_set_limit(size_t bytes);   // caps in use + cached; 0 removes the cap
+size_t cache_limit();
 
 // A scratch block returned to the cache when it goes out of scope (stream order keeps that safe).
 struct Scratch {

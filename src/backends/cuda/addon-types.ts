@@ -16,8 +16,12 @@ export interface CudaAddon extends NativeGptqAddon {
   write(storage: S, offset: number, data: Float32Array | Int32Array): void;
   read(storage: S, size: number, out: Float32Array | Int32Array): void;
   sync(): void;
-  /** [bytes in use, bytes cached, cudaMalloc calls, cache hits] */
-  memoryStats(): [number, number, number, number];
+  /** [bytes in use, bytes cached, cudaMalloc calls, cache hits, peak bytes in use, limit (0: none)]; addons built
+   *  before the limit give the first four. */
+  memoryStats(): [number, number, number, number, number?, number?];
+  resetPeakMemory(): void;
+  /** Caps the bytes the allocator holds (in use + cached); 0 removes the cap. */
+  setMemoryLimit(bytes: number): void;
   trimCache(): void;
   /** "name|compute capability|SMs|memory bytes|driver version|runtime version" */
   deviceInfo(): string;

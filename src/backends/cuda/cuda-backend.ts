@@ -2,7 +2,7 @@
 // memory from a caching allocator; free() returns a block to the cache at once. Host <-> device copies happen
 // only in write() and read(); every other call queues kernels on one stream, and read() (or sumSquares,
 // sumSquaresMany) waits for them. Matmuls run through cuBLASLt in the mode of BITSCALE_CUDA_MATMUL (bf16 by
-// default; tf32, fp32).
+// default; tf32, fp32). BITSCALE_CUDA_MEMORY_LIMIT caps the device memory the allocator holds (memory-limit.ts).
 import { gptqKernels, setGptqKernels } from '../../numerics/gptq-kernels.ts';
 import { encodeFakeQuantSpec } from '../../numerics/spec.ts';
 import type { AdamWArgs, Backend, DType } from '../backend.ts';
@@ -10,6 +10,7 @@ import { nativeGptqKernelsOf } from '../native-gptq.ts';
 import type { CudaAddon, CudaStorage } from './addon-types.ts';
 import { CudaBackendError, CudaKernelError } from './errors.ts';
 import { loadCudaAddon } from './load-addon.ts';
+import { MEMORY_LIMIT_ENV, memoryLimitFromEnv } from './memory-limit.ts';
 
 export type { CudaStorage } from './addon-types.ts';
 
@@ -22,6 +23,10 @@ export interface CudaMemoryStats {
   cachedBytes: number;
   deviceMallocs: number;
   cacheHits: number;
+  /** The most bytes in use at once since the backend was created or resetPeakMemory() was called. */
+  peakInUseBytes: number;
+  /** The cap on in use + cached bytes (BITSCALE_CUDA_MEMORY_LIMIT or setMemoryLimit), or null for none. */
+  limitBytes: number | null;
 }
 
 export interface CudaDeviceInfo {
@@ -39,6 +44,10 @@ export interface CudaBackend extends Backend<CudaStorage> {
   /** Per-kernel times when BITSCALE_CUDA_PROFILE=1, else null. */
   profile(): CudaProfile | null;
   memoryStats(): CudaMemoryStats;
+  /** Restarts the peak from the bytes in use now. */
+  resetPeakMemory(): void;
+  /** Caps the bytes the allocator holds (in use + cached; trims the cache now if it holds more); null: no cap. */
+  setMemoryLimit(bytes: number | null): void;
   /** Returns cached (free) device blocks to the driver. */
   trimCache(): void;
   device(): CudaDeviceInfo;
@@ -112,6 +121,14 @@ export function createCudaBackend(): CudaBackend {
   const native = guarded(loaded.addon, profile);
   // GPTQ on a GPU host: the CPU addon's kernels (bit-exact with the reference) where they are registered,
   // else this addon's host kernels (GPU machines often lack OpenBLAS), never the slow TypeScript loops.
+  const limit = memoryLimitFromEnv();
+  if (limit !== null) {
+    if (typeof loaded.addon.setMemoryLimit !== 'function')
+      throw new CudaBackendError(
+        `${MEMORY_LIMIT_ENV} is set, but this cuda addon was built before memory limits (rebuild: npm run build:cuda)`,
+      );
+    loaded.addon.setMemoryLimit(limit);
+  }
   if (!gptqKernels())
     setGptqKernels(nativeGptqKernelsOf(loaded.addon, (name, e) => new CudaKernelError(name, e)));
 
@@ -121,8 +138,24 @@ export function createCudaBackend(): CudaBackend {
     synchronize: () => native.sync(),
     profile: () => profile,
     memoryStats() {
-      const [inUseBytes, cachedBytes, deviceMallocs, cacheHits] = native.memoryStats();
-      return { inUseBytes, cachedBytes, deviceMallocs, cacheHits };
+      const [inUseBytes, cachedBytes, deviceMallocs, cacheHits, peak, limit] = native.memoryStats();
+      // An addon built before peaks and limits reports four numbers.
+      return {
+        inUseBytes,
+        cachedBytes,
+        deviceMallocs,
+        cacheHits,
+        peakInUseBytes: peak ?? Number.NaN,
+        limitBytes: limit ? limit : null,
+      };
+    },
+    resetPeakMemory: () => native.resetPeakMemory(),
+    setMemoryLimit(bytes) {
+      if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes > 0))
+        throw new CudaBackendError(
+          `setMemoryLimit: bytes = ${bytes}; expected a whole number > 0, or null for no limit`,
+        );
+      native.setMemoryLimit(bytes ?? 0);
     },
     trimCache: () => native.trimCache(),
     device() {
