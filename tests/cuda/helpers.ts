@@ -2,6 +2,7 @@
 import type { CudaBackend, CudaStorage } from '../../src/backends/cuda/cuda-backend.ts';
 import { createCudaBackend } from '../../src/backends/cuda/cuda-backend.ts';
 import { loadCudaAddon } from '../../src/backends/cuda/load-addon.ts';
+import { philoxFill } from '../../src/base/philox.ts';
 
 function load(): { backend: CudaBackend } | { skip: string } {
   const loaded = loadCudaAddon();
@@ -48,4 +49,12 @@ export function assertClose(
       throw new Error(`${what}[${i}]: ${ours[i]} vs reference ${ref[i]} (tolerance ${abs} + ${rel} |ref|)`);
     }
   }
+}
+
+/** n philox normals (stream 0) times scale. */
+export function normal(n: number, seed: number, scale = 1): Float32Array {
+  const x = new Float32Array(n);
+  philoxFill(x, n, 'normal', seed, 0);
+  for (let i = 0; i < n; i++) x[i] *= scale;
+  return x;
 }

@@ -9,16 +9,9 @@ import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, normal, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
-
-function normal(n: number, seed: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
-}
 
 /** Targets in [0, V), every 9th ignored (-1). */
 function targetsOf(rows: number, V: number, seed: number): Int32Array {
@@ -120,7 +113,9 @@ function assertBf16Close(what: string, fused: number[], unfused: number[], want:
   assert.ok(ef <= Math.max(1.5 * eu, 1e-3), `${what}: fused ${ef} against unfused ${eu}`);
 }
 
-test('bf16 mode (the default): fused and unfused head on cuda are equally close to the reference', { skip }, () => {
+test('bf16 mode (the default): fused and unfused head on cuda are equally close to the reference', {
+  skip,
+}, () => {
   const c = { B: 4, S: 100, C: 128, V: 8191 };
   const cudaBackend = T.getBackend('cuda');
   const want = run(T.getBackend('js64'), c, false);
