@@ -16,7 +16,7 @@ import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { train } from '../../src/train/trainer.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
-import { cuda, download, normal, relError, skip, upload } from './helpers.ts';
+import { cuda, download, inMode, normal, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
 
@@ -27,15 +27,6 @@ function ref(data: ArrayLike<number>): JsStorage {
 }
 
 /** Runs fn in a matmul mode, restoring the previous one. */
-function inMode<R>(mode: 'fp16' | 'bf16' | 'tf32' | 'fp32', fn: () => R): R {
-  const previous = cuda.setMatmulMode(mode);
-  try {
-    return fn();
-  } finally {
-    cuda.setMatmulMode(previous);
-  }
-}
-
 interface MatmulArgs {
   batch: number;
   m: number;

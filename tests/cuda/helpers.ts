@@ -58,3 +58,13 @@ export function normal(n: number, seed: number, scale = 1): Float32Array {
   for (let i = 0; i < n; i++) x[i] *= scale;
   return x;
 }
+
+/** Runs fn with the cuda matmul mode set, restoring the previous mode after. */
+export function inMode<R>(mode: 'fp16' | 'bf16' | 'tf32' | 'fp32', fn: () => R): R {
+  const previous = cuda.setMatmulMode(mode);
+  try {
+    return fn();
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+}
