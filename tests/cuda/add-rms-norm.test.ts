@@ -6,9 +6,8 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
-import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, normal, skip, upload } from './helpers.ts';
 
 const js64 = createJsBackend({ float64: true });
 
@@ -16,13 +15,6 @@ function ref(data: ArrayLike<number>): JsStorage {
   const s = js64.alloc('f32', data.length);
   js64.write(s, 'f32', data);
   return s;
-}
-
-function normal(n: number, seed: number, scale: number): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
 }
 
 test('addRmsNorm matches the float64 reference and cuda add then rmsNorm', { skip }, () => {

@@ -14,19 +14,11 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
-import { philoxFill } from '../../src/base/philox.ts';
 import { train } from '../../src/train/trainer.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
-import { cuda, download, relError, skip, upload } from './helpers.ts';
+import { cuda, download, inMode, normal, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
-
-function normal(n: number, seed: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
-}
 
 function ref(data: ArrayLike<number>): JsStorage {
   const s = js.alloc('f32', data.length);
@@ -35,15 +27,6 @@ function ref(data: ArrayLike<number>): JsStorage {
 }
 
 /** Runs fn in a matmul mode, restoring the previous one. */
-function inMode<R>(mode: 'fp16' | 'bf16' | 'tf32' | 'fp32', fn: () => R): R {
-  const previous = cuda.setMatmulMode(mode);
-  try {
-    return fn();
-  } finally {
-    cuda.setMatmulMode(previous);
-  }
-}
-
 interface MatmulArgs {
   batch: number;
   m: number;

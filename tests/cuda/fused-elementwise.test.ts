@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
-import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, normal, skip, upload } from './helpers.ts';
 
 const js64 = createJsBackend({ float64: true });
 const js = createJsBackend();
@@ -18,13 +17,6 @@ function ref(backend: typeof js, data: ArrayLike<number>): JsStorage {
   const s = backend.alloc('f32', data.length);
   backend.write(s, 'f32', data);
   return s;
-}
-
-function normal(n: number, seed: number, scale: number): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
 }
 
 const sizes = [1, 3, 4, 1113, 4096, (1 << 22) + 3]; // the last needs the grid-stride loop

@@ -2,6 +2,7 @@
 import type { CudaBackend, CudaStorage } from '../../src/backends/cuda/cuda-backend.ts';
 import { createCudaBackend } from '../../src/backends/cuda/cuda-backend.ts';
 import { loadCudaAddon } from '../../src/backends/cuda/load-addon.ts';
+import { philoxFill } from '../../src/base/philox.ts';
 
 function load(): { backend: CudaBackend } | { skip: string } {
   const loaded = loadCudaAddon();
@@ -47,5 +48,23 @@ export function assertClose(
     if (!(err <= abs + rel * Math.abs(ref[i]))) {
       throw new Error(`${what}[${i}]: ${ours[i]} vs reference ${ref[i]} (tolerance ${abs} + ${rel} |ref|)`);
     }
+  }
+}
+
+/** n philox normals (stream 0) times scale. */
+export function normal(n: number, seed: number, scale = 1): Float32Array {
+  const x = new Float32Array(n);
+  philoxFill(x, n, 'normal', seed, 0);
+  for (let i = 0; i < n; i++) x[i] *= scale;
+  return x;
+}
+
+/** Runs fn with the cuda matmul mode set, restoring the previous mode after. */
+export function inMode<R>(mode: 'fp16' | 'bf16' | 'tf32' | 'fp32', fn: () => R): R {
+  const previous = cuda.setMatmulMode(mode);
+  try {
+    return fn();
+  } finally {
+    cuda.setMatmulMode(previous);
   }
 }

@@ -5,16 +5,9 @@ import { test } from 'node:test';
 import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
-import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, normal, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
-
-function normal(n: number, seed: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
-}
 
 function ref(data: ArrayLike<number>, dtype: 'f32' | 'i32' = 'f32'): JsStorage {
   const s = js.alloc(dtype, data.length);

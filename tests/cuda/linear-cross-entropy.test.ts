@@ -9,31 +9,15 @@ import { createJsBackend } from '../../src/backends/js/js-backend.ts';
 import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, relError, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, inMode, normal, relError, skip, upload } from './helpers.ts';
 
 const js = createJsBackend({ float64: true });
-
-function normal(n: number, seed: number, scale = 1): Float32Array {
-  const x = new Float32Array(n);
-  philoxFill(x, n, 'normal', seed, 0);
-  for (let i = 0; i < n; i++) x[i] *= scale;
-  return x;
-}
 
 /** Targets in [0, V), every 9th ignored (-1). */
 function targetsOf(rows: number, V: number, seed: number): Int32Array {
   const u = new Float32Array(rows);
   philoxFill(u, rows, 'uniform', seed, 0);
   return Int32Array.from(u, (v, r) => (r % 9 === 4 ? -1 : Math.min(V - 1, Math.floor(v * V))));
-}
-
-function inMode<R>(mode: 'bf16' | 'tf32' | 'fp32' | 'fp16', fn: () => R): R {
-  const previous = cuda.setMatmulMode(mode);
-  try {
-    return fn();
-  } finally {
-    cuda.setMatmulMode(previous);
-  }
 }
 
 type Backend = ReturnType<typeof T.getBackend>;
