@@ -4,18 +4,10 @@
 // Skips without a GPU.
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
-import { createJsBackend } from '../../src/backends/js/js-backend.ts';
-import type { JsStorage } from '../../src/backends/js/storage.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, normal, skip, upload } from './helpers.ts';
+import { assertClose, cuda, download, js, normal, ref, skip, upload } from './helpers.ts';
 
-const js64 = createJsBackend({ float64: true });
-
-function ref(data: ArrayLike<number>): JsStorage {
-  const s = js64.alloc('f32', data.length);
-  js64.write(s, 'f32', data);
-  return s;
-}
+const js64 = js;
 
 test('addRmsNorm matches the float64 reference and cuda add then rmsNorm', { skip }, () => {
   for (const cols of [1, 37, 512, 4100]) {

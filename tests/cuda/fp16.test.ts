@@ -12,21 +12,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
-import { createJsBackend } from '../../src/backends/js/js-backend.ts';
-import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { train } from '../../src/train/trainer.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
-import { cuda, download, inMode, normal, relError, skip, upload } from './helpers.ts';
+import {
+  type AttentionResult,
+  attentionBoth,
+  cuda,
+  download,
+  inMode,
+  js,
+  normal,
+  ref,
+  relError,
+  skip,
+  upload,
+} from './helpers.ts';
 
-const js = createJsBackend({ float64: true });
-
-function ref(data: ArrayLike<number>): JsStorage {
-  const s = js.alloc('f32', data.length);
-  js.write(s, 'f32', data);
-  return s;
-}
-
-/** Runs fn in a matmul mode, restoring the previous one. */
 interface MatmulArgs {
   batch: number;
   m: number;
@@ -254,48 +255,19 @@ test("fp16 mode's operand cast: past 65504 an operand becomes inf and its row of
   }
 });
 
-type AttentionResult = Record<'out' | 'lse' | 'gq' | 'gk' | 'gv', Float32Array>;
 const attentionKeys = ['out', 'lse', 'gq', 'gk', 'gv'] as const;
 
 /** Relative error of each attention result (forward and gradients) on cuda against the js reference. */
 function attentionErrors(
-  [B, T, nh, hs]: readonly number[],
+  shape: readonly number[],
   causal: boolean,
   seed: number,
 ): Record<keyof AttentionResult, number> {
-  const n = B * T * nh * hs;
-  const [q, k, v, gOut] = [normal(n, seed), normal(n, seed + 1), normal(n, seed + 2), normal(n, seed + 3)];
-  const scale = 1 / Math.sqrt(hs);
-  const sizes = { out: n, lse: B * nh * T, gq: n, gk: n, gv: n };
-  const r = Object.fromEntries(attentionKeys.map((key) => [key, js.alloc('f32', sizes[key])]));
-  js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
-  js.attentionGrad(
-    ref(q),
-    ref(k),
-    ref(v),
-    r.out,
-    r.lse,
-    ref(gOut),
-    r.gq,
-    r.gk,
-    r.gv,
-    B,
-    T,
-    nh,
-    hs,
-    scale,
-    causal,
-  );
-  const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
-  const c = Object.fromEntries(attentionKeys.map((key) => [key, cuda.alloc('f32', sizes[key])]));
-  cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
-  cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
-  return Object.fromEntries(
-    attentionKeys.map((key) => [
-      key,
-      relError(download(c[key], sizes[key]), js.read(r[key], 'f32', sizes[key]) as Float32Array),
-    ]),
-  ) as Record<keyof AttentionResult, number>;
+  const { ref: want, ours } = attentionBoth(shape, causal, seed);
+  return Object.fromEntries(attentionKeys.map((key) => [key, relError(ours[key], want[key])])) as Record<
+    keyof AttentionResult,
+    number
+  >;
 }
 
 test('attention in fp16 mode (tensor cores, half operands) against the fp32 reference, forward and gradients', {

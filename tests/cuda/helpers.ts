@@ -2,6 +2,8 @@
 import type { CudaBackend, CudaStorage } from '../../src/backends/cuda/cuda-backend.ts';
 import { createCudaBackend } from '../../src/backends/cuda/cuda-backend.ts';
 import { loadCudaAddon } from '../../src/backends/cuda/load-addon.ts';
+import { createJsBackend } from '../../src/backends/js/js-backend.ts';
+import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 
 function load(): { backend: CudaBackend } | { skip: string } {
@@ -67,4 +69,58 @@ export function inMode<R>(mode: 'fp16' | 'bf16' | 'tf32' | 'fp32', fn: () => R):
   } finally {
     cuda.setMatmulMode(previous);
   }
+}
+
+/** The float64 js backend the cuda tests compare against. */
+export const js = createJsBackend({ float64: true });
+
+/** data in a storage of the reference backend. */
+export function ref(data: ArrayLike<number>, dtype: 'f32' | 'i32' = 'f32'): JsStorage {
+  const s = js.alloc(dtype, data.length);
+  js.write(s, dtype, data);
+  return s;
+}
+
+export type AttentionResult = Record<'out' | 'lse' | 'gq' | 'gk' | 'gv', Float32Array>;
+
+/** Attention forward and backward of one random case on js (the reference) and on cuda. */
+export function attentionBoth(
+  [B, T, nh, hs]: readonly number[],
+  causal: boolean,
+  seed: number,
+): { ref: AttentionResult; ours: AttentionResult } {
+  const n = B * T * nh * hs;
+  const [q, k, v, gOut] = [normal(n, seed), normal(n, seed + 1), normal(n, seed + 2), normal(n, seed + 3)];
+  const scale = 1 / Math.sqrt(hs);
+  const sizes = { out: n, lse: B * nh * T, gq: n, gk: n, gv: n };
+  const keys = Object.keys(sizes) as (keyof AttentionResult)[];
+  const r = Object.fromEntries(keys.map((key) => [key, js.alloc('f32', sizes[key])]));
+  js.attention(ref(q), ref(k), ref(v), r.out, r.lse, B, T, nh, hs, scale, causal);
+  js.attentionGrad(
+    ref(q),
+    ref(k),
+    ref(v),
+    r.out,
+    r.lse,
+    ref(gOut),
+    r.gq,
+    r.gk,
+    r.gv,
+    B,
+    T,
+    nh,
+    hs,
+    scale,
+    causal,
+  );
+  const [cq, ck, cv, cg] = [upload(q), upload(k), upload(v), upload(gOut)];
+  const c = Object.fromEntries(keys.map((key) => [key, cuda.alloc('f32', sizes[key])]));
+  cuda.attention(cq, ck, cv, c.out, c.lse, B, T, nh, hs, scale, causal);
+  cuda.attentionGrad(cq, ck, cv, c.out, c.lse, cg, c.gq, c.gk, c.gv, B, T, nh, hs, scale, causal);
+  const read = (key: keyof AttentionResult, from: 'js' | 'cuda') =>
+    (from === 'js' ? js.read(r[key], 'f32', sizes[key]) : download(c[key], sizes[key])) as Float32Array;
+  return {
+    ref: Object.fromEntries(keys.map((key) => [key, read(key, 'js')])) as AttentionResult,
+    ours: Object.fromEntries(keys.map((key) => [key, read(key, 'cuda')])) as AttentionResult,
+  };
 }

@@ -4,19 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
-import { createJsBackend } from '../../src/backends/js/js-backend.ts';
-import type { JsStorage } from '../../src/backends/js/storage.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import * as T from '../../src/tensor/index.ts';
-import { assertClose, cuda, download, skip, upload } from './helpers.ts';
-
-const js = createJsBackend({ float64: true });
-
-function ref(data: ArrayLike<number>): JsStorage {
-  const s = js.alloc('f32', data.length);
-  js.write(s, 'f32', data);
-  return s;
-}
+import { assertClose, cuda, download, js, ref, skip, upload } from './helpers.ts';
 
 /** rows × cols logits, row r of the kind r % 4: normal·3, one logit at 80 over the rest near −40, nearly
  *  flat, uniform over ±80. */
