@@ -6,6 +6,7 @@
 #include <string>
 
 #include "broadcast.h"
+#include "half.h"
 #include "kernel.h"
 #include "vecmath.h"
 
@@ -207,18 +208,28 @@ BITSCALE_KERNEL(affine) {
   map1(a.f32(0, "x", n), a.f32(1, "out", n), n, [=](float v) { return v * mul + add; });
 }
 
-// swiglu(gate, up, out, n): out = silu(gate) * up, the MLP's gate in one pass (read 2, write 1). The same
-// float operations in the same order as unary silu then binary mul, so the result is bit-identical.
+// swiglu(gate, up, out, n, round?): out = silu(gate) * up, the MLP's gate in one pass (read 2, write 1). The same
+// float operations in the same order as unary silu then binary mul, so the result is bit-identical. round (0 / absent,
+// 2 bf16, 3 f16) rounds gate and up on load, as roundTo would.
 BITSCALE_KERNEL(swiglu) {
   const int64_t n = a.integer(3, "n");
-  map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n,
-       [](float g, float u) { return g * sigmoid(g) * u; });
+  const int round = bitscale::round_code(a, 4, "round");
+  const auto f = [](float g, float u) { return g * sigmoid(g) * u; };
+  if (round == bitscale::kRoundNone) {
+    map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n, f);
+  } else {
+    map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n, [=](float g, float u) {
+      return f(bitscale::round_half(g, round), bitscale::round_half(u, round));
+    });
+  }
 }
 
-// swigluGrad(gate, up, gy, gGate, gUp, n): both gradients in one pass (read 3, write 2), in the order of the
-// unfused mul and silu gradients: gGate = (gy up) s (1 + g (1 − s)), gUp = gy silu(g).
+// swigluGrad(gate, up, gy, gGate, gUp, n, round?): both gradients in one pass (read 3, write 2), in the order of
+// the unfused mul and silu gradients: gGate = (gy up) s (1 + g (1 − s)), gUp = gy silu(g); at gate and up rounded
+// on load when round is 2 or 3 (the gradients are not rounded).
 BITSCALE_KERNEL(swigluGrad) {
   const int64_t n = a.integer(5, "n");
+  const int round = bitscale::round_code(a, 6, "round");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   const float* gy = a.f32(2, "gy", n);
@@ -226,8 +237,8 @@ BITSCALE_KERNEL(swigluGrad) {
   float* g_up = a.f32(4, "gUp", n);
 #pragma omp parallel for schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; i++) {
-    const float g = gate[i], s = sigmoid(g);
-    g_gate[i] = gy[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    const float g = bitscale::round_half(gate[i], round), u = bitscale::round_half(up[i], round), s = sigmoid(g);
+    g_gate[i] = gy[i] * u * s * (1.0f + g * (1.0f - s));
     g_up[i] = gy[i] * (g * s);
   }
 }

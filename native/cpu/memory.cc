@@ -2,8 +2,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "half.h"
 #include "kernel.h"
 
+using bitscale::bf16_to_f32;
+using bitscale::f16_to_f32;
+using bitscale::f32_to_bf16;
+using bitscale::f32_to_f16;
 using bitscale::kParallelGrain;
 
 namespace {
@@ -71,61 +76,6 @@ int64_t extent(int64_t offset, const std::vector<int64_t>& strides, const std::v
     hi += (shape[d] - 1) * strides[d];
   }
   return hi;
-}
-
-uint16_t f32_to_bf16(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // the canonical quiet NaN, as the reference
-  b += 0x7fffu + ((b >> 16) & 1u);  // round to nearest even
-  return static_cast<uint16_t>(b >> 16);
-}
-
-float bf16_to_f32(uint16_t h) {
-  uint32_t b = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-
-uint16_t f32_to_f16(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  const uint32_t sign = (b >> 16) & 0x8000u;
-  const uint32_t abs = b & 0x7fffffffu;
-  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
-  if (abs < 0x38800000u) {
-    // Subnormal half (or zero): value = m * 2^-24; round abs / 2^-24 to nearest even.
-    float v;
-    std::memcpy(&v, &abs, 4);
-    const float scaled = v * 16777216.0f;  // exact: power-of-two scaling of a float well inside range
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
-  }
-  // Normal: rebias the exponent, round the 13 dropped mantissa bits to nearest even.
-  uint32_t h = ((abs - 0x38000000u) >> 13);
-  const uint32_t rest = abs & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
-  return static_cast<uint16_t>(sign | h);
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t man = h & 0x3ffu;
-  uint32_t b;
-  if (exp == 0) {
-    const float v = static_cast<float>(man) * 5.9604644775390625e-8f;  // m * 2^-24, exact
-    std::memcpy(&b, &v, 4);
-    b |= sign;
-  } else if (exp == 31) {
-    b = sign | 0x7f800000u | (man << 13);
-  } else {
-    b = sign | ((exp + 112) << 23) | (man << 13);
-  }
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
 }
 
 enum DType { kF32 = 0, kI32 = 1, kBF16 = 2, kF16 = 3 };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "half.h"
 #include "kernel.h"
 
 using bitscale::kParallelGrain;
@@ -47,11 +48,13 @@ BITSCALE_KERNEL(rmsNorm) {
   for (int64_t r = 0; r < rows; r++) rstd[r] = rms_norm_row(x + r * cols, w, out + r * cols, cols, eps);
 }
 
-// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps): sum = x + r (the residual stream), then RMSNorm of
-// sum, row by row while the row is in cache: one pass over memory instead of an add and a norm.
+// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta?): sum = x + r (the residual stream), then
+// RMSNorm of sum, row by row while the row is in cache: one pass over memory instead of an add and a norm.
+// roundDelta (0 / absent, 2 bf16, 3 f16) rounds r on load, as roundTo would.
 BITSCALE_KERNEL(addRmsNorm) {
   const int64_t rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const float eps = static_cast<float>(a.num(8, "eps"));
+  const int round = bitscale::round_code(a, 9, "roundDelta");
   const float* x = a.f32(0, "x", rows * cols);
   const float* res = a.f32(1, "r", rows * cols);
   const float* w = a.f32(2, "w", cols);
@@ -61,8 +64,12 @@ BITSCALE_KERNEL(addRmsNorm) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t o = r * cols;
+    if (round == bitscale::kRoundNone) {
 #pragma omp simd
-    for (int64_t c = 0; c < cols; c++) sum[o + c] = x[o + c] + res[o + c];
+      for (int64_t c = 0; c < cols; c++) sum[o + c] = x[o + c] + res[o + c];
+    } else {
+      for (int64_t c = 0; c < cols; c++) sum[o + c] = x[o + c] + bitscale::round_half(res[o + c], round);
+    }
     rstd[r] = rms_norm_row(sum + o, w, out + o, cols, eps);
   }
 }

@@ -8,17 +8,21 @@
 //           tiles. No atomics, so the gradients are deterministic.
 // With bf16/tf32 matmuls (the training setting) the products run on the tensor cores instead: the flash kernels
 // of flash_attention.cu at head sizes 32, 64 and 128, and a cuBLASLt path (below) at other sizes. The fp16 mode
-// takes the same two paths with half operands in place of bf16 (scores and softmax stay fp32).
+// takes the same two paths with half operands in place of bf16 (scores and softmax stay fp32). Where a bf16 or
+// fp16 mode falls back to the fp32 kernels (other head sizes), q, k and v are rounded to the mode's type first,
+// so attention in those modes always computes on rounded operands (the model relies on it: productsRound).
 // Head sizes up to 128; registers hold HS-wide rows (HS = hs rounded up to 16, 32, 64 or 128, zero padded).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <optional>
 #include <type_traits>
 
 #include "block_reduce.cuh"
 #include "common.cuh"
 #include "flash_attention.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -360,6 +364,31 @@ Dims dims(const bc::Args& a, size_t first) {
   return d;
 }
 
+template <int To>
+__global__ void round_copy_kernel(const float* x, float* y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = round_half<To>(x[i]);
+}
+
+// The fp32 kernels' q, k, v in a bf16 / fp16 mode: copies rounded to the mode's type in `keep` (3n floats), as the
+// tensor-core paths cast them; in the fp32 and tf32 modes, left as they are.
+void round_operands(const float*& q, const float*& k, const float*& v, long long n, std::optional<bc::Scratch>& keep) {
+  const int to = bc::matmul_uses_bf16() ? bc::kBF16 : bc::matmul_uses_fp16() ? bc::kF16 : bc::kF32;
+  if (to == bc::kF32) return;
+  keep.emplace(static_cast<size_t>(3 * n) * sizeof(float));
+  float* copies = keep->as<float>();
+  const float* src[3] = {q, k, v};
+  for (int i = 0; i < 3; i++) {
+    with_round(to, [&](auto rt) {
+      round_copy_kernel<decltype(rt)::value><<<bc::blocks_for(n, 256), 256>>>(src[i], copies + i * n, n);
+    });
+  }
+  bc::check_launch("attention round_operands");
+  q = copies;
+  k = copies + n;
+  v = copies + 2 * n;
+}
+
 #define DISPATCH_HS(hs, F, ...)                     \
   do {                                              \
     if ((hs) <= 16) F<16>(__VA_ARGS__);             \
@@ -383,7 +412,11 @@ BC_KERNEL(attention) {
   if (flash_path(d)) bc::flash_attention_forward(q, k, v, out, lse, flash_dims(d));
   else if (tensor_core_path(d) && bc::matmul_uses_fp16()) forward_tc<__half>(q, k, v, out, lse, d);
   else if (tensor_core_path(d)) forward_tc<__nv_bfloat16>(q, k, v, out, lse, d);
-  else DISPATCH_HS(d.hs, forward, q, k, v, out, lse, d);
+  else {
+    std::optional<bc::Scratch> rounded;
+    round_operands(q, k, v, n, rounded);
+    DISPATCH_HS(d.hs, forward, q, k, v, out, lse, d);
+  }
   return nullptr;
 }
 
@@ -409,6 +442,10 @@ BC_KERNEL(attentionGrad) {
   bc::attention_row_dots(out, g_out, delta.as<float>(), flash_dims(d));
   if (tensor_core_path(d) && bc::matmul_uses_fp16()) backward_tc<__half>(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
   else if (tensor_core_path(d)) backward_tc<__nv_bfloat16>(q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
-  else DISPATCH_HS(d.hs, backward, q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  else {
+    std::optional<bc::Scratch> rounded;
+    round_operands(q, k, v, n, rounded);
+    DISPATCH_HS(d.hs, backward, q, k, v, lse, delta.as<float>(), g_out, gq, gk, gv, d);
+  }
   return nullptr;
 }

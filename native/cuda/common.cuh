@@ -125,6 +125,8 @@ void gemm_f16(const void* a, const void* b, float* c, int batch, long long m, lo
 bool matmul_uses_fp32();
 // Whether the matmul mode is fp16 (then attention's tensor-core operands are half, not bf16).
 bool matmul_uses_fp16();
+// Whether the matmul mode is bf16 (tf32 mode also runs attention's tensor-core paths on bf16 operands).
+bool matmul_uses_bf16();
 
 // ---- N-API arguments ------------------------------------------------------------------------------------
 struct Args {

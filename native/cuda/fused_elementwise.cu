@@ -3,12 +3,15 @@
 // at every layer boundary). Same float math as the unfused ops (elementwise.cu's silu, memory.cu's cast).
 // Vector body: float4 loads and stores where every pointer is 16-byte aligned; the scalar loop takes the rest
 // (the n % 4 tail, or everything when a pointer is not aligned). 32-bit indices where n allows.
+// swiglu's Round (a dtype code, round_half.cuh) rounds gate and up on load, forward and backward: the op on
+// inputs rounded by roundTo, bit for bit, without the two passes.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cstdint>
 
 #include "common.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -35,7 +38,14 @@ __device__ inline void swiglu_grad1(float g, float u, float dy, float& dg, float
   du = dy * a.silu;
 }
 
-template <typename Index>
+template <int R>
+__device__ inline float swiglu_r(float g, float u) { return swiglu1(round_half<R>(g), round_half<R>(u)); }
+template <int R>
+__device__ inline void swiglu_grad_r(float g, float u, float dy, float& dg, float& du) {
+  swiglu_grad1(round_half<R>(g), round_half<R>(u), dy, dg, du);
+}
+
+template <int R, typename Index>
 __global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
@@ -44,12 +54,12 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, In
   float4* o4 = reinterpret_cast<float4*>(out);
   for (Index i = first; i < n4; i += stride) {
     const float4 g = g4[i], u = u4[i];
-    o4[i] = make_float4(swiglu1(g.x, u.x), swiglu1(g.y, u.y), swiglu1(g.z, u.z), swiglu1(g.w, u.w));
+    o4[i] = make_float4(swiglu_r<R>(g.x, u.x), swiglu_r<R>(g.y, u.y), swiglu_r<R>(g.z, u.z), swiglu_r<R>(g.w, u.w));
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = swiglu1(gate[i], up[i]);
+  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = swiglu_r<R>(gate[i], up[i]);
 }
 
-template <typename Index>
+template <int R, typename Index>
 __global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
                                    Index n, Index n4) {
   const Index stride = (Index)gridDim.x * blockDim.x;
@@ -59,24 +69,17 @@ __global__ void swiglu_grad_kernel(const float* gate, const float* up, const flo
     const float4 u = reinterpret_cast<const float4*>(up)[i];
     const float4 dy = reinterpret_cast<const float4*>(gy)[i];
     float4 dg, du;
-    swiglu_grad1(g.x, u.x, dy.x, dg.x, du.x);
-    swiglu_grad1(g.y, u.y, dy.y, dg.y, du.y);
-    swiglu_grad1(g.z, u.z, dy.z, dg.z, du.z);
-    swiglu_grad1(g.w, u.w, dy.w, dg.w, du.w);
+    swiglu_grad_r<R>(g.x, u.x, dy.x, dg.x, du.x);
+    swiglu_grad_r<R>(g.y, u.y, dy.y, dg.y, du.y);
+    swiglu_grad_r<R>(g.z, u.z, dy.z, dg.z, du.z);
+    swiglu_grad_r<R>(g.w, u.w, dy.w, dg.w, du.w);
     reinterpret_cast<float4*>(g_gate)[i] = dg;
     reinterpret_cast<float4*>(g_up)[i] = du;
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) swiglu_grad1(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
+  for (Index i = 4 * n4 + first; i < n; i += stride) swiglu_grad_r<R>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
 }
 
 // ---- roundTo --------------------------------------------------------------------------------------------
-
-// The conversions of memory.cu's cast, there and back: round to nearest even, f16 overflow to ±inf.
-template <int To>
-__device__ inline float round1(float v) {
-  if (To == bc::kBF16) return __bfloat162float(__float2bfloat16_rn(v));
-  return __half2float(__float2half_rn(v));
-}
 
 template <int To, typename Index>
 __global__ void round_to_kernel(const float* x, float* out, Index n, Index n4) {
@@ -84,9 +87,9 @@ __global__ void round_to_kernel(const float* x, float* out, Index n, Index n4) {
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
   for (Index i = first; i < n4; i += stride) {
     const float4 v = reinterpret_cast<const float4*>(x)[i];
-    reinterpret_cast<float4*>(out)[i] = make_float4(round1<To>(v.x), round1<To>(v.y), round1<To>(v.z), round1<To>(v.w));
+    reinterpret_cast<float4*>(out)[i] = make_float4(round_half<To>(v.x), round_half<To>(v.y), round_half<To>(v.z), round_half<To>(v.w));
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = round1<To>(x[i]);
+  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = round_half<To>(x[i]);
 }
 
 template <int To>
@@ -100,9 +103,10 @@ void launch_round_to(const float* x, float* out, long long n, long long n4) {
 
 }  // namespace
 
-// swiglu(gate, up, out, n)
+// swiglu(gate, up, out, n, round?) with round 0 / absent (none), 2 (bf16) or 3 (f16)
 BC_KERNEL(swiglu) {
   const long long n = a.integer(3, "n");
+  const int round = round_code(a, 4, "round");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   float* out = a.out_f32(2, "out", n);
@@ -110,17 +114,21 @@ BC_KERNEL(swiglu) {
   bc::op_context() = "swiglu(n=" + std::to_string(n) + ")";
   const long long n4 = aligned16(gate) && aligned16(up) && aligned16(out) ? n / 4 : 0;
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
-  if (fits_int(n))
-    swiglu_kernel<int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4));
-  else
-    swiglu_kernel<long long><<<blocks, 256>>>(gate, up, out, n, n4);
+  with_round(round, [&](auto r) {
+    constexpr int R = decltype(r)::value;
+    if (fits_int(n))
+      swiglu_kernel<R, int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4));
+    else
+      swiglu_kernel<R, long long><<<blocks, 256>>>(gate, up, out, n, n4);
+  });
   bc::check_launch("swiglu");
   return nullptr;
 }
 
-// swigluGrad(gate, up, gy, gGate, gUp, n)
+// swigluGrad(gate, up, gy, gGate, gUp, n, round?): the gradients at the rounded gate and up (not rounded)
 BC_KERNEL(swigluGrad) {
   const long long n = a.integer(5, "n");
+  const int round = round_code(a, 6, "round");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   const float* gy = a.f32(2, "gy", n);
@@ -131,10 +139,13 @@ BC_KERNEL(swigluGrad) {
   const bool vec = aligned16(gate) && aligned16(up) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
   const long long n4 = vec ? n / 4 : 0;
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
-  if (fits_int(n))
-    swiglu_grad_kernel<int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4));
-  else
-    swiglu_grad_kernel<long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4);
+  with_round(round, [&](auto r) {
+    constexpr int R = decltype(r)::value;
+    if (fits_int(n))
+      swiglu_grad_kernel<R, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4));
+    else
+      swiglu_grad_kernel<R, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4);
+  });
   bc::check_launch("swigluGrad");
   return nullptr;
 }

@@ -240,6 +240,7 @@ namespace bc {
 
 bool matmul_uses_fp32() { return mode() == kFp32; }
 bool matmul_uses_fp16() { return mode() == kFp16; }
+bool matmul_uses_bf16() { return mode() == kBf16; }
 
 void gemm_bf16(const void* a, const void* b, float* c, int batch, long long m, long long n, long long k, bool trans_a, bool trans_b,
                long long a_stride, long long b_stride, float alpha, float beta) {

@@ -5,6 +5,7 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -33,12 +34,14 @@ __global__ void rms_norm_grad_kernel(const float* x, const float* w, const float
 
 // addRmsNorm: sum = x + r, then rms_norm_kernel's math on sum, one block per row. The second pass reads back
 // the sum each thread wrote itself (cache-hot), so x and r are read once and nothing is read from a third array.
+// R (round_half.cuh) rounds r on load: the op on r rounded by roundTo, bit for bit.
+template <int R>
 __global__ void add_rms_norm_kernel(const float* x, const float* r, const float* w, float* sum, float* out, float* rstd,
                                     int cols, float eps) {
   const long long o = blockIdx.x * (long long)cols;
   double ss = 0;
   for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    const float v = x[o + c] + r[o + c];
+    const float v = x[o + c] + round_half<R>(r[o + c]);
     sum[o + c] = v;
     ss += static_cast<double>(v) * v;
   }
@@ -49,13 +52,15 @@ __global__ void add_rms_norm_kernel(const float* x, const float* r, const float*
 }
 
 // The same with 16-byte loads and stores: cols4 = cols / 4 float4s per row (cols % 4 == 0, pointers aligned).
+template <int R>
 __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const float4* w, float4* sum, float4* out,
                                      float* rstd, int cols4, float eps) {
   const long long o = blockIdx.x * (long long)cols4;
   double ss = 0;
   for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
     const float4 a = x[o + c], b = r[o + c];
-    const float4 v = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+    const float4 v = make_float4(a.x + round_half<R>(b.x), a.y + round_half<R>(b.y), a.z + round_half<R>(b.z),
+                                 a.w + round_half<R>(b.w));
     sum[o + c] = v;
     ss += static_cast<double>(v.x) * v.x + static_cast<double>(v.y) * v.y + static_cast<double>(v.z) * v.z +
           static_cast<double>(v.w) * v.w;
@@ -167,7 +172,7 @@ BC_KERNEL(rmsNorm) {
   return nullptr;
 }
 
-// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps)
+// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta?) with roundDelta 0 / absent, 2 (bf16), 3 (f16)
 BC_KERNEL(addRmsNorm) {
   const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const float* x = a.f32(0, "x", rows * cols);
@@ -177,15 +182,20 @@ BC_KERNEL(addRmsNorm) {
   float* out = a.out_f32(4, "out", rows * cols);
   float* rstd = a.out_f32(5, "rstd", rows);
   const float eps = static_cast<float>(a.num(8, "eps"));
+  const int round = round_code(a, 9, "roundDelta");
   if (rows * cols == 0) return nullptr;
   if (cols >= (1LL << 30)) throw std::runtime_error("addRmsNorm: cols = " + std::to_string(cols) + " is not below 2^30");
   bc::op_context() = dims("addRmsNorm", rows, cols);
-  if (cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out))
-    add_rms_norm4_kernel<<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
-                                             reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
-                                             reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps);
-  else
-    add_rms_norm_kernel<<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
+  const bool vec = cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out);
+  with_round(round, [&](auto rt) {
+    constexpr int R = decltype(rt)::value;
+    if (vec)
+      add_rms_norm4_kernel<R><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
+                                                  reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
+                                                  reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps);
+    else
+      add_rms_norm_kernel<R><<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
+  });
   bc::check_launch("addRmsNorm");
   return nullptr;
 }

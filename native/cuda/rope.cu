@@ -1,13 +1,15 @@
 // Rotary embedding on (B, T, nh, hs): rotates pairs (j, j + hs/2) by (posOffset + t) * base^(-2j/hs).
-// Angles in double, as the reference, so long positions keep their precision.
+// Angles in double, as the reference, so long positions keep their precision. R (round_half.cuh) rounds x on
+// load: rope of x rounded by roundTo, bit for bit (the backward rotates the gradient and never reads x).
 #include "common.cuh"
+#include "round_half.cuh"
 
 namespace {
 
 // Each block computes the frequencies base^(-2j/hs) once into shared memory (the same double pow as the
 // reference, so the angles are bit-identical) and walks the pairs with a grid-stride loop; Index is int where
 // the tensor allows it (64-bit division is tens of instructions).
-template <typename Index>
+template <int R, typename Index>
 __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index nh, Index hs, double base,
                             long long pos_offset, int direction) {
   extern __shared__ double inv_freq[];
@@ -25,7 +27,7 @@ __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index 
     sincosf(static_cast<float>(reduced), &sf, &cf);
     const double s = static_cast<double>(sf) * direction, c = cf;
     const Index o = row * hs;
-    const double x0 = x[o + j], x1 = x[o + j + half];
+    const double x0 = round_half<R>(x[o + j]), x1 = round_half<R>(x[o + j + half]);
     out[o + j] = static_cast<float>(x0 * c - x1 * s);
     out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
   }
@@ -33,7 +35,7 @@ __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index 
 
 }  // namespace
 
-// rope(x, out, B, T, nh, hs, base, posOffset, direction)
+// rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput?) with roundInput 0 / absent, 2 (bf16), 3 (f16)
 BC_KERNEL(rope) {
   const long long B = a.integer(2, "B"), T = a.integer(3, "T"), nh = a.integer(4, "nh"), hs = a.integer(5, "hs");
   const double base = a.num(6, "base");
@@ -41,6 +43,7 @@ BC_KERNEL(rope) {
   const double direction = a.num(8, "direction");
   if (hs % 2 != 0) throw std::runtime_error("hs = " + std::to_string(hs) + " is not allowed; expected an even head size");
   if (direction != 1 && direction != -1) throw std::runtime_error("direction must be 1 or -1");
+  const int round = round_code(a, 9, "roundInput");
   const long long n = B * T * nh * hs;
   const float* x = a.f32(0, "x", n);
   float* out = a.out_f32(1, "out", n);
@@ -50,11 +53,14 @@ BC_KERNEL(rope) {
   const unsigned blocks = bc::blocks_for(n / 2, 256, static_cast<long long>(bc::sm_count()) * 8);
   const size_t shared = static_cast<size_t>(hs / 2) * sizeof(double);
   if (hs / 2 > 4096) throw std::runtime_error("hs = " + std::to_string(hs) + " is too large for rope (at most 8192)");
-  if (n < (1LL << 31))
-    rope_kernel<int><<<blocks, 256, shared>>>(x, out, static_cast<int>(B), static_cast<int>(T), static_cast<int>(nh),
-                                             static_cast<int>(hs), base, pos_offset, static_cast<int>(direction));
-  else
-    rope_kernel<long long><<<blocks, 256, shared>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+  with_round(round, [&](auto rt) {
+    constexpr int R = decltype(rt)::value;
+    if (n < (1LL << 31))
+      rope_kernel<R, int><<<blocks, 256, shared>>>(x, out, static_cast<int>(B), static_cast<int>(T), static_cast<int>(nh),
+                                                  static_cast<int>(hs), base, pos_offset, static_cast<int>(direction));
+    else
+      rope_kernel<R, long long><<<blocks, 256, shared>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+  });
   bc::check_launch("rope");
   return nullptr;
 }

@@ -172,10 +172,12 @@ export interface Backend<S = unknown> {
   ): void;
   /** out[i] = mul * x[i] + add. out may alias x. */
   affine(x: S, out: S, n: number, mul: number, add: number): void;
-  /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). */
-  swiglu(gate: S, up: S, out: S, n: number): void;
-  /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]). */
-  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). With `round`, gate and up
+   *  are rounded to it on load (as roundTo rounds them), bit for bit the op on rounded inputs. */
+  swiglu(gate: S, up: S, out: S, n: number, round?: 'bf16' | 'f16'): void;
+  /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]);
+   *  with `round`, at gate and up rounded on load (the gradients themselves are not rounded). */
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round?: 'bf16' | 'f16'): void;
   /** out[i] = x[i] rounded to `to` (nearest even, f16 overflow to ±inf) and back to f32: cast(cast(x, to), 'f32')
    *  bit for bit, in one pass over f32 storages. */
   roundTo(x: S, out: S, to: 'bf16' | 'f16', n: number): void;
@@ -240,8 +242,20 @@ export interface Backend<S = unknown> {
   /** out = x * rstd * w, rstd[r] = 1 / sqrt(mean_c x^2 + eps). */
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   /** A residual add and the RMSNorm after it in one pass: sum = x + r, then rmsNorm(sum, w, out, rstd) exactly
-   *  as rmsNorm computes it (the gradients are add's and rmsNormGrad on sum). */
-  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+   *  as rmsNorm computes it (the gradients are add's and rmsNormGrad on sum). With `roundDelta`, r is rounded
+   *  to it on load (as roundTo rounds it). */
+  addRmsNorm(
+    x: S,
+    r: S,
+    w: S,
+    sum: S,
+    out: S,
+    rstd: S,
+    rows: number,
+    cols: number,
+    eps: number,
+    roundDelta?: 'bf16' | 'f16',
+  ): void;
   /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */
@@ -270,7 +284,8 @@ export interface Backend<S = unknown> {
     cols: number,
   ): void;
   /** Rotary embedding on x of shape (B, T, nh, hs), rotating pairs (j, j + hs/2) of each head by angle
-   *  (posOffset + t) * base^(-2j/hs). direction -1 rotates backwards (the gradient). out may alias x. */
+   *  (posOffset + t) * base^(-2j/hs). direction -1 rotates backwards (the gradient). out may alias x. With
+   *  `roundInput`, x is rounded to it on load (as roundTo rounds it). */
   rope(
     x: S,
     out: S,
@@ -281,6 +296,7 @@ export interface Backend<S = unknown> {
     base: number,
     posOffset: number,
     direction: 1 | -1,
+    roundInput?: 'bf16' | 'f16',
   ): void;
   /** Causal (or full) softmax attention. q, k, v, out: (B, T, nh, hs). lse: (B, nh, T), saved for backward.
    *  out[b, t, h] = Σ_s softmax_s(scale q_t·k_s, s <= t if causal) v_s. */

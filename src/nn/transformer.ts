@@ -85,10 +85,12 @@ export interface ForwardOptions {
   /** Half-precision compute, emulated: activations (and, through T.roundTo's gradient, their gradients) are
    *  rounded to this storage type at every layer boundary. Absent: fp32. */
   compute?: 'bf16' | 'f16';
-  /** The backend's products round their operands and, in backward, their output gradients to `compute` (cuda with
-   *  the matching matmul mode: src/train/compute-dtype.ts): a plain product's input value and its output's
-   *  gradient are then not rounded again, which changes no number and saves a pass over each. Ignored while
-   *  onLinearInput observes or linearInput replaces the inputs (they see the rounded values, as without it). */
+  /** The backend's products round their operands and, in backward, their output gradients to `compute`, and its
+   *  attention rounds its q, k and v operands to it (cuda with the matching matmul mode: src/train/compute-dtype.ts):
+   *  a plain product's input value and its output's gradient are then not rounded again, and a product's output
+   *  value is rounded by the kernel that reads it (rope, swiglu, the residual add; attention for v), which
+   *  changes no number and saves a pass over each. Ignored while onLinearInput observes or linearInput replaces
+   *  the inputs (they see the rounded values, as without it). */
   productsRound?: boolean;
   /** Linear layers as FP8 products (T.linearFp8: E4M3 weights and inputs, E5M2 output gradients) in place of
    *  fake quantization around matmuls: the same forward values (src/nn/low-precision.ts decides when). */
@@ -142,10 +144,15 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     skip && !fp8 && !c.onebit && options.compute
       ? T.roundTo(y, options.compute, { gradient: false })
       : half(y);
+  // A plain product's output whose value its reader rounds as it loads it (see productsRound): handed on
+  // unrounded, with the type to round to. Dropout between a product and the residual add would round after it.
+  const onLoad = skip && !fp8 && !c.onebit ? options.compute : undefined;
+  const dropping = options.train && c.dropout > 0;
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
-  // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision.
-  const linear = (x: Tensor, name: string) => {
+  // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision. The
+  // output's value rounded here, or (readerRounds, where it can) left to its reader: then `round` says to what.
+  const product = (x: Tensor, name: string, readerRounds: boolean): Rounding => {
     // Observers see the input at the activation precision, as fake quantization hands it over.
     if (options.onLinearInput) options.onLinearInput(name, fp8 ? maybeQuant(x, p.activations) : x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
@@ -156,18 +163,28 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
         ? T.linearFp8(input, get(name))
         : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
-    return bias ? half(T.add(y, bias)) : productOutput(y);
+    if (bias) return { y: half(T.add(y, bias)) };
+    return readerRounds && onLoad ? { y, round: onLoad } : { y: productOutput(y) };
   };
+  const linear = (x: Tensor, name: string) => product(x, name, false).y;
   const norm = (x: Tensor, name: string) =>
     a?.norm === 'layer'
       ? T.layerNorm(x, get(`${name}.weight`), get(`${name}.bias`), a.normEps)
       : T.rmsNorm(x, get(`${name}.weight`), a?.normEps);
-  // A residual add and the norm that follows it: the new stream and its norm (RMSNorm: one fused kernel).
-  const addNorm = (x: Tensor, delta: Tensor, name: string) => {
-    if (a?.norm !== 'layer') return T.addRmsNorm(x, delta, get(`${name}.weight`), a?.normEps);
-    const sum = T.add(x, delta);
+  // A residual add and the norm that follows it: the new stream and its norm (RMSNorm: one fused kernel, which
+  // rounds the delta as it loads it).
+  const usesRmsNorm = a?.norm !== 'layer';
+  const addNorm = (x: Tensor, delta: Rounding, name: string) => {
+    if (usesRmsNorm) {
+      const { y, round } = delta;
+      return T.addRmsNorm(x, y, get(`${name}.weight`), a?.normEps, { roundDelta: round });
+    }
+    const sum = T.add(x, rounded(delta));
     return { sum, out: norm(sum, name) };
   };
+  // A residual delta: a product's output, with dropout between them in training.
+  const residual = (x: Tensor, name: string) =>
+    dropping || !usesRmsNorm ? { y: drop(linear(x, name)) } : product(x, name, true);
   const rope = ropeOf(c, a, Tn, tokens);
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
@@ -186,11 +203,16 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
     const h = productInput(act(normed));
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
-    const q = rope(heads(lin(h, 'attn.wq.weight'), nh));
-    const k = repeatKv(maybeQuant(rope(heads(lin(h, 'attn.wk.weight'), nkv)), p.kv), nh);
-    const v = repeatKv(maybeQuant(heads(lin(h, 'attn.wv.weight'), nkv), p.kv), nh);
+    const prod = (x: Tensor, name: string, readerRounds: boolean) =>
+      product(x, `blocks.${l}.${name}`, readerRounds);
+    const headsOf = (r: Rounding, n: number) => ({ ...r, y: heads(r.y, n) });
+    const q = rope(headsOf(prod(h, 'attn.wq.weight', true), nh));
+    const k = repeatKv(maybeQuant(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv)), p.kv), nh);
+    // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it.
+    const vOut = prod(h, 'attn.wv.weight', !p.kv);
+    const v = repeatKv(maybeQuant(heads(vOut.y, nkv), p.kv), nh);
     const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
-    const attended = addNorm(x, drop(lin(att, 'attn.wo.weight')), `blocks.${l}.mlp_norm`);
+    const attended = addNorm(x, residual(att, `blocks.${l}.attn.wo.weight`), `blocks.${l}.mlp_norm`);
     x = attended.sum;
 
     const m = productInput(act(attended.out));
@@ -198,15 +220,30 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const hidden = (p.activations ? half : productInput)(
       a?.mlp === 'gelu'
         ? T.gelu(lin(m, 'mlp.w_up.weight'))
-        : T.swiglu(lin(m, 'mlp.w_gate.weight'), lin(m, 'mlp.w_up.weight')),
+        : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true)),
     );
     const next = l + 1 < c.nLayers ? `blocks.${l + 1}.attn_norm` : 'norm';
-    const mixed = addNorm(x, drop(lin(act(hidden), 'mlp.w_down.weight')), next);
+    const mixed = addNorm(x, residual(act(hidden), `blocks.${l}.mlp.w_down.weight`), next);
     x = mixed.sum;
     normed = mixed.out;
     options.onBlockOutput?.(l, x);
   }
   return half(normed);
+}
+
+/** A product's output and, when its value is still to be rounded by the kernel that reads it, the type to. */
+interface Rounding {
+  y: Tensor;
+  round?: 'bf16' | 'f16';
+}
+
+/** The value of r, rounded here where a reader that cannot round on load takes it. */
+const rounded = ({ y, round }: Rounding) => (round ? T.roundTo(y, round, { gradient: false }) : y);
+
+/** SwiGLU of two products' outputs, rounding them as it loads them where both still need it. */
+function swiglu(gate: Rounding, up: Rounding): Tensor {
+  if (gate.round && gate.round === up.round) return T.swiglu(gate.y, up.y, { round: gate.round });
+  return T.swiglu(rounded(gate), rounded(up));
 }
 
 /** Grouped-query attention: each of the nkv key/value heads serves nh / nkv consecutive query heads. */
@@ -217,15 +254,16 @@ function repeatKv(x: Tensor, nh: number): Tensor {
   return T.reshape(wide, [B, Tn, nh, hs]);
 }
 
-/** The rotary embedding of (B, T, heads, hs): the fused kernel, or cos/sin tables for rescaled frequencies. */
+/** The rotary embedding of (B, T, heads, hs): the fused kernel (which rounds its input as it loads it), or
+ *  cos/sin tables for rescaled frequencies. */
 function ropeOf(
   c: ModelConfig,
   a: ArchOptions | undefined,
   Tn: number,
   tokens: Tensor,
-): (x: Tensor) => Tensor {
-  if (a?.positions === 'learned') return (x) => x;
-  if (!a?.ropeScaling) return (x) => T.rope(x, c.ropeBase);
+): (x: Rounding) => Tensor {
+  if (a?.positions === 'learned') return rounded;
+  if (!a?.ropeScaling) return ({ y, round }) => T.rope(y, c.ropeBase, 0, { roundInput: round });
   const hs = a.headSize;
   const half = hs / 2;
   const f = ropeInvFreq(c.ropeBase, hs, a.ropeScaling, Tn);
@@ -242,7 +280,8 @@ function ropeOf(
   const cosT = T.tensor(cos, [Tn, 1, hs], { backend });
   const sinT = T.tensor(sin, [Tn, 1, hs], { backend });
   // x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1): transformers' convention (the kernel's too).
-  return (x) => {
+  return (r) => {
+    const x = rounded(r);
     const rotated = T.concat([T.neg(T.slice(x, 3, half, hs)), T.slice(x, 3, 0, half)], 3);
     return T.add(T.mul(x, cosT), T.mul(rotated, sinT));
   };

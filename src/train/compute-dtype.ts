@@ -43,9 +43,10 @@ export const matmulModeOf = (backend: Backend): string | undefined =>
   (backend as Partial<WithMatmulMode>).matmulMode?.();
 
 /**
- * Whether the backend's products round their operands to the half type `compute` (cuda in the matmul mode of the
- * same type): then a product's input need not be rounded before it, nor its output's gradient after it
- * (ForwardOptions.productsRound). False without a compute type, or on a backend without modes (js, cpu).
+ * Whether the backend's products and attention round their operands to the half type `compute` (cuda in the
+ * matmul mode of the same type): then a product's input need not be rounded before it, nor its output's gradient
+ * after it, nor v before attention (ForwardOptions.productsRound). False without a compute type, or on a backend
+ * without modes (js, cpu).
  */
 export function productsRoundTo(backend: Backend, compute: 'bf16' | 'f16' | undefined): boolean {
   if (!compute) return false;

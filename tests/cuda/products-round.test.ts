@@ -1,23 +1,47 @@
 // ForwardOptions.productsRound on cuda: in bf16 (fp16) mode the products cast their operands to bf16 (half)
-// themselves, so skipping the model's rounding of a product's input value and of its output's gradient must
-// leave the loss and every gradient bit for bit as they were. Skips without a GPU.
+// themselves and attention rounds q, k and v, so skipping the model's rounding of a product's input value and of
+// its output's gradient, and leaving a product's output value to its reader (rope, swiglu and addRmsNorm round
+// on load; attention rounds v), must leave the loss and every gradient bit for bit as they were: for
+// Transformer++, with dropout, and for a LayerNorm / GELU arch with grouped-query attention and a bias. Skips
+// without a GPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
-import { resolveModelConfig } from '../../src/nn/config.ts';
+import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import { initParams, lossOf } from '../../src/nn/transformer.ts';
 import * as T from '../../src/tensor/index.ts';
 import { productsRoundTo } from '../../src/train/compute-dtype.ts';
 import { cuda, skip } from './helpers.ts';
 
-const config = resolveModelConfig({ vocabSize: 512, dModel: 128, nLayers: 2, nHeads: 4, context: 64 });
+const base = { vocabSize: 512, dModel: 128, nLayers: 2, nHeads: 4, context: 64 };
+const models: [string, ModelConfig][] = [
+  ['Transformer++', resolveModelConfig(base)],
+  ['Transformer++ with dropout', resolveModelConfig({ ...base, dropout: 0.25 })],
+  [
+    'LayerNorm, GELU, grouped-query attention, a bias',
+    resolveModelConfig({
+      ...base,
+      arch: {
+        norm: 'layer',
+        normEps: 1e-5,
+        mlp: 'gelu',
+        positions: 'rope',
+        ropeScaling: null,
+        nKvHeads: 2,
+        headSize: 32,
+        biases: ['attn.wq'],
+      },
+    }),
+  ],
+];
 
-function lossAndGrads(compute: 'bf16' | 'f16', productsRound: boolean) {
+function lossAndGrads(config: ModelConfig, compute: 'bf16' | 'f16', productsRound: boolean) {
   const backend = T.setDefaultBackend('cuda');
   const params = initParams(config, 3);
   const B = 4;
   const tokens = Array.from({ length: B * 64 }, (_, i) => (i * 17 + 5) % 512);
   const targets = Array.from({ length: B * 64 }, (_, i) => (i * 29 + 3) % 512);
+  T.manualSeed(11); // the same dropout masks in both runs
   const result = T.tidy(() => {
     const x = T.tensor(tokens, [B, 64], { dtype: 'i32', backend });
     const y = T.tensor(targets, [B, 64], { dtype: 'i32', backend });
@@ -36,18 +60,20 @@ for (const [compute, mode] of [
   ['bf16', 'bf16'],
   ['f16', 'fp16'],
 ] as const) {
-  test(`cuda ${mode} mode: skipping the roundings the products make leaves loss and gradients bit for bit`, {
-    skip,
-  }, () => {
-    const previous = cuda.setMatmulMode(mode);
-    try {
-      assert.ok(productsRoundTo(cuda, compute), 'the products round to the compute type in this mode');
-      const all = lossAndGrads(compute, false);
-      const skipped = lossAndGrads(compute, true);
-      assert.equal(skipped.loss, all.loss);
-      for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
-    } finally {
-      cuda.setMatmulMode(previous);
-    }
-  });
+  for (const [model, config] of models) {
+    test(`cuda ${mode} mode, ${model}: skipping the roundings the kernels make leaves loss and gradients bit for bit`, {
+      skip,
+    }, () => {
+      const previous = cuda.setMatmulMode(mode);
+      try {
+        assert.ok(productsRoundTo(cuda, compute), 'the products round to the compute type in this mode');
+        const all = lossAndGrads(config, compute, false);
+        const skipped = lossAndGrads(config, compute, true);
+        assert.equal(skipped.loss, all.loss);
+        for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
+      } finally {
+        cuda.setMatmulMode(previous);
+      }
+    });
+  }
 }

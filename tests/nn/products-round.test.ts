@@ -1,19 +1,22 @@
 // ForwardOptions.productsRound: where the backend's products round their operands (and so, in backward, their
-// output gradients) to the compute type, as cuda does in the matching matmul mode, the model skips rounding a
-// product's input value and its output's gradient again. The loss and every gradient must come out bit for bit
-// the same, with fewer rounding passes. The backend here is js or cpu with products that round their operands;
-// tests/cuda/products-round.test.ts checks cuda itself.
+// output gradients) to the compute type and its attention rounds q, k and v, as cuda does in the matching matmul
+// mode, the model skips rounding a product's input value and its output's gradient again, and leaves a product's
+// output value to the kernel that reads it (rope, swiglu, addRmsNorm; attention for v). The loss and every
+// gradient must come out bit for bit the same, with fewer rounding passes: for Transformer++, with dropout, and
+// for a LayerNorm / GELU arch with grouped-query attention and a bias. The backend here is js or cpu with products
+// and attention that round their operands; tests/cuda/products-round.test.ts checks cuda itself.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import type { Backend } from '../../src/backends/backend.ts';
-import { resolveModelConfig } from '../../src/nn/config.ts';
+import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import { initParams, lossOf } from '../../src/nn/transformer.ts';
 import * as T from '../../src/tensor/index.ts';
 
 const backends = ['js', 'cpu'].filter((name) => 'backend' in T.tryBackend(name));
 
-/** b whose matmul rounds both operands to `to` first (what cuda's bf16 / fp16 modes do); counts roundTo passes. */
+/** b whose matmul and attention (forward and backward) round their operands to `to` first (what cuda's bf16 /
+ *  fp16 modes do); counts the model's roundTo passes. */
 function roundingProducts<S>(b: Backend<S>, to: 'bf16' | 'f16', counter: { roundTo: number }): Backend<S> {
   const rounded = (x: S, n: number) => {
     const copy = b.alloc('f32', n);
@@ -33,6 +36,18 @@ function roundingProducts<S>(b: Backend<S>, to: 'bf16' | 'f16', counter: { round
       b.free(ra);
       b.free(rb);
     },
+    attention(q, k, v, out, lse, B, T, nh, hs, scale, causal) {
+      const n = B * T * nh * hs;
+      const [rq, rk, rv] = [rounded(q, n), rounded(k, n), rounded(v, n)];
+      b.attention(rq, rk, rv, out, lse, B, T, nh, hs, scale, causal);
+      for (const s of [rq, rk, rv]) b.free(s);
+    },
+    attentionGrad(q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) {
+      const n = B * T * nh * hs;
+      const [rq, rk, rv] = [rounded(q, n), rounded(k, n), rounded(v, n)];
+      b.attentionGrad(rq, rk, rv, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal);
+      for (const s of [rq, rk, rv]) b.free(s);
+    },
     roundTo(x, out, t, n) {
       counter.roundTo++;
       b.roundTo(x, out, t, n);
@@ -40,7 +55,7 @@ function roundingProducts<S>(b: Backend<S>, to: 'bf16' | 'f16', counter: { round
   };
 }
 
-const config = resolveModelConfig({
+const base = {
   vocabSize: 61,
   dModel: 32,
   nLayers: 2,
@@ -48,14 +63,48 @@ const config = resolveModelConfig({
   context: 12,
   dFf: 72,
   tiedEmbeddings: false,
-});
+};
 
-function lossAndGrads(backendName: string, compute: 'bf16' | 'f16', productsRound: boolean) {
+// Each model with the rounding passes productsRound saves per layer, forward and backward: the 4 product inputs'
+// values, the product outputs' gradients (7: wq, wk, wv, wo, w_gate, w_up, w_down) and the values their readers
+// round on load (q and k in rope, v in attention, gate and up in swiglu, wo and w_down in addRmsNorm).
+const models: [string, ModelConfig, number][] = [
+  ['Transformer++', resolveModelConfig(base), 4 + 7 + 7],
+  // Dropout sits between wo / w_down and the residual add: their outputs are rounded before it.
+  ['Transformer++ with dropout', resolveModelConfig({ ...base, dropout: 0.25 }), 4 + 7 + 5],
+  // LayerNorm: a plain add takes the residual deltas (wo, w_down rounded first); gelu its input (w_up rounded
+  // first); wq has a bias (its output rounded after the add, gradient too); two key/value heads for four.
+  [
+    'LayerNorm, GELU, grouped-query attention, a bias',
+    resolveModelConfig({
+      ...base,
+      arch: {
+        norm: 'layer',
+        normEps: 1e-5,
+        mlp: 'gelu',
+        positions: 'rope',
+        ropeScaling: null,
+        nKvHeads: 2,
+        headSize: 8,
+        biases: ['attn.wq'],
+      },
+    }),
+    4 + 5 + 2,
+  ],
+];
+
+function lossAndGrads(
+  config: ModelConfig,
+  backendName: string,
+  compute: 'bf16' | 'f16',
+  productsRound: boolean,
+) {
   const backend = T.setDefaultBackend(backendName);
   const params = initParams(config, 7);
   const B = 3;
   const tokens = Array.from({ length: B * 12 }, (_, i) => (i * 17 + 5) % 61);
   const targets = Array.from({ length: B * 12 }, (_, i) => (i * 29 + 3) % 61);
+  T.manualSeed(11); // the same dropout masks in both runs
   const result = T.tidy(() => {
     const x = T.tensor(tokens, [B, 12], { dtype: 'i32', backend });
     const y = T.tensor(targets, [B, 12], { dtype: 'i32', backend });
@@ -72,28 +121,32 @@ function lossAndGrads(backendName: string, compute: 'bf16' | 'f16', productsRoun
 
 for (const name of backends) {
   for (const compute of ['bf16', 'f16'] as const) {
-    test(`${name}, ${compute}: products that round leave loss and gradients bit for bit, in fewer passes`, () => {
-      const counter = { roundTo: 0 };
-      const wrapped = `${name}-products-${compute}`;
-      T.registerBackend(wrapped, () => roundingProducts(T.getBackend(name), compute, counter));
-      const all = lossAndGrads(wrapped, compute, false);
-      const roundingsAll = counter.roundTo;
-      counter.roundTo = 0;
-      const skipped = lossAndGrads(wrapped, compute, true);
-      assert.equal(skipped.loss, all.loss);
-      for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
-      // Per layer: 4 product inputs' values, 7 product outputs' gradients; the products' own roundings remain.
-      assert.equal(
-        roundingsAll - counter.roundTo,
-        config.nLayers * 11,
-        `${roundingsAll} -> ${counter.roundTo}`,
-      );
-    });
+    const counter = { roundTo: 0 };
+    const wrapped = `${name}-products-${compute}`;
+    T.registerBackend(wrapped, () => roundingProducts(T.getBackend(name), compute, counter));
+    for (const [model, config, savedPerLayer] of models) {
+      test(`${name}, ${compute}, ${model}: products that round leave loss and gradients bit for bit, in fewer passes`, () => {
+        counter.roundTo = 0;
+        const all = lossAndGrads(config, wrapped, compute, false);
+        const roundingsAll = counter.roundTo;
+        counter.roundTo = 0;
+        const skipped = lossAndGrads(config, wrapped, compute, true);
+        assert.equal(skipped.loss, all.loss);
+        for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
+        // The products' and attention's own roundings remain (they are not counted).
+        assert.equal(
+          roundingsAll - counter.roundTo,
+          config.nLayers * savedPerLayer,
+          `${roundingsAll} -> ${counter.roundTo}`,
+        );
+      });
+    }
   }
 
   test(`${name}: with products that do not round, productsRound does change the numbers (it skips roundings)`, () => {
-    const all = lossAndGrads(name, 'bf16', false);
-    const skipped = lossAndGrads(name, 'bf16', true);
+    const config = models[0][1];
+    const all = lossAndGrads(config, name, 'bf16', false);
+    const skipped = lossAndGrads(config, name, 'bf16', true);
     const differs = Object.keys(all.grads).some((k) =>
       all.grads[k].some((v, i) => v !== skipped.grads[k][i]),
     );

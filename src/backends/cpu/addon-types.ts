@@ -34,8 +34,9 @@ export interface CpuAddon {
     shape: Strides,
   ): void;
   affine(x: F32, out: F32, n: number, mul: number, add: number): void;
-  swiglu(gate: F32, up: F32, out: F32, n: number): void;
-  swigluGrad(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32, n: number): void;
+  /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load) */
+  swiglu(gate: F32, up: F32, out: F32, n: number, round: number): void;
+  swigluGrad(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32, n: number, round: number): void;
   /** native/cpu/memory.cc; to: 2 bf16, 3 f16 */
   roundTo(x: F32, out: F32, to: number, n: number): void;
 
@@ -102,6 +103,8 @@ export interface CpuAddon {
     rows: number,
     cols: number,
     eps: number,
+    /** 0 none, 2 bf16, 3 f16 (r rounded on load) */
+    roundDelta: number,
   ): void;
   rmsNormGrad(x: F32, w: F32, rstd: F32, gy: F32, gx: F32, gw: F32, rows: number, cols: number): void;
   layerNorm(
@@ -137,6 +140,8 @@ export interface CpuAddon {
     base: number,
     posOffset: number,
     direction: number,
+    /** 0 none, 2 bf16, 3 f16 (x rounded on load) */
+    roundInput: number,
   ): void;
   attention(
     q: F32,

@@ -14,6 +14,8 @@ import { loadCpuAddon } from './load-addon.ts';
 export type { CpuStorage } from './addon-types.ts';
 
 const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
+/** The native round argument of a fused op: 0 (none), else the half type's dtype code. */
+const roundCode = (to: 'bf16' | 'f16' | undefined) => (to ? DTYPE_CODE[to] : 0);
 const BYTES: Record<DType, number> = { f32: 4, i32: 4, bf16: 2, f16: 2 };
 
 export interface CpuBackend extends Backend<CpuStorage> {
@@ -147,9 +149,9 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         shape,
       ),
     affine: (x, out, n, mul, add) => native.affine(x as Float32Array, out as Float32Array, n, mul, add),
-    swiglu: (gate, up, out, n) =>
-      native.swiglu(gate as Float32Array, up as Float32Array, out as Float32Array, n),
-    swigluGrad: (gate, up, gy, gGate, gUp, n) =>
+    swiglu: (gate, up, out, n, round) =>
+      native.swiglu(gate as Float32Array, up as Float32Array, out as Float32Array, n, roundCode(round)),
+    swigluGrad: (gate, up, gy, gGate, gUp, n, round) =>
       native.swigluGrad(
         gate as Float32Array,
         up as Float32Array,
@@ -157,6 +159,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         gGate as Float32Array,
         gUp as Float32Array,
         n,
+        roundCode(round),
       ),
     roundTo: (x, out, to, n) => native.roundTo(x as Float32Array, out as Float32Array, DTYPE_CODE[to], n),
 
@@ -251,7 +254,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         cols,
         eps,
       ),
-    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
       native.addRmsNorm(
         x as Float32Array,
         r as Float32Array,
@@ -262,6 +265,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
         eps,
+        roundCode(roundDelta),
       ),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(
@@ -299,8 +303,19 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
       ),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction) =>
-      native.rope(x as Float32Array, out as Float32Array, B, T, nh, hs, base, posOffset, direction),
+    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
+      native.rope(
+        x as Float32Array,
+        out as Float32Array,
+        B,
+        T,
+        nh,
+        hs,
+        base,
+        posOffset,
+        direction,
+        roundCode(roundInput),
+      ),
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       native.attention(
         q as Float32Array,

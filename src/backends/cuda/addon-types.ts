@@ -70,8 +70,9 @@ export interface CudaAddon extends NativeGptqAddon {
     shape: Strides,
   ): void;
   affine(x: S, out: S, n: number, mul: number, add: number): void;
-  swiglu(gate: S, up: S, out: S, n: number): void;
-  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number): void;
+  /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load) */
+  swiglu(gate: S, up: S, out: S, n: number, round: number): void;
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round: number): void;
   /** to: 2 bf16, 3 f16 */
   roundTo(x: S, out: S, to: number, n: number): void;
 
@@ -134,7 +135,19 @@ export interface CudaAddon extends NativeGptqAddon {
     cols: number,
   ): void;
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
-  addRmsNorm(x: S, r: S, w: S, sum: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
+  /** roundDelta: 0 none, 2 bf16, 3 f16 (r rounded on load) */
+  addRmsNorm(
+    x: S,
+    r: S,
+    w: S,
+    sum: S,
+    out: S,
+    rstd: S,
+    rows: number,
+    cols: number,
+    eps: number,
+    roundDelta: number,
+  ): void;
   rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
   layerNorm(
     x: S,
@@ -169,6 +182,8 @@ export interface CudaAddon extends NativeGptqAddon {
     base: number,
     posOffset: number,
     direction: number,
+    /** 0 none, 2 bf16, 3 f16 (x rounded on load) */
+    roundInput: number,
   ): void;
   attention(
     q: S,

@@ -15,6 +15,8 @@ import { MEMORY_LIMIT_ENV, memoryLimitFromEnv } from './memory-limit.ts';
 export type { CudaStorage } from './addon-types.ts';
 
 const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
+/** The native round argument of a fused op: 0 (none), else the half type's dtype code. */
+const roundCode = (to: 'bf16' | 'f16' | undefined) => (to ? DTYPE_CODE[to] : 0);
 
 export type MatmulMode = 'bf16' | 'tf32' | 'fp32' | 'fp16';
 
@@ -218,8 +220,9 @@ export function createCudaBackend(): CudaBackend {
     where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
       native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
     affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
-    swiglu: (gate, up, out, n) => native.swiglu(gate, up, out, n),
-    swigluGrad: (gate, up, gy, gGate, gUp, n) => native.swigluGrad(gate, up, gy, gGate, gUp, n),
+    swiglu: (gate, up, out, n, round) => native.swiglu(gate, up, out, n, roundCode(round)),
+    swigluGrad: (gate, up, gy, gGate, gUp, n, round) =>
+      native.swigluGrad(gate, up, gy, gGate, gUp, n, roundCode(round)),
     roundTo: (x, out, to, n) => native.roundTo(x, out, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
@@ -267,16 +270,16 @@ export function createCudaBackend(): CudaBackend {
     klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
       native.klDivLogitsGrad(student, teacher, lseS, lseT, gLoss, gStudent, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
-    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps) =>
-      native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
+      native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundCode(roundDelta)),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
       native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>
       native.layerNormGrad(x, w, mean, rstd, gy, gx, gw, gb, rows, cols),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction) =>
-      native.rope(x, out, B, T, nh, hs, base, posOffset, direction),
+    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
+      native.rope(x, out, B, T, nh, hs, base, posOffset, direction, roundCode(roundInput)),
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       native.attention(q, k, v, out, lse, B, T, nh, hs, scale, causal),
     attentionGrad: (q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) =>

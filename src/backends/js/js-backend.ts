@@ -32,6 +32,13 @@ function fromF32(value: number, dtype: DType): number {
   return value;
 }
 
+/** v rounded to `to` and back, as cast there and back (roundTo) rounds it; without `to`, v as it is. */
+function roundValue(v: number, to: 'bf16' | 'f16' | undefined): number {
+  if (to === 'bf16') return bf16BitsToF32(f32ToBf16Bits(v));
+  if (to === 'f16') return f16BitsToF32(f32ToF16Bits(v));
+  return v;
+}
+
 export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStorage> {
   const Float = options.float64 ? Float64Array : Float32Array;
   const stored = options.float64 ? (x: number) => x : Math.fround;
@@ -86,18 +93,21 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       for (let i = 0; i < n; i++) out[i] = mul * x[i] + add;
     },
     // Intermediates rounded to the storage precision as the unfused silu and mul store them: bit-identical.
-    swiglu(gate, up, out, n) {
-      for (let i = 0; i < n; i++) out[i] = stored(applyUnary('silu', gate[i])) * up[i];
-    },
-    swigluGrad(gate, up, gy, gGate, gUp, n) {
+    // With `round`, gate and up rounded on load as roundTo rounds them.
+    swiglu(gate, up, out, n, round) {
       for (let i = 0; i < n; i++) {
-        gGate[i] = stored(gy[i] * up[i]) * unaryDerivative('silu', gate[i]);
-        gUp[i] = gy[i] * stored(applyUnary('silu', gate[i]));
+        out[i] = stored(applyUnary('silu', roundValue(gate[i], round))) * roundValue(up[i], round);
+      }
+    },
+    swigluGrad(gate, up, gy, gGate, gUp, n, round) {
+      for (let i = 0; i < n; i++) {
+        const g = roundValue(gate[i], round);
+        gGate[i] = stored(gy[i] * roundValue(up[i], round)) * unaryDerivative('silu', g);
+        gUp[i] = gy[i] * stored(applyUnary('silu', g));
       }
     },
     roundTo(x, out, to, n) {
-      const back = to === 'bf16' ? bf16BitsToF32 : f16BitsToF32;
-      for (let i = 0; i < n; i++) out[i] = back(fromF32(x[i], to)); // as cast there and back
+      for (let i = 0; i < n; i++) out[i] = roundValue(x[i], to);
     },
 
     reduce(op, x, out, outer, mid, inner) {
@@ -155,8 +165,8 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     klDivLogitsGrad: (s, t, lseS, lseT, gLoss, gS, rows, cols) =>
       nn.klDivLogitsGrad(f(s), f(t), f(lseS), f(lseT), f(gLoss), f(gS), rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => nn.rmsNorm(f(x), f(w), f(out), f(rstd), rows, cols, eps),
-    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps) {
-      for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + r[i];
+    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) {
+      for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + roundValue(r[i], roundDelta);
       nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
     },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
@@ -165,8 +175,8 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       nn.layerNorm(f(x), w && f(w), b && f(b), f(out), f(mean), f(rstd), rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>
       nn.layerNormGrad(f(x), w && f(w), f(mean), f(rstd), f(gy), f(gx), gw && f(gw), gb && f(gb), rows, cols),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction) =>
-      nn.rope(f(x), f(out), B, T, nh, hs, base, posOffset, direction),
+    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
+      nn.rope(f(x), f(out), B, T, nh, hs, base, posOffset, direction, (v) => roundValue(v, roundInput)),
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       attention(f(q), f(k), f(v), f(out), f(lse), { B, T, nh, hs, scale, causal }),
     attentionGrad: (q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) =>

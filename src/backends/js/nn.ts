@@ -241,6 +241,7 @@ export function layerNormGrad(
   }
 }
 
+/** Rotary embedding; `load` maps each element of x as it is read (the rounding of rope's roundInput). */
 export function rope(
   x: FloatArray,
   out: FloatArray,
@@ -251,6 +252,7 @@ export function rope(
   base: number,
   posOffset: number,
   direction: 1 | -1,
+  load: (v: number) => number = (v) => v,
 ): void {
   const half = hs / 2;
   for (let b = 0; b < B; b++) {
@@ -262,8 +264,8 @@ export function rope(
           const angle = pos * base ** ((-2 * j) / hs);
           const cos = Math.cos(angle);
           const sin = direction * Math.sin(angle);
-          const x0 = x[o + j];
-          const x1 = x[o + j + half];
+          const x0 = load(x[o + j]);
+          const x1 = load(x[o + j + half]);
           out[o + j] = x0 * cos - x1 * sin;
           out[o + j + half] = x0 * sin + x1 * cos;
         }

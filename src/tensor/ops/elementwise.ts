@@ -53,20 +53,28 @@ export function affine(x: Tensor, mul: number, add = 0): Tensor {
   });
 }
 
+export interface SwigluOptions {
+  /** Round gate and up to this half type as the kernels load them, forward and backward: bit for bit
+   *  swiglu(roundTo(gate, round, { gradient: false }), roundTo(up, round, { gradient: false })) without those
+   *  two passes (emulated half compute, where gate and up are products' outputs). Gradients are not rounded. */
+  round?: 'bf16' | 'f16';
+}
+
 /**
  * SwiGLU's gate silu(gate) * up (same shapes, no broadcasting): one kernel forward (read 2, write 1) and one
  * backward that writes both gradients, in place of silu, mul and their three gradient passes.
  */
-export function swiglu(gate: Tensor, up: Tensor): Tensor {
+export function swiglu(gate: Tensor, up: Tensor, options: SwigluOptions = {}): Tensor {
+  const { round } = options;
   const backend = backendOf('swiglu', gate, up);
   requireFloat('swiglu', gate, up);
   requireShape('swiglu', up, gate.shape, 'up');
   const out = output(gate.shape, backend);
-  backend.swiglu(gate.handle, up.handle, out.handle, gate.size);
+  backend.swiglu(gate.handle, up.handle, out.handle, gate.size, round);
   return record(out, 'swiglu', [gate, up], (g) => {
     const gGate = output(gate.shape, backend);
     const gUp = output(up.shape, backend);
-    backend.swigluGrad(gate.handle, up.handle, g.handle, gGate.handle, gUp.handle, gate.size);
+    backend.swigluGrad(gate.handle, up.handle, g.handle, gGate.handle, gUp.handle, gate.size, round);
     return [gGate, gUp];
   });
 }

@@ -146,12 +146,25 @@ function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor) {
   };
 }
 
+export interface AddRmsNormOptions {
+  /** Round the residual delta r to this half type as the kernel loads it: bit for bit
+   *  addRmsNorm(x, roundTo(r, roundDelta, { gradient: false }), w, eps) without that pass (emulated half
+   *  compute, where r is a product's output). r's gradient is sum's, not rounded. */
+  roundDelta?: 'bf16' | 'f16';
+}
+
 /**
  * A residual add and the RMSNorm after it: sum = x + r (same shapes) and out = rmsNorm(sum, w, eps), in one
  * kernel that reads x and r once, in place of an add and a norm. Both outputs are values of the graph as the
  * two ops would record them (sum an add of x and r, out a norm of sum), so gradients flow as before.
  */
-export function addRmsNorm(x: Tensor, r: Tensor, w: Tensor, eps = 1e-6): { sum: Tensor; out: Tensor } {
+export function addRmsNorm(
+  x: Tensor,
+  r: Tensor,
+  w: Tensor,
+  eps = 1e-6,
+  options: AddRmsNormOptions = {},
+): { sum: Tensor; out: Tensor } {
   const backend = backendOf('addRmsNorm', x, r, w);
   requireFloat('addRmsNorm', x, r, w);
   requireShape('addRmsNorm', r, x.shape, 'residual');
@@ -160,7 +173,20 @@ export function addRmsNorm(x: Tensor, r: Tensor, w: Tensor, eps = 1e-6): { sum: 
   const sum = output(x.shape, backend);
   const out = output(x.shape, backend);
   const rstd = output([rows], backend);
-  backend.addRmsNorm(x.handle, r.handle, w.handle, sum.handle, out.handle, rstd.handle, rows, cols, eps);
+  const { roundDelta } = options;
+  backend.addRmsNorm(
+    x.handle,
+    r.handle,
+    w.handle,
+    sum.handle,
+    out.handle,
+    rstd.handle,
+    rows,
+    cols,
+    eps,
+    roundDelta,
+  );
+  // sum holds x + rounded r: the norm's backward reads that sum, as it would after a separate roundTo.
   record(sum, 'add', [x, r], (g) => [g, g]);
   return { sum, out: record(out, 'rmsNorm', [sum, w], rmsNormBackward(sum, w, rstd)) };
 }
@@ -213,13 +239,19 @@ function headDims(op: string, x: Tensor) {
   return { B, T, nh, hs };
 }
 
+export interface RopeOptions {
+  /** Round x to this half type as the kernel loads it: bit for bit rope(roundTo(x, roundInput, { gradient:
+   *  false }), base, posOffset) without that pass. The backward rotates the gradient and never reads x. */
+  roundInput?: 'bf16' | 'f16';
+}
+
 /** Rotary position embedding of x (B, T, nh, hs). */
-export function rope(x: Tensor, base = 10000, posOffset = 0): Tensor {
+export function rope(x: Tensor, base = 10000, posOffset = 0, options: RopeOptions = {}): Tensor {
   requireFloat('rope', x);
   const { B, T, nh, hs } = headDims('rope', x);
   if (hs % 2 !== 0) throw new EngineError('rope', `head size ${hs} must be even`);
   const out = output(x.shape, x.backend);
-  x.backend.rope(x.handle, out.handle, B, T, nh, hs, base, posOffset, 1);
+  x.backend.rope(x.handle, out.handle, B, T, nh, hs, base, posOffset, 1, options.roundInput);
   return record(out, 'rope', [x], (g) => {
     const gx = output(x.shape, x.backend);
     x.backend.rope(g.handle, gx.handle, B, T, nh, hs, base, posOffset, -1);

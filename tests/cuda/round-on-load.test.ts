@@ -1,0 +1,88 @@
+// The cuda kernels that round an input to a half type on load (native/cuda/round_half.cuh): swiglu and its
+// gradient (fused_elementwise.cu), addRmsNorm (norm.cu), rope (rope.cu), each against cuda's own composition
+// (roundTo with { gradient: false }, then the plain op) bit for bit, values and gradients, and near the js
+// reference of the same fused op. Shapes that take the float4 paths (aligned, a multiple of 4) and the scalar
+// ones (a tail, rows of 37), and one past a grid's worth of threads. And attention in the bf16 / fp16 matmul
+// modes, which rounds q, k and v itself on every path (flash at head size 64, cuBLASLt at 48, the fp32 kernels on
+// rounded copies at 20): the same values and gradients as on operands rounded first. Skips without a GPU.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import '../../src/backends/index.ts';
+import * as T from '../../src/tensor/index.ts';
+import { uniform } from '../tensor/fixtures.ts';
+import {
+  addRmsNormCase,
+  type Case,
+  firstDifference,
+  ropeCase,
+  swigluCase,
+} from '../tensor/round-on-load-cases.ts';
+import { assertClose, cuda, skip } from './helpers.ts';
+
+const cases: [string, Case, boolean][] = [
+  ['swiglu [4, 33, 64]', swigluCase([4, 33, 64]), true],
+  ['swiglu [1113]', swigluCase([1113]), true],
+  ['swiglu [2^22 + 3]', swigluCase([(1 << 22) + 3]), false], // the grid-stride loop; too big for js here
+  ['addRmsNorm [6, 256]', addRmsNormCase([6, 256]), true],
+  ['addRmsNorm [2, 5, 37]', addRmsNormCase([2, 5, 37]), true],
+  ['rope [2, 17, 4, 64]', ropeCase([2, 17, 4, 64]), true],
+  ['rope [1, 3, 2, 6]', ropeCase([1, 3, 2, 6]), true],
+];
+
+for (const [name, run, againstJs] of cases) {
+  for (const to of ['bf16', 'f16'] as const) {
+    test(`${name} ${to} on cuda: bit for bit roundTo then the op, and near js`, { skip }, () => {
+      const cuda = T.getBackend('cuda');
+      const fused = run(cuda, to, true);
+      assert.equal(firstDifference(fused, run(cuda, to, false)), null);
+      assert.notEqual(firstDifference(fused, run(cuda, undefined, false)), null, 'the rounding is real');
+      if (!againstJs) return;
+      const js = run(T.getBackend('js'), to, true);
+      for (const key of Object.keys(js)) assertClose(`${name} ${key}`, fused[key], js[key], 1e-4, 1e-4);
+    });
+  }
+}
+
+for (const [to, mode] of [
+  ['bf16', 'bf16'],
+  ['f16', 'fp16'],
+] as const) {
+  for (const hs of [64, 48, 20]) {
+    test(`attention in ${mode} mode, head size ${hs}: rounds q, k, v itself (bit for bit rounded first)`, {
+      skip,
+    }, () => {
+      const previous = cuda.setMatmulMode(mode);
+      try {
+        const shape = [2, 19, 3, hs];
+        const run = (round: boolean) =>
+          T.tidy(() => {
+            const backend = T.getBackend('cuda');
+            const n = shape.reduce((a, b) => a * b, 1);
+            const [q, k, v] = [1, 2, 3].map((seed) =>
+              T.requireGrad(
+                T.tensor(
+                  uniform(n, seed).map((u) => 2 * u),
+                  shape,
+                  { backend },
+                ),
+              ),
+            );
+            const r = (x: T.Tensor) => (round ? T.roundTo(x, to, { gradient: false }) : x);
+            const y = T.attention(r(q), r(k), r(v), true);
+            T.backward(
+              y,
+              T.tensor(
+                Array.from({ length: n }, (_, i) => Math.sin(i)),
+                shape,
+                { backend },
+              ),
+            );
+            return { y: y.toArray(), gq: q.grad!.toArray(), gk: k.grad!.toArray(), gv: v.grad!.toArray() };
+          });
+        assert.equal(firstDifference(run(false), run(true)), null);
+      } finally {
+        cuda.setMatmulMode(previous);
+      }
+    });
+  }
+}

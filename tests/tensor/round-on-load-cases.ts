@@ -1,0 +1,122 @@
+// The fused ops that round an input to a half type as they load it, each beside the composition it replaces
+// (T.roundTo with { gradient: false }, then the plain op): a case runs one of the two on a backend and returns
+// the values and every gradient. Shared by tests/tensor/round-on-load and tests/cuda/round-on-load.
+import * as T from '../../src/tensor/index.ts';
+import { uniform } from './fixtures.ts';
+
+export type Half = 'bf16' | 'f16';
+export type Backend = ReturnType<typeof T.getBackend>;
+export type Run = Record<string, ArrayLike<number>>;
+/** Runs the fused op (fused) or roundTo then the op; `to` absent: the plain op either way. */
+export type Case = (backend: Backend, to: Half | undefined, fused: boolean) => Run;
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** make() on first use, then its value: a case's inputs are built only when it runs. */
+function lazy<V>(make: () => V): () => V {
+  let value: V | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
+/** Rounding ties of both half types among ordinary values over a few binades. */
+function activations(n: number, seed: number, scale: number): number[] {
+  const ties = [
+    1 + 2 ** -8,
+    1 + 3 * 2 ** -8,
+    -(1 + 2 ** -8),
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+    0.75 + 2 ** -12,
+  ];
+  return uniform(n, seed).map((u, i) =>
+    i % 17 === 0 ? ties[(i / 17) % ties.length] : scale * u * 2 ** ((i % 7) - 3),
+  );
+}
+
+const noGrad = (x: T.Tensor, to: Half | undefined) => (to ? T.roundTo(x, to, { gradient: false }) : x);
+
+/** T.swiglu(gate, up, { round }) against swiglu of the rounded gate and up. */
+export function swigluCase(shape: readonly number[]): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 1, 6), activations(n, 2, 2), uniform(n, 3)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [gate, up, gy] = inputs();
+      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
+      const u = T.requireGrad(T.tensor(up, shape, { backend }));
+      const y = fused ? T.swiglu(g, u, { round: to }) : T.swiglu(noGrad(g, to), noGrad(u, to));
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
+    });
+}
+
+/** T.addRmsNorm(x, r, w, eps, { roundDelta }) against addRmsNorm of the rounded r; gradients on both outputs. */
+export function addRmsNormCase(shape: readonly number[]): Case {
+  const n = size(shape);
+  const cols = shape[shape.length - 1];
+  const inputs = lazy(() => [
+    activations(n, 4, 4),
+    activations(n, 5, 1),
+    uniform(cols, 6).map((u) => 1 + 0.5 * u),
+    uniform(n, 7),
+    uniform(n, 8),
+  ]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [xData, rData, wData, gSum, gOut] = inputs();
+      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
+      const r = T.requireGrad(T.tensor(rData, shape, { backend }));
+      const w = T.requireGrad(T.tensor(wData, [cols], { backend }));
+      const { sum, out } = fused
+        ? T.addRmsNorm(x, r, w, 1e-5, { roundDelta: to })
+        : T.addRmsNorm(x, noGrad(r, to), w, 1e-5);
+      // The sum is the residual stream, the norm the next block's input: upstream gradients on both.
+      const loss = T.add(
+        T.sum(T.mul(sum, T.tensor(gSum, shape, { backend }))),
+        T.sum(T.mul(out, T.tensor(gOut, shape, { backend }))),
+      );
+      T.backward(loss);
+      return {
+        sum: sum.toArray(),
+        out: out.toArray(),
+        gx: x.grad!.toArray(),
+        gr: r.grad!.toArray(),
+        gw: w.grad!.toArray(),
+      };
+    });
+}
+
+/** T.rope(x, base, posOffset, { roundInput }) on (B, T, nh, hs) against rope of the rounded x. */
+export function ropeCase(shape: readonly number[]): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 9, 3), uniform(n, 10)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [xData, gy] = inputs();
+      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
+      const y = fused ? T.rope(x, 10000, 3, { roundInput: to }) : T.rope(noGrad(x, to), 10000, 3);
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gx: x.grad!.toArray() };
+    });
+}
+
+function bits(x: number): number {
+  if (Number.isNaN(x)) return -1;
+  return new Uint32Array(new Float32Array([x]).buffer)[0];
+}
+
+/** The first field and index where two runs differ in their bits, or null. */
+export function firstDifference(ours: Run, want: Run): string | null {
+  for (const key of Object.keys(want)) {
+    if (ours[key].length !== want[key].length)
+      return `${key}: length ${ours[key].length} vs ${want[key].length}`;
+    for (let i = 0; i < want[key].length; i++) {
+      if (bits(ours[key][i]) !== bits(want[key][i]))
+        return `${key}[${i}]: ${ours[key][i]} vs ${want[key][i]}`;
+    }
+  }
+  return null;
+}
