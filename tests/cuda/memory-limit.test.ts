@@ -3,6 +3,7 @@
 // restarts on reset. Skips without a GPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runTrial } from '../../bench/largest-model-trial.ts';
 import { createCudaBackend } from '../../src/backends/cuda/cuda-backend.ts';
 import { MEMORY_LIMIT_ENV } from '../../src/backends/cuda/memory-limit.ts';
 import { cuda, skip } from './helpers.ts';
@@ -87,5 +88,22 @@ test(`${MEMORY_LIMIT_ENV} sets the cap when a backend is created; a bad value fa
     if (saved === undefined) delete process.env[MEMORY_LIMIT_ENV];
     else process.env[MEMORY_LIMIT_ENV] = saved;
     cuda.setMemoryLimit(null);
+  }
+});
+
+test('a largest-model trial on cuda: passes with its peak under a roomy cap, reports out of memory under a tight one', {
+  skip,
+}, () => {
+  const spec = { backend: 'cuda', d: 128, layers: 2, heads: 1, context: 64, batch: 2, vocab: 256 } as const;
+  try {
+    const roomy = runTrial({ ...spec, capBytes: 2 ** 30 });
+    assert.ok(roomy.ok, JSON.stringify(roomy));
+    assert.ok(roomy.peakBytes > 0 && roomy.peakBytes <= 2 ** 30 && roomy.tokensPerSecond > 0);
+    const tight = runTrial({ ...spec, capBytes: Math.floor(roomy.peakBytes / 2) });
+    assert.equal(tight.ok, false);
+    assert.match(!tight.ok ? tight.message : '', /out of memory under BITSCALE_CUDA_MEMORY_LIMIT/);
+  } finally {
+    cuda.setMemoryLimit(null);
+    cuda.trimCache();
   }
 });
