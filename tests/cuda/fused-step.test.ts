@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { resolveModelConfig } from '../../src/nn/config.ts';
-import { initParams, lossOf } from '../../src/nn/transformer.ts';
 import * as T from '../../src/tensor/index.ts';
+import { lossAndGrads } from '../nn/loss-and-grads.ts';
 import { unfused } from '../nn/unfused-backend.ts';
 import { relError, skip } from './helpers.ts';
 
@@ -17,34 +17,15 @@ if (!skip) T.registerBackend('cuda-unfused', () => unfused(T.getBackend('cuda'))
 const [B, context, vocab] = [4, 64, 256];
 const config = resolveModelConfig({ vocabSize: vocab, dModel: 64, nLayers: 2, nHeads: 2, context });
 
-function lossAndGrads(backendName: string, compute: 'bf16' | undefined) {
-  const backend = T.setDefaultBackend(backendName);
-  const params = initParams(config, 11);
-  const tokens = Array.from({ length: B * context }, (_, i) => (i * 17 + 5) % vocab);
-  const targets = Array.from({ length: B * context }, (_, i) => (i * 29 + 3) % vocab);
-  const result = T.tidy(() => {
-    const x = T.tensor(tokens, [B, context], { dtype: 'i32', backend });
-    const y = T.tensor(targets, [B, context], { dtype: 'i32', backend });
-    const loss = lossOf(config, params, x, y, { train: true, compute });
-    T.backward(loss);
-    return {
-      loss: loss.item(),
-      grads: new Map([...params].map(([k, p]) => [k, Array.from(p.grad!.toArray())])),
-    };
-  });
-  for (const p of params.values()) p.dispose();
-  return result;
-}
-
 for (const compute of [undefined, 'bf16'] as const) {
   test(`a small model on cuda, ${compute ?? 'fp32'} compute: fused loss and gradients match the unfused kernels`, {
     skip,
   }, () => {
-    const fused = lossAndGrads('cuda', compute);
-    const want = lossAndGrads('cuda-unfused', compute);
+    const fused = lossAndGrads(config, 'cuda', { compute }, { batch: B, paramSeed: 11 });
+    const want = lossAndGrads(config, 'cuda-unfused', { compute }, { batch: B, paramSeed: 11 });
     assert.ok(Math.abs(fused.loss - want.loss) <= 1e-4 * want.loss, `loss ${fused.loss} vs ${want.loss}`);
-    for (const [k, g] of want.grads) {
-      const err = relError(fused.grads.get(k)!, g);
+    for (const [k, g] of Object.entries(want.grads)) {
+      const err = relError(fused.grads[k], g);
       assert.ok(err <= (compute ? 1e-2 : 1e-3), `${k}: relative error ${err}`);
     }
   });

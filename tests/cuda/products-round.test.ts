@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
-import { initParams, lossOf } from '../../src/nn/transformer.ts';
-import * as T from '../../src/tensor/index.ts';
 import { productsRoundTo } from '../../src/train/compute-dtype.ts';
+import { lossAndGrads } from '../nn/loss-and-grads.ts';
 import { cuda, skip } from './helpers.ts';
 
 const base = { vocabSize: 512, dModel: 128, nLayers: 2, nHeads: 4, context: 64 };
@@ -35,27 +34,6 @@ const models: [string, ModelConfig][] = [
   ],
 ];
 
-function lossAndGrads(config: ModelConfig, compute: 'bf16' | 'f16', productsRound: boolean) {
-  const backend = T.setDefaultBackend('cuda');
-  const params = initParams(config, 3);
-  const B = 4;
-  const tokens = Array.from({ length: B * 64 }, (_, i) => (i * 17 + 5) % 512);
-  const targets = Array.from({ length: B * 64 }, (_, i) => (i * 29 + 3) % 512);
-  T.manualSeed(11); // the same dropout masks in both runs
-  const result = T.tidy(() => {
-    const x = T.tensor(tokens, [B, 64], { dtype: 'i32', backend });
-    const y = T.tensor(targets, [B, 64], { dtype: 'i32', backend });
-    const loss = lossOf(config, params, x, y, { train: true, compute, productsRound });
-    T.backward(loss);
-    return {
-      loss: loss.item(),
-      grads: Object.fromEntries([...params].map(([k, p]) => [k, Array.from(p.grad!.toArray())])),
-    };
-  });
-  for (const p of params.values()) p.dispose();
-  return result;
-}
-
 for (const [compute, mode] of [
   ['bf16', 'bf16'],
   ['f16', 'fp16'],
@@ -67,8 +45,18 @@ for (const [compute, mode] of [
       const previous = cuda.setMatmulMode(mode);
       try {
         assert.ok(productsRoundTo(cuda, compute), 'the products round to the compute type in this mode');
-        const all = lossAndGrads(config, compute, false);
-        const skipped = lossAndGrads(config, compute, true);
+        const all = lossAndGrads(
+          config,
+          'cuda',
+          { compute, productsRound: false },
+          { batch: 4, paramSeed: 3 },
+        );
+        const skipped = lossAndGrads(
+          config,
+          'cuda',
+          { compute, productsRound: true },
+          { batch: 4, paramSeed: 3 },
+        );
         assert.equal(skipped.loss, all.loss);
         for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
       } finally {

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import type { Backend } from '../../src/backends/backend.ts';
 import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
-import { initParams, lossOf } from '../../src/nn/transformer.ts';
 import * as T from '../../src/tensor/index.ts';
+import { lossAndGrads } from './loss-and-grads.ts';
 
 const backends = ['js', 'cpu'].filter((name) => 'backend' in T.tryBackend(name));
 
@@ -93,32 +93,6 @@ const models: [string, ModelConfig, number][] = [
   ],
 ];
 
-function lossAndGrads(
-  config: ModelConfig,
-  backendName: string,
-  compute: 'bf16' | 'f16',
-  productsRound: boolean,
-) {
-  const backend = T.setDefaultBackend(backendName);
-  const params = initParams(config, 7);
-  const B = 3;
-  const tokens = Array.from({ length: B * 12 }, (_, i) => (i * 17 + 5) % 61);
-  const targets = Array.from({ length: B * 12 }, (_, i) => (i * 29 + 3) % 61);
-  T.manualSeed(11); // the same dropout masks in both runs
-  const result = T.tidy(() => {
-    const x = T.tensor(tokens, [B, 12], { dtype: 'i32', backend });
-    const y = T.tensor(targets, [B, 12], { dtype: 'i32', backend });
-    const loss = lossOf(config, params, x, y, { train: true, compute, productsRound });
-    T.backward(loss);
-    return {
-      loss: loss.item(),
-      grads: Object.fromEntries([...params].map(([k, p]) => [k, Array.from(p.grad!.toArray())])),
-    };
-  });
-  for (const p of params.values()) p.dispose();
-  return result;
-}
-
 for (const name of backends) {
   for (const compute of ['bf16', 'f16'] as const) {
     const counter = { roundTo: 0 };
@@ -127,10 +101,10 @@ for (const name of backends) {
     for (const [model, config, savedPerLayer] of models) {
       test(`${name}, ${compute}, ${model}: products that round leave loss and gradients bit for bit, in fewer passes`, () => {
         counter.roundTo = 0;
-        const all = lossAndGrads(config, wrapped, compute, false);
+        const all = lossAndGrads(config, wrapped, { compute, productsRound: false });
         const roundingsAll = counter.roundTo;
         counter.roundTo = 0;
-        const skipped = lossAndGrads(config, wrapped, compute, true);
+        const skipped = lossAndGrads(config, wrapped, { compute, productsRound: true });
         assert.equal(skipped.loss, all.loss);
         for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
         // The products' and attention's own roundings remain (they are not counted).
@@ -145,8 +119,8 @@ for (const name of backends) {
 
   test(`${name}: with products that do not round, productsRound does change the numbers (it skips roundings)`, () => {
     const config = models[0][1];
-    const all = lossAndGrads(config, name, 'bf16', false);
-    const skipped = lossAndGrads(config, name, 'bf16', true);
+    const all = lossAndGrads(config, name, { compute: 'bf16', productsRound: false });
+    const skipped = lossAndGrads(config, name, { compute: 'bf16', productsRound: true });
     const differs = Object.keys(all.grads).some((k) =>
       all.grads[k].some((v, i) => v !== skipped.grads[k][i]),
     );
