@@ -131,22 +131,18 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const drop = (x: Tensor) => (options.train && c.dropout > 0 ? T.dropout(x, c.dropout) : x);
   const half = halfOf(options.compute);
   const fp8 = options.fp8Linear === true && !c.onebit;
-  // Where the products round by themselves (see productsRound): the input of plain (or OneBit) products keeps its
-  // value, the output of plain products its gradient. FP8 products quantize from f32: their inputs are rounded.
-  const skip =
-    options.productsRound === true &&
-    options.compute !== undefined &&
-    !options.onLinearInput &&
-    !options.linearInput;
-  const productInput = (x: Tensor) =>
-    skip && !fp8 && options.compute ? T.roundTo(x, options.compute, { value: false }) : half(x);
-  const productOutput = (y: Tensor) =>
-    skip && !fp8 && !c.onebit && options.compute
-      ? T.roundTo(y, options.compute, { gradient: false })
-      : half(y);
-  // A plain product's output whose value its reader rounds as it loads it (see productsRound): handed on
-  // unrounded, with the type to round to. Dropout between a product and the residual add would round after it.
-  const onLoad = skip && !fp8 && !c.onebit ? options.compute : undefined;
+  // The type the products round their operands to themselves (see productsRound), where the model may leave the
+  // rounding to them: then a product's input keeps its value. FP8 products quantize from f32: theirs is rounded.
+  const byProducts =
+    options.productsRound && !fp8 && !options.onLinearInput && !options.linearInput
+      ? options.compute
+      : undefined;
+  // The same for a plain product's output (a OneBit layer ends in its LayerNorm): its gradient is left to the
+  // product's backward, and its value to the kernel that reads it, which rounds as it loads (`onLoad`; dropout
+  // between a product and the residual add would round after it).
+  const onLoad = c.onebit ? undefined : byProducts;
+  const productInput = (x: Tensor) => (byProducts ? T.roundTo(x, byProducts, { value: false }) : half(x));
+  const productOutput = (y: Tensor) => (onLoad ? T.roundTo(y, onLoad, { gradient: false }) : half(y));
   const dropping = options.train && c.dropout > 0;
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
   const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
