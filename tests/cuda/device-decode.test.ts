@@ -10,20 +10,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
+import { resolveModelConfig } from '../../src/nn/config.ts';
 import { initParams } from '../../src/nn/transformer.ts';
 import { hasCudaPackedKernels } from '../../src/onebit/cuda-gemv.ts';
 import { Decoder, denseDecoderWeights, packedDecoderWeights } from '../../src/onebit/decode.ts';
 import { denseDeviceDecoder, packedDeviceDecoder } from '../../src/onebit/device-decode.ts';
 import { packedGemmReference } from '../../src/onebit/gemv.ts';
-import { packTransformer } from '../../src/onebit/pack-model.ts';
-import { packSigns, packTernary, unpackMatrix } from '../../src/onebit/packed.ts';
-import type { PackedLinear, PackedModel } from '../../src/onebit/packed-file.ts';
+import { packSigns, packTernary } from '../../src/onebit/packed.ts';
+import type { PackedLinear } from '../../src/onebit/packed-file.ts';
 import { decodeTokens, packRun, samplePacked } from '../../src/onebit/packed-run.ts';
 import * as T from '../../src/tensor/index.ts';
 import { train } from '../../src/train/trainer.ts';
+import { packedModel, ternaryModel } from '../onebit/packed-models.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
-import { assertClose, cuda, relError, skip } from './helpers.ts';
+import { assertClose, cuda, inMode, relError, skip } from './helpers.ts';
 
 const kernelSkip =
   skip || (hasCudaPackedKernels(cuda) ? false : 'the CUDA addon has no packedGemm: rebuild it');
@@ -34,15 +34,6 @@ function rand(n: number, seed: number): Float32Array {
     s = (s * 1103515245 + 12345) % 2147483648;
     return s / 1073741824 - 1;
   });
-}
-
-function withMode<R>(mode: 'fp32' | 'bf16', fn: () => R): R {
-  const previous = cuda.setMatmulMode(mode);
-  try {
-    return fn();
-  } finally {
-    cuda.setMatmulMode(previous);
-  }
 }
 
 test('T.packedMatmul on cuda equals the float64 reference (mma and simple paths, batches past one launch)', {
@@ -92,34 +83,6 @@ test('T.packedMatmul on cuda equals the float64 reference (mma and simple paths,
   }
 });
 
-function packedModel(config: ModelConfig, seed: number): PackedModel {
-  const params = initParams(config, seed);
-  const weights = new Map(
-    [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
-  );
-  for (const p of params.values()) p.dispose();
-  return packTransformer(weights, { method: 'svd', denseDtype: 'F32' });
-}
-
-function ternaryModel(config: ModelConfig, seed: number): PackedModel {
-  const model = packedModel(config, seed);
-  for (const [name, layer] of model.linears) {
-    const { rows, cols } = layer.weight;
-    const w = unpackMatrix(layer.weight).map((s, i) => s * layer.h[Math.floor(i / cols)] * layer.g[i % cols]);
-    const scale = w.reduce((a, v) => a + Math.abs(v), 0) / w.length;
-    model.linears.set(name, {
-      weight: packTernary(
-        Array.from(w, (v) => (Math.abs(v) < scale ? 0 : Math.sign(v))),
-        rows,
-        cols,
-      ),
-      g: new Float32Array(cols).fill(1),
-      h: new Float32Array(rows).fill(scale),
-    });
-  }
-  return model;
-}
-
 // dModel 64: rows of 8 sign1 bytes (mma, words); dFf 176 (w_down: 22 bytes, the simple kernel); context 24.
 const base = resolveModelConfig({ vocabSize: 97, dModel: 64, nLayers: 2, nHeads: 4, dFf: 176, context: 24 });
 const onebit = { ...base, onebit: true as const };
@@ -132,7 +95,7 @@ test(
     skip: kernelSkip,
   },
   () =>
-    withMode('fp32', () => {
+    inMode('fp32', () => {
       for (const [what, config, model] of [
         ['sign1', base, packedModel(base, 3)],
         ['sign1 with OneBit output norms', onebit, packedModel(onebit, 4)],
@@ -179,7 +142,7 @@ test(
   'in bf16 matmul mode the GPU decoder stays within bf16 error of the CPU decoder',
   { skip: kernelSkip },
   () =>
-    withMode('bf16', () => {
+    inMode('bf16', () => {
       const model = packedModel(onebit, 6);
       const gpu = packedDeviceDecoder(onebit, model, cuda);
       const host = new Decoder(packedDecoderWeights(onebit, model, 'exact'));
@@ -200,7 +163,7 @@ test(
   },
   () =>
     // fp32: bf16 mode keeps 16-bit copies of the cache for its products, sized by the positions read.
-    withMode('fp32', () => {
+    inMode('fp32', () => {
       const model = packedModel(base, 7);
       const gpu = packedDeviceDecoder(base, model, cuda);
       gpu.forward(prompt);
@@ -223,7 +186,7 @@ test('samplePacked (bitscale sample) with backend cuda gives the text of the exa
   const file = join(dir, 'packed.safetensors');
   packRun(run, file, { method: 'svd' });
   const options = { maxTokens: 16, temperature: 0, topK: 1, seed: 0 };
-  withMode('fp32', () =>
+  inMode('fp32', () =>
     assert.equal(
       samplePacked(file, 'Once upon a time', { ...options, backend: 'cuda' }),
       samplePacked(file, 'Once upon a time', { ...options, kernel: 'exact' }),

@@ -5,17 +5,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
-import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
+import { resolveModelConfig } from '../../src/nn/config.ts';
 import { initParams } from '../../src/nn/transformer.ts';
 import { Decoder, denseDecoderWeights, packedDecoderWeights } from '../../src/onebit/decode.ts';
 import { denseDeviceDecoder, packedDeviceDecoder } from '../../src/onebit/device-decode.ts';
 import { packedGemmReference } from '../../src/onebit/gemv.ts';
-import { packTransformer } from '../../src/onebit/pack-model.ts';
-import { type PackedFormat, packTernary, rowBytes, unpackMatrix } from '../../src/onebit/packed.ts';
-import type { PackedLinear, PackedModel } from '../../src/onebit/packed-file.ts';
+import { type PackedFormat, packTernary, rowBytes } from '../../src/onebit/packed.ts';
+import type { PackedLinear } from '../../src/onebit/packed-file.ts';
 import { decodeTokens } from '../../src/onebit/packed-run.ts';
 import * as T from '../../src/tensor/index.ts';
 import { nativeSkip } from '../native-required.ts';
+import { packedModel, ternaryModel } from './packed-models.ts';
 
 const cpuSkip = nativeSkip('error' in T.tryBackend('cpu') ? 'the cpu addon is not built' : false);
 const backends: [string, string | false][] = [
@@ -100,31 +100,6 @@ for (const [name, skip] of backends)
     assert.throws(() => T.packedMatmul(x, { ...layer, codes: codes(5), ternary: true }), /expected \[3\]/);
     assert.equal(T.packedMatmul(x, { ...layer, codes: codes(3) }).shape.join(), '2,9');
   });
-
-function packedModel(config: ModelConfig, seed: number): PackedModel {
-  const params = initParams(config, seed);
-  const weights = new Map(
-    [...params].map(([name, t]) => [name, { shape: t.shape.slice(), data: Float32Array.from(t.toArray()) }]),
-  );
-  for (const p of params.values()) p.dispose();
-  return packTransformer(weights, { method: 'svd', denseDtype: 'F32' });
-}
-
-function ternaryModel(config: ModelConfig, seed: number): PackedModel {
-  const model = packedModel(config, seed);
-  for (const [name, layer] of model.linears) {
-    const { rows, cols } = layer.weight;
-    const w = unpackMatrix(layer.weight).map((s, i) => s * layer.h[Math.floor(i / cols)] * layer.g[i % cols]);
-    const scale = w.reduce((a, v) => a + Math.abs(v), 0) / w.length;
-    const t = Array.from(w, (v) => (Math.abs(v) < scale ? 0 : Math.sign(v)));
-    model.linears.set(name, {
-      weight: packTernary(t, rows, cols),
-      g: new Float32Array(cols).fill(1),
-      h: new Float32Array(rows).fill(scale),
-    });
-  }
-  return model;
-}
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);
