@@ -12,7 +12,7 @@
 // Those two products run in fp32 whatever the cuda backend's matmul mode: they are tiny, and in bf16 mode the
 // cache, written at every step, would be recast to 16 bits for each of them.
 // Shapes: T new tokens, C d_model, nh heads, hs head size, V vocabulary, L0 cached positions, L = L0 + T.
-import type { Backend } from '../backends/backend.ts';
+import { type Backend, matmulArgs } from '../backends/backend.ts';
 import type { MatmulMode } from '../backends/cuda/cuda-backend.ts';
 import type { ModelConfig } from '../nn/config.ts';
 import * as T from '../tensor/index.ts';
@@ -258,29 +258,24 @@ export class DeviceDecoder {
     const n = q.shape[1];
     const backend = this.backend;
     const byHead = n === 1 ? T.reshape(q, [nh, 1, hs]) : T.permute(T.reshape(q, [n, nh, hs]), [1, 0, 2]);
-    const head = { batch: nh, bBatchStride: context * hs, accumulate: false, transA: false };
+    // Per head: the cache's first L positions of (context, hs), read with the head's stride (no copy).
+    const head = { batch: nh, bBatchStride: context * hs };
     const out = this.inFp32(() => {
       const scores = T.zeros([nh, n, L], { backend });
-      backend.matmul(byHead.handle, this.keys[layer].handle, scores.handle, {
-        ...head,
-        m: n,
-        n: L,
-        k: hs,
-        transB: true,
-        aBatchStride: n * hs,
-        alpha: 1 / Math.sqrt(hs),
-      });
+      backend.matmul(
+        byHead.handle,
+        this.keys[layer].handle,
+        scores.handle,
+        matmulArgs(n, L, hs, { ...head, transB: true, aBatchStride: n * hs, alpha: 1 / Math.sqrt(hs) }),
+      );
       const p = T.softmax(mask ? T.add(scores, mask) : scores);
       const o = T.zeros([nh, n, hs], { backend });
-      backend.matmul(p.handle, this.values[layer].handle, o.handle, {
-        ...head,
-        m: n,
-        n: hs,
-        k: L,
-        transB: false,
-        aBatchStride: n * L,
-        alpha: 1,
-      });
+      backend.matmul(
+        p.handle,
+        this.values[layer].handle,
+        o.handle,
+        matmulArgs(n, hs, L, { ...head, aBatchStride: n * L }),
+      );
       return o;
     });
     return n === 1 ? T.reshape(out, [1, C]) : T.reshape(T.permute(out, [1, 0, 2]), [n, C]);
