@@ -110,8 +110,14 @@ export interface CudaAddon extends NativeGptqAddon {
     batch: number,
     ternary: boolean,
   ): void;
-  /** Bench only (native/cuda/onebit.cu): device-to-device copy of n 4-byte elements. */
+  /** Bench only (native/cuda/bench_timer.cu): device-to-device copy of n 4-byte elements. */
   copyDevice?(src: S, dst: S, n: number): void;
+  /** Bench only (native/cuda/bench_timer.cu): read n 4-byte elements, one word per block (4 per SM) to dst. */
+  readDevice?(src: S, dst: S, n: number): void;
+  /** Bench only (native/cuda/bench_timer.cu): hold the GPU for holdMicroseconds, then mark the start. */
+  timerStart?(holdMicroseconds: number): void;
+  /** Bench only: mark the end, wait for it, and return the milliseconds since timerStart's mark. */
+  timerStop?(): number;
 
   gather(table: S, idx: S, out: S, nIdx: number, rowSize: number): void;
   scatterAdd(src: S, idx: S, out: S, nIdx: number, rowSize: number): void;
