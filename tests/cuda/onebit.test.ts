@@ -129,10 +129,10 @@ function withKernel(choice: string | undefined, fn: () => void): void {
 
 // [rows, cols] by the path native/cuda/onebit.cu takes (row bytes: sign1 cols / 8, ternary2 cols / 4, rounded up):
 //   odd row lengths (simple kernel, byte path): 1 and 9 columns; 70 sign1 columns (9 bytes);
-//   whole words, not 16 bytes (mma kernel, word path): 96 sign1 / 46 ternary2 columns (12 bytes);
-//   16-byte units (mma kernel, vector path): 256 and 4096 columns; 250 sign1 / 126 ternary2 columns leave padding
-//   codes in the last unit; 4096 columns give every warp of a block two units (the prefetch);
-//   rows not a multiple of the 32-row group: 1, 7, 33, 65, 130.
+//   whole words, not 16 bytes (simple kernel, word path): 96 sign1 / 46 ternary2 columns (12 bytes);
+//   16-byte multiples (mma kernel): 256 and 4096 columns; 250 sign1 / 126 ternary2 columns leave padding codes in
+//   the row's last bytes; 256 columns fill part of one 64-byte chunk; 4096 sign1 columns are 8 chunks (two warps a
+//   chunk), 4096 ternary2 columns 16; rows not a multiple of the 16-row tile: 1, 7, 33, 65, 130.
 const shapes: Record<PackedFormat, number[][]> = {
   sign1: [
     [1, 1],
@@ -184,12 +184,23 @@ for (const kernel of [undefined, 'simple'])
 test('packedGemm (cuda) on many row groups, long rows and rows past the staged limit', {
   skip: kernelSkip,
 }, () => {
-  // More 32-row groups than an H100 has SMs (each block walks several).
+  // More row groups than an H100 has SMs (blocks walk several, loading the next group's codes early).
   checkProduct('sign1 [4500x128]', rawLayer('sign1', 4500, 128, 5), [1, 2], rawReference);
   checkProduct('ternary2 [4500x64]', rawLayer('ternary2', 4500, 64, 6), [1, 6], rawReference);
-  // 8192 ternary2 columns: 64 KiB of staged x ⊙ g per vector, so 3 vectors per launch, not 4.
+  checkProduct('sign1 [8500x8192]', rawLayer('sign1', 8500, 8192, 10), [1, 2], rawReference);
+  // Chunk counts that are not a power of two (3 for sign1, 5 with a 16-byte tail for ternary2): warps of one
+  // chunk slot take several chunks, others one.
+  checkProduct('sign1 [300x1536]', rawLayer('sign1', 300, 1536, 11), [1, 2, 3], rawReference);
+  checkProduct('ternary2 [200x1216]', rawLayer('ternary2', 200, 1216, 12), [1, 2, 5], rawReference);
+  // 8192 ternary2 columns: 32 chunks, two per warp.
   checkProduct('ternary2 [40x8192]', rawLayer('ternary2', 40, 8192, 7), [1, 4, 5, 7], rawReference);
   checkProduct('sign1 [40x8192]', rawLayer('sign1', 40, 8192, 8), [1, 5], rawReference);
+  // Outliers in x ⊙ g next to small values (a chunk's fixed point is relative to its largest): still within
+  // the fp32 tolerance, which the worst case of 512 columns at 2^-23 * 30 each is under.
+  const spiky = rawLayer('sign1', 64, 2048, 13);
+  spiky.g[5] = 30;
+  spiky.g[1500] = -20;
+  checkProduct('sign1 [64x2048] with outliers in g', spiky, [1, 2], rawReference);
   // Rows whose staged x ⊙ g cannot fit shared memory take the simple kernel.
   checkProduct('ternary2 [3x30000]', rawLayer('ternary2', 3, 30000, 9), [1, 2], rawReference);
 });
