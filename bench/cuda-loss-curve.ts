@@ -1,9 +1,14 @@
 // Loss curve of one small Transformer++ trained on a backend, to compare cuda with cpu: same config, same seed,
 // same batches (drawn on the host from a fixed Markov chain whose best loss is ln 4 ≈ 1.386 nats).
 // Usage: tsx bench/cuda-loss-curve.ts run <backend> <out.json> [--steps 300] [--matmul bf16|tf32|fp32]
-//          [--fp8 native|emulate] [--dff N]   (FP8: E4M3 weights and activations, per-tensor scales, on the FP8
-//          tensor cores or as fake quantization; FP8 products need d_ff a multiple of 16: --dff 352 for both runs)
-//        tsx bench/cuda-loss-curve.ts compare <a.json> <b.json> [<c.json> ...]   -> bench/results/cuda-loss-curve.json
+//          [--fp8 native|emulate] [--dff N] [--shape d1024] [--seed S]
+//          (FP8: E4M3 weights and activations, per-tensor scales, on the FP8 tensor cores or as fake quantization;
+//          FP8 products need d_ff a multiple of 16: --dff 352 for both runs at the default shape. --shape d1024 is
+//          the GPU bench's d1024 L12 T1024 B16 V32768. --seed S changes the initialization and the batches: two
+//          seeds of one setting measure the run-to-run noise another setting is judged against)
+//        tsx bench/cuda-loss-curve.ts compare <a.json> <b.json> [<c.json> ...] [--out <file>]
+//          (default bench/results/cuda-loss-curve.json; gaps are of the 20-step trailing mean, each run against the
+//          first, over all steps and over the last 100)
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
@@ -16,15 +21,19 @@ import * as T from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { machineDescription } from './machine.ts';
 
-const config = { vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4, context: 128 };
-const batch = 16;
+const shapes = {
+  default: { config: { vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4, context: 128 }, batch: 16 },
+  d1024: { config: { vocabSize: 32768, dModel: 1024, nLayers: 12, nHeads: 16, context: 1024 }, batch: 16 },
+};
+let { config, batch } = shapes.default;
+let seed = 0;
 
 /** Batch `step`: sequences of a Markov chain where each token has 4 equally likely successors. */
 function batchAt(step: number): { x: Int32Array; y: Int32Array } {
   const V = config.vocabSize;
   const n = batch * (config.context + 1);
   const u = new Float64Array(n);
-  philoxFill(u, n, 'uniform', 4242, step * n);
+  philoxFill(u, n, 'uniform', 4242 + seed, step * n);
   const seq = new Int32Array(n);
   for (let b = 0; b < batch; b++) {
     const o = b * (config.context + 1);
@@ -66,7 +75,7 @@ function train(
   const fp8Linear =
     fp8 !== undefined &&
     planLinearCompute(model, fp8, backend, batch * config.context, '--fp8').path === 'native-fp8';
-  const params = initParams(model, 0);
+  const params = initParams(model, seed);
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
@@ -100,6 +109,13 @@ if (command === 'run') {
     return i >= 0 ? rest[i + 1] : undefined;
   };
   const steps = Number(opt('steps') ?? 300);
+  const shape = opt('shape') ?? 'default';
+  if (!(shape in shapes))
+    throw new Error(`--shape '${shape}' is not one of ${Object.keys(shapes).join(', ')}`);
+  ({ config, batch } = shapes[shape as keyof typeof shapes]);
+  seed = Number(opt('seed') ?? 0);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`--seed '${opt('seed')}' is not a whole number >= 0`);
   const start = performance.now();
   const fp8 = opt('fp8');
   if (fp8 !== undefined && fp8 !== 'native' && fp8 !== 'emulate')
@@ -111,6 +127,8 @@ if (command === 'run') {
     opt('matmul') ? ` (${opt('matmul')} matmul)` : '',
     fp8 ? ` fp8 ${fp8}` : '',
     dFf ? ` dff ${dFf}` : '',
+    shape === 'default' ? '' : ` ${shape}`,
+    seed ? ` seed ${seed}` : '',
   ].join('');
   const machine =
     backendName === 'cuda' ? (T.getBackend('cuda') as CudaBackend).device().name : machineDescription();
@@ -120,7 +138,10 @@ if (command === 'run') {
   );
   console.error(`${label}: first ${losses[0].toFixed(4)} last ${losses.at(-1)!.toFixed(4)}`);
 } else if (command === 'compare') {
-  const runs = rest.map(
+  const outAt = rest.indexOf('--out');
+  const out = outAt >= 0 ? rest[outAt + 1] : 'bench/results/cuda-loss-curve.json';
+  const paths = outAt >= 0 ? rest.filter((_, i) => i !== outAt && i !== outAt + 1) : rest;
+  const runs = paths.map(
     (p) => JSON.parse(readFileSync(p, 'utf8')) as { label: string; machine: string; losses: number[] },
   );
   const curves = runs.map((r) => smooth(r.losses));
@@ -132,27 +153,39 @@ if (command === 'run') {
     step: steps - 1,
     ...Object.fromEntries(runs.map((r, i) => [r.label, +curves[i][steps - 1].toFixed(4)])),
   });
-  let maxGap = 0;
-  for (let s = 0; s < steps; s++) maxGap = Math.max(maxGap, Math.abs(curves[0][s] - curves[1][s]));
+  const gap = (i: number, from: number) => {
+    let g = 0;
+    for (let s = from; s < steps; s++) g = Math.max(g, Math.abs(curves[0][s] - curves[i][s]));
+    return g;
+  };
+  const maxGap = gap(1, 0);
   const summary = {
-    runs: runs.map((r) => ({ label: r.label, machine: r.machine })),
+    runs: runs.map((r, i) => ({
+      label: r.label,
+      machine: r.machine,
+      finalSmoothed: curves[i][steps - 1],
+      maxGapToFirst: gap(i, 0),
+      maxGapToFirstLast100: gap(i, Math.max(0, steps - 100)),
+    })),
     smoothing: '20-step trailing mean',
     maxGapFirstTwo: maxGap,
     table,
     raw: Object.fromEntries(runs.map((r) => [r.label, r.losses])),
   };
-  writeFileAtomic('bench/results/cuda-loss-curve.json', `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(out, `${JSON.stringify(summary, null, 2)}\n`);
   console.table(table);
-  console.log(
-    JSON.stringify({
-      bench: 'loss curve cuda vs cpu, max gap of smoothed loss',
-      ours: maxGap,
-      peer: null,
-      ratio: null,
-      unit: 'nats',
-      machine: runs.map((r) => r.machine).join(' / '),
-    }),
-  );
+  for (const [i, r] of summary.runs.entries())
+    if (i > 0)
+      console.log(
+        JSON.stringify({
+          bench: `loss curve ${r.label} vs ${runs[0].label}, max gap of smoothed loss (last 100 steps)`,
+          ours: r.maxGapToFirstLast100,
+          peer: null,
+          ratio: null,
+          unit: 'nats',
+          machine: [runs[0].machine, r.machine].join(' / '),
+        }),
+      );
 } else {
   throw new Error(`command '${command}' is not one of run, compare`);
 }
