@@ -29,6 +29,7 @@ namespace {
 
 constexpr int kTile = 64;   // rows per tile: one AVX-512 pshufb's 64 lanes, two AVX2 ones
 constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
+constexpr int kGroup = 4;   // tiles per pass of the AVX-512 paths
 
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
 constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
@@ -140,48 +141,59 @@ void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const 
     for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 32 * k + 8 * q, f[k][q]);
 }
 
-// The same sums, the whole 64-row tile per instruction. Lane L (of four 16-byte lanes) holds rows 16L .. 16L + 15;
-// unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups are vpermb over the 16-byte
-// table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry i mod 16: vpermb reads an index's
-// low 6 bits, so the bits above the nibble need no mask (two instructions of eleven fewer per code byte), and the
-// sums are the same.
-template <bool kVbmi>
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const uint8_t* codes, int64_t bytes,
-                                                                        const int8_t* tables, const float* scales,
-                                                                        float* acc) {
+// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (consecutive tiles, `stride`
+// bytes apart): each table broadcast feeds kTiles tiles, and kTiles read streams keep more cache lines in
+// flight from DRAM (dev/lut_variants.cc: 4 tiles beat 1, 2 and 8, hot and cold). Lane L (of four 16-byte lanes)
+// holds rows 16L .. 16L + 15; unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups
+// are vpermb over the 16-byte table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry
+// i mod 16: vpermb reads an index's low 6 bits, so the bits above the nibble need no mask (two instructions of
+// eleven fewer per code byte), and the sums are the same.
+template <bool kVbmi, int kTiles>
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const uint8_t* codes, int64_t stride,
+                                                                        int64_t bytes, const int8_t* tables,
+                                                                        const float* scales, float* acc) {
   const __m512i low4 = _mm512_set1_epi8(15);
   const __m512i ones = _mm512_set1_epi8(1);
-  __m512 f[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 f[kTiles][4];
+  for (int u = 0; u < kTiles; u++)
+    for (int q = 0; q < 4; q++) f[u][q] = _mm512_setzero_ps();
   for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
     const int64_t b1 = std::min(bytes, b0 + kBlock);
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    __m512i s0[kTiles], s1[kTiles];
+    for (int u = 0; u < kTiles; u++) s0[u] = s1[u] = _mm512_setzero_si512();
     for (int64_t j = b0; j < b1; j++) {
-      const __m512i c = _mm512_loadu_si512(codes + j * kTile);
       const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
       const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
-      __m512i a, b;
-      if (kVbmi) {
-        a = _mm512_permutexvar_epi8(c, lo_t);
-        b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
-      } else {
-        a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
-        b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+      for (int u = 0; u < kTiles; u++) {
+        const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
+        __m512i a, b;
+        if (kVbmi) {
+          a = _mm512_permutexvar_epi8(c, lo_t);
+          b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
+        } else {
+          a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
+          b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+        }
+        s0[u] = _mm512_add_epi16(s0[u], _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
+        s1[u] = _mm512_add_epi16(s1[u], _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
       }
-      s0 = _mm512_add_epi16(s0, _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
-      s1 = _mm512_add_epi16(s1, _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
     }
     const __m512 s = _mm512_set1_ps(scales[blk]);
-    const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0)),      // rows 0-7, 16-23
-                              _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1)),      // rows 8-15, 24-31
-                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0, 1)),  // rows 32-39, 48-55
-                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1, 1))}; // rows 40-47, 56-63
-    for (int q = 0; q < 4; q++) f[q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[q]);
+    for (int u = 0; u < kTiles; u++) {
+      const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0[u])),       // rows 0-7, 16-23
+                                _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1[u])),       // rows 8-15, 24-31
+                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0[u], 1)),  // rows 32-39, 48-55
+                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1[u], 1))}; // rows 40-47, 56-63
+      for (int q = 0; q < 4; q++) f[u][q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[u][q]);
+    }
   }
-  alignas(64) float out[4][16];
-  for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[q]);
   const int base[4] = {0, 8, 32, 40};
-  for (int q = 0; q < 4; q++)
-    for (int i = 0; i < 16; i++) acc[base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+  for (int u = 0; u < kTiles; u++) {
+    alignas(64) float out[4][16];
+    for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[u][q]);
+    for (int q = 0; q < 4; q++)
+      for (int i = 0; i < 16; i++) acc[u * kTile + base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+  }
 }
 
 bool has_avx512vbmi() {
@@ -231,22 +243,34 @@ BITSCALE_KERNEL(packedLutGemm) {
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t blk = 0; blk < blocks; blk++)
       build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
+    // Tiles in groups of kGroup (the AVX-512 paths take a whole group at a time), the last group possibly short.
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t t = 0; t < tiles; t++) {
-      const uint8_t* tile = bits + t * kTile * bytes;
-      float acc[kTile];
+    for (int64_t t0 = 0; t0 < tiles; t0 += kGroup) {
+      const int64_t t1 = std::min(tiles, t0 + kGroup);
+      const int64_t stride = kTile * bytes;
+      float acc[kGroup * kTile];
 #ifdef __AVX2__
-      if (wide && vbmi)
-        tile_avx512<true>(tile, bytes, tables.data(), scales.data(), acc);
-      else if (wide)
-        tile_avx512<false>(tile, bytes, tables.data(), scales.data(), acc);
-      else
-        tile_avx2(tile, bytes, tables.data(), scales.data(), acc);
+      if (wide && t1 - t0 == kGroup) {
+        if (vbmi)
+          tile_avx512<true, kGroup>(bits + t0 * stride, stride, bytes, tables.data(), scales.data(), acc);
+        else
+          tile_avx512<false, kGroup>(bits + t0 * stride, stride, bytes, tables.data(), scales.data(), acc);
+      } else {
+        for (int64_t t = t0; t < t1; t++) {
+          float* out = acc + (t - t0) * kTile;
+          if (wide && vbmi)
+            tile_avx512<true, 1>(bits + t * stride, stride, bytes, tables.data(), scales.data(), out);
+          else if (wide)
+            tile_avx512<false, 1>(bits + t * stride, stride, bytes, tables.data(), scales.data(), out);
+          else
+            tile_avx2(bits + t * stride, bytes, tables.data(), scales.data(), out);
+        }
+      }
 #else
-      tile_scalar(tile, bytes, tables.data(), scales.data(), acc);
+      for (int64_t t = t0; t < t1; t++) tile_scalar(bits + t * stride, bytes, tables.data(), scales.data(), acc + (t - t0) * kTile);
 #endif
-      const int64_t r1 = std::min<int64_t>(kTile, rows - t * kTile);
-      for (int64_t i = 0; i < r1; i++) y[b * rows + t * kTile + i] = h[t * kTile + i] * acc[i];
+      const int64_t r0 = t0 * kTile, r1 = std::min(rows, t1 * kTile);
+      for (int64_t r = r0; r < r1; r++) y[b * rows + r] = h[r] * acc[r - r0];
     }
   }
 }
