@@ -141,9 +141,9 @@ void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const 
     for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 32 * k + 8 * q, f[k][q]);
 }
 
-// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (consecutive tiles, `stride`
-// bytes apart): each table broadcast feeds kTiles tiles, and kTiles read streams keep more cache lines in
-// flight from DRAM (dev/lut_variants.cc: 4 tiles beat 1, 2 and 8, hot and cold). Lane L (of four 16-byte lanes)
+// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (`stride` bytes apart): each
+// table broadcast feeds kTiles tiles, and kTiles read streams keep more cache lines in flight from DRAM
+// (dev/lut_variants.cc: 4 tiles beat 1, 2, 3 and 8, hot and cold). Lane L (of four 16-byte lanes)
 // holds rows 16L .. 16L + 15; unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups
 // are vpermb over the 16-byte table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry
 // i mod 16: vpermb reads an index's low 6 bits, so the bits above the nibble need no mask (two instructions of
@@ -243,34 +243,40 @@ BITSCALE_KERNEL(packedLutGemm) {
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t blk = 0; blk < blocks; blk++)
       build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
-    // Tiles in groups of kGroup (the AVX-512 paths take a whole group at a time), the last group possibly short.
+    // The AVX-512 paths take kGroup tiles at a time, one from each quarter of the matrix (tiles i, i + Q, i + 2Q,
+    // i + 3Q for Q = tiles / 4), so that each of their read streams runs through its quarter in order; the tiles
+    // past 4Q, and every tile on the other paths, go one at a time.
+#ifdef __AVX2__
+    const int64_t quarter = wide ? tiles / kGroup : 0;
+#else
+    const int64_t quarter = 0;
+#endif
+    const int64_t stride = kTile * bytes;
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t t0 = 0; t0 < tiles; t0 += kGroup) {
-      const int64_t t1 = std::min(tiles, t0 + kGroup);
-      const int64_t stride = kTile * bytes;
+    for (int64_t i = 0; i < tiles - (kGroup - 1) * quarter; i++) {
+      const bool group = i < quarter;
+      const int64_t first = group ? i : i + (kGroup - 1) * quarter, step = group ? quarter : 1;
+      const int n = group ? kGroup : 1;
+      const uint8_t* tile = bits + first * stride;
       float acc[kGroup * kTile];
 #ifdef __AVX2__
-      if (wide && t1 - t0 == kGroup) {
-        if (vbmi)
-          tile_avx512<true, kGroup>(bits + t0 * stride, stride, bytes, tables.data(), scales.data(), acc);
-        else
-          tile_avx512<false, kGroup>(bits + t0 * stride, stride, bytes, tables.data(), scales.data(), acc);
-      } else {
-        for (int64_t t = t0; t < t1; t++) {
-          float* out = acc + (t - t0) * kTile;
-          if (wide && vbmi)
-            tile_avx512<true, 1>(bits + t * stride, stride, bytes, tables.data(), scales.data(), out);
-          else if (wide)
-            tile_avx512<false, 1>(bits + t * stride, stride, bytes, tables.data(), scales.data(), out);
-          else
-            tile_avx2(bits + t * stride, bytes, tables.data(), scales.data(), out);
-        }
-      }
+      if (group && vbmi)
+        tile_avx512<true, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
+      else if (group)
+        tile_avx512<false, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
+      else if (wide && vbmi)
+        tile_avx512<true, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
+      else if (wide)
+        tile_avx512<false, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
+      else
+        tile_avx2(tile, bytes, tables.data(), scales.data(), acc);
 #else
-      for (int64_t t = t0; t < t1; t++) tile_scalar(bits + t * stride, bytes, tables.data(), scales.data(), acc + (t - t0) * kTile);
+      tile_scalar(tile, bytes, tables.data(), scales.data(), acc);
 #endif
-      const int64_t r0 = t0 * kTile, r1 = std::min(rows, t1 * kTile);
-      for (int64_t r = r0; r < r1; r++) y[b * rows + r] = h[r] * acc[r - r0];
+      for (int u = 0; u < n; u++) {
+        const int64_t r0 = (first + u * step) * kTile, r1 = std::min(rows, r0 + kTile);
+        for (int64_t r = r0; r < r1; r++) y[b * rows + r] = h[r] * acc[u * kTile + r - r0];
+      }
     }
   }
 }
