@@ -12,7 +12,8 @@
 // bit-identical output.
 //
 // Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 64; tile t, code byte j holds byte j of
-// rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero.
+// rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero. The AVX-512 paths walk four tiles at
+// once, one in each quarter of the matrix (four read streams, each in order, prefetched ahead).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -29,8 +30,8 @@ namespace {
 
 constexpr int kTile = 64;   // rows per tile: one AVX-512 pshufb's 64 lanes, two AVX2 ones
 constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
-constexpr int kGroup = 4;
-constexpr int kPrefetch = 2048;  // bytes ahead in each read stream that the AVX-512 paths prefetch   // tiles per pass of the AVX-512 paths
+constexpr int kGroup = 4;         // tiles per pass of the AVX-512 paths
+constexpr int kPrefetch = 2048;  // bytes ahead in each read stream that the AVX-512 paths prefetch
 
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
 constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
