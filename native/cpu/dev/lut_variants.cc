@@ -131,6 +131,7 @@ __attribute__((noinline)) void p2(const uint8_t* codes, int64_t bytes, const int
 
 // Multi-tile: NT tiles side by side per code byte j, so each table broadcast feeds NT tiles (loads were the
 // limit: one code load and two table loads per 64 code bytes). kP1: P1 sums (biased ±63 tables), else v0 sums.
+static int g_floor = 0;  // 1: lookups only (xor-accumulated), to see what the combine costs
 template <int NT, bool kP1, bool kWide = false>
 __attribute__((noinline)) void multi(const uint8_t* codes, int64_t stride, int64_t bytes, const int8_t* tables, const float* scales, float* acc) {
   const __m512i ones = _mm512_set1_epi8(1);
@@ -147,7 +148,10 @@ __attribute__((noinline)) void multi(const uint8_t* codes, int64_t stride, int64
       for (int u = 0; u < NT; u++) {
         const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
         const __m512i a = _mm512_permutexvar_epi8(c, lo_t), b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
-        if (kP1) {
+        if (g_floor) {
+          s0[u] = _mm512_xor_si512(s0[u], a);
+          s1[u] = _mm512_xor_si512(s1[u], b);
+        } else if (kP1) {
           const __m512i x = _mm512_add_epi8(a, b);
           s0[u] = _mm512_add_epi16(s0[u], x);
           s1[u] = _mm512_add_epi16(s1[u], _mm512_srli_epi16(x, 8));
@@ -320,6 +324,15 @@ int main(int argc, char** argv) {
     printf("%s: hot %.1f GB/s (best %.1f), cold %.1f GB/s (best %.1f)\n", name, inner * size / hot[reps / 2] / 1e9, inner * size / hot[0] / 1e9,
            inner * size / cold[reps / 2] / 1e9, inner * size / cold[0] / 1e9);
   };
+  if (getenv("FLOOR")) {
+    for (int k = 0; k < 2; k++) {
+      g_floor = 0;
+      time("v0x4", [&](const uint8_t* c) { runm(multi<4, false>, 4, c, t127.data(), y.data()); }, tp);
+      g_floor = 1;
+      time("v0x4 lookups only", [&](const uint8_t* c) { runm(multi<4, false>, 4, c, t127.data(), y.data()); }, tp);
+    }
+    return 0;
+  }
   if (getenv("AB")) {
     for (int k = 0; k < 3; k++) {
       time("v0  ", [&](const uint8_t* c) { run(v0<false>, c, t127.data(), y.data()); }, tp);
