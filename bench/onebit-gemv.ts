@@ -3,6 +3,9 @@
 //   bandwidth: bytes the GEMV reads and writes per second, against a memcpy of the packed matrix's size on
 //              the same machine, same threads (memcpy counted as bytes read + bytes written, STREAM's "copy";
 //              at these sizes it runs from cache; a 256 MiB memcpy is recorded too, for DRAM);
+//   cold:      the LUT GEMV over a pool of copies of the packed matrix (COLD_POOL_MIB, default 512 MiB, past the
+//              last-level cache), each call on the next copy, so every call reads its codes from DRAM as decoding a
+//              model larger than the cache does; against the 256 MiB memcpy (also DRAM), runs interleaved;
 //   time:      against the fp32 product of the same shape through the addon's matmul (OpenBLAS sgemm, m = batch).
 // Runs are interleaved (so other processes' load falls on all alike); medians over REPEATS after a warm-up.
 // The JSON also keeps each kernel's best interleaved run, and its best run alone (back to back, caches warm
@@ -22,6 +25,10 @@ import { type PackedFormat, packSigns, packTernary, rowBytes } from '../src/oneb
 import { figure, machineDescription } from './machine.ts';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 15);
+const COLD_POOL = Number(process.env.COLD_POOL_MIB ?? 512) * 2 ** 20;
+// For the cold figures: memcpy of 256 MiB, far past every cache (DRAM bandwidth, read + write counted).
+const big = 256 * 2 ** 20;
+const [bigSrc, bigDst] = [new Uint8Array(big).fill(3), new Uint8Array(big)];
 const cpu = createCpuBackend();
 const addon = cpu.addon;
 const exact = { sign1: nativeOnebitGemm(addon), ternary2: nativeTernaryGemm(addon) };
@@ -101,9 +108,25 @@ for (const { n, batch, format } of cases) {
   const [bestLut, , bestCopy] = times.best;
   const aloneLut = bestAlone(() => lut(tiled, g, h, x, y, n, n, batch, format === 'ternary2'));
   const aloneCopy = bestAlone(() => copyBytes(src, dst, codeBytes));
+  // Cold: one timed run = the GEMV on each of `calls` consecutive copies of the pool (at least 64 MiB of codes,
+  // so that one run is long enough to time), then the 256 MiB memcpy, interleaved.
+  const copies = Math.max(2, Math.ceil(COLD_POOL / tiled.length));
+  const pool = Array.from({ length: copies }, () => tiled.slice());
+  const calls = Math.min(copies, Math.ceil((64 * 2 ** 20) / tiled.length));
+  let next = 0;
+  const [tColdRun, tBigCopy] = timeInterleaved([
+    () => {
+      for (let k = 0; k < calls; k++, next = (next + 1) % copies)
+        lut(pool[next], g, h, x, y, n, n, batch, format === 'ternary2');
+    },
+    () => copyBytes(bigSrc, bigDst, big),
+  ]).median;
+  pool.length = 0;
   const gemvBytes = codeBytes + 4 * (batch * n + n + n + batch * n);
   const gbs = (bytes: number, s: number) => bytes / s / 1e9;
   const memcpy = gbs(2 * codeBytes, tCopy);
+  const coldLut = gbs(calls * gemvBytes, tColdRun);
+  const coldMemcpy = gbs(2 * big, tBigCopy);
   const shape = `${n}x${n}${format === 'ternary2' ? '-ternary' : ''}${batch > 1 ? `-batch${batch}` : ''}`;
   rows.push({
     shape: `${n}x${n}`,
@@ -126,24 +149,27 @@ for (const { n, batch, format } of cases) {
     alone_warm_best_memcpy_GBps: gbs(2 * codeBytes, aloneCopy),
     alone_warm_lut_fraction_of_memcpy: gbs(gemvBytes, aloneLut) / gbs(2 * codeBytes, aloneCopy),
     exact_fraction_of_memcpy: gbs(gemvBytes, tExact) / memcpy,
+    cold_pool_bytes: copies * tiled.length,
+    cold_lut_ms: (tColdRun / calls) * 1e3,
+    cold_lut_GBps: coldLut,
+    cold_memcpy_256MiB_GBps: coldMemcpy,
+    cold_lut_fraction_of_memcpy: coldLut / coldMemcpy,
     lut_speedup_over_fp32: tF32 / tLut,
     exact_speedup_over_fp32: tF32 / tExact,
   });
   lines.push(figure(`onebit-gemv-${shape}-lut-bandwidth`, gbs(gemvBytes, tLut), memcpy, 'GB/s'));
+  lines.push(figure(`onebit-gemv-${shape}-lut-bandwidth-cold`, coldLut, coldMemcpy, 'GB/s'));
   lines.push(figure(`onebit-gemv-${shape}-lut-time`, tLut * 1e3, tF32 * 1e3, 'ms', false));
   lines.push(figure(`onebit-gemv-${shape}-exact-bandwidth`, gbs(gemvBytes, tExact), memcpy, 'GB/s'));
   lines.push(figure(`onebit-gemv-${shape}-exact-time`, tExact * 1e3, tF32 * 1e3, 'ms', false));
 }
 
-// For scale: memcpy of 256 MiB, far past every cache (DRAM bandwidth, read + write counted).
-const big = 256 * 2 ** 20;
-const [bigSrc, bigDst] = [new Uint8Array(big).fill(3), new Uint8Array(big)];
 const [tBig] = timeInterleaved([() => copyBytes(bigSrc, bigDst, big)]).median;
 
 writeJsonAtomic('bench/results/onebit-gemv.json', {
   bench: 'onebit-gemv',
   description:
-    'packed sign1/ternary2 GEMV/GEMM y = h ⊙ ((x ⊙ g) Sᵀ): lut (int8 table lookup, native/cpu/onebit_lut.cc) and exact (fp32, native/cpu/onebit.cc) vs memcpy of the packed bytes (read + write counted) and fp32 OpenBLAS sgemm of the same shape; medians',
+    'packed sign1/ternary2 GEMV/GEMM y = h ⊙ ((x ⊙ g) Sᵀ): lut (int8 table lookup, native/cpu/onebit_lut.cc) and exact (fp32, native/cpu/onebit.cc) vs memcpy of the packed bytes (read + write counted) and fp32 OpenBLAS sgemm of the same shape; cold_*: the lut over a pool of copies past the last-level cache vs a 256 MiB memcpy; medians',
   machine: machineDescription(),
   addon: addonPath(),
   threads: cpu.threads(),
@@ -152,6 +178,7 @@ writeJsonAtomic('bench/results/onebit-gemv.json', {
   date: new Date().toISOString(),
   results: rows,
   memcpy_256MiB_GBps: (2 * big) / tBig / 1e9,
+  cold_pool_MiB: COLD_POOL / 2 ** 20,
   goal: 'packed (lut) bandwidth >= 0.8 x memcpy',
 });
 for (const line of lines) console.log(JSON.stringify(line));

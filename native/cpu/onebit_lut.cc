@@ -12,7 +12,8 @@
 // bit-identical output.
 //
 // Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 64; tile t, code byte j holds byte j of
-// rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero.
+// rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero. The AVX-512 paths walk four tiles at
+// once, one in each quarter of the matrix (four read streams, each in order, prefetched ahead).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -29,6 +30,8 @@ namespace {
 
 constexpr int kTile = 64;   // rows per tile: one AVX-512 pshufb's 64 lanes, two AVX2 ones
 constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
+constexpr int kGroup = 4;         // tiles per pass of the AVX-512 paths
+constexpr int kPrefetch = 2048;  // bytes ahead in each read stream that the AVX-512 paths prefetch
 
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
 constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
@@ -140,48 +143,95 @@ void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const 
     for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 32 * k + 8 * q, f[k][q]);
 }
 
-// The same sums, the whole 64-row tile per instruction. Lane L (of four 16-byte lanes) holds rows 16L .. 16L + 15;
-// unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups are vpermb over the 16-byte
-// table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry i mod 16: vpermb reads an index's
-// low 6 bits, so the bits above the nibble need no mask (two instructions of eleven fewer per code byte), and the
-// sums are the same.
-template <bool kVbmi>
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const uint8_t* codes, int64_t bytes,
-                                                                        const int8_t* tables, const float* scales,
-                                                                        float* acc) {
+// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (`stride` bytes apart): each
+// table broadcast feeds kTiles tiles, and kTiles read streams keep more cache lines in flight from DRAM
+// (dev/lut_variants.cc: 4 tiles beat 1, 2, 3 and 8, hot and cold), the more so with a software prefetch
+// kPrefetch bytes ahead in each (from DRAM 5-15% faster than none at 4096² and 8192², 1024 bytes ahead a little
+// less; in cache 0-5% slower). Lane L (of four 16-byte lanes)
+// holds rows 16L .. 16L + 15; unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups
+// are vpermb over the 16-byte table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry
+// i mod 16: vpermb reads an index's low 6 bits, so the bits above the nibble need no mask (two instructions of
+// eleven fewer per code byte), and the sums are the same.
+template <bool kVbmi, int kTiles>
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const uint8_t* codes, int64_t stride,
+                                                                        int64_t bytes, const int8_t* tables,
+                                                                        const float* scales, float* acc) {
   const __m512i low4 = _mm512_set1_epi8(15);
   const __m512i ones = _mm512_set1_epi8(1);
-  __m512 f[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 f[kTiles][4];
+  for (int u = 0; u < kTiles; u++)
+    for (int q = 0; q < 4; q++) f[u][q] = _mm512_setzero_ps();
   for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
     const int64_t b1 = std::min(bytes, b0 + kBlock);
-    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    __m512i s0[kTiles], s1[kTiles];
+    for (int u = 0; u < kTiles; u++) s0[u] = s1[u] = _mm512_setzero_si512();
     for (int64_t j = b0; j < b1; j++) {
-      const __m512i c = _mm512_loadu_si512(codes + j * kTile);
       const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
       const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
-      __m512i a, b;
-      if (kVbmi) {
-        a = _mm512_permutexvar_epi8(c, lo_t);
-        b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
-      } else {
-        a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
-        b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+      for (int u = 0; u < kTiles; u++) {
+        const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
+        _mm_prefetch(reinterpret_cast<const char*>(codes + u * stride + j * kTile + kPrefetch), _MM_HINT_T0);
+        __m512i a, b;
+        if (kVbmi) {
+          a = _mm512_permutexvar_epi8(c, lo_t);
+          b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
+        } else {
+          a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
+          b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+        }
+        s0[u] = _mm512_add_epi16(s0[u], _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
+        s1[u] = _mm512_add_epi16(s1[u], _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
       }
-      s0 = _mm512_add_epi16(s0, _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
-      s1 = _mm512_add_epi16(s1, _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
     }
     const __m512 s = _mm512_set1_ps(scales[blk]);
-    const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0)),      // rows 0-7, 16-23
-                              _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1)),      // rows 8-15, 24-31
-                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0, 1)),  // rows 32-39, 48-55
-                              _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1, 1))}; // rows 40-47, 56-63
-    for (int q = 0; q < 4; q++) f[q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[q]);
+    for (int u = 0; u < kTiles; u++) {
+      const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0[u])),       // rows 0-7, 16-23
+                                _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1[u])),       // rows 8-15, 24-31
+                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0[u], 1)),  // rows 32-39, 48-55
+                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1[u], 1))}; // rows 40-47, 56-63
+      for (int q = 0; q < 4; q++) f[u][q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[u][q]);
+    }
   }
-  alignas(64) float out[4][16];
-  for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[q]);
   const int base[4] = {0, 8, 32, 40};
-  for (int q = 0; q < 4; q++)
-    for (int i = 0; i < 16; i++) acc[base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+  for (int u = 0; u < kTiles; u++) {
+    alignas(64) float out[4][16];
+    for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[u][q]);
+    for (int q = 0; q < 4; q++)
+      for (int i = 0; i < 16; i++) acc[u * kTile + base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+  }
+}
+
+// build_block with one group's 16 entries per instruction (AVX-512): the same fp32 operations (products by 0 or
+// ±1 are exact, so an FMA rounds as the multiply-then-add), the same max, the same rounding (cvtps2dq rounds to
+// nearest even, as nearbyint does): the same tables. It was a third of a 4096-column call's fixed cost.
+__attribute__((target("avx512f,avx512bw"))) void build_block_avx512(const float* v, int64_t j0, int64_t j1,
+                                                                     bool ternary, int8_t* tables, float* scale) {
+  const int per = ternary ? 2 : 4;
+  const int64_t groups = 2 * (j1 - j0);
+  alignas(64) float t[2 * kBlock * 16];
+  const float* vb = v + 2 * j0 * per;
+  __m512 c[4];
+  for (int i = 0; i < per; i++) {
+    alignas(64) float lane[16];
+    for (int n = 0; n < 16; n++) lane[n] = coefficient(ternary, n, i);
+    c[i] = _mm512_load_ps(lane);
+  }
+  __m512 vmax = _mm512_setzero_ps();
+  for (int64_t k = 0; k < groups; k++) {
+    __m512 e = _mm512_mul_ps(c[0], _mm512_set1_ps(vb[k * per]));
+    for (int i = 1; i < per; i++) e = _mm512_fmadd_ps(c[i], _mm512_set1_ps(vb[k * per + i]), e);
+    _mm512_store_ps(t + 16 * k, e);
+    vmax = _mm512_max_ps(vmax, _mm512_abs_ps(e));
+  }
+  const float m = _mm512_reduce_max_ps(vmax);
+  const float s = m > 0.0f ? m / 127.0f : 1.0f;
+  *scale = s;
+  const __m512 inv = _mm512_set1_ps(1.0f / s), hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+  int8_t* out = tables + 32 * j0;
+  for (int64_t k = 0; k < groups; k++) {
+    const __m512 q = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_mul_ps(_mm512_load_ps(t + 16 * k), inv)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+  }
 }
 
 bool has_avx512vbmi() {
@@ -194,6 +244,18 @@ bool has_avx512() {
   return yes;
 }
 #endif
+
+// f(0), .., f(n - 1), across the team when there is one; with one thread, no OpenMP region at all (entering one,
+// even with if(false), cost a 4096-column GEMV a quarter of its fixed time here: team set-up, malloc, futexes).
+template <class F>
+void for_each(int64_t n, int team, const F& f) {
+  if (team > 1) {
+#pragma omp parallel for schedule(static) num_threads(team)
+    for (int64_t i = 0; i < n; i++) f(i);
+  } else {
+    for (int64_t i = 0; i < n; i++) f(i);
+  }
+}
 
 }  // namespace
 
@@ -222,31 +284,62 @@ BITSCALE_KERNEL(packedLutGemm) {
   if (rows == 0 || batch == 0) return;
   const auto* bits = static_cast<const uint8_t*>(codes.data);
   const int64_t blocks = (bytes + kBlock - 1) / kBlock;
-  std::vector<float> v(bytes * per_byte, 0.0f);
-  std::vector<int8_t> tables(bytes * 32);
-  std::vector<float> scales(blocks);
+  // Scratch kept per calling thread across calls (a GEMV per layer per token: no allocation, no fresh pages each
+  // time); plain references, so that the OpenMP workers below see the caller's buffers, not their own.
+  thread_local std::vector<float> v_scratch, scales_scratch;
+  thread_local std::vector<int8_t> tables_scratch;
+  std::vector<float>& v = v_scratch;
+  std::vector<float>& scales = scales_scratch;
+  std::vector<int8_t>& tables = tables_scratch;
+  v.assign(bytes * per_byte, 0.0f);
+  tables.resize(bytes * 32);
+  scales.resize(blocks);
   const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
   for (int64_t b = 0; b < batch; b++) {
     for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
-#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t blk = 0; blk < blocks; blk++)
-      build_block(v.data(), blk * kBlock, std::min(bytes, (blk + 1) * kBlock), ternary, tables.data(), &scales[blk]);
-#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
-    for (int64_t t = 0; t < tiles; t++) {
-      const uint8_t* tile = bits + t * kTile * bytes;
-      float acc[kTile];
+    for_each(blocks, team, [&](int64_t blk) {
+      const int64_t j0 = blk * kBlock, j1 = std::min(bytes, (blk + 1) * kBlock);
 #ifdef __AVX2__
-      if (wide && vbmi)
-        tile_avx512<true>(tile, bytes, tables.data(), scales.data(), acc);
+      if (wide) {
+        build_block_avx512(v.data(), j0, j1, ternary, tables.data(), &scales[blk]);
+        return;
+      }
+#endif
+      build_block(v.data(), j0, j1, ternary, tables.data(), &scales[blk]);
+    });
+    // The AVX-512 paths take kGroup tiles at a time, one from each quarter of the matrix (tiles i, i + Q, i + 2Q,
+    // i + 3Q for Q = tiles / 4), so that each of their read streams runs through its quarter in order; the tiles
+    // past 4Q, and every tile on the other paths, go one at a time.
+#ifdef __AVX2__
+    const int64_t quarter = wide ? tiles / kGroup : 0;
+#else
+    const int64_t quarter = 0;
+#endif
+    const int64_t stride = kTile * bytes;
+    for_each(tiles - (kGroup - 1) * quarter, team, [&](int64_t i) {
+      const bool group = i < quarter;
+      const int64_t first = group ? i : i + (kGroup - 1) * quarter, step = group ? quarter : 1;
+      const int n = group ? kGroup : 1;
+      const uint8_t* tile = bits + first * stride;
+      float acc[kGroup * kTile];
+#ifdef __AVX2__
+      if (group && vbmi)
+        tile_avx512<true, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
+      else if (group)
+        tile_avx512<false, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
+      else if (wide && vbmi)
+        tile_avx512<true, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
       else if (wide)
-        tile_avx512<false>(tile, bytes, tables.data(), scales.data(), acc);
+        tile_avx512<false, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
       else
         tile_avx2(tile, bytes, tables.data(), scales.data(), acc);
 #else
       tile_scalar(tile, bytes, tables.data(), scales.data(), acc);
 #endif
-      const int64_t r1 = std::min<int64_t>(kTile, rows - t * kTile);
-      for (int64_t i = 0; i < r1; i++) y[b * rows + t * kTile + i] = h[t * kTile + i] * acc[i];
-    }
+      for (int u = 0; u < n; u++) {
+        const int64_t r0 = (first + u * step) * kTile, r1 = std::min(rows, r0 + kTile);
+        for (int64_t r = r0; r < r1; r++) y[b * rows + r] = h[r] * acc[u * kTile + r - r0];
+      }
+    });
   }
 }

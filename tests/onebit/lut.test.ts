@@ -50,7 +50,8 @@ const builds = [
 ] as const;
 const load = (path: string) => createRequire(import.meta.url)(path) as CpuAddon;
 
-// Rows straddle the 32-row tile; columns the code byte, the 32-byte scale block (256 or 128 columns) and more.
+// Rows straddle the 64-row tile and the AVX-512 paths' groups of 4 tiles (330 rows: one group and 2 tiles more);
+// columns the code byte, the 32-byte scale block (256 or 128 columns) and more.
 const shapes = [
   [1, 1],
   [5, 9],
@@ -59,6 +60,7 @@ const shapes = [
   [31, 257],
   [70, 1000],
   [130, 64],
+  [330, 300],
 ];
 
 test('tileCodes puts byte j of 64 consecutive rows side by side, zero past the last row', () => {
@@ -164,7 +166,8 @@ test('the portable, AVX2 and AVX-512 (vpermb and pshufb) table-lookup paths give
   const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
   const avx2Only = withoutAvx512(avx2);
   for (const format of ['sign1', 'ternary2'] as const) {
-    const layer = layerOf(format, 200, 1500, 9);
+    // 580 rows (10 tiles): two groups of 4 tiles and two tiles more (the AVX-512 paths' group and single-tile code)
+    const layer = layerOf(format, 580, 1500, 9);
     const x = rand(2 * 1500, 10);
     const want = packedGemvLut(layer, x, 2, undefined, generic);
     assert.deepEqual(packedGemvLut(layer, x, 2, undefined, avx2), want);
