@@ -85,7 +85,8 @@ __global__ void packed_gemv_kernel(const uint8_t* __restrict__ codes, const floa
 // buffer in fragment order; the product kernel starts as a programmatic dependent launch, issues its code loads,
 // and waits for the staging only before it reads B. (One kernel whose first blocks stage for the others, a
 // cooperative launch with ready flags, measured slower: its staging blocks then have a whole block's products
-// after their staging.)
+// after their staging. So did two blocks per SM of 2 tiles a warp at 64 registers, B read per mma pair: 8.2 against
+// 7.6 µs at 8192² sign1 on an H200.)
 //
 // A lane (grp, t) holds, for each of its 16-row tiles, 16 code bytes (t's quarter of the chunk) of rows grp and
 // grp + 8. For mma (q, s) (q = 0, 1 its word pair, s = 0 .. 7 a bit position) its A registers are bits s of the
