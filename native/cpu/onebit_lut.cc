@@ -296,7 +296,16 @@ BITSCALE_KERNEL(packedLutGemm) {
   scales.resize(blocks);
   const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
   for (int64_t b = 0; b < batch; b++) {
-    for (int64_t c = 0; c < cols; c++) v[c] = x[b * cols + c] * g[c];
+    bool finite = true;
+    for (int64_t c = 0; c < cols; c++) {
+      v[c] = x[b * cols + c] * g[c];
+      finite = finite && std::isfinite(v[c]);
+    }
+    // int8 tables cannot carry inf or NaN (they would come out as finite numbers): the vector's outputs are NaN.
+    if (!finite) {
+      std::fill(y + b * rows, y + (b + 1) * rows, std::nanf(""));
+      continue;
+    }
     for_each(blocks, team, [&](int64_t blk) {
       const int64_t j0 = blk * kBlock, j1 = std::min(bytes, (blk + 1) * kBlock);
 #ifdef __AVX2__

@@ -134,7 +134,8 @@ export function hasLutKernel(): boolean {
 
 /**
  * y = h ⊙ ((x ⊙ g) Sᵀ) by the table-lookup kernel (either format): memory-bound, within lutErrorBound of the
- * exact product. Falls back to packedGemm when the addon lacks the kernel.
+ * exact product; a vector whose x ⊙ g has an inf or a NaN gets NaN outputs (its int8 tables cannot carry them).
+ * Falls back to packedGemm when the addon lacks the kernel.
  */
 export function packedGemvLut(
   layer: PackedLinear,

@@ -161,6 +161,32 @@ for (const [name, path, runnable] of builds) {
   });
 }
 
+for (const [name, path, runnable] of builds)
+  test(`packedLutGemm (${name} build): a vector whose x ⊙ g is not finite gives NaN outputs, the others are untouched`, (t) => {
+    if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
+    const native = nativePackedLutGemm(load(path));
+    assert.ok(native, 'the addon has packedLutGemm');
+    for (const format of ['sign1', 'ternary2'] as const) {
+      const [rows, cols] = [70, 300];
+      const layer = layerOf(format, rows, cols, 11);
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const x = rand(3 * cols, 12);
+        x[cols + 17] = bad; // vector 1
+        const got = packedGemvLut(layer, x, 3, undefined, native);
+        const want = packedGemmReference(layer, x, 3);
+        const bound = lutErrorBound(layer, x, 3);
+        for (let r = 0; r < rows; r++) {
+          assert.ok(Number.isNaN(got[rows + r]), `${format} ${bad}: y[1][${r}] = ${got[rows + r]}`);
+          for (const b of [0, 2])
+            assert.ok(
+              Math.abs(got[b * rows + r] - want[b * rows + r]) <= bound[b * rows + r],
+              `${format} y[${b}][${r}]`,
+            );
+        }
+      }
+    }
+  });
+
 test('the portable, AVX2 and AVX-512 (vpermb and pshufb) table-lookup paths give bit-identical results', (t) => {
   if (!cpuHasAvx2Fma() || !builds.every(([, p]) => existsSync(p))) return t.skip('both builds needed');
   const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
