@@ -159,9 +159,11 @@ __global__ void __launch_bounds__(kStageThreads) packed_gemv_stage(const float* 
     const float v = i < kChunkCols && col < cols ? x[b * cols + col] * g[col] : 0.0f;
     float m = warp_max(fabsf(v));
     if (lane == 0) sh.maxima[warp] = m;
-    __syncthreads();
+    // Fixed point cannot carry inf or NaN (fmaxf even skips NaN): such a chunk's scale is NaN, so the vector's
+    // outputs are NaN, as the fp32 product's would be non-finite.
+    const bool finite = !__syncthreads_or(!isfinite(v));
     m = warp_max(lane < kWarps ? sh.maxima[lane] : 0.0f);
-    const int f = __float2int_rn(v * (m > 0.0f ? kFixedRange / m : 0.0f));
+    const int f = finite ? __float2int_rn(v * (m > 0.0f ? kFixedRange / m : 0.0f)) : 0;
     if (i < kChunkCols) sh.fixed[b][i] = f;
     if (!kTernary) {
       const uint32_t d = digit_bytes(f * 128);
@@ -178,7 +180,7 @@ __global__ void __launch_bounds__(kStageThreads) packed_gemv_stage(const float* 
         const int s = warp_sum(kTernary || lane >= kWarps ? 0 : sh.sums[lane][p]);
         if (lane == 0) out.offset[b][p] = s;
       }
-      if (lane == 0) out.scale[b] = m / (kFixedRange * 128.0f);
+      if (lane == 0) out.scale[b] = finite ? m / (kFixedRange * 128.0f) : __int_as_float(0x7fc00000);
     }
     __syncthreads();  // maxima and sums are written again for the next vector
   }

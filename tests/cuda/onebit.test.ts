@@ -205,6 +205,45 @@ test('packedGemm (cuda) on many row groups, long rows and rows past the staged l
   checkProduct('ternary2 [3x30000]', rawLayer('ternary2', 3, 30000, 9), [1, 2], rawReference);
 });
 
+for (const kernel of [undefined, 'simple'])
+  test(
+    `packedGemm (cuda, ${kernel ?? 'default'} kernel): a vector whose x ⊙ g is not finite gets non-finite outputs, the others are exact`,
+    {
+      skip: kernelSkip,
+    },
+    () =>
+      withKernel(kernel, () => {
+        for (const format of packedFormats) {
+          const [rows, cols] = [70, 1024];
+          const layer = rawLayer(format, rows, cols, 21);
+          const device = uploadPackedLayer(cuda, layer);
+          try {
+            for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+              const x = rand(3 * cols, 22);
+              x[cols + 600] = bad; // vector 1
+              const dx = upload(x);
+              const dy = cuda.alloc('f32', 3 * rows);
+              cudaPackedGemm(cuda, device, dx, 3, dy);
+              const got = download(dy, 3 * rows);
+              const want = rawReference(layer, x, 3);
+              for (let r = 0; r < rows; r++) {
+                assert.ok(!Number.isFinite(got[rows + r]), `${format} ${bad}: y[1][${r}] = ${got[rows + r]}`);
+                for (const b of [0, 2])
+                  assert.ok(
+                    Math.abs(got[b * rows + r] - want[b * rows + r]) <= 1e-6 * cols + 1e-6,
+                    `${format} y[${b}][${r}]`,
+                  );
+              }
+              cuda.free(dx);
+              cuda.free(dy);
+            }
+          } finally {
+            freePackedLayer(cuda, device);
+          }
+        }
+      }),
+  );
+
 test('packedGemm (cuda) refuses codes shorter than the shape needs', { skip: kernelSkip }, () => {
   const codes = upload(new Int32Array(2), 'i32');
   const [g, h, x, y] = [
