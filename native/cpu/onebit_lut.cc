@@ -32,6 +32,11 @@ constexpr int kTile = 64;   // rows per tile: one AVX-512 pshufb's 64 lanes, two
 constexpr int kBlock = 32;  // code bytes per scale block: 32 * 2 * 127 fits the int16 sums
 constexpr int kGroup = 4;         // tiles per pass of the AVX-512 paths
 constexpr int kPrefetch = 2048;  // bytes ahead in each read stream that the AVX-512 paths prefetch
+// Vectors per pass over the codes, and tiles per pass of the AVX-512 paths then: at 4096² batch 8 on one thread
+// (Zen 4, VBMI), 4 vectors x 2 tiles took 0.26 ms, 8 x 1 0.28, 4 x 1 0.28, 2 x 4 0.30, 8 x 2 0.34, 4 x 4 0.33
+// (8 GEMVs: 0.36); the lookups, not the reads, bound it, from cache and from DRAM alike.
+constexpr int kBatch = 4;
+constexpr int kBatchGroup = 2;
 
 // Value of a 2-bit ternary code: 0 -> 0, 1 -> +1, 2 -> -1, 3 (never written) -> 0.
 constexpr float kTernary[4] = {0.0f, 1.0f, -1.0f, 0.0f};
@@ -143,62 +148,165 @@ void tile_avx2(const uint8_t* codes, int64_t bytes, const int8_t* tables, const 
     for (int q = 0; q < 4; q++) _mm256_storeu_ps(acc + 32 * k + 8 * q, f[k][q]);
 }
 
-// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (`stride` bytes apart): each
-// table broadcast feeds kTiles tiles, and kTiles read streams keep more cache lines in flight from DRAM
-// (dev/lut_variants.cc: 4 tiles beat 1, 2, 3 and 8, hot and cold), the more so with a software prefetch
-// kPrefetch bytes ahead in each (from DRAM 5-15% faster than none at 4096² and 8192², 1024 bytes ahead a little
-// less; in cache 0-5% slower). Lane L (of four 16-byte lanes)
+// The same sums, the whole 64-row tile per instruction, kTiles tiles side by side (`stride` bytes apart), for
+// kVecs input vectors at once (vector w's tables at tables + w * table_stride, its scales at scales + w * blocks,
+// its sums to acc + w * kTiles * 64): each code load feeds every vector's lookups, so a small batch reads the
+// codes once, and each table broadcast feeds kTiles tiles. kTiles read streams keep more cache lines in flight
+// from DRAM (dev/lut_variants.cc: 4 tiles beat 1, 2, 3 and 8, hot and cold), the more so with a software
+// prefetch kPrefetch bytes ahead in each (from DRAM 5-15% faster than none at 4096² and 8192², 1024 bytes ahead
+// a little less; in cache 0-5% slower). Lane L (of four 16-byte lanes)
 // holds rows 16L .. 16L + 15; unpacklo/hi take each lane's first and last 8 rows. With AVX-512 VBMI the lookups
 // are vpermb over the 16-byte table broadcast to all four lanes, i.e. entry i of a 64-entry table is entry
 // i mod 16: vpermb reads an index's low 6 bits, so the bits above the nibble need no mask (two instructions of
-// eleven fewer per code byte), and the sums are the same.
-template <bool kVbmi, int kTiles>
+// eleven fewer per code byte), and the sums are the same. Each vector's integer sums and fp32 operations are
+// those of a call with that vector alone.
+template <bool kVbmi, int kTiles, int kVecs>
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const uint8_t* codes, int64_t stride,
                                                                         int64_t bytes, const int8_t* tables,
-                                                                        const float* scales, float* acc) {
+                                                                        int64_t table_stride, const float* scales,
+                                                                        float* acc) {
   const __m512i low4 = _mm512_set1_epi8(15);
   const __m512i ones = _mm512_set1_epi8(1);
-  __m512 f[kTiles][4];
-  for (int u = 0; u < kTiles; u++)
-    for (int q = 0; q < 4; q++) f[u][q] = _mm512_setzero_ps();
+  const int64_t blocks = (bytes + kBlock - 1) / kBlock;
+  __m512 f[kVecs][kTiles][4];
+  for (int w = 0; w < kVecs; w++)
+    for (int u = 0; u < kTiles; u++)
+      for (int q = 0; q < 4; q++) f[w][u][q] = _mm512_setzero_ps();
   for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
     const int64_t b1 = std::min(bytes, b0 + kBlock);
-    __m512i s0[kTiles], s1[kTiles];
-    for (int u = 0; u < kTiles; u++) s0[u] = s1[u] = _mm512_setzero_si512();
+    __m512i s0[kVecs][kTiles], s1[kVecs][kTiles];
+    for (int w = 0; w < kVecs; w++)
+      for (int u = 0; u < kTiles; u++) s0[w][u] = s1[w][u] = _mm512_setzero_si512();
     for (int64_t j = b0; j < b1; j++) {
-      const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32)));
-      const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tables + j * 32 + 16)));
+      __m512i lo_i[kTiles], hi_i[kTiles];  // each tile's low and high nibbles (vpermb: the byte, and the byte >> 4)
       for (int u = 0; u < kTiles; u++) {
         const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
         _mm_prefetch(reinterpret_cast<const char*>(codes + u * stride + j * kTile + kPrefetch), _MM_HINT_T0);
-        __m512i a, b;
-        if (kVbmi) {
-          a = _mm512_permutexvar_epi8(c, lo_t);
-          b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t);
-        } else {
-          a = _mm512_shuffle_epi8(lo_t, _mm512_and_si512(c, low4));
-          b = _mm512_shuffle_epi8(hi_t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
+        lo_i[u] = kVbmi ? c : _mm512_and_si512(c, low4);
+        hi_i[u] = kVbmi ? _mm512_srli_epi16(c, 4) : _mm512_and_si512(_mm512_srli_epi16(c, 4), low4);
+      }
+      for (int w = 0; w < kVecs; w++) {
+        const int8_t* t = tables + w * table_stride + j * 32;
+        const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+        const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16)));
+        for (int u = 0; u < kTiles; u++) {
+          __m512i a, b;
+          if (kVbmi) {
+            a = _mm512_permutexvar_epi8(lo_i[u], lo_t);
+            b = _mm512_permutexvar_epi8(hi_i[u], hi_t);
+          } else {
+            a = _mm512_shuffle_epi8(lo_t, lo_i[u]);
+            b = _mm512_shuffle_epi8(hi_t, hi_i[u]);
+          }
+          s0[w][u] = _mm512_add_epi16(s0[w][u], _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
+          s1[w][u] = _mm512_add_epi16(s1[w][u], _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
         }
-        s0[u] = _mm512_add_epi16(s0[u], _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
-        s1[u] = _mm512_add_epi16(s1[u], _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
       }
     }
-    const __m512 s = _mm512_set1_ps(scales[blk]);
-    for (int u = 0; u < kTiles; u++) {
-      const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0[u])),       // rows 0-7, 16-23
-                                _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1[u])),       // rows 8-15, 24-31
-                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0[u], 1)),  // rows 32-39, 48-55
-                                _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1[u], 1))}; // rows 40-47, 56-63
-      for (int q = 0; q < 4; q++) f[u][q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[u][q]);
+    for (int w = 0; w < kVecs; w++) {
+      const __m512 s = _mm512_set1_ps(scales[w * blocks + blk]);
+      for (int u = 0; u < kTiles; u++) {
+        const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0[w][u])),       // rows 0-7, 16-23
+                                  _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1[w][u])),       // rows 8-15, 24-31
+                                  _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0[w][u], 1)),  // rows 32-39, 48-55
+                                  _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1[w][u], 1))}; // rows 40-47, 56-63
+        for (int q = 0; q < 4; q++) f[w][u][q] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), f[w][u][q]);
+      }
     }
   }
   const int base[4] = {0, 8, 32, 40};
-  for (int u = 0; u < kTiles; u++) {
-    alignas(64) float out[4][16];
-    for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[u][q]);
-    for (int q = 0; q < 4; q++)
-      for (int i = 0; i < 16; i++) acc[u * kTile + base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+  for (int w = 0; w < kVecs; w++)
+    for (int u = 0; u < kTiles; u++) {
+      alignas(64) float out[4][16];
+      for (int q = 0; q < 4; q++) _mm512_store_ps(out[q], f[w][u][q]);
+      float* a = acc + (w * kTiles + u) * kTile;
+      for (int q = 0; q < 4; q++)
+        for (int i = 0; i < 16; i++) a[base[q] + (i < 8 ? i : 8 + i)] = out[q][i];
+    }
+}
+
+// tile_avx512 for several vectors with VBMI: the unpack moves to the indices, which all vectors share. Row r's
+// two lookups, side by side, are entries lo(r) and 16 + hi(r) of the code byte's 32 table bytes; one vpermb per
+// half of the tile and vector gives what unpacklo/hi(a, b) give (index bits above bit 4 are ignored: the table is
+// broadcast to both 32-byte halves, and vpermb reads 6 bits), so the sums are the same.
+template <int kTiles, int kVecs>
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512_paired(const uint8_t* codes, int64_t stride,
+                                                                               int64_t bytes, const int8_t* tables,
+                                                                               int64_t table_stride,
+                                                                               const float* scales, float* acc) {
+  const __m512i low4 = _mm512_set1_epi8(15);
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int64_t blocks = (bytes + kBlock - 1) / kBlock;
+  alignas(64) float f[kVecs][kTiles][4][16] = {};
+  for (int64_t b0 = 0, blk = 0; b0 < bytes; b0 += kBlock, blk++) {
+    const int64_t b1 = std::min(bytes, b0 + kBlock);
+    __m512i s0[kVecs][kTiles], s1[kVecs][kTiles];
+    for (int w = 0; w < kVecs; w++)
+      for (int u = 0; u < kTiles; u++) s0[w][u] = s1[w][u] = _mm512_setzero_si512();
+    for (int64_t j = b0; j < b1; j++) {
+      __m512i i0[kTiles], i1[kTiles];
+      for (int u = 0; u < kTiles; u++) {
+        const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
+        _mm_prefetch(reinterpret_cast<const char*>(codes + u * stride + j * kTile + kPrefetch), _MM_HINT_T0);
+        const __m512i lo = _mm512_and_si512(c, low4);
+        const __m512i hi = _mm512_or_si512(_mm512_srli_epi16(c, 4), sixteen);
+        i0[u] = _mm512_unpacklo_epi8(lo, hi);
+        i1[u] = _mm512_unpackhi_epi8(lo, hi);
+      }
+      const int8_t* t = tables + j * 32;
+      for (int w = 0; w < kVecs; w++, t += table_stride) {
+        const __m512i tw = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)));
+        for (int u = 0; u < kTiles; u++) {
+          s0[w][u] = _mm512_add_epi16(s0[w][u], _mm512_maddubs_epi16(ones, _mm512_permutexvar_epi8(i0[u], tw)));
+          s1[w][u] = _mm512_add_epi16(s1[w][u], _mm512_maddubs_epi16(ones, _mm512_permutexvar_epi8(i1[u], tw)));
+        }
+      }
+    }
+    for (int w = 0; w < kVecs; w++) {
+      const __m512 s = _mm512_set1_ps(scales[w * blocks + blk]);
+      for (int u = 0; u < kTiles; u++) {
+        const __m512i parts[4] = {_mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0[w][u])),
+                                  _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1[w][u])),
+                                  _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0[w][u], 1)),
+                                  _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1[w][u], 1))};
+        for (int q = 0; q < 4; q++)
+          _mm512_store_ps(f[w][u][q], _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(parts[q]), _mm512_load_ps(f[w][u][q])));
+      }
+    }
   }
+  const int base[4] = {0, 8, 32, 40};
+  for (int w = 0; w < kVecs; w++)
+    for (int u = 0; u < kTiles; u++) {
+      float* a = acc + (w * kTiles + u) * kTile;
+      for (int q = 0; q < 4; q++)
+        for (int i = 0; i < 16; i++) a[base[q] + (i < 8 ? i : 8 + i)] = f[w][u][q][i];
+    }
+}
+
+// tile_avx512 for `vecs` (1 .. kVecs) vectors: the instance for exactly that many.
+template <bool kVbmi, int kTiles, int kVecs>
+void tile_avx512_vecs(int vecs, const uint8_t* codes, int64_t stride, int64_t bytes, const int8_t* tables,
+                      int64_t table_stride, const float* scales, float* acc) {
+  if constexpr (kVecs > 1)
+    if (vecs < kVecs)
+      return tile_avx512_vecs<kVbmi, kTiles, kVecs - 1>(vecs, codes, stride, bytes, tables, table_stride, scales, acc);
+  if constexpr (kVbmi && kVecs > 1)
+    tile_avx512_paired<kTiles, kVecs>(codes, stride, bytes, tables, table_stride, scales, acc);
+  else
+    tile_avx512<kVbmi, kTiles, kVecs>(codes, stride, bytes, tables, table_stride, scales, acc);
+}
+
+// k tiles (kGroup with one vector, kBatchGroup or 1 with several) for n vectors.
+template <bool kVbmi>
+void tiles_avx512(int k, int n, const uint8_t* codes, int64_t stride, int64_t bytes, const int8_t* tables,
+                  int64_t table_stride, const float* scales, float* acc) {
+  if (k == kGroup)
+    tile_avx512<kVbmi, kGroup, 1>(codes, stride, bytes, tables, table_stride, scales, acc);
+  else if (k == kBatchGroup)
+    tile_avx512_vecs<kVbmi, kBatchGroup, kBatch>(n, codes, stride, bytes, tables, table_stride, scales, acc);
+  else
+    tile_avx512_vecs<kVbmi, 1, kBatch>(n, codes, stride, bytes, tables, table_stride, scales, acc);
 }
 
 // build_block with one group's 16 entries per instruction (AVX-512): the same fp32 operations (products by 0 or
@@ -284,6 +392,7 @@ BITSCALE_KERNEL(packedLutGemm) {
   if (rows == 0 || batch == 0) return;
   const auto* bits = static_cast<const uint8_t*>(codes.data);
   const int64_t blocks = (bytes + kBlock - 1) / kBlock;
+  const int64_t padded = bytes * per_byte;  // v's length per vector: whole code bytes, zero past cols
   // Scratch kept per calling thread across calls (a GEMV per layer per token: no allocation, no fresh pages each
   // time); plain references, so that the OpenMP workers below see the caller's buffers, not their own.
   thread_local std::vector<float> v_scratch, scales_scratch;
@@ -291,64 +400,81 @@ BITSCALE_KERNEL(packedLutGemm) {
   std::vector<float>& v = v_scratch;
   std::vector<float>& scales = scales_scratch;
   std::vector<int8_t>& tables = tables_scratch;
-  v.assign(bytes * per_byte, 0.0f);
-  tables.resize(bytes * 32);
-  scales.resize(blocks);
+  const int chunk = static_cast<int>(std::min<int64_t>(batch, kBatch));
+  v.assign(chunk * padded, 0.0f);
+  tables.resize(chunk * bytes * 32);
+  scales.resize(chunk * blocks);
   const int team = rows * cols >= bitscale::kParallelGrain ? bitscale::threads() : 1;
-  for (int64_t b = 0; b < batch; b++) {
-    bool finite = true;
-    for (int64_t c = 0; c < cols; c++) {
-      v[c] = x[b * cols + c] * g[c];
-      finite = finite && std::isfinite(v[c]);
+  const int64_t stride = kTile * bytes;
+  for (int64_t b = 0; b < batch;) {
+    // The next (up to) `chunk` vectors whose x ⊙ g is finite, into v's slots. int8 tables cannot carry inf or NaN
+    // (they would come out as finite numbers): a vector that has one gets NaN outputs, and no slot.
+    int64_t which[kBatch];
+    int n = 0;
+    for (; b < batch && n < chunk; b++) {
+      float* vn = v.data() + n * padded;
+      bool finite = true;
+      for (int64_t c = 0; c < cols; c++) {
+        vn[c] = x[b * cols + c] * g[c];
+        finite = finite && std::isfinite(vn[c]);
+      }
+      if (finite)
+        which[n++] = b;
+      else
+        std::fill(y + b * rows, y + (b + 1) * rows, std::nanf(""));
     }
-    // int8 tables cannot carry inf or NaN (they would come out as finite numbers): the vector's outputs are NaN.
-    if (!finite) {
-      std::fill(y + b * rows, y + (b + 1) * rows, std::nanf(""));
-      continue;
-    }
-    for_each(blocks, team, [&](int64_t blk) {
+    if (n == 0) break;
+    for_each(n * blocks, team, [&](int64_t i) {
+      const int64_t w = i / blocks, blk = i % blocks;
       const int64_t j0 = blk * kBlock, j1 = std::min(bytes, (blk + 1) * kBlock);
+      const float* vw = v.data() + w * padded;
+      int8_t* tw = tables.data() + w * bytes * 32;
 #ifdef __AVX2__
       if (wide) {
-        build_block_avx512(v.data(), j0, j1, ternary, tables.data(), &scales[blk]);
+        build_block_avx512(vw, j0, j1, ternary, tw, &scales[w * blocks + blk]);
         return;
       }
 #endif
-      build_block(v.data(), j0, j1, ternary, tables.data(), &scales[blk]);
+      build_block(vw, j0, j1, ternary, tw, &scales[w * blocks + blk]);
     });
-    // The AVX-512 paths take kGroup tiles at a time, one from each quarter of the matrix (tiles i, i + Q, i + 2Q,
-    // i + 3Q for Q = tiles / 4), so that each of their read streams runs through its quarter in order; the tiles
-    // past 4Q, and every tile on the other paths, go one at a time.
+    // The AVX-512 paths take `group` tiles at a time, one from each of `group` parts of the matrix (tiles i,
+    // i + P, .. for P = tiles / group), so that each of their read streams runs through its part in order, and
+    // all n vectors' lookups per code load; the tiles past group * P go one at a time. The other paths take one
+    // tile at a time and each vector in turn (the tile's codes stay in L1/L2 between them).
 #ifdef __AVX2__
-    const int64_t quarter = wide ? tiles / kGroup : 0;
+    const int group = n == 1 ? kGroup : kBatchGroup;
+    const int64_t part = wide ? tiles / group : 0;
 #else
-    const int64_t quarter = 0;
+    const int group = 1;
+    const int64_t part = 0;
 #endif
-    const int64_t stride = kTile * bytes;
-    for_each(tiles - (kGroup - 1) * quarter, team, [&](int64_t i) {
-      const bool group = i < quarter;
-      const int64_t first = group ? i : i + (kGroup - 1) * quarter, step = group ? quarter : 1;
-      const int n = group ? kGroup : 1;
+    for_each(tiles - (group - 1) * part, team, [&](int64_t i) {
+      const bool grouped = i < part;
+      const int64_t first = grouped ? i : i + (group - 1) * part, step = grouped ? part : 1;
+      const int k = grouped ? group : 1;
       const uint8_t* tile = bits + first * stride;
-      float acc[kGroup * kTile];
+      float acc[kBatch * kGroup * kTile];
 #ifdef __AVX2__
-      if (group && vbmi)
-        tile_avx512<true, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
-      else if (group)
-        tile_avx512<false, kGroup>(tile, step * stride, bytes, tables.data(), scales.data(), acc);
-      else if (wide && vbmi)
-        tile_avx512<true, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
-      else if (wide)
-        tile_avx512<false, 1>(tile, stride, bytes, tables.data(), scales.data(), acc);
-      else
-        tile_avx2(tile, bytes, tables.data(), scales.data(), acc);
-#else
-      tile_scalar(tile, bytes, tables.data(), scales.data(), acc);
-#endif
-      for (int u = 0; u < n; u++) {
-        const int64_t r0 = (first + u * step) * kTile, r1 = std::min(rows, r0 + kTile);
-        for (int64_t r = r0; r < r1; r++) y[b * rows + r] = h[r] * acc[u * kTile + r - r0];
+      if (wide) {
+        if (vbmi)
+          tiles_avx512<true>(k, n, tile, step * stride, bytes, tables.data(), bytes * 32, scales.data(), acc);
+        else
+          tiles_avx512<false>(k, n, tile, step * stride, bytes, tables.data(), bytes * 32, scales.data(), acc);
+      } else {
+        for (int w = 0; w < n; w++)
+          tile_avx2(tile, bytes, tables.data() + w * bytes * 32, scales.data() + w * blocks, acc + w * kTile);
       }
+#else
+      for (int w = 0; w < n; w++)
+        tile_scalar(tile, bytes, tables.data() + w * bytes * 32, scales.data() + w * blocks, acc + w * kTile);
+#endif
+      for (int w = 0; w < n; w++)
+        for (int u = 0; u < k; u++) {
+          const int64_t r0 = (first + u * step) * kTile, r1 = std::min(rows, r0 + kTile);
+          const float* a = acc + (w * k + u) * kTile - r0;
+          float* yw = y + which[w] * rows;
+          for (int64_t r = r0; r < r1; r++) yw[r] = h[r] * a[r];
+        }
     });
   }
 }

@@ -187,6 +187,42 @@ for (const [name, path, runnable] of builds)
     }
   });
 
+for (const [name, path, runnable] of builds)
+  test(`packedLutGemm (${name} build): each vector of a batch gets exactly what a call with it alone gives, every path`, (t) => {
+    if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
+    const native = nativePackedLutGemm(load(path));
+    assert.ok(native, 'the addon has packedLutGemm');
+    const alone = (kernel: PackedLutGemm, layer: PackedLinear, x: Float32Array, batch: number) => {
+      const { cols } = layer.weight;
+      return Array.from({ length: batch }, (_, b) =>
+        Array.from(packedGemvLut(layer, x.subarray(b * cols, (b + 1) * cols), 1, undefined, kernel)),
+      );
+    };
+    for (const [isa, kernel] of [
+      ['default', native],
+      ['noAvx512', withoutAvx512(native)],
+      ['noVbmi', withoutVbmi(native)],
+    ] as const)
+      for (const format of ['sign1', 'ternary2'] as const)
+        for (const [rows, cols] of shapes) {
+          const layer = layerOf(format, rows, cols, rows * 5 + cols);
+          // Batches around the kernel's vectors per pass (a few), and past it in chunks with a remainder.
+          for (const batch of [2, 3, 5, 9]) {
+            const x = rand(batch * cols, 3 * batch + cols);
+            if (batch === 5) x[2 * cols + (cols >> 1)] = Number.NaN; // vector 2: NaN outputs, the rest as alone
+            const got = packedGemvLut(layer, x, batch, undefined, kernel);
+            const want = alone(kernel, layer, x, batch);
+            for (let b = 0; b < batch; b++)
+              assert.deepEqual(
+                Array.from(got.subarray(b * rows, (b + 1) * rows)),
+                want[b],
+                `${isa} ${format} [${rows}x${cols}] batch ${batch} vector ${b}`,
+              );
+            if (batch === 5) assert.ok(want[2].every(Number.isNaN));
+          }
+        }
+  });
+
 test('the portable, AVX2 and AVX-512 (vpermb and pshufb) table-lookup paths give bit-identical results', (t) => {
   if (!cpuHasAvx2Fma() || !builds.every(([, p]) => existsSync(p))) return t.skip('both builds needed');
   const [generic, avx2] = builds.map(([, p]) => nativePackedLutGemm(load(p))!);
