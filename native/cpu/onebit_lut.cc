@@ -14,6 +14,10 @@
 // Codes layout (tileCodes in src/onebit/gemv.ts): rows in tiles of 64; tile t, code byte j holds byte j of
 // rows 64t .. 64t + 63, 64 bytes contiguous; rows past the end are zero. The AVX-512 paths walk four tiles at
 // once, one in each quarter of the matrix (four read streams, each in order, prefetched ahead).
+//
+// A batch is taken kBatch vectors at a time: their tables are built, then each code load serves every one of
+// them (the AVX-512 paths; the others run the vectors in turn over a tile that stays in cache). Each vector's
+// sums and fp32 operations are those of a call with it alone: the same result, bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -34,7 +38,9 @@ constexpr int kGroup = 4;         // tiles per pass of the AVX-512 paths
 constexpr int kPrefetch = 2048;  // bytes ahead in each read stream that the AVX-512 paths prefetch
 // Vectors per pass over the codes, and tiles per pass of the AVX-512 paths then: at 4096² batch 8 on one thread
 // (Zen 4, VBMI), 4 vectors x 2 tiles took 0.26 ms, 8 x 1 0.28, 4 x 1 0.28, 2 x 4 0.30, 8 x 2 0.34, 4 x 4 0.33
-// (8 GEMVs: 0.36); the lookups, not the reads, bound it, from cache and from DRAM alike.
+// (8 GEMVs: 0.36); the lookups, not the reads, bound it, from cache and from DRAM alike. Tried and dropped: two
+// code bytes per vpermb with vpdpbusd sums (indices by unpack_epi32 + vpmultishiftqb), 5% faster in cache, 20%
+// slower from DRAM (one tile per pass: its 16 int32 accumulators per 4 vectors leave no registers for a second).
 constexpr int kBatch = 4;
 constexpr int kBatchGroup = 2;
 
