@@ -184,25 +184,23 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void tile_avx512(const ui
     for (int w = 0; w < kVecs; w++)
       for (int u = 0; u < kTiles; u++) s0[w][u] = s1[w][u] = _mm512_setzero_si512();
     for (int64_t j = b0; j < b1; j++) {
-      __m512i lo_i[kTiles], hi_i[kTiles];  // each tile's low and high nibbles (vpermb: the byte, and the byte >> 4)
+      __m512i lo_t[kVecs], hi_t[kVecs];
+      for (int w = 0; w < kVecs; w++) {
+        const int8_t* t = tables + w * table_stride + j * 32;
+        lo_t[w] = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+        hi_t[w] = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16)));
+      }
       for (int u = 0; u < kTiles; u++) {
         const __m512i c = _mm512_loadu_si512(codes + u * stride + j * kTile);
         _mm_prefetch(reinterpret_cast<const char*>(codes + u * stride + j * kTile + kPrefetch), _MM_HINT_T0);
-        lo_i[u] = kVbmi ? c : _mm512_and_si512(c, low4);
-        hi_i[u] = kVbmi ? _mm512_srli_epi16(c, 4) : _mm512_and_si512(_mm512_srli_epi16(c, 4), low4);
-      }
-      for (int w = 0; w < kVecs; w++) {
-        const int8_t* t = tables + w * table_stride + j * 32;
-        const __m512i lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
-        const __m512i hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 16)));
-        for (int u = 0; u < kTiles; u++) {
+        for (int w = 0; w < kVecs; w++) {
           __m512i a, b;
           if (kVbmi) {
-            a = _mm512_permutexvar_epi8(lo_i[u], lo_t);
-            b = _mm512_permutexvar_epi8(hi_i[u], hi_t);
+            a = _mm512_permutexvar_epi8(c, lo_t[w]);
+            b = _mm512_permutexvar_epi8(_mm512_srli_epi16(c, 4), hi_t[w]);
           } else {
-            a = _mm512_shuffle_epi8(lo_t, lo_i[u]);
-            b = _mm512_shuffle_epi8(hi_t, hi_i[u]);
+            a = _mm512_shuffle_epi8(lo_t[w], _mm512_and_si512(c, low4));
+            b = _mm512_shuffle_epi8(hi_t[w], _mm512_and_si512(_mm512_srli_epi16(c, 4), low4));
           }
           s0[w][u] = _mm512_add_epi16(s0[w][u], _mm512_maddubs_epi16(ones, _mm512_unpacklo_epi8(a, b)));
           s1[w][u] = _mm512_add_epi16(s1[w][u], _mm512_maddubs_epi16(ones, _mm512_unpackhi_epi8(a, b)));
