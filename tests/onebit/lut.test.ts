@@ -92,16 +92,20 @@ const withoutVbmi =
     }
   };
 
+/** A build's kernel on each of its paths: its default, held to AVX2, and AVX-512 without VBMI. */
+const paths = (k: PackedLutGemm) =>
+  [
+    ['default', k],
+    ['noAvx512', withoutAvx512(k)],
+    ['noVbmi', withoutVbmi(k)],
+  ] as const;
+
 for (const [name, path, runnable] of builds) {
   test(`packedLutGemm (${name} build): within the stated bound of the reference, both formats`, (t) => {
     if (!runnable || !existsSync(path)) return t.skip(`${name} build not available here`);
     const native = nativePackedLutGemm(load(path));
     assert.ok(native, 'the addon has packedLutGemm');
-    for (const [isa, kernel] of [
-      ['default', native],
-      ['noAvx512', withoutAvx512(native)],
-      ['noVbmi', withoutVbmi(native)],
-    ] as const)
+    for (const [isa, kernel] of paths(native))
       for (const format of ['sign1', 'ternary2'] as const)
         for (const [rows, cols] of shapes) {
           const layer = layerOf(format, rows, cols, rows * 7 + cols);
@@ -198,11 +202,7 @@ for (const [name, path, runnable] of builds)
         Array.from(packedGemvLut(layer, x.subarray(b * cols, (b + 1) * cols), 1, undefined, kernel)),
       );
     };
-    for (const [isa, kernel] of [
-      ['default', native],
-      ['noAvx512', withoutAvx512(native)],
-      ['noVbmi', withoutVbmi(native)],
-    ] as const)
+    for (const [isa, kernel] of paths(native))
       for (const format of ['sign1', 'ternary2'] as const)
         for (const [rows, cols] of shapes) {
           const layer = layerOf(format, rows, cols, rows * 5 + cols);
