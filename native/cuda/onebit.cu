@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "block_reduce.cuh"
 #include "common.cuh"
 
 namespace {
@@ -122,15 +123,6 @@ __device__ __forceinline__ void mma_u8s8(int (&d)[4], uint32_t a0, uint32_t a1, 
 __device__ __forceinline__ uint32_t digit_bytes(int v) { return static_cast<uint32_t>(v + 0x808080) ^ 0x808080u; }
 __device__ __forceinline__ int digit_value(uint32_t bytes, int p) {
   return static_cast<int>(static_cast<int8_t>((bytes >> (8 * p)) & 0xFFu));
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ int warp_sum(int v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 
 // Staging, block c: a thread per column of the chunk for V (the block's max, the fixed point, sign1's digit sums),

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type MatmulArgs, matmulArgs } from '../../src/backends/backend.ts';
 import '../../src/backends/index.ts';
 import { train } from '../../src/train/trainer.ts';
 import { smallData, tinyConfig } from '../train/helpers.ts';
@@ -28,19 +29,6 @@ import {
   upload,
 } from './helpers.ts';
 
-interface MatmulArgs {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  transA: boolean;
-  transB: boolean;
-  aBatchStride: number;
-  bBatchStride: number;
-  alpha: number;
-  accumulate: boolean;
-}
-
 /** The js fp32 reference and the cuda result of one product (c0: the accumulated-into output). */
 function matmulBoth(a: Float32Array, b: Float32Array, c0: Float32Array, args: MatmulArgs) {
   const size = args.batch * args.m * args.n;
@@ -57,88 +45,35 @@ test('fp16 matmul mode: plain, shared-B batch, transposes, real batch strides, b
   const [m, n, k, batch] = [70, 50, 300, 3];
   const cases: [string, MatmulArgs, number, number][] = [
     // name, args, elements of A, elements of B
-    [
-      'plain',
-      {
-        batch: 1,
-        m,
-        n,
-        k,
-        transA: false,
-        transB: false,
-        aBatchStride: 0,
-        bBatchStride: 0,
-        alpha: 1,
-        accumulate: false,
-      },
-      m * k,
-      k * n,
-    ],
+    ['plain', matmulArgs(m, n, k), m * k, k * n],
     [
       'shared B, batch folded',
-      {
-        batch,
-        m,
-        n,
-        k,
-        transA: false,
-        transB: false,
-        aBatchStride: m * k,
-        bBatchStride: 0,
-        alpha: 0.5,
-        accumulate: false,
-      },
+      matmulArgs(m, n, k, { batch, aBatchStride: m * k, alpha: 0.5 }),
       batch * m * k,
       k * n,
     ],
     [
       'transA transB, strided batch, accumulate',
-      {
+      matmulArgs(m, n, k, {
         batch,
-        m,
-        n,
-        k,
         transA: true,
         transB: true,
         aBatchStride: k * m,
         bBatchStride: n * k,
-        alpha: 1,
         accumulate: true,
-      },
+      }),
       batch * k * m,
       batch * n * k,
     ],
     [
       'transB only',
-      {
-        batch,
-        m,
-        n,
-        k,
-        transA: false,
-        transB: true,
-        aBatchStride: m * k,
-        bBatchStride: n * k,
-        alpha: 1,
-        accumulate: false,
-      },
+      matmulArgs(m, n, k, { batch, transB: true, aBatchStride: m * k, bBatchStride: n * k }),
       batch * m * k,
       batch * n * k,
     ],
     [
       'broadcast A (stride 0), transA',
-      {
-        batch,
-        m,
-        n,
-        k,
-        transA: true,
-        transB: false,
-        aBatchStride: 0,
-        bBatchStride: k * n,
-        alpha: 2,
-        accumulate: false,
-      },
+      matmulArgs(m, n, k, { batch, transA: true, bBatchStride: k * n, alpha: 2 }),
       k * m,
       batch * k * n,
     ],
