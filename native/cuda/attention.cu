@@ -16,6 +16,7 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <optional>
 #include <type_traits>
 
@@ -389,6 +390,21 @@ void round_operands(const float*& q, const float*& k, const float*& v, long long
   v = copies + 2 * n;
 }
 
+const float* f32(const bc::Storage& s) { return static_cast<const float*>(s.ptr); }
+
+// The flash kernels' 16-bit q, k, v: each storage's kept copy (bc::half_copy), made here where it has none. The
+// forward's copies stay on the storages, so the backward finds them (the autograd keeps q, k, v unchanged).
+bc::FlashOperands flash_operands(bc::Storage& q, bc::Storage& k, bc::Storage& v, long long n) {
+  const bool fp16 = bc::matmul_uses_fp16();
+  return {bc::half_copy(q, n, fp16, "attention q copy"), bc::half_copy(k, n, fp16, "attention k copy"),
+          bc::half_copy(v, n, fp16, "attention v copy")};
+}
+
+// An output that is also an input got that input's 16-bit copy above, which its new values make stale.
+void drop_outputs_copies(const bc::Args& a, std::initializer_list<size_t> outputs) {
+  for (size_t i : outputs) bc::drop_shadow(a.lookup(i, "output"));
+}
+
 #define DISPATCH_HS(hs, F, ...)                     \
   do {                                              \
     if ((hs) <= 16) F<16>(__VA_ARGS__);             \
@@ -403,14 +419,15 @@ void round_operands(const float*& q, const float*& k, const float*& v, long long
 BC_KERNEL(attention) {
   const Dims d = dims(a, 5);
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
-  const float* q = a.f32(0, "q", n);
-  const float* k = a.f32(1, "k", n);
-  const float* v = a.f32(2, "v", n);
   float* out = a.out_f32(3, "out", n);
   float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
+  bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
+  const float *q = f32(sq), *k = f32(sk), *v = f32(sv);
   if (n == 0) return nullptr;
-  if (flash_path(d)) bc::flash_attention_forward(q, k, v, out, lse, flash_dims(d));
-  else if (tensor_core_path(d) && bc::matmul_uses_fp16()) forward_tc<__half>(q, k, v, out, lse, d);
+  if (flash_path(d)) {
+    bc::flash_attention_forward(flash_operands(sq, sk, sv, n), out, lse, flash_dims(d));
+    drop_outputs_copies(a, {3, 4});
+  } else if (tensor_core_path(d) && bc::matmul_uses_fp16()) forward_tc<__half>(q, k, v, out, lse, d);
   else if (tensor_core_path(d)) forward_tc<__nv_bfloat16>(q, k, v, out, lse, d);
   else {
     std::optional<bc::Scratch> rounded;
@@ -424,18 +441,19 @@ BC_KERNEL(attention) {
 BC_KERNEL(attentionGrad) {
   const Dims d = dims(a, 9);
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs, stats = static_cast<long long>(d.B) * d.nh * d.T;
-  const float* q = a.f32(0, "q", n);
-  const float* k = a.f32(1, "k", n);
-  const float* v = a.f32(2, "v", n);
-  const float* out = a.f32(3, "out", n);  // read, not written
-  const float* lse = a.f32(4, "lse", stats);
-  const float* g_out = a.f32(5, "gOut", n);
   float* gq = a.out_f32(6, "gq", n);
   float* gk = a.out_f32(7, "gk", n);
   float* gv = a.out_f32(8, "gv", n);
+  bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
+  bc::Storage& sg = a.f32_input(5, "gOut", n);
+  const float *q = f32(sq), *k = f32(sk), *v = f32(sv), *g_out = f32(sg);
+  const float* out = a.f32(3, "out", n);  // read, not written
+  const float* lse = a.f32(4, "lse", stats);
   if (n == 0) return nullptr;
   if (flash_path(d)) {
-    bc::flash_attention_backward(q, k, v, out, lse, g_out, gq, gk, gv, flash_dims(d));
+    const void* g_out16 = bc::half_copy(sg, n, bc::matmul_uses_fp16(), "attentionGrad gOut copy");
+    bc::flash_attention_backward(flash_operands(sq, sk, sv, n), out, lse, g_out, g_out16, gq, gk, gv, flash_dims(d));
+    drop_outputs_copies(a, {6, 7, 8});
     return nullptr;
   }
   bc::Scratch delta(stats * sizeof(float));

@@ -35,8 +35,9 @@ struct Storage {
   // alloc() promises zeros; the memset is deferred until something reads the storage, and skipped when a
   // kernel's first touch overwrites every element (most outputs): a training step allocates gigabytes.
   bool zero_pending = false;
-  // bf16 and fp16 modes: matmul's 16-bit copy of the first shadow_len elements, kept while the storage is only
-  // ever a matmul input (a linear's input feeds q, k and v and is used again in backward). Every accessor except
+  // bf16 and fp16 modes: the 16-bit copy of the first shadow_len elements that products and flash attention read,
+  // kept while the storage is only ever their input (a linear's input feeds q, k and v and is used again in
+  // backward; attention's q, k and v are read again by its backward). Every accessor except
   // Args::f32_input drops it, so any write (or any other use) invalidates it. shadow_fp16: the copy is half, not
   // bf16 (a mode switch recasts rather than reading the other type's bits).
   void* shadow = nullptr;
@@ -47,6 +48,9 @@ struct Storage {
 };
 void settle(Storage& s);       // performs a deferred zero-fill
 void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to the cache
+// The storage's 16-bit copy (bf16, or half when fp16) of its first len floats, made (by a cast launched on the
+// stream) unless one is kept already; it stays on the storage until something writes it (matmul.cu).
+const void* half_copy(Storage& s, long long len, bool fp16, const char* what);
 void drop_fp8(Storage& s);     // (fp8_cast.cu)
 
 // ---- errors ---------------------------------------------------------------------------------------------

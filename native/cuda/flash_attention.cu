@@ -3,9 +3,10 @@
 // written to memory: each block keeps a 64-row tile of queries (or keys) in registers and streams the other
 // operand through shared memory.
 //
-// q, k, v, out and the gradients are fp32 (B, T, nh, hs) like the rest of the engine; they are rounded to bf16
-// (or half: past 65504 they become inf) in head-major copies that the kernels stage in shared memory,
-// products accumulate in fp32, and the softmax runs in fp32.
+// out and the gradients are fp32 (B, T, nh, hs) like the rest of the engine; q, k, v and gOut come as their
+// storages' 16-bit copies (bc::half_copy: bf16, or half where past 65504 becomes inf) in the same layout, kept on
+// the storages so that the backward reads the forward's copies of q, k and v. The kernels stage rows of one head
+// (hs contiguous values, nh hs apart) in shared memory, products accumulate in fp32, and the softmax runs in fp32.
 // lse (B, nh, T) is natural-log, in units of scale * q·k, as the other attention kernels write it.
 //
 // forward   block = 64 queries (4 warps x 16 rows); online softmax over 64-key tiles.
@@ -41,11 +42,24 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kOwn = kWarps * 16;  // rows a block owns: 16 per warp
 constexpr float kLog2e = 1.4426950408889634f;
 
+// Blocks per SM each kernel is compiled for (__launch_bounds__): as many as shared memory allows at hs <= 64,
+// which caps registers at 128 (forward) and 168 (backward; a few dozen bytes spill at hs 64). At hs 128 shared
+// memory allows two.
+#ifndef BC_FLASH_BACKWARD_BLOCKS
+#define BC_FLASH_BACKWARD_BLOCKS 3
+#endif
+template <int HS>
+struct Blocks {
+  static constexpr int forward = HS > 64 ? 2 : 4;
+  static constexpr int backward = HS > 64 ? 2 : BC_FLASH_BACKWARD_BLOCKS;
+};
+
 struct Head {
   int B, T, nh, hs;
   float scale;
   bool causal;
   __device__ long long row(int b, int t, int h) const { return ((static_cast<long long>(b) * T + t) * nh + h) * hs; }
+  __device__ int stride() const { return nh * hs; }  // between one head's consecutive rows
   __device__ long long stat(int b, int h, int t) const { return (static_cast<long long>(b) * nh + h) * T + t; }
 };
 
@@ -77,15 +91,10 @@ __device__ inline uint32_t pack(float lo, float hi) {
   }
 }
 
-template <class T>
-__device__ inline uint32_t pair(const T* p) { return *reinterpret_cast<const uint32_t*>(p); }
+// ---- layout helpers and staging ---------------------------------------------------------------------------
 
-// ---- staging ----------------------------------------------------------------------------------------------
-// The kernels read T copies in head-major layout (B, nh, T, hs), made once per call, so that a tile is
-// ROWS x hs contiguous T and moves to shared memory with 16-byte cp.async copies while the previous tile is
-// being multiplied (two buffers per streamed operand).
-
-// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) T; 4 elements a thread (hs is a multiple of 4).
+// x (B, T, nh, hs) f32 -> y (B, nh, T, hs) T, for attention.cu's cuBLASLt path; 4 elements a thread (hs is a
+// multiple of 4).
 template <class T>
 __global__ void to_heads(const float* x, T* y, Head d) {
   const long long n4 = static_cast<long long>(d.B) * d.T * d.nh * d.hs / 4;
@@ -122,49 +131,74 @@ __device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\
 template <int N>
 __device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// Queues rows [r0, r0 + ROWS) of one head (x: T x HS elements) into tile [ROWS][HS + 8]; rows past T become zeros.
+// Queues rows [r0, r0 + ROWS) of one head (x: its row 0, rows `stride` apart) into tile [ROWS][HS + 8] with
+// 16-byte cp.async copies, to land while the previous tile is being multiplied; rows past T become zeros.
 template <int HS, int ROWS, class E>
-__device__ inline void stage(const E* x, int T, int r0, E* tile) {
+__device__ inline void stage(const E* x, int stride, int T, int r0, E* tile) {
   for (int e = threadIdx.x; e < ROWS * (HS / 8); e += kThreads) {
     const int r = e / (HS / 8), i = (e % (HS / 8)) * 8;
     E* dst = tile + r * (HS + 8) + i;
-    if (r0 + r < T) cp_async16(dst, x + static_cast<long long>(r0 + r) * HS + i);
+    if (r0 + r < T) cp_async16(dst, x + static_cast<long long>(r0 + r) * stride + i);
     else *reinterpret_cast<uint4*>(dst) = uint4{0, 0, 0, 0};
   }
 }
 
 // ---- warp-level products ----------------------------------------------------------------------------------
 
-// A fragments of this warp's 16 rows of a row-major [..][HS + 8] tile.
+// Fragments come from shared memory by ldmatrix: one instruction moves four 8 x 8 blocks, where 32-bit loads
+// would take four (the kernels are bound by issued instructions, not by the tensor cores).
+__device__ inline void ldmatrix_x4(const void* p, uint32_t (&r)[4]) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ inline void ldmatrix_x4_trans(const void* p, uint32_t (&r)[4]) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// 2^x by the special-function unit alone (exp2f adds a denormal fix-up; results that small are 0 here anyway).
+__device__ inline float ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// A fragments of this warp's 16 rows of a row-major [..][HS + 8] tile. Lane l addresses row l % 8 (+ 8 for the
+// second and fourth block) at column 8 (l / 16): the blocks land as a0, a1, a2, a3.
 template <int HS, class T>
 __device__ inline void a_fragments(const T* tile, uint32_t (&a)[HS / 16][4]) {
-  const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2, r = (threadIdx.x / 32) * 16 + g;
+  const int lane = threadIdx.x % 32;
+  const T* row = tile + ((threadIdx.x / 32) * 16 + lane % 8 + ((lane / 8) % 2) * 8) * (HS + 8) + (lane / 16) * 8;
 #pragma unroll
-  for (int kc = 0; kc < HS / 16; kc++) {
-    a[kc][0] = pair(tile + r * (HS + 8) + kc * 16 + c);
-    a[kc][1] = pair(tile + (r + 8) * (HS + 8) + kc * 16 + c);
-    a[kc][2] = pair(tile + r * (HS + 8) + kc * 16 + c + 8);
-    a[kc][3] = pair(tile + (r + 8) * (HS + 8) + kc * 16 + c + 8);
-  }
+  for (int kc = 0; kc < HS / 16; kc++) ldmatrix_x4(row + kc * 16, a[kc]);
 }
 
 // acc[n] (16 x N) = A (16 x HS, fragments) · tileᵀ, tile row-major [N][HS + 8]: the "rows · other rowsᵀ" product.
+// One ldmatrix gives the B fragments of two k-steps: lane l addresses row l % 8 of the n-tile at column 8 (l / 8).
 template <int HS, int N, class T>
 __device__ inline void rows_times_rows_t(const uint32_t (&a)[HS / 16][4], const T* tile, float (&acc)[N / 8][4]) {
-  const int lane = threadIdx.x % 32, g = lane / 4, c = (lane % 4) * 2;
+  const int lane = threadIdx.x % 32;
+  const T* row = tile + (lane % 8) * (HS + 8) + (lane / 8) * 8;
 #pragma unroll
   for (int nt = 0; nt < N / 8; nt++) {
     acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0;
 #pragma unroll
-    for (int kc = 0; kc < HS / 16; kc++) {
-      const T* p = tile + (nt * 8 + g) * (HS + 8) + kc * 16 + c;
-      mma<T>(acc[nt], a[kc], pair(p), pair(p + 8));
+    for (int kc = 0; kc < HS / 16; kc += 2) {
+      uint32_t b[4];
+      ldmatrix_x4(row + nt * 8 * (HS + 8) + kc * 16, b);
+      mma<T>(acc[nt], a[kc], b[0], b[1]);
+      mma<T>(acc[nt], a[kc + 1], b[2], b[3]);
     }
   }
 }
 
 // acc (16 x HS) += P (16 x K, as C fragments) · X, X row-major [K][HS + 8]: its B fragments (pairs along K)
-// come from ldmatrix.trans, two 8 x 8 transposed blocks per n-tile.
+// come from ldmatrix.trans, two 8 x 8 transposed blocks per n-tile, two n-tiles per instruction (lanes 16-31
+// address the second).
 template <int HS, int K, class T>
 __device__ inline void scores_times(const float (&p)[K / 8][4], const T* x, float (&acc)[HS / 8][4]) {
   const int lane = threadIdx.x % 32;
@@ -172,13 +206,13 @@ __device__ inline void scores_times(const float (&p)[K / 8][4], const T* x, floa
   for (int kc = 0; kc < K / 16; kc++) {
     const uint32_t a[4] = {pack<T>(p[2 * kc][0], p[2 * kc][1]), pack<T>(p[2 * kc][2], p[2 * kc][3]),
                            pack<T>(p[2 * kc + 1][0], p[2 * kc + 1][1]), pack<T>(p[2 * kc + 1][2], p[2 * kc + 1][3])};
-    const T* rows = x + (kc * 16 + lane % 16) * (HS + 8);  // lanes 0-15 address rows kc*16 .. kc*16+15
+    const T* rows = x + (kc * 16 + lane % 16) * (HS + 8) + (lane / 16) * 8;
 #pragma unroll
-    for (int nt = 0; nt < HS / 8; nt++) {
-      uint32_t b0, b1;
-      const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(rows + nt * 8));
-      asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(b0), "=r"(b1) : "r"(addr));
-      mma<T>(acc[nt], a, b0, b1);
+    for (int nt = 0; nt < HS / 8; nt += 2) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(rows + nt * 8, b);
+      mma<T>(acc[nt], a, b[0], b[1]);
+      mma<T>(acc[nt + 1], a, b[2], b[3]);
     }
   }
 }
@@ -197,7 +231,7 @@ __device__ inline void store_rows(const float (&acc)[HS / 8][4], float* x, const
 }
 
 // ---- kernels ----------------------------------------------------------------------------------------------
-// q, k, v, g_out below are the T (bf16 or half) head-major copies; out, lse, delta and the gradients are fp32.
+// q, k, v, g_out below are the T (bf16 or half) copies; out, lse, delta and the gradients are fp32.
 
 template <int HS>
 constexpr size_t tile_bytes(int rows) {
@@ -209,29 +243,34 @@ constexpr size_t forward_shared() {
   return 5 * tile_bytes<HS>(kOwn);  // Q, and K and V twice
 }
 
+// Every key tile a block visits has at least one unmasked key for each of its rows (its first key, s0 <= t0 <=
+// row and s0 < T), so the running maximum is finite after the first tile and no row needs an empty-row case.
+// Only the diagonal tile (causal) and a tile past the last key have masked scores; the others skip the mask.
 template <int HS, class T>
-__global__ void __launch_bounds__(kThreads) flash_forward(const T* q, const T* k, const T* v, float* out, float* lse, Head d) {
+__global__ void __launch_bounds__(kThreads, Blocks<HS>::forward) flash_forward(const T* q, const T* k, const T* v, float* out, float* lse, Head d) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   constexpr int kTile = kOwn * (HS + 8);
   T* qs = reinterpret_cast<T*>(smem_raw);  // [64][HS + 8]
   T* ks = qs + kTile;                        // 2 x [64][HS + 8]
   T* vs = ks + 2 * kTile;                    // 2 x [64][HS + 8]
-  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
-  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  // The longest blocks (last queries, under causal masking) first, so that the short ones fill the tail.
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = (gridDim.x - 1 - blockIdx.x) * kOwn;
+  const long long head = d.row(b, 0, h);
+  const int stride = d.stride();
   const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
   const int row0 = t0 + (threadIdx.x / 32) * 16 + lane / 4;  // this thread's rows: row0 and row0 + 8
   const int end = d.causal ? min(d.T, t0 + kOwn) : d.T;
-  stage<HS, kOwn>(q + head, d.T, t0, qs);
-  stage<HS, kOwn>(k + head, d.T, 0, ks);
-  stage<HS, kOwn>(v + head, d.T, 0, vs);
+  stage<HS, kOwn>(q + head, stride, d.T, t0, qs);
+  stage<HS, kOwn>(k + head, stride, d.T, 0, ks);
+  stage<HS, kOwn>(v + head, stride, d.T, 0, vs);
   cp_async_commit();
   uint32_t qa[HS / 16][4];
-  const float mul = d.scale * kLog2e;  // scores in log2 units: exp2f is one instruction
+  const float mul = d.scale * kLog2e;  // scores in log2 units: 2^x is one instruction
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0, 0}, o[HS / 8][4] = {};
   for (int s0 = 0, buf = 0; s0 < end; s0 += kOwn, buf ^= 1) {
     if (s0 + kOwn < end) {  // queue the next tile, then wait for this one
-      stage<HS, kOwn>(k + head, d.T, s0 + kOwn, ks + (buf ^ 1) * kTile);
-      stage<HS, kOwn>(v + head, d.T, s0 + kOwn, vs + (buf ^ 1) * kTile);
+      stage<HS, kOwn>(k + head, stride, d.T, s0 + kOwn, ks + (buf ^ 1) * kTile);
+      stage<HS, kOwn>(v + head, stride, d.T, s0 + kOwn, vs + (buf ^ 1) * kTile);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -241,23 +280,31 @@ __global__ void __launch_bounds__(kThreads) flash_forward(const T* q, const T* k
     if (s0 == 0) a_fragments<HS>(qs, qa);
     float s[kOwn / 8][4];
     rows_times_rows_t<HS, kOwn>(qa, ks + buf * kTile, s);
+#pragma unroll
+    for (int nt = 0; nt < kOwn / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) s[nt][j] *= mul;
+    if (s0 + kOwn > d.T || (d.causal && s0 + kOwn > t0)) {
+#pragma unroll
+      for (int nt = 0; nt < kOwn / 8; nt++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const int key = s0 + nt * 8 + c + (j & 1), row = row0 + (j >> 1) * 8;
+          if (key >= d.T || (d.causal && key > row)) s[nt][j] = -INFINITY;
+        }
+    }
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int nt = 0; nt < kOwn / 8; nt++)
 #pragma unroll
-      for (int j = 0; j < 4; j++) {
-        const int key = s0 + nt * 8 + c + (j & 1), row = row0 + (j >> 1) * 8;
-        const bool masked = key >= d.T || (d.causal && key > row);
-        s[nt][j] = masked ? -INFINITY : s[nt][j] * mul;
-        mx[j >> 1] = fmaxf(mx[j >> 1], s[nt][j]);
-      }
+      for (int j = 0; j < 4; j++) mx[j >> 1] = fmaxf(mx[j >> 1], s[nt][j]);
     float corr[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffff, mx[r], 2));
       const float mnew = fmaxf(m[r], mx[r]);
-      corr[r] = mnew == -INFINITY ? 1.0f : exp2f(m[r] - mnew);  // a row with no key yet stays at zero
+      corr[r] = ex2(m[r] - mnew);  // 0 on the first tile (m = -inf)
       m[r] = mnew;
       l[r] *= corr[r];
     }
@@ -265,9 +312,8 @@ __global__ void __launch_bounds__(kThreads) flash_forward(const T* q, const T* k
     for (int nt = 0; nt < kOwn / 8; nt++)
 #pragma unroll
       for (int j = 0; j < 4; j++) {
-        const int r = j >> 1;
-        s[nt][j] = m[r] == -INFINITY ? 0.0f : exp2f(s[nt][j] - m[r]);
-        l[r] += s[nt][j];
+        s[nt][j] = ex2(s[nt][j] - m[j >> 1]);
+        l[j >> 1] += s[nt][j];
       }
 #pragma unroll
     for (int nt = 0; nt < HS / 8; nt++) {
@@ -307,7 +353,7 @@ constexpr size_t backward_kv_shared() {
 // Owns 64 keys: dV = Σ_t Pᵀ dO, dK = scale Σ_t dSᵀ Q over query tiles, working with Sᵀ = K Qᵀ so that
 // every product has this warp's keys as its rows.
 template <int HS, class T>
-__global__ void __launch_bounds__(kThreads) flash_backward_kv(const T* q, const T* k, const T* v, const float* lse,
+__global__ void __launch_bounds__(kThreads, Blocks<HS>::backward) flash_backward_kv(const T* q, const T* k, const T* v, const float* lse,
                                                               const float* delta, const T* g_out, float* gk, float* gv, Head d) {
   constexpr int Q = Stream<HS>::rows, kTile = Q * (HS + 8);
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -318,12 +364,13 @@ __global__ void __launch_bounds__(kThreads) flash_backward_kv(const T* q, const 
   float* lses = reinterpret_cast<float*>(gos + 2 * kTile);  // 2 x [Q], log2 units
   float* deltas = lses + 2 * Q;                              // 2 x [Q]
   const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, s0 = blockIdx.x * kOwn;
-  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  const long long head = d.row(b, 0, h);
+  const int stride = d.stride();
   const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
   const int key0 = s0 + (threadIdx.x / 32) * 16 + lane / 4;  // this thread's keys: key0 and key0 + 8
   auto stage_queries = [&](int t0, int buf) {
-    stage<HS, Q>(q + head, d.T, t0, qs + buf * kTile);
-    stage<HS, Q>(g_out + head, d.T, t0, gos + buf * kTile);
+    stage<HS, Q>(q + head, stride, d.T, t0, qs + buf * kTile);
+    stage<HS, Q>(g_out + head, stride, d.T, t0, gos + buf * kTile);
     for (int j = threadIdx.x; j < Q; j += kThreads) {
       const int t = t0 + j;
       lses[buf * Q + j] = t < d.T ? lse[d.stat(b, h, t)] * kLog2e : INFINITY;  // padding queries: P = 0
@@ -331,11 +378,10 @@ __global__ void __launch_bounds__(kThreads) flash_backward_kv(const T* q, const 
     }
   };
   const int first = d.causal ? (s0 / Q) * Q : 0;
-  stage<HS, kOwn>(k + head, d.T, s0, ks);
-  stage<HS, kOwn>(v + head, d.T, s0, vs);
+  stage<HS, kOwn>(k + head, stride, d.T, s0, ks);
+  stage<HS, kOwn>(v + head, stride, d.T, s0, vs);
   stage_queries(first, 0);
   cp_async_commit();
-  uint32_t ka[HS / 16][4], va[HS / 16][4];
   const float mul = d.scale * kLog2e;
   float dk[HS / 8][4] = {}, dv[HS / 8][4] = {};
   for (int t0 = first, buf = 0; t0 < d.T; t0 += Q, buf ^= 1) {
@@ -347,21 +393,38 @@ __global__ void __launch_bounds__(kThreads) flash_backward_kv(const T* q, const 
       cp_async_wait<0>();
     }
     __syncthreads();
-    if (t0 == first) {
-      a_fragments<HS>(ks, ka);
-      a_fragments<HS>(vs, va);
-    }
+    // The owned keys' and values' fragments are read again each tile (a few ldmatrix) rather than held: the
+    // 32 registers they would take cost this kernel a block per SM.
     float p[Q / 8][4], dp[Q / 8][4];
-    rows_times_rows_t<HS, Q>(ka, qs + buf * kTile, p);   // Sᵀ (keys x queries)
-    rows_times_rows_t<HS, Q>(va, gos + buf * kTile, dp);  // dPᵀ = V dOᵀ
+    {
+      uint32_t ka[HS / 16][4];
+      a_fragments<HS>(ks, ka);
+      rows_times_rows_t<HS, Q>(ka, qs + buf * kTile, p);  // Sᵀ (keys x queries)
+    }
+    {
+      uint32_t va[HS / 16][4];
+      a_fragments<HS>(vs, va);
+      rows_times_rows_t<HS, Q>(va, gos + buf * kTile, dp);  // dPᵀ = V dOᵀ
+    }
+#pragma unroll
+    for (int nt = 0; nt < Q / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) p[nt][j] = p[nt][j] * mul - lses[buf * Q + nt * 8 + c + (j & 1)];
+    if (d.causal && t0 < s0 + kOwn) {  // only query tiles that reach below the diagonal see masked keys
+#pragma unroll
+      for (int nt = 0; nt < Q / 8; nt++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const int query = t0 + nt * 8 + c + (j & 1), key = key0 + (j >> 1) * 8;
+          if (query < key) p[nt][j] = -INFINITY;
+        }
+    }
 #pragma unroll
     for (int nt = 0; nt < Q / 8; nt++)
 #pragma unroll
       for (int j = 0; j < 4; j++) {
-        const int col = nt * 8 + c + (j & 1), query = t0 + col, key = key0 + (j >> 1) * 8;
-        const float pr = d.causal && query < key ? 0.0f : exp2f(p[nt][j] * mul - lses[buf * Q + col]);
-        p[nt][j] = pr;
-        dp[nt][j] = pr * (dp[nt][j] - deltas[buf * Q + col]);  // dSᵀ / scale
+        p[nt][j] = ex2(p[nt][j]);
+        dp[nt][j] = p[nt][j] * (dp[nt][j] - deltas[buf * Q + nt * 8 + c + (j & 1)]);  // dSᵀ / scale
       }
     scores_times<HS, Q>(p, gos + buf * kTile, dv);
     scores_times<HS, Q>(dp, qs + buf * kTile, dk);
@@ -379,7 +442,7 @@ constexpr size_t backward_q_shared() {
 
 // Owns 64 queries: dQ = scale Σ_s dS K over key tiles.
 template <int HS, class T>
-__global__ void __launch_bounds__(kThreads) flash_backward_q(const T* q, const T* k, const T* v, const float* lse,
+__global__ void __launch_bounds__(kThreads, Blocks<HS>::backward) flash_backward_q(const T* q, const T* k, const T* v, const float* lse,
                                                              const float* delta, const T* g_out, float* gq, Head d) {
   constexpr int K = Stream<HS>::rows, kTile = K * (HS + 8);
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -387,15 +450,16 @@ __global__ void __launch_bounds__(kThreads) flash_backward_q(const T* q, const T
   T* gos = qs + kOwn * (HS + 8);             // [64][HS + 8] their output gradients
   T* ks = gos + kOwn * (HS + 8);             // 2 x [K][HS + 8]
   T* vs = ks + 2 * kTile;                    // 2 x [K][HS + 8]
-  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = blockIdx.x * kOwn;
-  const long long head = static_cast<long long>(blockIdx.y) * d.T * HS;
+  const int b = blockIdx.y / d.nh, h = blockIdx.y % d.nh, t0 = (gridDim.x - 1 - blockIdx.x) * kOwn;  // longest first
+  const long long head = d.row(b, 0, h);
+  const int stride = d.stride();
   const int lane = threadIdx.x % 32, c = (lane % 4) * 2;
   const int row0 = t0 + (threadIdx.x / 32) * 16 + lane / 4;
   const int end = d.causal ? min(d.T, t0 + kOwn) : d.T;
-  stage<HS, kOwn>(q + head, d.T, t0, qs);
-  stage<HS, kOwn>(g_out + head, d.T, t0, gos);
-  stage<HS, K>(k + head, d.T, 0, ks);
-  stage<HS, K>(v + head, d.T, 0, vs);
+  stage<HS, kOwn>(q + head, stride, d.T, t0, qs);
+  stage<HS, kOwn>(g_out + head, stride, d.T, t0, gos);
+  stage<HS, K>(k + head, stride, d.T, 0, ks);
+  stage<HS, K>(v + head, stride, d.T, 0, vs);
   cp_async_commit();
   float l2[2], dl[2];
 #pragma unroll
@@ -409,8 +473,8 @@ __global__ void __launch_bounds__(kThreads) flash_backward_q(const T* q, const T
   float dq[HS / 8][4] = {};
   for (int s0 = 0, buf = 0; s0 < end; s0 += K, buf ^= 1) {
     if (s0 + K < end) {
-      stage<HS, K>(k + head, d.T, s0 + K, ks + (buf ^ 1) * kTile);
-      stage<HS, K>(v + head, d.T, s0 + K, vs + (buf ^ 1) * kTile);
+      stage<HS, K>(k + head, stride, d.T, s0 + K, ks + (buf ^ 1) * kTile);
+      stage<HS, K>(v + head, stride, d.T, s0 + K, vs + (buf ^ 1) * kTile);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -427,12 +491,20 @@ __global__ void __launch_bounds__(kThreads) flash_backward_q(const T* q, const T
 #pragma unroll
     for (int nt = 0; nt < K / 8; nt++)
 #pragma unroll
-      for (int j = 0; j < 4; j++) {
-        const int r = j >> 1, key = s0 + nt * 8 + c + (j & 1), row = row0 + r * 8;
-        const bool masked = key >= d.T || (d.causal && key > row);
-        const float pr = masked ? 0.0f : exp2f(p[nt][j] * mul - l2[r]);
-        dp[nt][j] = pr * (dp[nt][j] - dl[r]);  // dS / scale
-      }
+      for (int j = 0; j < 4; j++) p[nt][j] = p[nt][j] * mul - l2[j >> 1];
+    if (s0 + K > d.T || (d.causal && s0 + K > t0)) {  // the diagonal tile, or keys past the last
+#pragma unroll
+      for (int nt = 0; nt < K / 8; nt++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const int key = s0 + nt * 8 + c + (j & 1), row = row0 + (j >> 1) * 8;
+          if (key >= d.T || (d.causal && key > row)) p[nt][j] = -INFINITY;
+        }
+    }
+#pragma unroll
+    for (int nt = 0; nt < K / 8; nt++)
+#pragma unroll
+      for (int j = 0; j < 4; j++) dp[nt][j] = ex2(p[nt][j]) * (dp[nt][j] - dl[j >> 1]);  // dS / scale
     scores_times<HS, K>(dp, ks + buf * kTile, dq);
     __syncthreads();
   }
@@ -460,34 +532,20 @@ void launch_row_dots(const float* out, const float* g_out, float* delta, const H
   bc::check_launch("attention row_dots");
 }
 
-// T head-major copies of fp32 (B, T, nh, hs) tensors, returned to the cache when they go out of scope.
-template <class T>
-struct HeadCopies {
-  std::vector<std::unique_ptr<bc::Scratch>> copies;
-  const T* add(const float* x, const Head& d) {
-    const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
-    copies.push_back(std::make_unique<bc::Scratch>(n * sizeof(T)));
-    T* y = copies.back()->as<T>();
-    launch_to_heads(x, y, d);
-    return y;
-  }
-};
-
 template <int HS, class T>
-void forward(const float* q, const float* k, const float* v, float* out, float* lse, const Head& d) {
-  HeadCopies<T> h;
-  const T *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d);
+void forward(const void* q, const void* k, const void* v, float* out, float* lse, const Head& d) {
   const dim3 grid((d.T + kOwn - 1) / kOwn, d.B * d.nh);
   launch_setup(flash_forward<HS, T>, forward_shared<HS>());
-  flash_forward<HS, T><<<grid, kThreads, forward_shared<HS>()>>>(q16, k16, v16, out, lse, d);
+  flash_forward<HS, T><<<grid, kThreads, forward_shared<HS>()>>>(static_cast<const T*>(q), static_cast<const T*>(k),
+                                                                 static_cast<const T*>(v), out, lse, d);
   bc::check_launch("flash_forward");
 }
 
 template <int HS, class T>
-void backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out, float* gq,
-              float* gk, float* gv, const Head& d) {
-  HeadCopies<T> h;
-  const T *q16 = h.add(q, d), *k16 = h.add(k, d), *v16 = h.add(v, d), *go16 = h.add(g_out, d);
+void backward(const void* q, const void* k, const void* v, const float* out, const float* lse, const float* g_out,
+              const void* g_out16, float* gq, float* gk, float* gv, const Head& d) {
+  const T *q16 = static_cast<const T*>(q), *k16 = static_cast<const T*>(k), *v16 = static_cast<const T*>(v),
+          *go16 = static_cast<const T*>(g_out16);
   const long long rows = static_cast<long long>(d.B) * d.T * d.nh;
   bc::Scratch delta(rows * sizeof(float));
   launch_row_dots(out, g_out, delta.as<float>(), d);
@@ -515,30 +573,30 @@ void attention_row_dots(const float* out, const float* g_out, float* delta, cons
   launch_row_dots(out, g_out, delta, head(a));
 }
 
-void flash_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionDims& a) {
+void flash_attention_forward(const FlashOperands& x, float* out, float* lse, const AttentionDims& a) {
   const Head d = head(a);
   if (a.fp16) {
-    if (a.hs == 32) forward<32, half>(q, k, v, out, lse, d);
-    else if (a.hs == 64) forward<64, half>(q, k, v, out, lse, d);
-    else forward<128, half>(q, k, v, out, lse, d);
+    if (a.hs == 32) forward<32, half>(x.q, x.k, x.v, out, lse, d);
+    else if (a.hs == 64) forward<64, half>(x.q, x.k, x.v, out, lse, d);
+    else forward<128, half>(x.q, x.k, x.v, out, lse, d);
   } else {
-    if (a.hs == 32) forward<32, bf16>(q, k, v, out, lse, d);
-    else if (a.hs == 64) forward<64, bf16>(q, k, v, out, lse, d);
-    else forward<128, bf16>(q, k, v, out, lse, d);
+    if (a.hs == 32) forward<32, bf16>(x.q, x.k, x.v, out, lse, d);
+    else if (a.hs == 64) forward<64, bf16>(x.q, x.k, x.v, out, lse, d);
+    else forward<128, bf16>(x.q, x.k, x.v, out, lse, d);
   }
 }
 
-void flash_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* g_out,
+void flash_attention_backward(const FlashOperands& x, const float* out, const float* lse, const float* g_out, const void* g_out16,
                               float* gq, float* gk, float* gv, const AttentionDims& a) {
   const Head d = head(a);
   if (a.fp16) {
-    if (a.hs == 32) backward<32, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-    else if (a.hs == 64) backward<64, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-    else backward<128, half>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    if (a.hs == 32) backward<32, half>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
+    else if (a.hs == 64) backward<64, half>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
+    else backward<128, half>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
   } else {
-    if (a.hs == 32) backward<32, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-    else if (a.hs == 64) backward<64, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
-    else backward<128, bf16>(q, k, v, out, lse, g_out, gq, gk, gv, d);
+    if (a.hs == 32) backward<32, bf16>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
+    else if (a.hs == 64) backward<64, bf16>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
+    else backward<128, bf16>(x.q, x.k, x.v, out, lse, g_out, g_out16, gq, gk, gv, d);
   }
 }
 

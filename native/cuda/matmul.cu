@@ -189,6 +189,27 @@ __global__ void to_16bit(const float* x, Half* out, long long n) {
     out[i] = one_of(x[i], out);
 }
 
+}  // namespace
+
+namespace bc {
+
+const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
+  if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
+    drop_shadow(s);
+    s.shadow = cache_alloc(len * 2);
+    s.shadow_len = len;
+    s.shadow_fp16 = fp16;
+    if (fp16) to_16bit<<<blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
+    else to_16bit<<<blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
+    check_launch(what);
+  }
+  return s.shadow;
+}
+
+}  // namespace bc
+
+namespace {
+
 // A product's operand as it reaches cuBLASLt: f32 data, or in bf16 (fp16) mode the storage's bf16 (half) copy,
 // made on first use and kept on the storage (Storage::shadow) for the next product that reads it unchanged.
 struct Operand {
@@ -199,17 +220,7 @@ struct Operand {
 
 Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
   if (mode != kBf16 && mode != kFp16) return {static_cast<const char*>(s.ptr), 4};
-  const bool fp16 = mode == kFp16;
-  if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
-    bc::drop_shadow(s);
-    s.shadow = bc::cache_alloc(len * 2);
-    s.shadow_len = len;
-    s.shadow_fp16 = fp16;
-    if (fp16) to_16bit<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
-    else to_16bit<<<bc::blocks_for(len, 256), 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
-    bc::check_launch(what);
-  }
-  return {static_cast<const char*>(s.shadow), 2};
+  return {static_cast<const char*>(bc::half_copy(s, len, mode == kFp16, what)), 2};
 }
 
 void run(const Problem& p, const void* a, const void* b, float* c, float alpha, float beta) {
