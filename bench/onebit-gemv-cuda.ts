@@ -1,4 +1,5 @@
-// Packed GEMV on the GPU (native/cuda/onebit.cu), sign1 and ternary2, at 4096x4096 and 8192x8192, side by side:
+// Packed GEMV on the GPU (native/cuda/onebit.cu), sign1 and ternary2, at 4096x4096, 8192x8192 and 16384x16384
+// (BENCH_SIZES=4096,8192 for fewer), side by side:
 //   bandwidth, hot:  bytes the GEMV reads and writes per second, the same codes every launch (they stay in the
 //                    L2), against a device-to-device memcpy of the packed matrix's bytes (read + write counted);
 //   bandwidth, cold: the GEMV over a pool of copies of the matrix larger than the L2, one after another, so each
@@ -25,6 +26,7 @@ import { figure } from './machine.ts';
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 11);
 const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 100);
 const HOLD_US = 20 * LAUNCHES + 2000; // well past the host's time to queue a burst
+const SIZES = (process.env.BENCH_SIZES ?? '4096,8192,16384').split(',').map(Number);
 const POOL_BYTES = 512 * 2 ** 20; // cold: copies of the matrix past the H200's 50 MB L2 many times over
 const cuda = createCudaBackend();
 const addon = cuda.addon;
@@ -92,13 +94,13 @@ cuda.free(bigDst);
 const results: Record<string, unknown>[] = [];
 const lines: ReturnType<typeof figure>[] = [];
 for (const format of ['sign1', 'ternary2'] as PackedFormat[])
-  for (const n of [4096, 8192]) {
+  for (const n of SIZES) {
     const w = randomF32(n * n, n);
     const weight =
       format === 'sign1'
         ? packSigns(w, n, n)
         : packTernary(
-            Array.from(w, (v) => (v > 0.5 ? 1 : v < -0.5 ? -1 : 0)),
+            w.map((v) => (v > 0.5 ? 1 : v < -0.5 ? -1 : 0)), // typed: 16384² is past a JS array's length
             n,
             n,
           );
