@@ -101,7 +101,13 @@ export function backward(loss: Tensor, gradient?: Tensor): void {
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
-        // A leaf: accumulate into its persistent gradient.
+        // A leaf: accumulate into its persistent gradient. A first gradient that owns its storage alone becomes
+        // .grad as it is; one that shares it (a view handed to several inputs) is copied, since later passes
+        // accumulate into .grad in place.
+        if (!t.grad && !g.kept && g.storage.refs === 1) {
+          t.grad = g.keep();
+          continue;
+        }
         t.grad = (t.grad ? ops.accumulate(t.grad, g) : ops.clone(g)).keep();
         g.dispose();
         continue;

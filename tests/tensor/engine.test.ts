@@ -64,6 +64,33 @@ test('gradients accumulate over backward passes; noGrad records nothing', () => 
   assert.equal(y.node, null);
 });
 
+test("a leaf's first gradient becomes its .grad without a copy unless another tensor shares its storage", () => {
+  const copies = { n: 0 };
+  const affine = js.affine.bind(js);
+  js.affine = (...args: Parameters<typeof js.affine>) => {
+    copies.n++;
+    return affine(...args);
+  };
+  try {
+    // mul's gradient is a fresh tensor: it is taken as it is.
+    const w = T.requireGrad(T.tensor([1, 2, 3], [3], on));
+    T.tidy(() => T.backward(T.sum(T.mul(w, T.tensor([2, 3, 4], [3], on)))));
+    assert.equal(copies.n, 0);
+    assert.deepEqual([...w.grad!.toArray()], [2, 3, 4]);
+    // add hands one gradient to both inputs: the first leaf reached copies it, the second then holds the storage
+    // alone and takes it, so that accumulating into one in place leaves the other as it is.
+    const x = T.requireGrad(T.tensor([1, 2], [2], on));
+    const y = T.requireGrad(T.tensor([3, 4], [2], on));
+    T.tidy(() => T.backward(T.sum(T.add(x, y))));
+    assert.equal(copies.n, 1);
+    T.tidy(() => T.backward(T.sum(T.mul(x, T.tensor([5, 6], [2], on)))));
+    assert.deepEqual([...x.grad!.toArray()], [6, 7]);
+    assert.deepEqual([...y.grad!.toArray()], [1, 1]);
+  } finally {
+    js.affine = affine;
+  }
+});
+
 test('custom gradients: record() attaches any rule, e.g. a straight-through round', () => {
   const x = T.requireGrad(T.tensor([0.2, 1.7, -0.6], [3], on));
   const [g] = T.grad(
