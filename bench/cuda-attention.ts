@@ -6,12 +6,11 @@
 // flops, backward 2.5 times the forward (FlashAttention's convention).
 // Usage: node --import tsx bench/cuda-attention.ts [--repeats 20] [--no-torch]
 // Writes bench/results/cuda-attention.json (or $BENCH_OUT); ends with one JSON line per figure.
-import { execFileSync } from 'node:child_process';
 import { createCudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import { philoxFill } from '../src/base/philox.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
-import { peerPython } from './peer-python.ts';
+import { peerPython, peerRowsByShape } from './peer-python.ts';
 
 interface Shape {
   name: string;
@@ -96,17 +95,10 @@ function ours(s: Shape): { forward_ms: number; backward_ms: number } {
   return { forward_ms, backward_ms };
 }
 
-const peer = new Map<string, { forward_ms: number; forward_backward_ms: number }>();
-if (!noTorch) {
-  const out = execFileSync(python, ['bench/cuda_attention_torch.py', String(repeats), ...shapes.map(spec)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for (const line of out.trim().split('\n')) {
-    const r = JSON.parse(line);
-    peer.set(r.shape, r);
-  }
-}
+type PeerRow = { shape: string; forward_ms: number; forward_backward_ms: number };
+const peer = noTorch
+  ? new Map<string, PeerRow>()
+  : peerRowsByShape<PeerRow>(python, 'bench/cuda_attention_torch.py', [String(repeats), ...shapes.map(spec)]);
 
 const gpu = cuda.device();
 const machine = `${gpu.name} (CUDA runtime ${gpu.runtimeVersion}, ${gpu.multiprocessors} SMs); host ${machineDescription()}`;

@@ -5,13 +5,12 @@
 // BITSCALE_CUDA_MATMUL_TUNE=0 takes cuBLASLt's first heuristic choice instead of the fastest of its candidates.
 // Usage: node --import tsx bench/cuda-matmul.ts [--repeats 20] [--no-torch]
 // Writes bench/results/cuda-matmul.json (or $BENCH_OUT); ends with one JSON line per figure.
-import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
 import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import * as T from '../src/tensor/index.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
-import { peerPython } from './peer-python.ts';
+import { peerPython, peerRowsByShape } from './peer-python.ts';
 
 interface Product {
   role: string;
@@ -69,17 +68,10 @@ function ours(p: Product): number {
   return ms;
 }
 
-const peer = new Map<string, { bf16_out_ms: number; fp32_out_ms: number | null }>();
-if (!noTorch) {
-  const out = execFileSync(python, ['bench/cuda_matmul_torch.py', String(repeats), ...products.map(spec)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for (const line of out.trim().split('\n')) {
-    const r = JSON.parse(line);
-    peer.set(r.shape, r);
-  }
-}
+type PeerRow = { shape: string; bf16_out_ms: number; fp32_out_ms: number | null };
+const peer = noTorch
+  ? new Map<string, PeerRow>()
+  : peerRowsByShape<PeerRow>(python, 'bench/cuda_matmul_torch.py', [String(repeats), ...products.map(spec)]);
 
 const gpu = backend.device();
 const machine = `${gpu.name} (CUDA runtime ${gpu.runtimeVersion}, ${gpu.multiprocessors} SMs); host ${machineDescription()}`;

@@ -8,31 +8,20 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from cuda_timing import time_ms  # bench/cuda_timing.py, beside this script
+
 repeats = int(sys.argv[1])
-
-
-def time_ms(fn):
-    for _ in range(3):
-        fn()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        fn()
-    stop.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(stop) / repeats
-
 
 for spec in sys.argv[2:]:
     B, T, nh, hs = (int(v) for v in spec.split(','))
     q, k, v = (torch.randn(B, nh, T, hs, device='cuda', dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
     g = torch.randn(B, nh, T, hs, device='cuda', dtype=torch.bfloat16)
     with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-        fwd = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        fwd = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), repeats)
 
         def both():
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             torch.autograd.grad(out, (q, k, v), g)
 
-        total = time_ms(both)
+        total = time_ms(both, repeats)
     print(json.dumps({'shape': spec, 'forward_ms': fwd, 'forward_backward_ms': total}), flush=True)

@@ -6,21 +6,10 @@ import sys
 
 import torch
 
+from cuda_timing import time_ms  # bench/cuda_timing.py, beside this script
+
 repeats = int(sys.argv[1])
 torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
-
-
-def time_ms(fn):
-    for _ in range(3):
-        fn()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        fn()
-    stop.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(stop) / repeats
-
 
 for spec in sys.argv[2:]:
     m, n, k, ta, tb = (int(v) for v in spec.split(','))
@@ -28,9 +17,9 @@ for spec in sys.argv[2:]:
     b = torch.randn((n, k) if tb else (k, n), device='cuda', dtype=torch.bfloat16)
     A = a.t() if ta else a
     B = b.t() if tb else b
-    row = {'shape': spec, 'bf16_out_ms': time_ms(lambda: torch.mm(A, B))}
+    row = {'shape': spec, 'bf16_out_ms': time_ms(lambda: torch.mm(A, B), repeats)}
     try:
-        row['fp32_out_ms'] = time_ms(lambda: torch.mm(A, B, out_dtype=torch.float32))
+        row['fp32_out_ms'] = time_ms(lambda: torch.mm(A, B, out_dtype=torch.float32), repeats)
     except Exception as e:  # an older torch without out_dtype
         row['fp32_out_ms'] = None
         row['fp32_out_unavailable'] = str(e).split('\n')[0]

@@ -3,7 +3,7 @@
 // a pyenv or virtualenv Python without them, and a peer that silently goes missing leaves `peer: null` behind.
 // BITSCALE_PEER_PYTHON names another interpreter on purpose (the CUDA peer needs a torch built with CUDA, which
 // Debian's is not).
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 
 export const PEER_PYTHON = process.env.BITSCALE_PEER_PYTHON || '/usr/bin/python3';
 
@@ -38,4 +38,22 @@ export function peerPython(modules: string[], check?: string): string {
     process.exit(1);
   }
   return PEER_PYTHON;
+}
+
+/** Runs a peer script that prints one JSON object per line, each with a `shape` key; returns them by shape. */
+export function peerRowsByShape<Row extends { shape: string }>(
+  python: string,
+  script: string,
+  args: string[],
+): Map<string, Row> {
+  const out = execFileSync(python, [script, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const rows = new Map<string, Row>();
+  for (const line of out.trim().split('\n')) {
+    const row = JSON.parse(line) as Row;
+    rows.set(row.shape, row);
+  }
+  return rows;
 }
