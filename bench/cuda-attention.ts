@@ -88,7 +88,7 @@ function ours(s: Shape): { forward_ms: number; backward_ms: number } {
     forward(i);
     backward(i);
   }
-  for (const set of inputs) set.forEach((st, j) => cuda.affine(base[j], st, n, 1, 0));
+  for (const set of inputs) for (let j = 0; j < set.length; j++) cuda.affine(base[j], set[j], n, 1, 0);
   const forward_ms = timeMs(sets, forward);
   const backward_ms = timeMs(sets, backward);
   for (const st of [...base, ...inputs.flat(), ...outs, ...lses, gq, gk, gv]) cuda.free(st);
