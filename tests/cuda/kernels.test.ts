@@ -140,6 +140,49 @@ test('attention forward and backward over several tiles, causal and full, head s
   }
 });
 
+test("flash attention's kept bf16 copies of q, k, v and gOut follow their storages: a write drops them", {
+  skip,
+}, () => {
+  // The forward keeps each input's bf16 copy on its storage and the backward reads it; a host write or a kernel
+  // writing the storage must drop the copy, or the next call would compute on the old values.
+  const [B, T, nh, hs] = [1, 100, 2, 64];
+  const n = B * T * nh * hs;
+  const stats = B * nh * T;
+  const scale = 1 / Math.sqrt(hs);
+  const reference = (q: Float32Array, k: Float32Array, v: Float32Array, g: Float32Array) => {
+    const [out, lse, gq, gk, gv] = [n, stats, n, n, n].map((size) => js.alloc('f32', size));
+    js.attention(ref(q), ref(k), ref(v), out, lse, B, T, nh, hs, scale, true);
+    js.attentionGrad(ref(q), ref(k), ref(v), out, lse, ref(g), gq, gk, gv, B, T, nh, hs, scale, true);
+    return [out, gq, gk, gv].map((x) => js.read(x, 'f32', n) as Float32Array);
+  };
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    const [q1, q2, k, v, g1, g2] = [1, 2, 3, 4, 5, 6].map((seed) => normal(n, seed));
+    const [q, kc, vc, g] = [upload(q1), upload(k), upload(v), upload(g1)];
+    const [out, gq, gk, gv] = [0, 1, 2, 3].map(() => cuda.alloc('f32', n));
+    const lse = cuda.alloc('f32', stats);
+    const ours = () => {
+      cuda.attention(q, kc, vc, out, lse, B, T, nh, hs, scale, true);
+      cuda.attentionGrad(q, kc, vc, out, lse, g, gq, gk, gv, B, T, nh, hs, scale, true);
+      return [out, gq, gk, gv].map((x) => download(x, n) as Float32Array);
+    };
+    const check = (what: string, got: Float32Array[], want: Float32Array[]) =>
+      ['out', 'gq', 'gk', 'gv'].forEach((key, i) => {
+        const err = relError(got[i], want[i]);
+        assert.ok(err < 1.5e-2, `${what} ${key}: relative error ${err}`);
+      });
+    check('first call', ours(), reference(q1, k, v, g1));
+    cuda.write(q, 'f32', q2); // host write
+    cuda.write(g, 'f32', g2);
+    check('after writing q and gOut from the host', ours(), reference(q2, k, v, g2));
+    const negated = Float32Array.from(q2, (x) => -x);
+    cuda.affine(q, q, n, -1, 0); // a kernel writing q in place
+    check('after a kernel wrote q', ours(), reference(negated, k, v, g2));
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
 test('attention on the tensor cores (bf16 matmul mode) stays within bf16 precision of the reference', {
   skip,
 }, () => {
