@@ -1,5 +1,6 @@
 # The PyTorch peer of bench/cuda-attention.ts: causal attention by F.scaled_dot_product_attention on bf16
-# tensors (B, nh, T, hs) with the flash backend only, forward and forward + backward, timed by CUDA events.
+# tensors (B, nh, T, hs) with the flash backend only, forward and forward + backward, timed by CUDA events. q, k, v
+# require gradients in both timings, as in training (the forward then also records its autograd node).
 # Usage: python3 bench/cuda_attention_torch.py <repeats> <B,T,nh,hs> ...   One JSON line per shape.
 import json
 import sys

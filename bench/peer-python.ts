@@ -51,7 +51,7 @@ export function peerRowsByShape<Row extends { shape: string }>(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const rows = new Map<string, Row>();
-  for (const line of out.trim().split('\n')) {
+  for (const line of out.split('\n').filter((l) => l.trim())) {
     const row = JSON.parse(line) as Row;
     rows.set(row.shape, row);
   }

@@ -42,9 +42,10 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kOwn = kWarps * 16;  // rows a block owns: 16 per warp
 constexpr float kLog2e = 1.4426950408889634f;
 
-// Blocks per SM each kernel is compiled for (__launch_bounds__): as many as shared memory allows at hs <= 64,
-// which caps registers at 128 (forward) and 168 (backward; a few dozen bytes spill at hs 64). At hs 128 shared
-// memory allows two.
+// Blocks per SM each kernel is compiled for (__launch_bounds__): as many as an H100/H200's shared memory allows at
+// hs <= 64, which caps registers at 128 (forward) and 168 (backward); a few dozen bytes spill (forward at hs 64,
+// the backward kernels at hs 32 and 64), and three backward blocks still measured faster than two. At hs 128
+// shared memory allows two.
 #ifndef BC_FLASH_BACKWARD_BLOCKS
 #define BC_FLASH_BACKWARD_BLOCKS 3
 #endif
