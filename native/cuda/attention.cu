@@ -390,7 +390,8 @@ void round_operands(const float*& q, const float*& k, const float*& v, long long
   v = copies + 2 * n;
 }
 
-const float* f32(const bc::Storage& s) { return static_cast<const float*>(s.ptr); }
+// An input storage's f32 values (the fp32 and cuBLASLt paths read these, the flash kernels its 16-bit copy).
+const float* floats_of(const bc::Storage& s) { return static_cast<const float*>(s.ptr); }
 
 // The flash kernels' 16-bit q, k, v: each storage's kept copy (bc::half_copy), made here where it has none. The
 // forward's copies stay on the storages, so the backward finds them (the autograd keeps q, k, v unchanged).
@@ -422,7 +423,7 @@ BC_KERNEL(attention) {
   float* out = a.out_f32(3, "out", n);
   float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
   bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
-  const float *q = f32(sq), *k = f32(sk), *v = f32(sv);
+  const float *q = floats_of(sq), *k = floats_of(sk), *v = floats_of(sv);
   if (n == 0) return nullptr;
   if (flash_path(d)) {
     bc::flash_attention_forward(flash_operands(sq, sk, sv, n), out, lse, flash_dims(d));
@@ -446,7 +447,7 @@ BC_KERNEL(attentionGrad) {
   float* gv = a.out_f32(8, "gv", n);
   bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
   bc::Storage& sg = a.f32_input(5, "gOut", n);
-  const float *q = f32(sq), *k = f32(sk), *v = f32(sv), *g_out = f32(sg);
+  const float *q = floats_of(sq), *k = floats_of(sk), *v = floats_of(sv), *g_out = floats_of(sg);
   const float* out = a.f32(3, "out", n);  // read, not written
   const float* lse = a.f32(4, "lse", stats);
   if (n == 0) return nullptr;

@@ -49,7 +49,7 @@ struct Storage {
 void settle(Storage& s);       // performs a deferred zero-fill
 void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to the cache
 // The storage's 16-bit copy (bf16, or half when fp16) of its first len floats, made (by a cast launched on the
-// stream) unless one is kept already; it stays on the storage until something writes it (matmul.cu).
+// stream) unless one is kept already; it stays on the storage until something writes it (half_copy.cu).
 const void* half_copy(Storage& s, long long len, bool fp16, const char* what);
 void drop_fp8(Storage& s);     // (fp8_cast.cu)
 

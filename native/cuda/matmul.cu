@@ -9,8 +9,6 @@
 // loss scaler watches for), fp32 accumulation and output. Plans (descriptors + the algorithm, the fastest of the
 // heuristic's candidates on the shape's first product) are cached per shape.
 #include <cublasLt.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -164,53 +162,6 @@ Plan& plan_for(const Problem& p, const void* a, const void* b, float* c, bool c_
   cache.emplace(key, std::move(plan));
   return ref;
 }
-
-// Two floats as one 16-bit pair, rounded to nearest even (half: |x| past 65504 becomes +-inf, NaN stays NaN).
-__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __nv_bfloat16*) {
-  const __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&p);
-}
-__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __half*) {
-  const __half2 p = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&p);
-}
-__device__ __forceinline__ __nv_bfloat16 one_of(float x, __nv_bfloat16*) { return __float2bfloat16_rn(x); }
-__device__ __forceinline__ __half one_of(float x, __half*) { return __float2half_rn(x); }
-
-// f32 -> bf16 or half, four values per thread (cache_alloc's blocks are 256-byte aligned), the tail one by one.
-template <typename Half>
-__global__ void to_16bit(const float* x, Half* out, long long n) {
-  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
-    const float4 v = reinterpret_cast<const float4*>(x)[i];
-    reinterpret_cast<uint2*>(out)[i] = make_uint2(pair_of(v.x, v.y, out), pair_of(v.z, v.w, out));
-  }
-  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride)
-    out[i] = one_of(x[i], out);
-}
-
-}  // namespace
-
-namespace bc {
-
-const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
-  if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
-    drop_shadow(s);
-    s.shadow = cache_alloc(len * 2);
-    s.shadow_len = len;
-    s.shadow_fp16 = fp16;
-    // A thread per four values: a grid sized for one per value was three quarters empty blocks.
-    const unsigned blocks = blocks_for((len + 3) / 4, 256);
-    if (fp16) to_16bit<<<blocks, 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
-    else to_16bit<<<blocks, 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
-    check_launch(what);
-  }
-  return s.shadow;
-}
-
-}  // namespace bc
-
-namespace {
 
 // A product's operand as it reaches cuBLASLt: f32 data, or in bf16 (fp16) mode the storage's bf16 (half) copy,
 // made on first use and kept on the storage (Storage::shadow) for the next product that reads it unchanged.

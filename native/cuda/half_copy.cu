@@ -1,0 +1,56 @@
+// The 16-bit copy of an f32 storage that the bf16 and fp16 paths read (Storage::shadow): the products' operands
+// (matmul.cu) and flash attention's q, k, v and gOut (attention.cu). Made on first use, kept on the storage until
+// anything writes it (Args drops it), so a tensor read by several products, or by attention's forward and then its
+// backward, is cast once.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace {
+
+// Two floats as one 16-bit pair, rounded to nearest even (half: |x| past 65504 becomes +-inf, NaN stays NaN).
+__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __nv_bfloat16*) {
+  const __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+__device__ __forceinline__ uint32_t pair_of(float lo, float hi, __half*) {
+  const __half2 p = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+__device__ __forceinline__ __nv_bfloat16 one_of(float x, __nv_bfloat16*) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ __half one_of(float x, __half*) { return __float2half_rn(x); }
+
+// f32 -> bf16 or half, four values per thread (cache_alloc's blocks are 256-byte aligned), the tail one by one.
+template <typename Half>
+__global__ void to_16bit(const float* x, Half* out, long long n) {
+  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
+    const float4 v = reinterpret_cast<const float4*>(x)[i];
+    reinterpret_cast<uint2*>(out)[i] = make_uint2(pair_of(v.x, v.y, out), pair_of(v.z, v.w, out));
+  }
+  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride)
+    out[i] = one_of(x[i], out);
+}
+
+}  // namespace
+
+namespace bc {
+
+const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
+  if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
+    drop_shadow(s);
+    s.shadow = cache_alloc(len * 2);
+    s.shadow_len = len;
+    s.shadow_fp16 = fp16;
+    const unsigned blocks = blocks_for((len + 3) / 4, 256);  // a thread per four values
+    if (fp16) to_16bit<<<blocks, 256>>>(static_cast<const float*>(s.ptr), static_cast<__half*>(s.shadow), len);
+    else to_16bit<<<blocks, 256>>>(static_cast<const float*>(s.ptr), static_cast<__nv_bfloat16*>(s.shadow), len);
+    check_launch(what);
+  }
+  return s.shadow;
+}
+
+}  // namespace bc
