@@ -46,13 +46,10 @@ constexpr float kLog2e = 1.4426950408889634f;
 // hs <= 64, which caps registers at 128 (forward) and 168 (backward); a few dozen bytes spill (forward at hs 64,
 // the backward kernels at hs 32 and 64), and three backward blocks still measured faster than two. At hs 128
 // shared memory allows two.
-#ifndef BC_FLASH_BACKWARD_BLOCKS
-#define BC_FLASH_BACKWARD_BLOCKS 3
-#endif
 template <int HS>
 struct Blocks {
   static constexpr int forward = HS > 64 ? 2 : 4;
-  static constexpr int backward = HS > 64 ? 2 : BC_FLASH_BACKWARD_BLOCKS;
+  static constexpr int backward = HS > 64 ? 2 : 3;
 };
 
 struct Head {
