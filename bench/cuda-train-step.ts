@@ -5,7 +5,8 @@
 // quantization around bf16 matmuls (the emulation); PyTorch's peer uses torch._scaled_mm the same way.
 // MFU counts model FLOPs 6 N + 12 L T d per token (N includes the tied output head) against the H100's
 // 989 TFLOP/s dense bf16 peak (for FP8 also against its 1979 TFLOP/s FP8 peak).
-// Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch]   (env BENCH_ROUNDING=0: see below)
+// Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch] [--modes bf16,qat,fp8,fp8emu]
+// (env BENCH_ROUNDING=0: see below; --modes runs only those of bitscale's modes, for a profiler)
 // Writes bench/results/cuda-train-step.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
@@ -67,6 +68,15 @@ const steps = (() => {
   return i >= 0 ? Number(args[i + 1]) : 10;
 })();
 const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
+const allModes = ['bf16', 'qat', 'fp8', 'fp8emu'];
+const runModes = (() => {
+  const i = args.indexOf('--modes');
+  if (i < 0) return allModes;
+  const list = (args[i + 1] ?? '').split(',');
+  const bad = list.filter((m) => !allModes.includes(m));
+  if (bad.length) throw new Error(`--modes: unknown mode ${bad.join(', ')}; allowed: ${allModes.join(', ')}`);
+  return list;
+})();
 // As the trainer runs a bf16 study: activations rounded to bf16 at each layer boundary (src/train/compute-dtype.ts),
 // except where the bf16 products round them anyway (productsRound); BENCH_ROUNDING=0 leaves them in fp32 (only the
 // products in bf16), as this bench did before 2026-11-28; BENCH_PRODUCTS_ROUND=0 rounds at every boundary.
@@ -125,6 +135,8 @@ function bitscaleStep(
   };
   for (let i = 0; i < 2; i++) step();
   backend.synchronize();
+  const warm = backend.profile(); // the profile covers the timed steps only
+  for (const key of Object.keys(warm ?? {})) delete warm![key];
   const start = performance.now();
   for (let i = 0; i < n; i++) step();
   backend.synchronize();
@@ -133,10 +145,11 @@ function bitscaleStep(
   if (profile) {
     const rows = Object.entries(profile).sort((a, b) => b[1].ms - a[1].ms);
     const label = precision ? `${precision.weights}/${precision.activations} ${compute}` : 'bf16';
-    console.error(`profile (all steps, synchronized per kernel) ${s.name} ${label}:`);
+    const how = process.env.BITSCALE_CUDA_PROFILE === 'gpu' ? 'device marks' : 'synchronized per kernel';
+    console.error(`profile (a step: ms and calls; ${how}) ${s.name} ${label}, ${ms.toFixed(1)} ms a step:`);
     for (const [name, e] of rows)
       console.error(
-        `  ${name.padEnd(36)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(7)} calls`,
+        `  ${name.padEnd(36)} ${(e.ms / n).toFixed(3).padStart(9)} ms ${(e.calls / n).toFixed(0).padStart(6)}`,
       );
     for (const key of Object.keys(profile)) delete profile[key];
   }
@@ -193,18 +206,18 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
   const perSecond = (ms: number | undefined) => (ms === undefined ? null : (tokens / ms) * 1000);
   const mfu = (ms: number) => (flopsPerToken(s) * tokens) / (ms / 1000) / PEAK_BF16;
   const ms: Record<string, number | undefined> = {};
-  ms.bf16 = bitscaleStep(s, undefined, steps);
-  ms.qat = bitscaleStep(s, qat, steps);
+  if (runModes.includes('bf16')) ms.bf16 = bitscaleStep(s, undefined, steps);
+  if (runModes.includes('qat')) ms.qat = bitscaleStep(s, qat, steps);
   const withFp8 = key === 'd1024';
-  if (withFp8) {
+  if (withFp8 && runModes.includes('fp8')) {
     try {
       ms.fp8 = bitscaleStep(s, fp8, steps, 'native');
     } catch (e) {
       console.error(`bitscale FP8 not measured: ${(e as Error).message}`); // a card without FP8 tensor cores
       process.exitCode = 1;
     }
-    ms.fp8Emulated = bitscaleStep(s, fp8, steps, 'emulate');
   }
+  if (withFp8 && runModes.includes('fp8emu')) ms.fp8Emulated = bitscaleStep(s, fp8, steps, 'emulate');
   const tb = noTorch ? {} : torchSteps(s, 0, steps);
   const tq = noTorch ? {} : torchSteps(s, 1, steps);
   const tf = noTorch || !withFp8 ? {} : torchSteps(s, 2, steps);

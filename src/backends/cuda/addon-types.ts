@@ -118,6 +118,10 @@ export interface CudaAddon extends NativeGptqAddon {
   timerStart?(holdMicroseconds: number): void;
   /** Bench only: mark the end, wait for it, and return the milliseconds since timerStart's mark. */
   timerStop?(): number;
+  /** Profiling (native/cuda/gpu_profile.cu): record a device timestamp on the stream, without waiting. */
+  profileMark?(): void;
+  /** Profiling: wait for the marks, return the first `count` as ms since the first mark, and start over. */
+  profileTimes?(count: number): Float64Array;
 
   gather(table: S, idx: S, out: S, nIdx: number, rowSize: number): void;
   scatterAdd(src: S, idx: S, out: S, nIdx: number, rowSize: number): void;

@@ -11,8 +11,10 @@ import type { CudaAddon, CudaStorage } from './addon-types.ts';
 import { CudaBackendError, CudaKernelError } from './errors.ts';
 import { loadCudaAddon } from './load-addon.ts';
 import { MEMORY_LIMIT_ENV, memoryLimitFromEnv } from './memory-limit.ts';
+import { type CudaProfile, type CudaProfiler, profilerFromEnv } from './profiler.ts';
 
 export type { CudaStorage } from './addon-types.ts';
+export type { CudaProfile } from './profiler.ts';
 
 const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
 /** The native round argument of a fused op: 0 (none), else the half type's dtype code. */
@@ -43,7 +45,7 @@ export interface CudaDeviceInfo {
 export interface CudaBackend extends Backend<CudaStorage> {
   /** Waits for queued kernels; raises errors that kernels recorded (an index out of range, ...). */
   synchronize(): void;
-  /** Per-kernel times when BITSCALE_CUDA_PROFILE=1, else null. */
+  /** Per-kernel times when BITSCALE_CUDA_PROFILE is 1 or gpu (profiler.ts), else null. */
   profile(): CudaProfile | null;
   memoryStats(): CudaMemoryStats;
   /** Restarts the peak from the bytes in use now. */
@@ -71,41 +73,43 @@ export interface CudaBackend extends Backend<CudaStorage> {
   readonly addon: CudaAddon;
 }
 
-/** Milliseconds and calls per kernel, collected when BITSCALE_CUDA_PROFILE=1. */
-export type CudaProfile = Record<string, { calls: number; ms: number }>;
-
 /** Products are profiled per shape: "matmul m x n x k, batch, transposes" (FP8: with the formats). */
 function profileKey(name: string, args: unknown[]): string {
   if (name === 'matmulFp8') {
     const [m, n, k, ta, tb, fa, fb] = args.slice(3, 10);
     return `matmulFp8 ${m}x${n}x${k} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} ${fa}x${fb}`;
   }
+  const dims = (v: unknown) => (v as number[]).join('x');
+  // Elementwise kernels by what they touched, to tell a step's several uses apart.
+  if (name === 'binary') {
+    const [op, , aStrides, , bStrides, , shape] = args;
+    const same = dims(aStrides) === dims(bStrides) ? '' : ` strides ${dims(aStrides)} / ${dims(bStrides)}`;
+    return `binary ${op} ${dims(shape)}${same}`;
+  }
+  if (name === 'strided') return `strided ${dims(args[6])}`;
+  if (name === 'roundTo') return `roundTo ${args[3]}`;
+  if (name === 'fakeQuant') return `fakeQuant ${args[4]}x${args[5]}`;
   if (name !== 'matmul') return name;
   const [batch, m, n, k, ta, tb] = args.slice(3, 9);
   return `matmul ${m}x${n}x${k} b${batch} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
 }
 
-/** Every addon function, rethrowing native errors as CudaKernelError (which names the kernel). With a profile,
- *  each call also waits for the GPU, so the time it records is the kernel's own (and the run is slower). */
-function guarded(addon: CudaAddon, profile: CudaProfile | null): CudaAddon {
+/** Every addon function, rethrowing native errors as CudaKernelError (which names the kernel), and timed by the
+ *  profiler where BITSCALE_CUDA_PROFILE asks for one (profiler.ts). */
+function guarded(addon: CudaAddon, profiler: CudaProfiler | null): CudaAddon {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(addon)) {
     if (typeof fn !== 'function') continue;
-    out[name] = (...args: unknown[]) => {
-      const start = profile ? performance.now() : 0;
+    const call = (...args: unknown[]) => {
       try {
         return fn(...args);
       } catch (e) {
         throw new CudaKernelError(name, e as Error);
-      } finally {
-        if (profile) {
-          addon.sync();
-          const entry = (profile[profileKey(name, args)] ??= { calls: 0, ms: 0 });
-          entry.calls++;
-          entry.ms += performance.now() - start;
-        }
       }
     };
+    out[name] = profiler
+      ? (...args: unknown[]) => profiler.around(profileKey(name, args), () => call(...args))
+      : call;
   }
   return out as unknown as CudaAddon;
 }
@@ -119,8 +123,8 @@ function hostArray(dtype: DType, data: ArrayLike<number>): Float32Array | Int32A
 export function createCudaBackend(): CudaBackend {
   const loaded = loadCudaAddon();
   if ('error' in loaded) throw new CudaBackendError(loaded.error);
-  const profile: CudaProfile | null = process.env.BITSCALE_CUDA_PROFILE === '1' ? {} : null;
-  const native = guarded(loaded.addon, profile);
+  const profiler = profilerFromEnv(loaded.addon);
+  const native = guarded(loaded.addon, profiler);
   // GPTQ on a GPU host: the CPU addon's kernels (bit-exact with the reference) where they are registered,
   // else this addon's host kernels (GPU machines often lack OpenBLAS), never the slow TypeScript loops.
   const limit = memoryLimitFromEnv();
@@ -138,7 +142,7 @@ export function createCudaBackend(): CudaBackend {
     name: 'cuda',
     addon: loaded.addon,
     synchronize: () => native.sync(),
-    profile: () => profile,
+    profile: () => profiler?.table() ?? null,
     memoryStats() {
       const [inUseBytes, cachedBytes, deviceMallocs, cacheHits, peak, limit] = native.memoryStats();
       // An addon built before peaks and limits reports four numbers.
