@@ -145,6 +145,17 @@ __global__ void binary_dense4_kernel(int op, const float4* a, const float4* b, f
   }
 }
 
+// One operand a single value (a scale by a device scalar: the fused LM head's backward): the other dense.
+template <bool ScalarFirst>
+__global__ void binary_scalar4_kernel(int op, const float4* x, const float* scalar, float4* out, long long n4) {
+  const float c = *scalar;
+  GRID_LOOP(i, n4) {
+    const float4 v = x[i];
+    out[i] = ScalarFirst ? make_float4(binary(op, c, v.x), binary(op, c, v.y), binary(op, c, v.z), binary(op, c, v.w))
+                         : make_float4(binary(op, v.x, c), binary(op, v.y, c), binary(op, v.z, c), binary(op, v.w, c));
+  }
+}
+
 template <typename Index>
 __global__ void where_kernel(const float* c, const float* a, const float* b, float* out, bc::Shape8 shape, Operands<3> st, Index n) {
   GRID_LOOP_T(Index, i, n) {
@@ -195,6 +206,12 @@ bool dense(const std::vector<long long>& shape, const std::vector<long long>& st
   return true;
 }
 
+bool all_zero(const std::vector<long long>& strides) {
+  for (long long v : strides)
+    if (v != 0) return false;
+  return true;
+}
+
 }  // namespace
 
 // unary(op, x, out, n)
@@ -241,6 +258,13 @@ BC_KERNEL(binary) {
       binary_dense4_kernel<<<bc::blocks_for(n4, 256), 256>>>(op, reinterpret_cast<const float4*>(pa),
                                                              reinterpret_cast<const float4*>(pb), reinterpret_cast<float4*>(out), n4);
     if (n > 4 * n4) binary_dense_kernel<<<bc::blocks_for(n - 4 * n4, 256), 256>>>(op, pa + 4 * n4, pb + 4 * n4, out + 4 * n4, n - 4 * n4);
+  } else if (n % 4 == 0 && aligned16(out) && ((all_zero(bs) && dense(shape, as) && extent(shape, as) == n && aligned16(pa)) ||
+                                               (all_zero(as) && dense(shape, bs) && extent(shape, bs) == n && aligned16(pb)))) {
+    const bool scalar_first = all_zero(as);
+    const auto* x = reinterpret_cast<const float4*>(scalar_first ? pb : pa);
+    auto* o = reinterpret_cast<float4*>(out);
+    if (scalar_first) binary_scalar4_kernel<true><<<bc::blocks_for(n / 4, 256), 256>>>(op, x, pa, o, n / 4);
+    else binary_scalar4_kernel<false><<<bc::blocks_for(n / 4, 256), 256>>>(op, x, pb, o, n / 4);
   } else {
     Operands<2> st{};
     const bc::Strides8 s0 = bc::to_strides8(as, shape.size(), "aStrides"), s1 = bc::to_strides8(bs, shape.size(), "bStrides");

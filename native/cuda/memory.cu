@@ -12,20 +12,34 @@ __global__ void fill_kernel(T* out, long long n, T value) {
     out[i] = value;
 }
 
-// One thread per output element of `shape`; both operands addressed through their strides.
-template <class T>
+// One thread per output element of `shape`; both operands addressed through their strides (Index: int where the
+// storages allow it).
+template <class T, typename Index>
 __global__ void strided_kernel(const T* x, long long x_off, bc::Strides8 xs, T* out, long long o_off, bc::Strides8 os,
                                bc::Shape8 shape, long long n) {
+  x += x_off;
+  out += o_off;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    long long rest = i, xi = x_off, oi = o_off;
+    Index rest = static_cast<Index>(i), xi = 0, oi = 0;
     for (int d = shape.rank - 1; d >= 0; d--) {
-      const long long c = rest % shape.dim[d];
-      rest /= shape.dim[d];
-      xi += c * xs.v[d];
-      oi += c * os.v[d];
+      const Index dim = static_cast<Index>(shape.dim[d]);
+      const Index c = rest % dim;
+      rest /= dim;
+      xi += c * static_cast<Index>(xs.v[d]);
+      oi += c * static_cast<Index>(os.v[d]);
     }
     out[oi] = x[xi];
   }
+}
+
+// Row-major strides of shape (size-1 axes may have any stride).
+bool row_major(const std::vector<long long>& shape, const std::vector<long long>& strides) {
+  long long s = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] != 1 && strides[d] != s) return false;
+    s *= shape[d];
+  }
+  return true;
 }
 
 __device__ inline float load_as_float(const void* x, int dtype, long long i) {
@@ -86,15 +100,29 @@ BC_KERNEL(strided) {
   if (bc::dtype_bytes(x.dtype) != bc::dtype_bytes(out.dtype))
     throw std::runtime_error("x is " + std::string(bc::dtype_name(x.dtype)) + " but out is " + bc::dtype_name(out.dtype));
   bc::op_context() = "strided(shape=" + bc::shape_str(shape) + ")";
+  const size_t bytes = bc::dtype_bytes(x.dtype);
+  // Both sides contiguous (a block of rows, a slice of the leading axis): a plain copy.
+  if (row_major(shape, xs) && row_major(shape, os)) {
+    bc::check(cudaMemcpyAsync(static_cast<char*>(out.ptr) + o_off * bytes, static_cast<const char*>(x.ptr) + x_off * bytes,
+                              n * bytes, cudaMemcpyDeviceToDevice),
+              "cudaMemcpyAsync(strided)");
+    return nullptr;
+  }
   const bc::Shape8 s = bc::to_shape8(shape, "shape");
   const bc::Strides8 xs8 = bc::to_strides8(xs, shape.size(), "xStrides");
   const bc::Strides8 os8 = bc::to_strides8(os, shape.size(), "outStrides");
   const unsigned g = bc::blocks_for(n, 256);
-  if (bc::dtype_bytes(x.dtype) == 4)
-    strided_kernel<int><<<g, 256>>>(static_cast<const int*>(x.ptr), x_off, xs8, static_cast<int*>(out.ptr), o_off, os8, s, n);
-  else
-    strided_kernel<unsigned short><<<g, 256>>>(static_cast<const unsigned short*>(x.ptr), x_off, xs8,
-                                               static_cast<unsigned short*>(out.ptr), o_off, os8, s, n);
+  // 32-bit index math where every offset fits (64-bit division and modulo cost tens of instructions a dimension).
+  const bool small = x.size < (1ULL << 31) && out.size < (1ULL << 31);
+  auto launch = [&](auto element, auto index) {
+    using T = decltype(element);
+    strided_kernel<T, decltype(index)><<<g, 256>>>(static_cast<const T*>(x.ptr), x_off, xs8, static_cast<T*>(out.ptr), o_off,
+                                                   os8, s, n);
+  };
+  if (bytes == 4 && small) launch(int{}, int{});
+  else if (bytes == 4) launch(int{}, 0LL);
+  else if (small) launch(static_cast<unsigned short>(0), int{});
+  else launch(static_cast<unsigned short>(0), 0LL);
   bc::check_launch("strided");
   return nullptr;
 }

@@ -33,6 +33,39 @@ __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index 
   }
 }
 
+// The cos and sin of every (t, j) angle, computed exactly as rope_kernel computes them: (cos, sin) at
+// table[t * half + j].
+__global__ void rope_table_kernel(float2* table, int T, int hs, double base, long long pos_offset) {
+  const int half = hs / 2;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < T * half; i += gridDim.x * blockDim.x) {
+    const int t = i / half, j = i % half;
+    const double angle = static_cast<double>(pos_offset + t) * pow(base, -2.0 * j / hs);
+    const double reduced = angle - 6.283185307179586 * rint(angle * 0.15915494309189535);
+    float sf, cf;
+    sincosf(static_cast<float>(reduced), &sf, &cf);
+    table[i] = make_float2(cf, sf);
+  }
+}
+
+// rope_kernel's rotation with the angles from the table: a warp per head row (lane j takes pairs j, j + 32, ...),
+// so the step is two coalesced loads and stores a pair and a cached table read, with no trigonometry.
+template <int R>
+__global__ void rope_rows_kernel(const float* x, float* out, const float2* table, int rows, int T, int nh, int hs,
+                                 int direction) {
+  const int half = hs / 2, lane = threadIdx.x & 31, warps = blockDim.x / 32;
+  for (int row = blockIdx.x * warps + threadIdx.x / 32; row < rows; row += gridDim.x * warps) {
+    const float2* cs = table + static_cast<long long>((row / nh) % T) * half;
+    const long long o = static_cast<long long>(row) * hs;
+    for (int j = lane; j < half; j += 32) {
+      const float2 v = cs[j];
+      const double s = static_cast<double>(v.y) * direction, c = v.x;
+      const double x0 = round_half<R>(x[o + j]), x1 = round_half<R>(x[o + j + half]);
+      out[o + j] = static_cast<float>(x0 * c - x1 * s);
+      out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
+    }
+  }
+}
+
 }  // namespace
 
 // rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput?) with roundInput 0 / absent, 2 (bf16), 3 (f16)
@@ -53,6 +86,21 @@ BC_KERNEL(rope) {
   const unsigned blocks = bc::blocks_for(n / 2, 256, static_cast<long long>(bc::sm_count()) * 8);
   const size_t shared = static_cast<size_t>(hs / 2) * sizeof(double);
   if (hs / 2 > 4096) throw std::runtime_error("hs = " + std::to_string(hs) + " is too large for rope (at most 8192)");
+  // The table path where the rows and the table fit int indexing: the table takes T * hs / 2 angles (a few
+  // microseconds) where the kernel would take B * nh times as many.
+  if (n < (1LL << 31) && T * (hs / 2) < (1LL << 31)) {
+    bc::Scratch table(static_cast<size_t>(T) * (hs / 2) * sizeof(float2));
+    rope_table_kernel<<<bc::blocks_for(T * (hs / 2), 256), 256>>>(table.as<float2>(), static_cast<int>(T), static_cast<int>(hs),
+                                                                   base, pos_offset);
+    const long long rows = B * T * nh;
+    with_round(round, [&](auto rt) {
+      rope_rows_kernel<decltype(rt)::value><<<bc::blocks_for(rows, 8, static_cast<long long>(bc::sm_count()) * 64), 256>>>(
+          x, out, table.as<float2>(), static_cast<int>(rows), static_cast<int>(T), static_cast<int>(nh), static_cast<int>(hs),
+          static_cast<int>(direction));
+    });
+    bc::check_launch("rope");
+    return nullptr;
+  }
   with_round(round, [&](auto rt) {
     constexpr int R = decltype(rt)::value;
     if (n < (1LL << 31))
