@@ -81,6 +81,8 @@ const runModes = (() => {
 // except where the bf16 products round them anyway (productsRound); BENCH_ROUNDING=0 leaves them in fp32 (only the
 // products in bf16), as this bench did before 2026-11-28; BENCH_PRODUCTS_ROUND=0 rounds at every boundary.
 const rounding = process.env.BENCH_ROUNDING === '0' ? undefined : ('bf16' as const);
+// BENCH_FOLDING=0: every gradient summed by an add (T.setGradientFolding), to time what folding saves.
+if (process.env.BENCH_FOLDING === '0') T.setGradientFolding(false);
 
 // Fails with how to build the addon when it is missing.
 T.getBackend('cuda');

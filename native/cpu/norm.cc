@@ -74,7 +74,8 @@ BITSCALE_KERNEL(addRmsNorm) {
   }
 }
 
-// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols): gx = rstd (gy w - x rstd^2 mean_c(gy w x)); gw += Σ_r gy x rstd.
+// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate): gx = rstd (gy w - x rstd^2 mean_c(gy w x)) (added to
+// gx with accumulate); gw += Σ_r gy x rstd.
 BITSCALE_KERNEL(rmsNormGrad) {
   const int64_t rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const float* x = a.f32(0, "x", rows * cols);
@@ -83,6 +84,7 @@ BITSCALE_KERNEL(rmsNormGrad) {
   const float* gy = a.f32(3, "gy", rows * cols);
   float* gx = a.f32(4, "gx", rows * cols);
   float* gw = a.f32(5, "gw", cols);
+  const bool accumulate = a.flag(8, "accumulate");
 #pragma omp parallel if (rows * cols > kParallelGrain)
   {
     ColumnSums sums(cols);
@@ -95,7 +97,8 @@ BITSCALE_KERNEL(rmsNormGrad) {
       for (int64_t c = 0; c < cols; c++) dot += g[c] * w[c] * xr[c];
       const float k = s * s * dot / cols;
       for (int64_t c = 0; c < cols; c++) {
-        gx[r * cols + c] = s * (g[c] * w[c] - xr[c] * k);
+        const float d = s * (g[c] * w[c] - xr[c] * k);
+        gx[r * cols + c] = accumulate ? gx[r * cols + c] + d : d;
         sums.local[c] += g[c] * xr[c] * s;
       }
     }

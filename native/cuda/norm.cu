@@ -2,6 +2,7 @@
 // gradients (sums over rows) go through per-chunk partial sums combined in a fixed order, so they are
 // deterministic and use the whole GPU even for a few hundred columns.
 #include <cstdint>
+#include <type_traits>
 
 #include "block_reduce.cuh"
 #include "common.cuh"
@@ -22,14 +23,101 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* out, floa
   for (long long c = threadIdx.x; c < cols; c += blockDim.x) out[o + c] = x[o + c] * s * w[c];
 }
 
-__global__ void rms_norm_grad_kernel(const float* x, const float* w, const float* rstd, const float* gy, float* gx, long long cols) {
+// accumulate: gx += the gradient (x's gradient gathered from its other uses), else gx = it.
+__global__ void rms_norm_grad_kernel(const float* x, const float* w, const float* rstd, const float* gy, float* gx, long long cols,
+                                     bool accumulate) {
   const long long o = blockIdx.x * cols;
   const float s = rstd[blockIdx.x];
   double dot = 0;
   for (long long c = threadIdx.x; c < cols; c += blockDim.x) dot += static_cast<double>(gy[o + c]) * w[c] * x[o + c];
   dot = block_sum(dot);
   const float k = static_cast<float>(static_cast<double>(s) * s * s * dot / cols);
-  for (long long c = threadIdx.x; c < cols; c += blockDim.x) gx[o + c] = s * gy[o + c] * w[c] - k * x[o + c];
+  for (long long c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float d = s * gy[o + c] * w[c] - k * x[o + c];
+    gx[o + c] = accumulate ? gx[o + c] + d : d;
+  }
+}
+
+// The same math with float4s held in registers, kGradRows rows a block: thread t holds float4 columns t + 256 j
+// (j < V) of w, and of each row's x and gy, so they are read once; and the block's share of the weight gradient
+// (Σ over its rows of gy x rstd, as weight_grad_partial sums it) in registers, written once as its partial.
+constexpr int kGradRows = 32;
+constexpr int kGradThreads = 256;
+
+__device__ inline float4 f4(float v) { return make_float4(v, v, v, v); }
+
+template <int V, bool Accumulate>
+__global__ void __launch_bounds__(kGradThreads) rms_norm_grad4_kernel(const float4* x, const float4* w, const float* rstd,
+                                                                      const float4* gy, float4* gx, float4* partial,
+                                                                      int rows, int cols4) {
+  const int r0 = blockIdx.x * kGradRows, r1 = min(rows, r0 + kGradRows);
+  float4 wv[V], acc[V];
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int c = threadIdx.x + j * kGradThreads;
+    wv[j] = c < cols4 ? w[c] : f4(0);
+    acc[j] = f4(0);
+  }
+  for (int r = r0; r < r1; r++) {
+    const long long o = static_cast<long long>(r) * cols4;
+    float4 xv[V], gv[V];
+    double dot = 0;
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      const int c = threadIdx.x + j * kGradThreads;
+      xv[j] = c < cols4 ? x[o + c] : f4(0);
+      gv[j] = c < cols4 ? gy[o + c] : f4(0);
+      dot += static_cast<double>(gv[j].x) * wv[j].x * xv[j].x + static_cast<double>(gv[j].y) * wv[j].y * xv[j].y +
+             static_cast<double>(gv[j].z) * wv[j].z * xv[j].z + static_cast<double>(gv[j].w) * wv[j].w * xv[j].w;
+    }
+    dot = block_sum(dot);
+    const float s = rstd[r];
+    const float k = static_cast<float>(static_cast<double>(s) * s * s * dot / (4.0 * cols4));
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      const int c = threadIdx.x + j * kGradThreads;
+      if (c >= cols4) continue;
+      const float4 g = gv[j], xx = xv[j], ww = wv[j];
+      float4 d = make_float4(s * g.x * ww.x - k * xx.x, s * g.y * ww.y - k * xx.y, s * g.z * ww.z - k * xx.z,
+                             s * g.w * ww.w - k * xx.w);
+      if (Accumulate) {
+        const float4 e = gx[o + c];
+        d = make_float4(e.x + d.x, e.y + d.y, e.z + d.z, e.w + d.w);
+      }
+      gx[o + c] = d;
+      acc[j].x += g.x * (xx.x * s);
+      acc[j].y += g.y * (xx.y * s);
+      acc[j].z += g.z * (xx.z * s);
+      acc[j].w += g.w * (xx.w * s);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < V; j++) {
+    const int c = threadIdx.x + j * kGradThreads;
+    if (c < cols4) partial[static_cast<long long>(blockIdx.x) * cols4 + c] = acc[j];
+  }
+}
+
+// g[c] += Σ_k partial[k, c] over `chunks` partials, in a fixed order: each of a block's 32 warps sums every 32nd
+// partial of 32 float4 columns, then one warp adds the 32 sums.
+constexpr int kPartialWarps = 32;
+__global__ void add_partials4(const float4* partial, int chunks, float4* g, int cols4) {
+  __shared__ float4 sums[kPartialWarps][32];
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  float4 acc = f4(0);
+  if (c < cols4)
+    for (int k = threadIdx.y; k < chunks; k += kPartialWarps) {
+      const float4 p = partial[static_cast<long long>(k) * cols4 + c];
+      acc = make_float4(acc.x + p.x, acc.y + p.y, acc.z + p.z, acc.w + p.w);
+    }
+  sums[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y != 0 || c >= cols4) return;
+  float4 total = g[c];
+  for (int k = 0; k < kPartialWarps; k++)
+    total = make_float4(total.x + sums[k][threadIdx.x].x, total.y + sums[k][threadIdx.x].y,
+                        total.z + sums[k][threadIdx.x].z, total.w + sums[k][threadIdx.x].w);
+  g[c] = total;
 }
 
 // addRmsNorm: sum = x + r, then rms_norm_kernel's math on sum, one block per row. The second pass reads back
@@ -200,20 +288,47 @@ BC_KERNEL(addRmsNorm) {
   return nullptr;
 }
 
-// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols)
+// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate): gx overwritten, or added to with accumulate
 BC_KERNEL(rmsNormGrad) {
   const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
+  const bool accumulate = a.flag(8, "accumulate");
   const float* x = a.f32(0, "x", rows * cols);
   const float* w = a.f32(1, "w", cols);
   const float* rstd = a.f32(2, "rstd", rows);
   const float* gy = a.f32(3, "gy", rows * cols);
-  float* gx = a.out_f32(4, "gx", rows * cols);
+  float* gx = accumulate ? a.f32(4, "gx", rows * cols) : a.out_f32(4, "gx", rows * cols);
   float* gw = a.f32(5, "gw", cols);
   if (rows * cols == 0) return nullptr;
   bc::op_context() = dims("rmsNormGrad", rows, cols);
-  rms_norm_grad_kernel<<<rows, kThreads>>>(x, w, rstd, gy, gx, cols);
+  const long long cols4 = cols / 4;
+  const int v = static_cast<int>((cols4 + kGradThreads - 1) / kGradThreads);
+  const bool vectors = cols % 4 == 0 && v <= 4 && rows < (1LL << 31) && aligned16(x) && aligned16(w) && aligned16(gy) &&
+                       aligned16(gx) && aligned16(gw);
+  if (!vectors) {
+    rms_norm_grad_kernel<<<rows, kThreads>>>(x, w, rstd, gy, gx, cols, accumulate);
+    bc::check_launch("rmsNormGrad");
+    weight_grads(x, nullptr, rstd, gy, gw, nullptr, rows, cols);
+    return nullptr;
+  }
+  const int chunks = static_cast<int>((rows + kGradRows - 1) / kGradRows);
+  bc::Scratch partial(static_cast<long long>(chunks) * cols * 4);
+  auto launch = [&](auto vt, auto acc) {
+    rms_norm_grad4_kernel<decltype(vt)::value, decltype(acc)::value><<<chunks, kGradThreads>>>(
+        reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(w), rstd, reinterpret_cast<const float4*>(gy),
+        reinterpret_cast<float4*>(gx), partial.as<float4>(), static_cast<int>(rows), static_cast<int>(cols4));
+  };
+  auto with_v = [&](auto acc) {
+    using I = std::integral_constant<int, 1>;
+    if (v <= 1) launch(I{}, acc);
+    else if (v == 2) launch(std::integral_constant<int, 2>{}, acc);
+    else launch(std::integral_constant<int, 4>{}, acc);
+  };
+  if (accumulate) with_v(std::true_type{});
+  else with_v(std::false_type{});
   bc::check_launch("rmsNormGrad");
-  weight_grads(x, nullptr, rstd, gy, gw, nullptr, rows, cols);
+  add_partials4<<<static_cast<unsigned>((cols4 + 31) / 32), dim3(32, kPartialWarps)>>>(partial.as<float4>(), chunks,
+                                                                           reinterpret_cast<float4*>(gw), static_cast<int>(cols4));
+  bc::check_launch("rmsNormGrad add_partials4");
   return nullptr;
 }
 

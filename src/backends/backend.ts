@@ -256,8 +256,19 @@ export interface Backend<S = unknown> {
     eps: number,
     roundDelta?: 'bf16' | 'f16',
   ): void;
-  /** gx overwritten; gw accumulated into (gw += Σ_r gy x rstd). */
-  rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
+  /** gx overwritten, or added to with `accumulate` (a gradient gathered from x's other uses); gw accumulated
+   *  into (gw += Σ_r gy x rstd). */
+  rmsNormGrad(
+    x: S,
+    w: S,
+    rstd: S,
+    gy: S,
+    gx: S,
+    gw: S,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */
   layerNorm(
     x: S,

@@ -2,7 +2,7 @@
 // output; backward() walks the nodes in reverse topological order. Gradients of leaves (parameters) are
 // accumulated into their kept .grad tensors, so several backward passes add up (gradient accumulation).
 import { EngineError } from './errors.ts';
-import type { GradNode, Tensor } from './tensor.ts';
+import type { GatheredGrads, GradNode, Tensor } from './tensor.ts';
 
 let gradDepth = 0;
 
@@ -32,6 +32,15 @@ export function record(
     out.node = { op, inputs, backward };
   }
   return out;
+}
+
+let folding = true;
+/** Whether rules may add into the gradients gathered for their inputs (GatheredGrads); off, every gradient is
+ *  summed by an add. The same sums either way; for tests and A/B timing. Returns the previous setting. */
+export function setGradientFolding(on: boolean): boolean {
+  const previous = folding;
+  folding = on;
+  return previous;
 }
 
 /** Marks a tensor as a leaf that collects gradients. */
@@ -112,10 +121,32 @@ export function backward(loss: Tensor, gradient?: Tensor): void {
         g.dispose();
         continue;
       }
-      const inputGrads = t.node.backward(g);
+      const { inputs } = t.node;
+      const taken = new Set<number>();
+      const gathered: GatheredGrads = {
+        take(i) {
+          const input = inputs[i];
+          const existing = folding && input?.requiresGrad ? grads.get(input) : undefined;
+          if (!existing || existing.kept || existing.storage.refs !== 1) return null;
+          if (inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;
+          taken.add(i);
+          return existing;
+        },
+      };
+      const inputGrads = t.node.backward(g, gathered);
       const handed = new Set<Tensor>();
-      t.node.inputs.forEach((input, i) => {
+      inputs.forEach((input, i) => {
         let gi = inputGrads[i];
+        if (taken.has(i)) {
+          // The rule added into the gradient it took: that tensor is the input's gradient now.
+          if (gi !== grads.get(input))
+            throw new EngineError(
+              'backward',
+              `${t.node!.op} took input ${i}'s gradient but did not return it`,
+            );
+          handed.add(gi!);
+          return;
+        }
         if (!gi || !input.requiresGrad) return;
         // The same tensor may be handed to several inputs (add, views): give each its own view.
         if (gi === g || handed.has(gi)) gi = gi.view(gi.shape);

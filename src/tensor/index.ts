@@ -4,7 +4,15 @@ import { output, stridesOf } from './ops/common.ts';
 import { add } from './ops/elementwise.ts';
 import type { Tensor } from './tensor.ts';
 
-export { backward, grad, isGradEnabled, noGrad, record, requireGrad } from './autograd.ts';
+export {
+  backward,
+  grad,
+  isGradEnabled,
+  noGrad,
+  record,
+  requireGrad,
+  setGradientFolding,
+} from './autograd.ts';
 export { EngineError } from './errors.ts';
 export * from './ops/broadcast.ts';
 export { cast, type RoundToOptions, roundTo } from './ops/cast.ts';

@@ -23,7 +23,16 @@ export interface GradNode {
   op: string;
   inputs: readonly Tensor[];
   /** Returns one gradient per input (null where the input needs none). */
-  backward(gradOutput: Tensor): (Tensor | null)[];
+  backward(gradOutput: Tensor, gathered: GatheredGrads): (Tensor | null)[];
+}
+
+/** The gradients backward has gathered so far for a node's inputs, from the nodes it has already walked. A rule
+ *  that can add its contribution as it computes it (a product's accumulate, a norm's kernel) takes one and
+ *  returns it, with its contribution added in place, as that input's gradient: one pass fewer than an add. */
+export interface GatheredGrads {
+  /** Input i's gradient so far, now the caller's to add into in place; null when there is none or when it may
+   *  not be written (it shares its storage, or the input appears twice among the node's inputs). */
+  take(i: number): Tensor | null;
 }
 
 let nextId = 0;

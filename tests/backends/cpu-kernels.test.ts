@@ -521,23 +521,24 @@ describe('cpu fused nn kernels', opts, () => {
     );
   });
 
-  test('rmsNorm and its gradient (gw accumulates)', () => {
-    agree(
-      'rmsNorm',
-      (b) => {
-        const x = put(b, 'f32', rand(rows * cols, 36, -3, 3));
-        const w = put(b, 'f32', rand(cols, 37, 0.5, 1.5));
-        const out = b.alloc('f32', rows * cols);
-        const rstd = b.alloc('f32', rows);
-        b.rmsNorm(x, w, out, rstd, rows, cols, 1e-5);
-        const gx = b.alloc('f32', rows * cols);
-        const gw = put(b, 'f32', rand(cols, 38));
-        b.rmsNormGrad(x, w, rstd, put(b, 'f32', rand(rows * cols, 39)), gx, gw, rows, cols);
-        return [get(b, out, rows * cols), get(b, rstd, rows), get(b, gx, rows * cols), get(b, gw, cols)];
-      },
-      1e-4,
-      1e-5,
-    );
+  test('rmsNorm and its gradient (gw accumulates; gx overwritten or accumulated into)', () => {
+    for (const accumulate of [false, true])
+      agree(
+        `rmsNorm${accumulate ? ' accumulate' : ''}`,
+        (b) => {
+          const x = put(b, 'f32', rand(rows * cols, 36, -3, 3));
+          const w = put(b, 'f32', rand(cols, 37, 0.5, 1.5));
+          const out = b.alloc('f32', rows * cols);
+          const rstd = b.alloc('f32', rows);
+          b.rmsNorm(x, w, out, rstd, rows, cols, 1e-5);
+          const gx = accumulate ? put(b, 'f32', rand(rows * cols, 40)) : b.alloc('f32', rows * cols);
+          const gw = put(b, 'f32', rand(cols, 38));
+          b.rmsNormGrad(x, w, rstd, put(b, 'f32', rand(rows * cols, 39)), gx, gw, rows, cols, accumulate);
+          return [get(b, out, rows * cols), get(b, rstd, rows), get(b, gx, rows * cols), get(b, gw, cols)];
+        },
+        1e-4,
+        1e-5,
+      );
   });
 
   test('addRmsNorm: the sum and its RMSNorm', () => {

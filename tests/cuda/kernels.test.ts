@@ -63,6 +63,51 @@ test('deferred zero-fill: fresh storages read as zeros as inputs and past a part
   assert.deepEqual([...download(written, 6)], [0, 0, 7, 7, 0, 0]);
 });
 
+test('binary with a single-value operand on either side, and strided copies, match the reference', {
+  skip,
+}, () => {
+  for (const n of [64, 66]) {
+    const x = normal(n, 91);
+    const c = upload([2.5]);
+    for (const [op, scalarFirst] of [
+      ['mul', false],
+      ['sub', true],
+      ['div', false],
+    ] as const) {
+      const out = cuda.alloc('f32', n);
+      if (scalarFirst) cuda.binary(op, c, [0], upload(x), [1], out, [n]);
+      else cuda.binary(op, upload(x), [1], c, [0], out, [n]);
+      const f = { mul: (v: number) => v * 2.5, sub: (v: number) => 2.5 - v, div: (v: number) => v / 2.5 }[op];
+      assert.deepEqual(
+        [...download(out, n)],
+        [...x].map((v) => Math.fround(f(v))),
+        `${op} n=${n}`,
+      );
+    }
+    // In place, as the fused head scales its saved gradients.
+    const inPlace = upload(x);
+    cuda.binary('mul', inPlace, [1], c, [0], inPlace, [n]);
+    assert.deepEqual(
+      [...download(inPlace, n)],
+      [...x].map((v) => Math.fround(v * 2.5)),
+    );
+  }
+  // Contiguous on both sides (a copy), a transpose (the kernel), each with offsets; i32 too.
+  const x = normal(24, 92);
+  const rows = cuda.alloc('f32', 30);
+  cuda.strided(upload(x), 4, [6, 1], rows, 3, [6, 1], [2, 6]);
+  assert.deepEqual([...download(rows, 30)], [0, 0, 0, ...x.slice(4, 16), ...new Array(15).fill(0)]);
+  const t = cuda.alloc('f32', 12);
+  cuda.strided(upload(x), 2, [1, 4], t, 0, [3, 1], [4, 3]);
+  assert.deepEqual(
+    [...download(t, 12)],
+    Array.from({ length: 12 }, (_, i) => x[2 + Math.floor(i / 3) + (i % 3) * 4]),
+  );
+  const ints = cuda.alloc('i32', 5);
+  cuda.strided(upload([1, 2, 3, 4, 5, 6], 'i32'), 1, [1], ints, 0, [1], [5]);
+  assert.deepEqual([...cuda.read(ints, 'i32', 5)], [2, 3, 4, 5, 6]);
+});
+
 test('matmul modes: fp32 tight, tf32 and bf16 within their precision', { skip }, () => {
   const [m, n, k, batch] = [70, 50, 300, 3];
   const a = normal(batch * m * k, 2);
@@ -216,6 +261,28 @@ test('attention on the tensor cores (bf16 matmul mode) stays within bf16 precisi
   }
 });
 
+test('cross-entropy at each row width its kernels take: in registers (up to 32768 classes), else two passes', {
+  skip,
+}, () => {
+  const rows = 9;
+  for (const cols of [12, 5000, 32768, 5001, 40000]) {
+    const x = normal(rows * cols, 30, 3);
+    const targets = Array.from({ length: rows }, (_, r) => (r % 4 === 0 ? -1 : (r * 7919) % cols));
+    const loss = { c: cuda.alloc('f32', rows), r: js.alloc('f32', rows) };
+    const lse = { c: cuda.alloc('f32', rows), r: js.alloc('f32', rows) };
+    js.crossEntropy(ref(x), ref(targets, 'i32'), loss.r, lse.r, rows, cols);
+    cuda.crossEntropy(upload(x), upload(targets, 'i32'), loss.c, lse.c, rows, cols);
+    assertClose(
+      `crossEntropy loss ${cols}`,
+      download(loss.c, rows),
+      js.read(loss.r, 'f32', rows),
+      1e-4,
+      1e-5,
+    );
+    assertClose(`crossEntropy lse ${cols}`, download(lse.c, rows), js.read(lse.r, 'f32', rows), 1e-4, 1e-5);
+  }
+});
+
 test('row kernels at vocabulary width: softmax, cross-entropy (with ignored rows), RMSNorm', { skip }, () => {
   const rows = 37;
   const cols = 5000;
@@ -238,32 +305,58 @@ test('row kernels at vocabulary width: softmax, cross-entropy (with ignored rows
   cuda.softmax(cx, sm.c, rows, cols);
   assertClose('softmax', download(sm.c, rows * cols), js.read(sm.r, 'f32', rows * cols), 1e-7, 1e-4);
 
-  const [nr, nc] = [600, 512];
-  const xn = normal(nr * nc, 22);
-  const w = normal(nc, 23);
-  const gy = normal(nr * nc, 24);
-  const gw0 = normal(nc, 25);
-  const jr = {
-    out: js.alloc('f32', nr * nc),
-    rstd: js.alloc('f32', nr),
-    gx: js.alloc('f32', nr * nc),
-    gw: ref(gw0),
-  };
-  js.rmsNorm(ref(xn), ref(w), jr.out, jr.rstd, nr, nc, 1e-5);
-  js.rmsNormGrad(ref(xn), ref(w), jr.rstd, ref(gy), jr.gx, jr.gw, nr, nc);
-  const cr = {
-    out: cuda.alloc('f32', nr * nc),
-    rstd: cuda.alloc('f32', nr),
-    gx: cuda.alloc('f32', nr * nc),
-    gw: upload(gw0),
-  };
-  const cw = upload(w);
-  const cxn = upload(xn);
-  cuda.rmsNorm(cxn, cw, cr.out, cr.rstd, nr, nc, 1e-5);
-  cuda.rmsNormGrad(cxn, cw, cr.rstd, upload(gy), cr.gx, cr.gw, nr, nc);
-  assertClose('rmsNorm', download(cr.out, nr * nc), js.read(jr.out, 'f32', nr * nc), 1e-5, 1e-4);
-  assertClose('rmsNormGrad gx', download(cr.gx, nr * nc), js.read(jr.gx, 'f32', nr * nc), 1e-4, 1e-4);
-  assertClose('rmsNormGrad gw (accumulated)', download(cr.gw, nc), js.read(jr.gw, 'f32', nc), 1e-3, 1e-4);
+  // Shapes for each rmsNormGrad path: float4 rows of one, two and four float4s a thread, rows past a block's
+  // share, and the scalar kernel (cols % 4 != 0, or too wide); gx overwritten and accumulated into.
+  for (const [nr, nc] of [
+    [600, 512],
+    [37, 1024],
+    [300, 2056],
+    [129, 4096],
+    [50, 1030],
+    [20, 6000],
+  ]) {
+    const xn = normal(nr * nc, 22);
+    const w = normal(nc, 23);
+    const gy = normal(nr * nc, 24);
+    const gw0 = normal(nc, 25);
+    const gx0 = normal(nr * nc, 27);
+    for (const accumulate of [false, true]) {
+      const jr = {
+        out: js.alloc('f32', nr * nc),
+        rstd: js.alloc('f32', nr),
+        gx: accumulate ? ref(gx0) : js.alloc('f32', nr * nc),
+        gw: ref(gw0),
+      };
+      js.rmsNorm(ref(xn), ref(w), jr.out, jr.rstd, nr, nc, 1e-5);
+      js.rmsNormGrad(ref(xn), ref(w), jr.rstd, ref(gy), jr.gx, jr.gw, nr, nc, accumulate);
+      const cr = {
+        out: cuda.alloc('f32', nr * nc),
+        rstd: cuda.alloc('f32', nr),
+        gx: accumulate ? upload(gx0) : cuda.alloc('f32', nr * nc),
+        gw: upload(gw0),
+      };
+      const cw = upload(w);
+      const cxn = upload(xn);
+      cuda.rmsNorm(cxn, cw, cr.out, cr.rstd, nr, nc, 1e-5);
+      cuda.rmsNormGrad(cxn, cw, cr.rstd, upload(gy), cr.gx, cr.gw, nr, nc, accumulate);
+      const at = `${nr}x${nc}${accumulate ? ' accumulate' : ''}`;
+      assertClose(`rmsNorm ${at}`, download(cr.out, nr * nc), js.read(jr.out, 'f32', nr * nc), 1e-5, 1e-4);
+      assertClose(
+        `rmsNormGrad gx ${at}`,
+        download(cr.gx, nr * nc),
+        js.read(jr.gx, 'f32', nr * nc),
+        1e-4,
+        1e-4,
+      );
+      assertClose(
+        `rmsNormGrad gw (accumulated) ${at}`,
+        download(cr.gw, nc),
+        js.read(jr.gw, 'f32', nc),
+        1e-3,
+        1e-4,
+      );
+    }
+  }
 });
 
 test('rope keeps its precision far into the sequence, both directions', { skip }, () => {

@@ -91,6 +91,62 @@ test("a leaf's first gradient becomes its .grad without a copy unless another te
   }
 });
 
+test("a product or a norm adds into the gradient gathered from its input's other uses, with no add pass", () => {
+  // x + r feeds an RMSNorm whose output feeds three products (q, k, v), and the stream after it: each gradient
+  // against the same graph with folding off (every gradient summed by an add).
+  const calls = { binary: 0, accumulated: 0, normAccumulated: 0 };
+  const { binary, matmul, rmsNormGrad } = js;
+  js.binary = (...args: Parameters<typeof js.binary>) => {
+    calls.binary++;
+    return binary.apply(js, args);
+  };
+  js.matmul = (...args: Parameters<typeof js.matmul>) => {
+    if (args[3].accumulate) calls.accumulated++;
+    return matmul.apply(js, args);
+  };
+  js.rmsNormGrad = (...args: Parameters<typeof js.rmsNormGrad>) => {
+    if (args[8]) calls.normAccumulated++;
+    return rmsNormGrad.apply(js, args);
+  };
+  const values = (n: number, seed: number) =>
+    Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 1.7));
+  const x = T.requireGrad(T.tensor(values(12, 1), [3, 4], on));
+  const r = T.requireGrad(T.tensor(values(12, 2), [3, 4], on));
+  const wn = T.requireGrad(T.tensor(values(4, 3), [4], on));
+  const ws = [4, 5, 6].map((seed) => T.requireGrad(T.tensor(values(20, seed), [5, 4], on)));
+  const run = (fold: boolean) => {
+    const previous = T.setGradientFolding(fold);
+    Object.assign(calls, { binary: 0, accumulated: 0, normAccumulated: 0 });
+    for (const t of [x, r, wn, ...ws]) t.grad = null;
+    try {
+      T.tidy(() => {
+        const { sum, out } = T.addRmsNorm(x, r, wn);
+        const products = ws.map((w) => T.sum(T.square(T.matmul(out, w, { transB: true }))));
+        T.backward(T.add(T.add(T.add(products[0], products[1]), products[2]), T.sum(T.square(sum))));
+      });
+    } finally {
+      T.setGradientFolding(previous);
+    }
+    return { grads: [x, r, wn, ...ws].map((t) => [...t.grad!.toArray()]), ...calls };
+  };
+  try {
+    const reference = run(false);
+    assert.equal(reference.accumulated + reference.normAccumulated, 0);
+    const folded = run(true);
+    // out's gradient from three products: the second and third accumulate into the first's; sum's gradient
+    // from the stream (square) is added to by the norm's backward. Three adds fewer.
+    assert.equal(folded.accumulated, 2);
+    assert.equal(folded.normAccumulated, 1);
+    assert.equal(folded.binary, reference.binary - 3);
+    folded.grads.forEach((g, i) => {
+      for (const [j, v] of g.entries())
+        assert.ok(Math.abs(v - reference.grads[i][j]) <= 1e-6 * (1 + Math.abs(v)), `${i} ${j}`);
+    });
+  } finally {
+    Object.assign(js, { binary, matmul, rmsNormGrad });
+  }
+});
+
 test('custom gradients: record() attaches any rule, e.g. a straight-through round', () => {
   const x = T.requireGrad(T.tensor([0.2, 1.7, -0.6], [3], on));
   const [g] = T.grad(

@@ -106,7 +106,17 @@ export interface CpuAddon {
     /** 0 none, 2 bf16, 3 f16 (r rounded on load) */
     roundDelta: number,
   ): void;
-  rmsNormGrad(x: F32, w: F32, rstd: F32, gy: F32, gx: F32, gw: F32, rows: number, cols: number): void;
+  rmsNormGrad(
+    x: F32,
+    w: F32,
+    rstd: F32,
+    gy: F32,
+    gx: F32,
+    gw: F32,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void;
   layerNorm(
     x: F32,
     w: F32 | null,

@@ -267,7 +267,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         eps,
         roundCode(roundDelta),
       ),
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
       native.rmsNormGrad(
         x as Float32Array,
         w as Float32Array,
@@ -277,6 +277,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         gw as Float32Array,
         rows,
         cols,
+        accumulate,
       ),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(

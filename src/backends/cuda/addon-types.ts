@@ -158,7 +158,17 @@ export interface CudaAddon extends NativeGptqAddon {
     eps: number,
     roundDelta: number,
   ): void;
-  rmsNormGrad(x: S, w: S, rstd: S, gy: S, gx: S, gw: S, rows: number, cols: number): void;
+  rmsNormGrad(
+    x: S,
+    w: S,
+    rstd: S,
+    gy: S,
+    gx: S,
+    gw: S,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void;
   layerNorm(
     x: S,
     w: S | null,

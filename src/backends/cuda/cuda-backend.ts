@@ -276,8 +276,8 @@ export function createCudaBackend(): CudaBackend {
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
     addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
       native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundCode(roundDelta)),
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
-      native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols),
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
+      native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>

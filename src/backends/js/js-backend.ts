@@ -169,8 +169,8 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + roundValue(r[i], roundDelta);
       nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
     },
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols) =>
-      nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols),
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
+      nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols, accumulate),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       nn.layerNorm(f(x), w && f(w), b && f(b), f(out), f(mean), f(rstd), rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>

@@ -163,6 +163,7 @@ export function rmsNormGrad(
   gw: FloatArray,
   rows: number,
   cols: number,
+  accumulate = false,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -172,7 +173,8 @@ export function rmsNormGrad(
     for (let c = 0; c < cols; c++) dot += gy[o + c] * w[c] * x[o + c];
     const k = (s * s * s * dot) / cols;
     for (let c = 0; c < cols; c++) {
-      gx[o + c] = s * gy[o + c] * w[c] - k * x[o + c];
+      const d = s * gy[o + c] * w[c] - k * x[o + c];
+      gx[o + c] = accumulate ? gx[o + c] + d : d;
       gw[c] += gy[o + c] * x[o + c] * s;
     }
   }

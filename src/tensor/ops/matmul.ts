@@ -62,10 +62,13 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const out = output(outShape, backend);
   backend.matmul(a.handle, b.handle, out.handle, args);
 
-  return record(out, 'matmul', [a, b], (g) => {
-    const ga = a.requiresGrad ? output(a.shape, backend) : null;
-    const gb = b.requiresGrad ? output(b.shape, backend) : null;
-    const base = { alpha: 1, accumulate: false };
+  return record(out, 'matmul', [a, b], (g, gathered) => {
+    // A gradient gathered from the input's other uses (x feeding q, k and v) is accumulated into by the GEMM.
+    const gatheredA = a.requiresGrad ? gathered.take(0) : null;
+    const gatheredB = b.requiresGrad ? gathered.take(1) : null;
+    const ga = gatheredA ?? (a.requiresGrad ? output(a.shape, backend) : null);
+    const gb = gatheredB ?? (b.requiresGrad ? output(b.shape, backend) : null);
+    const base = { alpha: 1 };
     const folded = args.batch === 1 && bBatch.length === 0;
     const M = args.m;
     const batch = args.batch;
@@ -75,6 +78,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       const da: MatmulArgs = transA
         ? {
             ...base,
+            accumulate: gatheredA !== null,
             batch,
             m: k,
             n: M,
@@ -86,6 +90,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
           }
         : {
             ...base,
+            accumulate: gatheredA !== null,
             batch,
             m: M,
             n: k,
@@ -103,6 +108,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       const db: MatmulArgs = transB
         ? {
             ...base,
+            accumulate: gatheredB !== null,
             batch,
             m: n,
             n: k,
@@ -114,6 +120,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
           }
         : {
             ...base,
+            accumulate: gatheredB !== null,
             batch,
             m: k,
             n,

@@ -2,7 +2,7 @@
 // Each is one backend kernel forward and one backward, so native backends run them at full speed.
 import { isGradEnabled, record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
-import type { Tensor } from '../tensor.ts';
+import type { GatheredGrads, Tensor } from '../tensor.ts';
 import {
   backendOf,
   inverseCount,
@@ -138,10 +138,22 @@ export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
 /** The gradient of out = rmsNorm(x, w) given the rows' rstd: [gx, gw]. */
 function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor) {
   const { rows, cols } = rowsOf(x);
-  return (g: Tensor) => {
-    const gx = output(x.shape, x.backend);
+  return (g: Tensor, gathered: GatheredGrads) => {
+    // x's gradient from its other use (the residual stream after addRmsNorm) is added to in the kernel.
+    const into = x.requiresGrad ? gathered.take(0) : null;
+    const gx = into ?? output(x.shape, x.backend);
     const gw = output([cols], x.backend);
-    x.backend.rmsNormGrad(x.handle, w.handle, rstd.handle, g.handle, gx.handle, gw.handle, rows, cols);
+    x.backend.rmsNormGrad(
+      x.handle,
+      w.handle,
+      rstd.handle,
+      g.handle,
+      gx.handle,
+      gw.handle,
+      rows,
+      cols,
+      into !== null,
+    );
     return [gx, gw];
   };
 }
