@@ -15,14 +15,19 @@ struct Hyper {
   double lr, beta1, beta2, eps, wd, c1, c2, grad_scale;
 };
 
-__device__ inline void adamw_one(float* p, const float* g, float* m, float* v, long long i, const Hyper& h) {
-  const double gi = static_cast<double>(g[i]) * h.grad_scale;
-  const double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
-  const double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
-  m[i] = static_cast<float>(mi);
-  v[i] = static_cast<float>(vi);
+// One value's update; the reference's arithmetic, in double.
+__device__ inline void adamw_value(float& p, float g, float& m, float& v, const Hyper& h) {
+  const double gi = static_cast<double>(g) * h.grad_scale;
+  const double mi = h.beta1 * m + (1 - h.beta1) * gi;
+  const double vi = h.beta2 * v + (1 - h.beta2) * gi * gi;
+  m = static_cast<float>(mi);
+  v = static_cast<float>(vi);
   const double update = static_cast<float>(mi) / h.c1 / (sqrt(static_cast<float>(vi) / h.c2) + h.eps);
-  p[i] = static_cast<float>(p[i] - h.lr * (update + h.wd * p[i]));
+  p = static_cast<float>(p - h.lr * (update + h.wd * p));
+}
+
+__device__ inline void adamw_one(float* p, const float* g, float* m, float* v, long long i, const Hyper& h) {
+  adamw_value(p[i], g[i], m[i], v[i], h);
 }
 
 __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, long long n, Hyper h) {
@@ -35,7 +40,7 @@ struct Slot {
   const float* g;
   float* m;
   float* v;
-  long long n, start;  // start: prefix sum of n, to map a global index to its tensor
+  long long n, first_block;  // first_block: prefix sum of the tensors' blocks, to map a block to its tensor
 };
 
 // 64 slots of 48 bytes: with the other arguments, under the 4 KB that every GPU and toolkit takes as parameters.
@@ -44,16 +49,35 @@ struct SlotTable {
   Slot slot[kSlotsPerLaunch];
 };
 
-__global__ void adamw_multi_kernel(const SlotTable table, int count, long long total, Hyper h) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-    int lo = 0, hi = count - 1;  // binary search for the slot holding i
-    while (lo < hi) {
-      const int mid = (lo + hi + 1) / 2;
-      if (table.slot[mid].start <= i) lo = mid;
-      else hi = mid - 1;
+constexpr int kMultiThreads = 256;
+constexpr long long kPerBlock = 4LL * 4 * kMultiThreads;  // values a block updates: four float4s a thread
+
+// Each block updates kPerBlock values of one tensor (found once per block), in float4s where the tensor's length
+// allows (storages are 256-byte aligned).
+__global__ void __launch_bounds__(kMultiThreads) adamw_multi_kernel(const SlotTable table, int count, Hyper h) {
+  int lo = 0, hi = count - 1;  // binary search for the slot holding this block
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (table.slot[mid].first_block <= blockIdx.x) lo = mid;
+    else hi = mid - 1;
+  }
+  const Slot& s = table.slot[lo];
+  const long long base = (blockIdx.x - s.first_block) * kPerBlock, end = min(s.n, base + kPerBlock);
+  if (s.n % 4 == 0) {
+    for (long long i = base + 4LL * threadIdx.x; i < end; i += 4LL * kMultiThreads) {
+      float4 p = *reinterpret_cast<const float4*>(s.p + i), m = *reinterpret_cast<const float4*>(s.m + i),
+             v = *reinterpret_cast<const float4*>(s.v + i);
+      const float4 g = *reinterpret_cast<const float4*>(s.g + i);
+      adamw_value(p.x, g.x, m.x, v.x, h);
+      adamw_value(p.y, g.y, m.y, v.y, h);
+      adamw_value(p.z, g.z, m.z, v.z, h);
+      adamw_value(p.w, g.w, m.w, v.w, h);
+      *reinterpret_cast<float4*>(s.p + i) = p;
+      *reinterpret_cast<float4*>(s.m + i) = m;
+      *reinterpret_cast<float4*>(s.v + i) = v;
     }
-    const Slot& s = table.slot[lo];
-    adamw_one(s.p, s.g, s.m, s.v, i - s.start, h);
+  } else {
+    for (long long i = base + threadIdx.x; i < end; i += kMultiThreads) adamw_one(s.p, s.g, s.m, s.v, i, h);
   }
 }
 
@@ -111,14 +135,15 @@ BC_KERNEL(adamwMulti) {
   for (size_t first = 0; first < slots.size(); first += kSlotsPerLaunch) {
     SlotTable table{};
     const int count = static_cast<int>(std::min<size_t>(kSlotsPerLaunch, slots.size() - first));
-    long long total = 0;
+    long long blocks = 0;
     for (int k = 0; k < count; k++) {
       table.slot[k] = slots[first + k];
-      table.slot[k].start = total;  // within this launch
-      total += table.slot[k].n;
+      table.slot[k].first_block = blocks;  // within this launch
+      blocks += (table.slot[k].n + kPerBlock - 1) / kPerBlock;
     }
-    if (total == 0) continue;
-    adamw_multi_kernel<<<bc::blocks_for(total, 256, 8LL * bc::sm_count()), 256>>>(table, count, total, h);
+    if (blocks == 0) continue;
+    if (blocks > 2147483647LL) throw std::runtime_error("adamwMulti: too many parameters for one launch");
+    adamw_multi_kernel<<<static_cast<unsigned>(blocks), kMultiThreads>>>(table, count, h);
     bc::check_launch("adamwMulti");
   }
   return nullptr;
