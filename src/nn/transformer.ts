@@ -297,5 +297,8 @@ export function lossOf(
   // gradient in the forward, before the scale is known; so fp16 keeps the unfused head, exactly as it was.
   if (options.compute === 'f16') return T.crossEntropy(forward(c, params, inputs, options), targets);
   const final = hiddenState(c, params, inputs, options);
-  return T.linearCrossEntropy(final, headWeight(c, params), targets, { round: options.compute });
+  return T.linearCrossEntropy(final, headWeight(c, params), targets, {
+    round: options.compute,
+    productsRound: options.productsRound,
+  });
 }

@@ -20,6 +20,9 @@ export interface LinearCrossEntropyOptions {
    *  T.cast to half and back does. The gradient is rounded before the upstream scalar multiplies it, so it
    *  equals that head's only when the scalar is 1 (for bf16, any power of two): not under fp16 loss scaling. */
   round?: 'bf16' | 'f16';
+  /** The backend's products round their operands to `round` themselves (ForwardOptions.productsRound): the
+   *  gradient, which only the two products read, is then left to them, bit for bit as rounding it here. */
+  productsRound?: boolean;
 }
 
 /**
@@ -85,7 +88,7 @@ export function linearCrossEntropy(
     if (!gRows) continue;
     // softmax − onehot, over the count, written over the logits it is computed from (elementwise, so safe).
     backend.crossEntropyGrad(logits.handle, tRows.handle, lseRows.handle, gRows.handle, logits.handle, n, V);
-    rounded(n * V);
+    if (!options.productsRound) rounded(n * V);
     if (dx && dxRows) {
       backend.matmul(logits.handle, w.handle, dxRows.handle, matmulArgs(n, C, V)); // (n, V) @ (V, C)
       backend.strided(dxRows.handle, 0, [1], dx.handle, r0 * C, [1], [n * C]);
