@@ -51,6 +51,11 @@ void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to 
 // The storage's 16-bit copy (bf16, or half when fp16) of its first len floats, made (by a cast launched on the
 // stream) unless one is kept already; it stays on the storage until something writes it (half_copy.cu).
 const void* half_copy(Storage& s, long long len, bool fp16, const char* what);
+struct HalfOut;
+// For a kernel about to write all of a storage's first len floats: in bf16 / fp16 matmul mode, a fresh 16-bit copy
+// kept on the storage for the kernel to fill as it writes (half_out.cuh); empty in the other modes. Call after the
+// Args accessor that hands the storage out for writing (which drops the old copy).
+HalfOut written_half_copy(Storage& s, long long len);
 void drop_fp8(Storage& s);     // (fp8_cast.cu)
 
 // ---- errors ---------------------------------------------------------------------------------------------

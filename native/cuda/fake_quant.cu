@@ -13,6 +13,7 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "half_out.cuh"
 #include "fake_quant_format.h"
 #include "philox.cuh"
 
@@ -417,7 +418,7 @@ __global__ void apply(Quantizer q, int granularity, const float* x, float* out, 
 // One scale for the whole tensor (activations): four values a thread through float4 loads and stores.
 template <int K>
 __global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4* mask, long long n4, const Params* params,
-                              bc::DeviceError* err) {
+                              bc::DeviceError* err, bc::HalfOut out16) {
   const Params p = params[0];
   const double inv = 1 / p.scale;
   float m[4];
@@ -429,6 +430,7 @@ __global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4*
     r.z = quantize_at<K>(q, p, inv, v.z, 4 * i + 2, mask ? &m[2] : nullptr, err);
     r.w = quantize_at<K>(q, p, inv, v.w, 4 * i + 3, mask ? &m[3] : nullptr, err);
     out[i] = r;
+    bc::store_half4(out16, i, r);
     if (mask) mask[i] = make_float4(m[0], m[1], m[2], m[3]);
   }
 }
@@ -444,7 +446,7 @@ __device__ inline float warp_max(float v) {
 // are exact in float: the warp reduces floats (half the shuffles of doubles) and widens the result.
 template <int K>
 __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mask, long long groups, long long length,
-                             bc::DeviceError* err) {
+                             bc::DeviceError* err, bc::HalfOut out16) {
   const int lane = threadIdx.x & 31;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
   for (long long g = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5); g < groups; g += warps) {
@@ -471,12 +473,15 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
     for (long long k = lane; k < length; k += 32) {
       const long long i = start + k;
       out[i] = quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err);
+      bc::store_half(out16, i, out[i]);
     }
   }
 }
 
 template <int K>
-void run(const Quantizer& q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols, long long group_size) {
+// out_storage: out's storage, which the two paths that feed products write the 16-bit copy of (half_out.cuh).
+void run(const Quantizer& q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols, long long group_size,
+         bc::Storage& out_storage) {
   const long long n = rows * cols;
   const long long groups = granularity == kRow ? rows : granularity == kGroup ? n / group_size : granularity == kCol ? cols : 1;
   if (groups > 2147483647LL) throw std::runtime_error("too many quantization groups");
@@ -484,7 +489,8 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
   if ((granularity == kRow || granularity == kGroup) && extremes_only) {
     const long long length = granularity == kRow ? cols : group_size;
     const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
-    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error());
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n);
+    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16);
     bc::check_launch("fakeQuant fused_groups");
     return;
   }
@@ -505,13 +511,15 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
   bc::check_launch("fakeQuant choose_params");
   const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
                        reinterpret_cast<uintptr_t>(mask) % 16 == 0;
-  if (granularity == kTensor && n % 4 == 0 && aligned)
+  if (granularity == kTensor && n % 4 == 0 && aligned) {
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n);
     apply_tensor4<K><<<bc::blocks_for(n / 4, kThreads), kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out),
                                                                      reinterpret_cast<float4*>(mask), n / 4, params.as<Params>(),
-                                                                     bc::device_error());
-  else
+                                                                     bc::device_error(), out16);
+  } else {
     apply<K><<<bc::blocks_for(n, kThreads), kThreads>>>(q, granularity, x, out, mask, rows, cols, group_size, params.as<Params>(),
                                                         bc::device_error());
+  }
   bc::check_launch("fakeQuant apply");
 }
 
@@ -534,10 +542,10 @@ BC_KERNEL(fakeQuant) {
   bc::op_context() = "fakeQuant(rows=" + std::to_string(rows) + ", cols=" + std::to_string(cols) + ", format=" +
                      std::to_string(static_cast<int>(s[kFormat])) + ", granularity=" + std::to_string(granularity) + ")";
   switch (q.grid) {
-    case kIntegerGrid: run<kIntegerGrid>(q, granularity, x, out, mask, rows, cols, group); break;
-    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, x, out, mask, rows, cols, group); break;
-    case kNf4Grid: run<kNf4Grid>(q, granularity, x, out, mask, rows, cols, group); break;
-    default: run<kBinaryGrid>(q, granularity, x, out, mask, rows, cols, group); break;
+    case kIntegerGrid: run<kIntegerGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
+    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
+    case kNf4Grid: run<kNf4Grid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
+    default: run<kBinaryGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
   }
   return nullptr;
 }

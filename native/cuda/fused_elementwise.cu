@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "half_out.cuh"
 #include "round_half.cuh"
 
 namespace {
@@ -46,7 +47,7 @@ __device__ inline void swiglu_grad_r(float g, float u, float dy, float& dg, floa
 }
 
 template <int R, typename Index>
-__global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4) {
+__global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4, bc::HalfOut out16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
   const float4* g4 = reinterpret_cast<const float4*>(gate);
@@ -54,14 +55,19 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, In
   float4* o4 = reinterpret_cast<float4*>(out);
   for (Index i = first; i < n4; i += stride) {
     const float4 g = g4[i], u = u4[i];
-    o4[i] = make_float4(swiglu_r<R>(g.x, u.x), swiglu_r<R>(g.y, u.y), swiglu_r<R>(g.z, u.z), swiglu_r<R>(g.w, u.w));
+    const float4 y = make_float4(swiglu_r<R>(g.x, u.x), swiglu_r<R>(g.y, u.y), swiglu_r<R>(g.z, u.z), swiglu_r<R>(g.w, u.w));
+    o4[i] = y;
+    bc::store_half4(out16, i, y);
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) out[i] = swiglu_r<R>(gate[i], up[i]);
+  for (Index i = 4 * n4 + first; i < n; i += stride) {
+    out[i] = swiglu_r<R>(gate[i], up[i]);
+    bc::store_half(out16, i, out[i]);
+  }
 }
 
 template <int R, typename Index>
 __global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
-                                   Index n, Index n4) {
+                                   Index n, Index n4, bc::HalfOut g_gate16, bc::HalfOut g_up16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
   for (Index i = first; i < n4; i += stride) {
@@ -75,8 +81,14 @@ __global__ void swiglu_grad_kernel(const float* gate, const float* up, const flo
     swiglu_grad_r<R>(g.w, u.w, dy.w, dg.w, du.w);
     reinterpret_cast<float4*>(g_gate)[i] = dg;
     reinterpret_cast<float4*>(g_up)[i] = du;
+    bc::store_half4(g_gate16, i, dg);
+    bc::store_half4(g_up16, i, du);
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) swiglu_grad_r<R>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
+  for (Index i = 4 * n4 + first; i < n; i += stride) {
+    swiglu_grad_r<R>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
+    bc::store_half(g_gate16, i, g_gate[i]);
+    bc::store_half(g_up16, i, g_up[i]);
+  }
 }
 
 // ---- roundTo --------------------------------------------------------------------------------------------
@@ -114,12 +126,13 @@ BC_KERNEL(swiglu) {
   bc::op_context() = "swiglu(n=" + std::to_string(n) + ")";
   const long long n4 = aligned16(gate) && aligned16(up) && aligned16(out) ? n / 4 : 0;
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
+  const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), n);  // for the down projection
   with_round(round, [&](auto r) {
     constexpr int R = decltype(r)::value;
     if (fits_int(n))
-      swiglu_kernel<R, int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4));
+      swiglu_kernel<R, int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4), out16);
     else
-      swiglu_kernel<R, long long><<<blocks, 256>>>(gate, up, out, n, n4);
+      swiglu_kernel<R, long long><<<blocks, 256>>>(gate, up, out, n, n4, out16);
   });
   bc::check_launch("swiglu");
   return nullptr;
@@ -138,13 +151,16 @@ BC_KERNEL(swigluGrad) {
   bc::op_context() = "swigluGrad(n=" + std::to_string(n) + ")";
   const bool vec = aligned16(gate) && aligned16(up) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
   const long long n4 = vec ? n / 4 : 0;
+  // Both gradients feed products (the gate and up projections' backward): their 16-bit copies too.
+  const bc::HalfOut g_gate16 = bc::written_half_copy(a.lookup(3, "gGate"), n), g_up16 = bc::written_half_copy(a.lookup(4, "gUp"), n);
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
   with_round(round, [&](auto r) {
     constexpr int R = decltype(r)::value;
     if (fits_int(n))
-      swiglu_grad_kernel<R, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4));
+      swiglu_grad_kernel<R, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4),
+                                                   g_gate16, g_up16);
     else
-      swiglu_grad_kernel<R, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4);
+      swiglu_grad_kernel<R, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4, g_gate16, g_up16);
   });
   bc::check_launch("swigluGrad");
   return nullptr;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "half_out.cuh"
 
 namespace {
 
@@ -53,4 +54,33 @@ const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
   return s.shadow;
 }
 
+HalfOut written_half_copy(Storage& s, long long len) {
+  const bool fp16 = matmul_uses_fp16();
+  if (len <= 0 || !(fp16 || matmul_uses_bf16())) return {};
+  drop_shadow(s);
+  s.shadow = cache_alloc(len * 2);
+  s.shadow_len = len;
+  s.shadow_fp16 = fp16;
+  return {s.shadow, fp16};
+}
+
 }  // namespace bc
+
+// Tests only: halfCopyOf(storage, n) -> the first n values of the storage's kept 16-bit copy as a Uint16Array of
+// their bits, or null when it keeps none (or one shorter than n). Reads without touching the copy.
+BC_KERNEL(halfCopyOf) {
+  bc::Storage& s = a.lookup(0, "storage");
+  const long long n = a.integer(1, "n");
+  napi_value out;
+  if (!s.shadow || s.shadow_len < n || n < 0) {
+    napi_get_null(a.env, &out);
+    return out;
+  }
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_create_arraybuffer(a.env, n * 2, &data, &buffer) != napi_ok) throw std::runtime_error("halfCopyOf: no buffer");
+  bc::check(cudaMemcpy(data, s.shadow, n * 2, cudaMemcpyDeviceToHost), "cudaMemcpy(halfCopyOf)");
+  if (napi_create_typedarray(a.env, napi_uint16_array, n, buffer, 0, &out) != napi_ok)
+    throw std::runtime_error("halfCopyOf: no array");
+  return out;
+}

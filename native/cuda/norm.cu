@@ -6,6 +6,7 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "half_out.cuh"
 #include "round_half.cuh"
 
 namespace {
@@ -49,7 +50,7 @@ __device__ inline float4 f4(float v) { return make_float4(v, v, v, v); }
 template <int V, bool Accumulate>
 __global__ void __launch_bounds__(kGradThreads) rms_norm_grad4_kernel(const float4* x, const float4* w, const float* rstd,
                                                                       const float4* gy, float4* gx, float4* partial,
-                                                                      int rows, int cols4) {
+                                                                      int rows, int cols4, bc::HalfOut gx16) {
   const int r0 = blockIdx.x * kGradRows, r1 = min(rows, r0 + kGradRows);
   float4 wv[V], acc[V];
 #pragma unroll
@@ -85,6 +86,7 @@ __global__ void __launch_bounds__(kGradThreads) rms_norm_grad4_kernel(const floa
         d = make_float4(e.x + d.x, e.y + d.y, e.z + d.z, e.w + d.w);
       }
       gx[o + c] = d;
+      bc::store_half4(gx16, o + c, d);
       acc[j].x += g.x * (xx.x * s);
       acc[j].y += g.y * (xx.y * s);
       acc[j].z += g.z * (xx.z * s);
@@ -142,7 +144,7 @@ __global__ void add_rms_norm_kernel(const float* x, const float* r, const float*
 // The same with 16-byte loads and stores: cols4 = cols / 4 float4s per row (cols % 4 == 0, pointers aligned).
 template <int R>
 __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const float4* w, float4* sum, float4* out,
-                                     float* rstd, int cols4, float eps) {
+                                     float* rstd, int cols4, float eps, bc::HalfOut out16) {
   const long long o = blockIdx.x * (long long)cols4;
   double ss = 0;
   for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
@@ -158,7 +160,9 @@ __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const flo
   if (threadIdx.x == 0) rstd[blockIdx.x] = s;
   for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
     const float4 v = sum[o + c], g = w[c];
-    out[o + c] = make_float4(v.x * s * g.x, v.y * s * g.y, v.z * s * g.z, v.w * s * g.w);
+    const float4 y = make_float4(v.x * s * g.x, v.y * s * g.y, v.z * s * g.z, v.w * s * g.w);
+    out[o + c] = y;
+    bc::store_half4(out16, o + c, y);
   }
 }
 
@@ -275,12 +279,14 @@ BC_KERNEL(addRmsNorm) {
   if (cols >= (1LL << 30)) throw std::runtime_error("addRmsNorm: cols = " + std::to_string(cols) + " is not below 2^30");
   bc::op_context() = dims("addRmsNorm", rows, cols);
   const bool vec = cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out);
+  // out feeds the next products (q, k, v or the MLP's): its 16-bit copy is written with it.
+  const bc::HalfOut out16 = vec ? bc::written_half_copy(a.lookup(4, "out"), rows * cols) : bc::HalfOut{};
   with_round(round, [&](auto rt) {
     constexpr int R = decltype(rt)::value;
     if (vec)
       add_rms_norm4_kernel<R><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
                                                   reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
-                                                  reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps);
+                                                  reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps, out16);
     else
       add_rms_norm_kernel<R><<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
   });
@@ -312,10 +318,12 @@ BC_KERNEL(rmsNormGrad) {
   }
   const int chunks = static_cast<int>((rows + kGradRows - 1) / kGradRows);
   bc::Scratch partial(static_cast<long long>(chunks) * cols * 4);
+  // gx is the residual stream's gradient, which the products of the layer below read next: its 16-bit copy too.
+  const bc::HalfOut gx16 = bc::written_half_copy(a.lookup(4, "gx"), rows * cols);
   auto launch = [&](auto vt, auto acc) {
     rms_norm_grad4_kernel<decltype(vt)::value, decltype(acc)::value><<<chunks, kGradThreads>>>(
         reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(w), rstd, reinterpret_cast<const float4*>(gy),
-        reinterpret_cast<float4*>(gx), partial.as<float4>(), static_cast<int>(rows), static_cast<int>(cols4));
+        reinterpret_cast<float4*>(gx), partial.as<float4>(), static_cast<int>(rows), static_cast<int>(cols4), gx16);
   };
   auto with_v = [&](auto acc) {
     using I = std::integral_constant<int, 1>;

@@ -2,6 +2,7 @@
 // Angles in double, as the reference, so long positions keep their precision. R (round_half.cuh) rounds x on
 // load: rope of x rounded by roundTo, bit for bit (the backward rotates the gradient and never reads x).
 #include "common.cuh"
+#include "half_out.cuh"
 #include "round_half.cuh"
 
 namespace {
@@ -51,7 +52,7 @@ __global__ void rope_table_kernel(float2* table, int T, int hs, double base, lon
 // so the step is two coalesced loads and stores a pair and a cached table read, with no trigonometry.
 template <int R>
 __global__ void rope_rows_kernel(const float* x, float* out, const float2* table, int rows, int T, int nh, int hs,
-                                 int direction) {
+                                 int direction, bc::HalfOut out16) {
   const int half = hs / 2, lane = threadIdx.x & 31, warps = blockDim.x / 32;
   for (int row = blockIdx.x * warps + threadIdx.x / 32; row < rows; row += gridDim.x * warps) {
     const float2* cs = table + static_cast<long long>((row / nh) % T) * half;
@@ -60,8 +61,11 @@ __global__ void rope_rows_kernel(const float* x, float* out, const float2* table
       const float2 v = cs[j];
       const double s = static_cast<double>(v.y) * direction, c = v.x;
       const double x0 = round_half<R>(x[o + j]), x1 = round_half<R>(x[o + j + half]);
-      out[o + j] = static_cast<float>(x0 * c - x1 * s);
-      out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
+      const float y0 = static_cast<float>(x0 * c - x1 * s), y1 = static_cast<float>(x0 * s + x1 * c);
+      out[o + j] = y0;
+      out[o + j + half] = y1;
+      bc::store_half(out16, o + j, y0);
+      bc::store_half(out16, o + j + half, y1);
     }
   }
 }
@@ -93,10 +97,13 @@ BC_KERNEL(rope) {
     rope_table_kernel<<<bc::blocks_for(T * (hs / 2), 256), 256>>>(table.as<float2>(), static_cast<int>(T), static_cast<int>(hs),
                                                                    base, pos_offset);
     const long long rows = B * T * nh;
+    // Forward, q and k go to attention; backward, their gradients to the q and k projections' products: both read
+    // the 16-bit copy. (out may alias x: the copy is taken after x's accessor.)
+    const bc::HalfOut out16 = bc::written_half_copy(a.lookup(1, "out"), n);
     with_round(round, [&](auto rt) {
       rope_rows_kernel<decltype(rt)::value><<<bc::blocks_for(rows, 8, static_cast<long long>(bc::sm_count()) * 64), 256>>>(
           x, out, table.as<float2>(), static_cast<int>(rows), static_cast<int>(T), static_cast<int>(nh), static_cast<int>(hs),
-          static_cast<int>(direction));
+          static_cast<int>(direction), out16);
     });
     bc::check_launch("rope");
     return nullptr;

@@ -118,6 +118,9 @@ export interface CudaAddon extends NativeGptqAddon {
   timerStart?(holdMicroseconds: number): void;
   /** Bench only: mark the end, wait for it, and return the milliseconds since timerStart's mark. */
   timerStop?(): number;
+  /** Tests only (native/cuda/half_copy.cu): the bits of the first n values of the storage's kept 16-bit copy,
+   *  or null when it keeps none. */
+  halfCopyOf?(storage: S, n: number): Uint16Array | null;
   /** Profiling (native/cuda/gpu_profile.cu): record a device timestamp on the stream, without waiting. */
   profileMark?(): void;
   /** Profiling: wait for the marks, return the first `count` as ms since the first mark, and start over. */

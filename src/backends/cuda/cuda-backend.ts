@@ -88,7 +88,7 @@ function profileKey(name: string, args: unknown[]): string {
   }
   if (name === 'strided') return `strided ${dims(args[6])}`;
   if (name === 'roundTo') return `roundTo ${args[3]}`;
-  if (name === 'fakeQuant') return `fakeQuant ${args[4]}x${args[5]}`;
+  if (name === 'fakeQuant') return `fakeQuant ${args[3]}x${args[4]}`;
   if (name !== 'matmul') return name;
   const [batch, m, n, k, ta, tb] = args.slice(3, 9);
   return `matmul ${m}x${n}x${k} b${batch} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
