@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "block_reduce.cuh"
+#include <type_traits>
+
 #include "common.cuh"
 #include "half_out.cuh"
 #include "fake_quant_format.h"
@@ -440,6 +442,17 @@ __device__ inline float warp_max(float v) {
   return v;
 }
 
+// A group's scale and zero point from its extremes (absmax, none, MX scale methods).
+__device__ inline Params extremes_params(const Quantizer& q, double absmax, double lo, double hi) {
+  if (q.scale_method == kNone) return {1, 0};
+  if (q.mx_emax != -1000) {
+    int e = absmax == 0 ? -127 : floor_log2(absmax) - q.mx_emax;
+    e = min(max(e, -127), 127);
+    return {pow2(e), 0};
+  }
+  return q.symmetric ? symmetric_params(q, absmax) : asymmetric_params(q, lo, hi);
+}
+
 // Contiguous groups (row or row-group granularity) whose scale needs only their extremes (absmax, none, MX):
 // one warp per group finds the scale and quantizes in the same launch, the group's second read hitting cache.
 // This is the training path for weights (per output row) and the KV cache (per head row). Extremes of floats
@@ -458,17 +471,7 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
       fl = fminf(fl, v);
       fh = fmaxf(fh, v);
     }
-    const double absmax = warp_max(amax), lo = -warp_max(-fl), hi = warp_max(fh);
-    Params p{1, 0};
-    if (q.scale_method == kNone) {
-      p = {1, 0};
-    } else if (q.mx_emax != -1000) {
-      int e = absmax == 0 ? -127 : floor_log2(absmax) - q.mx_emax;
-      e = min(max(e, -127), 127);
-      p = {pow2(e), 0};
-    } else {
-      p = q.symmetric ? symmetric_params(q, absmax) : asymmetric_params(q, lo, hi);
-    }
+    const Params p = extremes_params(q, warp_max(amax), -warp_max(-fl), warp_max(fh));
     const double inv = 1 / p.scale;
     for (long long k = lane; k < length; k += 32) {
       const long long i = start + k;
@@ -478,8 +481,73 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
   }
 }
 
+// Short groups (a KV head row of 64): L lanes a group, V float4s a lane (length = 4 V L), so a warp quantizes 32 / L
+// groups at once where fused_groups would give each its own warp and two values a lane. The same extremes, scale
+// and rounding as fused_groups, value for value; no STE mask.
+template <int K, int L, int V>
+__global__ void short_groups(Quantizer q, const float4* x, float4* out, long long groups, bc::DeviceError* err,
+                             bc::HalfOut out16) {
+  constexpr int kPerWarp = 32 / L;
+  const int lane = threadIdx.x & 31, sub = lane % L;
+  const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
+  // The loop bound is the warp's (uniform), so every lane takes part in the shuffles; lanes past the last group idle.
+  for (long long first = (blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5)) * kPerWarp; first < groups;
+       first += warps * kPerWarp) {
+    const long long g = first + lane / L;
+    const bool valid = g < groups;
+    float4 v[V];
+    float amax = 0, fl = 0, fh = 0;
+#pragma unroll
+    for (int k = 0; k < V; k++) {
+      v[k] = valid ? x[g * (V * L) + sub + k * L] : make_float4(0, 0, 0, 0);
+      amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v[k].x), fabsf(v[k].y)), fmaxf(fabsf(v[k].z), fabsf(v[k].w))));
+      fl = fminf(fl, fminf(fminf(v[k].x, v[k].y), fminf(v[k].z, v[k].w)));
+      fh = fmaxf(fh, fmaxf(fmaxf(v[k].x, v[k].y), fmaxf(v[k].z, v[k].w)));
+    }
+#pragma unroll
+    for (int o = L / 2; o > 0; o >>= 1) {
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffff, amax, o));
+      fl = fminf(fl, __shfl_xor_sync(0xffffffff, fl, o));
+      fh = fmaxf(fh, __shfl_xor_sync(0xffffffff, fh, o));
+    }
+    if (!valid) continue;
+    const Params p = extremes_params(q, amax, fl, fh);
+    const double inv = 1 / p.scale;
+#pragma unroll
+    for (int k = 0; k < V; k++) {
+      const long long j = g * (V * L) + sub + k * L, i = 4 * j;  // float4 index, value index
+      const float4 r = make_float4(quantize_at<K>(q, p, inv, v[k].x, i, nullptr, err),
+                                   quantize_at<K>(q, p, inv, v[k].y, i + 1, nullptr, err),
+                                   quantize_at<K>(q, p, inv, v[k].z, i + 2, nullptr, err),
+                                   quantize_at<K>(q, p, inv, v[k].w, i + 3, nullptr, err));
+      out[j] = r;
+      bc::store_half4(out16, j, r);
+    }
+  }
+}
+
+// Launches short_groups for a group length it has a shape for (32 .. 512 values); false where it has none.
 template <int K>
-// out_storage: out's storage, which the two paths that feed products write the 16-bit copy of (half_out.cuh).
+bool launch_short_groups(const Quantizer& q, const float* x, float* out, long long groups, long long length, bc::HalfOut out16) {
+  auto go = [&](auto lt, auto vt) {
+    constexpr int L = decltype(lt)::value, V = decltype(vt)::value;
+    const long long warps = (groups + 32 / L - 1) / (32 / L);
+    const unsigned blocks = static_cast<unsigned>(std::min<long long>((warps + 7) / 8, 65535LL * 4));
+    short_groups<K, L, V><<<blocks, kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out), groups,
+                                                bc::device_error(), out16);
+  };
+  switch (length) {
+    case 32: go(std::integral_constant<int, 8>{}, std::integral_constant<int, 1>{}); return true;
+    case 64: go(std::integral_constant<int, 8>{}, std::integral_constant<int, 2>{}); return true;
+    case 128: go(std::integral_constant<int, 16>{}, std::integral_constant<int, 2>{}); return true;
+    case 256: go(std::integral_constant<int, 32>{}, std::integral_constant<int, 2>{}); return true;
+    case 512: go(std::integral_constant<int, 32>{}, std::integral_constant<int, 4>{}); return true;
+    default: return false;
+  }
+}
+
+// out_storage: out's storage, which the paths that feed products write the 16-bit copy of (half_out.cuh).
+template <int K>
 void run(const Quantizer& q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols, long long group_size,
          bc::Storage& out_storage) {
   const long long n = rows * cols;
@@ -490,6 +558,13 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
     const long long length = granularity == kRow ? cols : group_size;
     const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
     const bc::HalfOut out16 = bc::written_half_copy(out_storage, n);
+    const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    if constexpr (K == kIntegerGrid) {
+      if (!mask && aligned && launch_short_groups<K>(q, x, out, groups, length, out16)) {
+        bc::check_launch("fakeQuant short_groups");
+        return;
+      }
+    }
     fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16);
     bc::check_launch("fakeQuant fused_groups");
     return;
