@@ -208,28 +208,31 @@ BITSCALE_KERNEL(affine) {
   map1(a.f32(0, "x", n), a.f32(1, "out", n), n, [=](float v) { return v * mul + add; });
 }
 
-// swiglu(gate, up, out, n, round?): out = silu(gate) * up, the MLP's gate in one pass (read 2, write 1). The same
-// float operations in the same order as unary silu then binary mul, so the result is bit-identical. round (0 / absent,
-// 2 bf16, 3 f16) rounds gate and up on load, as roundTo would.
+// swiglu(gate, up, out, n, round?, roundOutput?): out = silu(gate) * up, the MLP's gate in one pass (read 2, write 1).
+// The same float operations in the same order as unary silu then binary mul, so the result is bit-identical. round
+// (0 / absent, 2 bf16, 3 f16) rounds gate and up on load, roundOutput the result as it is stored, as roundTo would.
 BITSCALE_KERNEL(swiglu) {
   const int64_t n = a.integer(3, "n");
   const int round = bitscale::round_code(a, 4, "round");
+  const int round_out = bitscale::round_code(a, 5, "roundOutput");
   const auto f = [](float g, float u) { return g * sigmoid(g) * u; };
-  if (round == bitscale::kRoundNone) {
+  if (round == bitscale::kRoundNone && round_out == bitscale::kRoundNone) {
     map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n, f);
   } else {
     map2(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n, [=](float g, float u) {
-      return f(bitscale::round_half(g, round), bitscale::round_half(u, round));
+      const float y = f(bitscale::round_half(g, round), bitscale::round_half(u, round));
+      return bitscale::round_half(y, round_out);
     });
   }
 }
 
-// swigluGrad(gate, up, gy, gGate, gUp, n, round?): both gradients in one pass (read 3, write 2), in the order of
-// the unfused mul and silu gradients: gGate = (gy up) s (1 + g (1 − s)), gUp = gy silu(g); at gate and up rounded
-// on load when round is 2 or 3 (the gradients are not rounded).
+// swigluGrad(gate, up, gy, gGate, gUp, n, round?, roundGy?): both gradients in one pass (read 3, write 2), in the
+// order of the unfused mul and silu gradients: gGate = (gy up) s (1 + g (1 − s)), gUp = gy silu(g); at gate and up
+// rounded on load when round is 2 or 3 (the gradients are not rounded), gy rounded on load with roundGy.
 BITSCALE_KERNEL(swigluGrad) {
   const int64_t n = a.integer(5, "n");
   const int round = bitscale::round_code(a, 6, "round");
+  const int round_gy = bitscale::round_code(a, 7, "roundGy");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   const float* gy = a.f32(2, "gy", n);
@@ -238,7 +241,8 @@ BITSCALE_KERNEL(swigluGrad) {
 #pragma omp parallel for schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; i++) {
     const float g = bitscale::round_half(gate[i], round), u = bitscale::round_half(up[i], round), s = sigmoid(g);
-    g_gate[i] = gy[i] * u * s * (1.0f + g * (1.0f - s));
-    g_up[i] = gy[i] * (g * s);
+    const float dy = bitscale::round_half(gy[i], round_gy);
+    g_gate[i] = dy * u * s * (1.0f + g * (1.0f - s));
+    g_up[i] = dy * (g * s);
   }
 }

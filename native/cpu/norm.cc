@@ -74,8 +74,8 @@ BITSCALE_KERNEL(addRmsNorm) {
   }
 }
 
-// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate): gx = rstd (gy w - x rstd^2 mean_c(gy w x)) (added to
-// gx with accumulate); gw += Σ_r gy x rstd.
+// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy?): gx = rstd (gy w - x rstd^2 mean_c(gy w x))
+// (added to gx with accumulate); gw += Σ_r gy x rstd; gy rounded on load with roundGy (2 bf16, 3 f16).
 BITSCALE_KERNEL(rmsNormGrad) {
   const int64_t rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const float* x = a.f32(0, "x", rows * cols);
@@ -85,12 +85,18 @@ BITSCALE_KERNEL(rmsNormGrad) {
   float* gx = a.f32(4, "gx", rows * cols);
   float* gw = a.f32(5, "gw", cols);
   const bool accumulate = a.flag(8, "accumulate");
+  const int round = bitscale::round_code(a, 9, "roundGy");
 #pragma omp parallel if (rows * cols > kParallelGrain)
   {
     ColumnSums sums(cols);
+    std::vector<float> rounded(round == bitscale::kRoundNone ? 0 : cols);  // the row of gy rounded, where asked
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
       const float *xr = x + r * cols, *g = gy + r * cols;
+      if (!rounded.empty()) {
+        for (int64_t c = 0; c < cols; c++) rounded[c] = bitscale::round_half(g[c], round);
+        g = rounded.data();
+      }
       const float s = rstd[r];
       float dot = 0;
 #pragma omp simd reduction(+ : dot)

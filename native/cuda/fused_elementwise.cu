@@ -39,14 +39,15 @@ __device__ inline void swiglu_grad1(float g, float u, float dy, float& dg, float
   du = dy * a.silu;
 }
 
-template <int R>
-__device__ inline float swiglu_r(float g, float u) { return swiglu1(round_half<R>(g), round_half<R>(u)); }
-template <int R>
+// R rounds gate and up on load, O the output as it is stored, G the output's gradient on load (round_half.cuh).
+template <int R, int O>
+__device__ inline float swiglu_r(float g, float u) { return round_half<O>(swiglu1(round_half<R>(g), round_half<R>(u))); }
+template <int R, int G>
 __device__ inline void swiglu_grad_r(float g, float u, float dy, float& dg, float& du) {
-  swiglu_grad1(round_half<R>(g), round_half<R>(u), dy, dg, du);
+  swiglu_grad1(round_half<R>(g), round_half<R>(u), round_half<G>(dy), dg, du);
 }
 
-template <int R, typename Index>
+template <int R, int O, typename Index>
 __global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4, bc::HalfOut out16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
@@ -55,17 +56,17 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, In
   float4* o4 = reinterpret_cast<float4*>(out);
   for (Index i = first; i < n4; i += stride) {
     const float4 g = g4[i], u = u4[i];
-    const float4 y = make_float4(swiglu_r<R>(g.x, u.x), swiglu_r<R>(g.y, u.y), swiglu_r<R>(g.z, u.z), swiglu_r<R>(g.w, u.w));
+    const float4 y = make_float4(swiglu_r<R, O>(g.x, u.x), swiglu_r<R, O>(g.y, u.y), swiglu_r<R, O>(g.z, u.z), swiglu_r<R, O>(g.w, u.w));
     o4[i] = y;
     bc::store_half4(out16, i, y);
   }
   for (Index i = 4 * n4 + first; i < n; i += stride) {
-    out[i] = swiglu_r<R>(gate[i], up[i]);
+    out[i] = swiglu_r<R, O>(gate[i], up[i]);
     bc::store_half(out16, i, out[i]);
   }
 }
 
-template <int R, typename Index>
+template <int R, int G, typename Index>
 __global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
                                    Index n, Index n4, bc::HalfOut g_gate16, bc::HalfOut g_up16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
@@ -75,17 +76,17 @@ __global__ void swiglu_grad_kernel(const float* gate, const float* up, const flo
     const float4 u = reinterpret_cast<const float4*>(up)[i];
     const float4 dy = reinterpret_cast<const float4*>(gy)[i];
     float4 dg, du;
-    swiglu_grad_r<R>(g.x, u.x, dy.x, dg.x, du.x);
-    swiglu_grad_r<R>(g.y, u.y, dy.y, dg.y, du.y);
-    swiglu_grad_r<R>(g.z, u.z, dy.z, dg.z, du.z);
-    swiglu_grad_r<R>(g.w, u.w, dy.w, dg.w, du.w);
+    swiglu_grad_r<R, G>(g.x, u.x, dy.x, dg.x, du.x);
+    swiglu_grad_r<R, G>(g.y, u.y, dy.y, dg.y, du.y);
+    swiglu_grad_r<R, G>(g.z, u.z, dy.z, dg.z, du.z);
+    swiglu_grad_r<R, G>(g.w, u.w, dy.w, dg.w, du.w);
     reinterpret_cast<float4*>(g_gate)[i] = dg;
     reinterpret_cast<float4*>(g_up)[i] = du;
     bc::store_half4(g_gate16, i, dg);
     bc::store_half4(g_up16, i, du);
   }
   for (Index i = 4 * n4 + first; i < n; i += stride) {
-    swiglu_grad_r<R>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
+    swiglu_grad_r<R, G>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
     bc::store_half(g_gate16, i, g_gate[i]);
     bc::store_half(g_up16, i, g_up[i]);
   }
@@ -118,7 +119,7 @@ void launch_round_to(const float* x, float* out, long long n, long long n4) {
 // swiglu(gate, up, out, n, round?) with round 0 / absent (none), 2 (bf16) or 3 (f16)
 BC_KERNEL(swiglu) {
   const long long n = a.integer(3, "n");
-  const int round = round_code(a, 4, "round");
+  const int round = round_code(a, 4, "round"), round_out = round_code(a, 5, "roundOutput");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   float* out = a.out_f32(2, "out", n);
@@ -128,20 +129,23 @@ BC_KERNEL(swiglu) {
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
   const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), n);  // for the down projection
   with_round(round, [&](auto r) {
-    constexpr int R = decltype(r)::value;
-    if (fits_int(n))
-      swiglu_kernel<R, int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4), out16);
-    else
-      swiglu_kernel<R, long long><<<blocks, 256>>>(gate, up, out, n, n4, out16);
+    with_round(round_out, [&](auto o) {
+      constexpr int R = decltype(r)::value, O = decltype(o)::value;
+      if (fits_int(n))
+        swiglu_kernel<R, O, int><<<blocks, 256>>>(gate, up, out, static_cast<int>(n), static_cast<int>(n4), out16);
+      else
+        swiglu_kernel<R, O, long long><<<blocks, 256>>>(gate, up, out, n, n4, out16);
+    });
   });
   bc::check_launch("swiglu");
   return nullptr;
 }
 
-// swigluGrad(gate, up, gy, gGate, gUp, n, round?): the gradients at the rounded gate and up (not rounded)
+// swigluGrad(gate, up, gy, gGate, gUp, n, round?, roundGy?): the gradients at the rounded gate and up (not rounded),
+// of gy rounded on load with roundGy
 BC_KERNEL(swigluGrad) {
   const long long n = a.integer(5, "n");
-  const int round = round_code(a, 6, "round");
+  const int round = round_code(a, 6, "round"), round_gy = round_code(a, 7, "roundGy");
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   const float* gy = a.f32(2, "gy", n);
@@ -155,12 +159,14 @@ BC_KERNEL(swigluGrad) {
   const bc::HalfOut g_gate16 = bc::written_half_copy(a.lookup(3, "gGate"), n), g_up16 = bc::written_half_copy(a.lookup(4, "gUp"), n);
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
   with_round(round, [&](auto r) {
-    constexpr int R = decltype(r)::value;
-    if (fits_int(n))
-      swiglu_grad_kernel<R, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n), static_cast<int>(n4),
-                                                   g_gate16, g_up16);
-    else
-      swiglu_grad_kernel<R, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4, g_gate16, g_up16);
+    with_round(round_gy, [&](auto gr) {
+      constexpr int R = decltype(r)::value, G = decltype(gr)::value;
+      if (fits_int(n))
+        swiglu_grad_kernel<R, G, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n),
+                                                        static_cast<int>(n4), g_gate16, g_up16);
+      else
+        swiglu_grad_kernel<R, G, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4, g_gate16, g_up16);
+    });
   });
   bc::check_launch("swigluGrad");
   return nullptr;

@@ -47,7 +47,7 @@ constexpr int kGradThreads = 256;
 
 __device__ inline float4 f4(float v) { return make_float4(v, v, v, v); }
 
-template <int V, bool Accumulate>
+template <int V, bool Accumulate, int G>
 __global__ void __launch_bounds__(kGradThreads) rms_norm_grad4_kernel(const float4* x, const float4* w, const float* rstd,
                                                                       const float4* gy, float4* gx, float4* partial,
                                                                       int rows, int cols4, bc::HalfOut gx16) {
@@ -68,6 +68,7 @@ __global__ void __launch_bounds__(kGradThreads) rms_norm_grad4_kernel(const floa
       const int c = threadIdx.x + j * kGradThreads;
       xv[j] = c < cols4 ? x[o + c] : f4(0);
       gv[j] = c < cols4 ? gy[o + c] : f4(0);
+      gv[j] = make_float4(round_half<G>(gv[j].x), round_half<G>(gv[j].y), round_half<G>(gv[j].z), round_half<G>(gv[j].w));
       dot += static_cast<double>(gv[j].x) * wv[j].x * xv[j].x + static_cast<double>(gv[j].y) * wv[j].y * xv[j].y +
              static_cast<double>(gv[j].z) * wv[j].z * xv[j].z + static_cast<double>(gv[j].w) * wv[j].w * xv[j].w;
     }
@@ -167,6 +168,12 @@ __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const flo
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+template <int To>
+__global__ void round_copy(const float* x, float* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = round_half<To>(x[i]);
+}
 
 __global__ void layer_norm_kernel(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd,
                                   long long cols, float eps) {
@@ -294,10 +301,12 @@ BC_KERNEL(addRmsNorm) {
   return nullptr;
 }
 
-// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate): gx overwritten, or added to with accumulate
+// rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy?): gx overwritten, or added to with
+// accumulate; gy rounded on load with roundGy (0 / absent, 2 bf16, 3 f16)
 BC_KERNEL(rmsNormGrad) {
   const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const bool accumulate = a.flag(8, "accumulate");
+  const int round = round_code(a, 9, "roundGy");
   const float* x = a.f32(0, "x", rows * cols);
   const float* w = a.f32(1, "w", cols);
   const float* rstd = a.f32(2, "rstd", rows);
@@ -311,6 +320,14 @@ BC_KERNEL(rmsNormGrad) {
   const bool vectors = cols % 4 == 0 && v <= 4 && rows < (1LL << 31) && aligned16(x) && aligned16(w) && aligned16(gy) &&
                        aligned16(gx) && aligned16(gw);
   if (!vectors) {
+    // gy rounded into a copy first (these kernels read it twice).
+    bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
+    if (round != bc::kF32) {
+      with_round(round, [&](auto rt) {
+        round_copy<decltype(rt)::value><<<bc::blocks_for(rows * cols, kThreads), kThreads>>>(gy, rounded.as<float>(), rows * cols);
+      });
+      gy = rounded.as<float>();
+    }
     rms_norm_grad_kernel<<<rows, kThreads>>>(x, w, rstd, gy, gx, cols, accumulate);
     bc::check_launch("rmsNormGrad");
     weight_grads(x, nullptr, rstd, gy, gw, nullptr, rows, cols);
@@ -321,9 +338,11 @@ BC_KERNEL(rmsNormGrad) {
   // gx is the residual stream's gradient, which the products of the layer below read next: its 16-bit copy too.
   const bc::HalfOut gx16 = bc::written_half_copy(a.lookup(4, "gx"), rows * cols);
   auto launch = [&](auto vt, auto acc) {
-    rms_norm_grad4_kernel<decltype(vt)::value, decltype(acc)::value><<<chunks, kGradThreads>>>(
+    with_round(round, [&](auto rt) {
+    rms_norm_grad4_kernel<decltype(vt)::value, decltype(acc)::value, decltype(rt)::value><<<chunks, kGradThreads>>>(
         reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(w), rstd, reinterpret_cast<const float4*>(gy),
         reinterpret_cast<float4*>(gx), partial.as<float4>(), static_cast<int>(rows), static_cast<int>(cols4), gx16);
+    });
   };
   auto with_v = [&](auto acc) {
     using I = std::integral_constant<int, 1>;

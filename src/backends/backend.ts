@@ -173,11 +173,22 @@ export interface Backend<S = unknown> {
   /** out[i] = mul * x[i] + add. out may alias x. */
   affine(x: S, out: S, n: number, mul: number, add: number): void;
   /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). With `round`, gate and up
-   *  are rounded to it on load (as roundTo rounds them), bit for bit the op on rounded inputs. */
-  swiglu(gate: S, up: S, out: S, n: number, round?: 'bf16' | 'f16'): void;
+   *  are rounded to it on load (as roundTo rounds them), bit for bit the op on rounded inputs; with
+   *  `roundOutput`, out is rounded to it as it is stored (bit for bit roundTo after the op). */
+  swiglu(gate: S, up: S, out: S, n: number, round?: 'bf16' | 'f16', roundOutput?: 'bf16' | 'f16'): void;
   /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]);
-   *  with `round`, at gate and up rounded on load (the gradients themselves are not rounded). */
-  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round?: 'bf16' | 'f16'): void;
+   *  with `round`, at gate and up rounded on load (the gradients themselves are not rounded); with `roundGy`, gy
+   *  is rounded to it on load (bit for bit roundTo of gy first). */
+  swigluGrad(
+    gate: S,
+    up: S,
+    gy: S,
+    gGate: S,
+    gUp: S,
+    n: number,
+    round?: 'bf16' | 'f16',
+    roundGy?: 'bf16' | 'f16',
+  ): void;
   /** out[i] = x[i] rounded to `to` (nearest even, f16 overflow to ±inf) and back to f32: cast(cast(x, to), 'f32')
    *  bit for bit, in one pass over f32 storages. */
   roundTo(x: S, out: S, to: 'bf16' | 'f16', n: number): void;
@@ -257,7 +268,7 @@ export interface Backend<S = unknown> {
     roundDelta?: 'bf16' | 'f16',
   ): void;
   /** gx overwritten, or added to with `accumulate` (a gradient gathered from x's other uses); gw accumulated
-   *  into (gw += Σ_r gy x rstd). */
+   *  into (gw += Σ_r gy x rstd). With `roundGy`, gy is rounded to it on load (bit for bit roundTo of gy first). */
   rmsNormGrad(
     x: S,
     w: S,
@@ -268,6 +279,7 @@ export interface Backend<S = unknown> {
     rows: number,
     cols: number,
     accumulate: boolean,
+    roundGy?: 'bf16' | 'f16',
   ): void;
   /** out = (x - mean) * rstd * w + b; w and b may be null (no affine). mean, rstd saved per row. */
   layerNorm(

@@ -163,17 +163,21 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     return readerRounds && onLoad ? { y, round: onLoad } : { y: productOutput(y) };
   };
   const linear = (x: Tensor, name: string) => product(x, name, false).y;
-  const norm = (x: Tensor, name: string) =>
+  const usesRmsNorm = a?.norm !== 'layer';
+  // A block's RMSNorm output is only its products' input where act is the identity and the products round: the
+  // gradient rounding productInput would add is then the norm's backward's, as it loads the gradient.
+  const normRounds = byProducts && !p.activations && usesRmsNorm ? byProducts : undefined;
+  const blockInput = (normed: Tensor) => (normRounds ? normed : productInput(act(normed)));
+  const norm = (x: Tensor, name: string, roundGradient?: 'bf16' | 'f16') =>
     a?.norm === 'layer'
       ? T.layerNorm(x, get(`${name}.weight`), get(`${name}.bias`), a.normEps)
-      : T.rmsNorm(x, get(`${name}.weight`), a?.normEps);
+      : T.rmsNorm(x, get(`${name}.weight`), a?.normEps, { roundGradient });
   // A residual add and the norm that follows it: the new stream and its norm (RMSNorm: one fused kernel, which
   // rounds the delta as it loads it).
-  const usesRmsNorm = a?.norm !== 'layer';
-  const addNorm = (x: Tensor, delta: Rounding, name: string) => {
+  const addNorm = (x: Tensor, delta: Rounding, name: string, roundGradient?: 'bf16' | 'f16') => {
     if (usesRmsNorm) {
       const { y, round } = delta;
-      return T.addRmsNorm(x, y, get(`${name}.weight`), a?.normEps, { roundDelta: round });
+      return T.addRmsNorm(x, y, get(`${name}.weight`), a?.normEps, { roundDelta: round, roundGradient });
     }
     const sum = T.add(x, rounded(delta));
     return { sum, out: norm(sum, name) };
@@ -194,10 +198,10 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   }
   x = half(x);
   // The norm of x at the next block's input (each block's second residual add computes it).
-  let normed = norm(x, c.nLayers > 0 ? 'blocks.0.attn_norm' : 'norm');
+  let normed = c.nLayers > 0 ? norm(x, 'blocks.0.attn_norm', normRounds) : norm(x, 'norm');
   for (let l = 0; l < c.nLayers; l++) {
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
-    const h = productInput(act(normed));
+    const h = blockInput(normed);
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
     const prod = (x: Tensor, name: string, readerRounds: boolean) =>
       product(x, `blocks.${l}.${name}`, readerRounds);
@@ -208,18 +212,31 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const vOut = prod(h, 'attn.wv.weight', !p.kv);
     const v = repeatKv(maybeQuant(heads(vOut.y, nkv), p.kv), nh);
     const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
-    const attended = addNorm(x, residual(att, `blocks.${l}.attn.wo.weight`), `blocks.${l}.mlp_norm`);
+    const attended = addNorm(
+      x,
+      residual(att, `blocks.${l}.attn.wo.weight`),
+      `blocks.${l}.mlp_norm`,
+      normRounds,
+    );
     x = attended.sum;
 
-    const m = productInput(act(attended.out));
-    // Rounded before act: only a product's input when act is the identity.
-    const hidden = (p.activations ? half : productInput)(
+    const m = blockInput(attended.out);
+    // Rounded before act: only a product's input when act is the identity. SwiGLU's kernels round it, value and
+    // gradient, as they store the one and load the other: what half, or productInput, does after it.
+    const hidden =
       a?.mlp === 'gelu'
-        ? T.gelu(lin(m, 'mlp.w_up.weight'))
-        : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true)),
-    );
+        ? (p.activations ? half : productInput)(T.gelu(lin(m, 'mlp.w_up.weight')))
+        : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true), {
+            roundOutput: p.activations || !byProducts ? options.compute : undefined,
+            roundGradient: options.compute,
+          });
     const next = l + 1 < c.nLayers ? `blocks.${l + 1}.attn_norm` : 'norm';
-    const mixed = addNorm(x, residual(act(hidden), `blocks.${l}.mlp.w_down.weight`), next);
+    const mixed = addNorm(
+      x,
+      residual(act(hidden), `blocks.${l}.mlp.w_down.weight`),
+      next,
+      l + 1 < c.nLayers ? normRounds : undefined,
+    );
     x = mixed.sum;
     normed = mixed.out;
     options.onBlockOutput?.(l, x);
@@ -236,10 +253,15 @@ interface Rounding {
 /** The value of r, rounded here where a reader that cannot round on load takes it. */
 const rounded = ({ y, round }: Rounding) => (round ? T.roundTo(y, round, { gradient: false }) : y);
 
-/** SwiGLU of two products' outputs, rounding them as it loads them where both still need it. */
-function swiglu(gate: Rounding, up: Rounding): Tensor {
-  if (gate.round && gate.round === up.round) return T.swiglu(gate.y, up.y, { round: gate.round });
-  return T.swiglu(rounded(gate), rounded(up));
+/** SwiGLU of two products' outputs, rounding them as it loads them where both still need it; `out` rounds its
+ *  output and the output's gradient. */
+function swiglu(
+  gate: Rounding,
+  up: Rounding,
+  out: Pick<T.SwigluOptions, 'roundOutput' | 'roundGradient'>,
+): Tensor {
+  if (gate.round && gate.round === up.round) return T.swiglu(gate.y, up.y, { round: gate.round, ...out });
+  return T.swiglu(rounded(gate), rounded(up), out);
 }
 
 /** Grouped-query attention: each of the nkv key/value heads serves nh / nkv consecutive query heads. */

@@ -14,17 +14,23 @@ import {
   addRmsNormCase,
   type Case,
   firstDifference,
+  normGradientCase,
   ropeCase,
   swigluCase,
+  swigluOutputCase,
 } from '../tensor/round-on-load-cases.ts';
 import { assertClose, cuda, skip } from './helpers.ts';
 
 const cases: [string, Case, boolean][] = [
   ['swiglu [4, 33, 64]', swigluCase([4, 33, 64]), true],
   ['swiglu [1113]', swigluCase([1113]), true],
+  ['swiglu { roundOutput, roundGradient } [4, 33, 64]', swigluOutputCase([4, 33, 64], true), true],
+  ['swiglu { roundGradient } [1113]', swigluOutputCase([1113], false), true],
   ['swiglu [2^22 + 3]', swigluCase([(1 << 22) + 3]), false], // the grid-stride loop; too big for js here
   ['addRmsNorm [6, 256]', addRmsNormCase([6, 256]), true],
   ['addRmsNorm [2, 5, 37]', addRmsNormCase([2, 5, 37]), true],
+  ['rmsNorm { roundGradient } [6, 256]', normGradientCase([6, 256]), true],
+  ['rmsNorm { roundGradient } [2, 5, 37]', normGradientCase([2, 5, 37]), true],
   ['rope [2, 17, 4, 64]', ropeCase([2, 17, 4, 64]), true],
   ['rope [1, 3, 2, 6]', ropeCase([1, 3, 2, 6]), true],
 ];

@@ -35,12 +35,15 @@ export function unfused<S>(b: Backend<S>): Backend<S> {
   return {
     ...b,
     name: `${b.name}-unfused`,
-    swiglu(gate, up, out, n, round) {
+    swiglu(gate, up, out, n, round, roundOutput) {
       withRounded(gate, round, n, (g) => withRounded(up, round, n, (u) => swiglu(g, u, out, n)));
+      if (roundOutput) roundTo(out, out, roundOutput, n);
     },
-    swigluGrad(gate, up, gy, gGate, gUp, n, round) {
+    swigluGrad(gate, up, gy, gGate, gUp, n, round, roundGy) {
       withRounded(gate, round, n, (g) =>
-        withRounded(up, round, n, (u) => swigluGrad(g, u, gy, gGate, gUp, n)),
+        withRounded(up, round, n, (u) =>
+          withRounded(gy, roundGy, n, (dy) => swigluGrad(g, u, dy, gGate, gUp, n)),
+        ),
       );
     },
     roundTo,

@@ -53,6 +53,26 @@ export function swigluCase(shape: readonly number[]): Case {
     });
 }
 
+/** T.swiglu(gate, up, { roundOutput, roundGradient }) against roundTo after swiglu: with `value`, the output and
+ *  its gradient rounded (a layer boundary), else only the gradient (a product's input). */
+export function swigluOutputCase(shape: readonly number[], value: boolean): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 11, 6), activations(n, 12, 2), activations(n, 13, 1)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [gate, up, gy] = inputs();
+      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
+      const u = T.requireGrad(T.tensor(up, shape, { backend }));
+      const y = !to
+        ? T.swiglu(g, u)
+        : fused
+          ? T.swiglu(g, u, { roundOutput: value ? to : undefined, roundGradient: to })
+          : T.roundTo(T.swiglu(g, u), to, { value });
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
+    });
+}
+
 /** T.addRmsNorm(x, r, w, eps, { roundDelta }) against addRmsNorm of the rounded r; gradients on both outputs. */
 export function addRmsNormCase(shape: readonly number[]): Case {
   const n = size(shape);
@@ -86,6 +106,40 @@ export function addRmsNormCase(shape: readonly number[]): Case {
         gr: r.grad!.toArray(),
         gw: w.grad!.toArray(),
       };
+    });
+}
+
+/** T.addRmsNorm and T.rmsNorm with { roundGradient } against roundTo(out, { value: false }) after them: the norm's
+ *  output gradient rounded on load; gradients on the sum and the output. */
+export function normGradientCase(shape: readonly number[]): Case {
+  const n = size(shape);
+  const cols = shape[shape.length - 1];
+  const inputs = lazy(() => [
+    activations(n, 14, 4),
+    activations(n, 15, 1),
+    uniform(cols, 16).map((u) => 1 + 0.5 * u),
+    uniform(n, 17),
+    activations(n, 18, 1),
+  ]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [xData, rData, wData, gSum, gOut] = inputs();
+      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
+      const r = T.requireGrad(T.tensor(rData, shape, { backend }));
+      const w = T.requireGrad(T.tensor(wData, [cols], { backend }));
+      const after = (t: T.Tensor) => (to && !fused ? T.roundTo(t, to, { value: false }) : t);
+      const options = fused ? { roundGradient: to } : {};
+      const { sum, out } = T.addRmsNorm(x, r, w, 1e-5, options);
+      const plain = T.rmsNorm(x, w, 1e-5, options);
+      const loss = T.add(
+        T.add(
+          T.sum(T.mul(sum, T.tensor(gSum, shape, { backend }))),
+          T.sum(T.mul(after(out), T.tensor(gOut, shape, { backend }))),
+        ),
+        T.sum(T.mul(after(plain), T.tensor(gOut, shape, { backend }))),
+      );
+      T.backward(loss);
+      return { gx: x.grad!.toArray(), gr: r.grad!.toArray(), gw: w.grad!.toArray() };
     });
 }
 

@@ -9,11 +9,21 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import * as T from '../../src/tensor/index.ts';
 import { testedBackends } from './fixtures.ts';
-import { addRmsNormCase, firstDifference, ropeCase, swigluCase } from './round-on-load-cases.ts';
+import {
+  addRmsNormCase,
+  firstDifference,
+  normGradientCase,
+  ropeCase,
+  swigluCase,
+  swigluOutputCase,
+} from './round-on-load-cases.ts';
 
 const cases = [
   ['swiglu { round }', swigluCase([3, 7, 53])], // 1113 elements: a tail after any vector body
+  ['swiglu { roundOutput, roundGradient }', swigluOutputCase([3, 7, 53], true)],
+  ['swiglu { roundGradient }', swigluOutputCase([3, 7, 53], false)],
   ['addRmsNorm { roundDelta }', addRmsNormCase([2, 5, 37])], // rows of 37: not a multiple of 4 or 8
+  ['addRmsNorm and rmsNorm { roundGradient }', normGradientCase([2, 5, 37])],
   ['rope { roundInput }', ropeCase([2, 5, 3, 8])],
 ] as const;
 

@@ -35,8 +35,17 @@ export interface CpuAddon {
   ): void;
   affine(x: F32, out: F32, n: number, mul: number, add: number): void;
   /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load) */
-  swiglu(gate: F32, up: F32, out: F32, n: number, round: number): void;
-  swigluGrad(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32, n: number, round: number): void;
+  swiglu(gate: F32, up: F32, out: F32, n: number, round: number, roundOutput: number): void;
+  swigluGrad(
+    gate: F32,
+    up: F32,
+    gy: F32,
+    gGate: F32,
+    gUp: F32,
+    n: number,
+    round: number,
+    roundGy: number,
+  ): void;
   /** native/cpu/memory.cc; to: 2 bf16, 3 f16 */
   roundTo(x: F32, out: F32, to: number, n: number): void;
 
@@ -116,6 +125,7 @@ export interface CpuAddon {
     rows: number,
     cols: number,
     accumulate: boolean,
+    roundGy: number,
   ): void;
   layerNorm(
     x: F32,

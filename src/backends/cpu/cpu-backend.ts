@@ -149,9 +149,16 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         shape,
       ),
     affine: (x, out, n, mul, add) => native.affine(x as Float32Array, out as Float32Array, n, mul, add),
-    swiglu: (gate, up, out, n, round) =>
-      native.swiglu(gate as Float32Array, up as Float32Array, out as Float32Array, n, roundCode(round)),
-    swigluGrad: (gate, up, gy, gGate, gUp, n, round) =>
+    swiglu: (gate, up, out, n, round, roundOutput) =>
+      native.swiglu(
+        gate as Float32Array,
+        up as Float32Array,
+        out as Float32Array,
+        n,
+        roundCode(round),
+        roundCode(roundOutput),
+      ),
+    swigluGrad: (gate, up, gy, gGate, gUp, n, round, roundGy) =>
       native.swigluGrad(
         gate as Float32Array,
         up as Float32Array,
@@ -160,6 +167,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         gUp as Float32Array,
         n,
         roundCode(round),
+        roundCode(roundGy),
       ),
     roundTo: (x, out, to, n) => native.roundTo(x as Float32Array, out as Float32Array, DTYPE_CODE[to], n),
 
@@ -267,7 +275,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         eps,
         roundCode(roundDelta),
       ),
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) =>
       native.rmsNormGrad(
         x as Float32Array,
         w as Float32Array,
@@ -278,6 +286,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
         accumulate,
+        roundCode(roundGy),
       ),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(

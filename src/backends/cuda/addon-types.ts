@@ -71,8 +71,8 @@ export interface CudaAddon extends NativeGptqAddon {
   ): void;
   affine(x: S, out: S, n: number, mul: number, add: number): void;
   /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load) */
-  swiglu(gate: S, up: S, out: S, n: number, round: number): void;
-  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round: number): void;
+  swiglu(gate: S, up: S, out: S, n: number, round: number, roundOutput: number): void;
+  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round: number, roundGy: number): void;
   /** to: 2 bf16, 3 f16 */
   roundTo(x: S, out: S, to: number, n: number): void;
 
@@ -171,6 +171,7 @@ export interface CudaAddon extends NativeGptqAddon {
     rows: number,
     cols: number,
     accumulate: boolean,
+    roundGy: number,
   ): void;
   layerNorm(
     x: S,

@@ -224,9 +224,10 @@ export function createCudaBackend(): CudaBackend {
     where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
       native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
     affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
-    swiglu: (gate, up, out, n, round) => native.swiglu(gate, up, out, n, roundCode(round)),
-    swigluGrad: (gate, up, gy, gGate, gUp, n, round) =>
-      native.swigluGrad(gate, up, gy, gGate, gUp, n, roundCode(round)),
+    swiglu: (gate, up, out, n, round, roundOutput) =>
+      native.swiglu(gate, up, out, n, roundCode(round), roundCode(roundOutput)),
+    swigluGrad: (gate, up, gy, gGate, gUp, n, round, roundGy) =>
+      native.swigluGrad(gate, up, gy, gGate, gUp, n, roundCode(round), roundCode(roundGy)),
     roundTo: (x, out, to, n) => native.roundTo(x, out, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
@@ -276,8 +277,8 @@ export function createCudaBackend(): CudaBackend {
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
     addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
       native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundCode(roundDelta)),
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
-      native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate),
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) =>
+      native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundCode(roundGy)),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>

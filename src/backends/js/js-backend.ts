@@ -94,16 +94,18 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     },
     // Intermediates rounded to the storage precision as the unfused silu and mul store them: bit-identical.
     // With `round`, gate and up rounded on load as roundTo rounds them.
-    swiglu(gate, up, out, n, round) {
+    swiglu(gate, up, out, n, round, roundOutput) {
       for (let i = 0; i < n; i++) {
-        out[i] = stored(applyUnary('silu', roundValue(gate[i], round))) * roundValue(up[i], round);
+        const y = stored(applyUnary('silu', roundValue(gate[i], round))) * roundValue(up[i], round);
+        out[i] = roundValue(stored(y), roundOutput);
       }
     },
-    swigluGrad(gate, up, gy, gGate, gUp, n, round) {
+    swigluGrad(gate, up, gy, gGate, gUp, n, round, roundGy) {
       for (let i = 0; i < n; i++) {
         const g = roundValue(gate[i], round);
-        gGate[i] = stored(gy[i] * roundValue(up[i], round)) * unaryDerivative('silu', g);
-        gUp[i] = gy[i] * stored(applyUnary('silu', g));
+        const dy = roundValue(gy[i], roundGy);
+        gGate[i] = stored(dy * roundValue(up[i], round)) * unaryDerivative('silu', g);
+        gUp[i] = dy * stored(applyUnary('silu', g));
       }
     },
     roundTo(x, out, to, n) {
@@ -169,8 +171,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + roundValue(r[i], roundDelta);
       nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
     },
-    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate) =>
-      nn.rmsNormGrad(f(x), f(w), f(rstd), f(gy), f(gx), f(gw), rows, cols, accumulate),
+    rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) => {
+      const g = roundGy ? f(gy).map((v) => roundValue(v, roundGy)) : f(gy);
+      nn.rmsNormGrad(f(x), f(w), f(rstd), g, f(gx), f(gw), rows, cols, accumulate);
+    },
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       nn.layerNorm(f(x), w && f(w), b && f(b), f(out), f(mean), f(rstd), rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>

@@ -58,6 +58,12 @@ export interface SwigluOptions {
    *  swiglu(roundTo(gate, round, { gradient: false }), roundTo(up, round, { gradient: false })) without those
    *  two passes (emulated half compute, where gate and up are products' outputs). Gradients are not rounded. */
   round?: 'bf16' | 'f16';
+  /** Round the output to this half type as the kernel stores it: bit for bit roundTo(swiglu(...), roundOutput,
+   *  { gradient: false }) without that pass. */
+  roundOutput?: 'bf16' | 'f16';
+  /** Round the output's gradient to this half type as the backward loads it: bit for bit
+   *  roundTo(swiglu(...), roundGradient, { value: false }) without that pass. */
+  roundGradient?: 'bf16' | 'f16';
 }
 
 /**
@@ -65,16 +71,25 @@ export interface SwigluOptions {
  * backward that writes both gradients, in place of silu, mul and their three gradient passes.
  */
 export function swiglu(gate: Tensor, up: Tensor, options: SwigluOptions = {}): Tensor {
-  const { round } = options;
+  const { round, roundOutput, roundGradient } = options;
   const backend = backendOf('swiglu', gate, up);
   requireFloat('swiglu', gate, up);
   requireShape('swiglu', up, gate.shape, 'up');
   const out = output(gate.shape, backend);
-  backend.swiglu(gate.handle, up.handle, out.handle, gate.size, round);
+  backend.swiglu(gate.handle, up.handle, out.handle, gate.size, round, roundOutput);
   return record(out, 'swiglu', [gate, up], (g) => {
     const gGate = output(gate.shape, backend);
     const gUp = output(up.shape, backend);
-    backend.swigluGrad(gate.handle, up.handle, g.handle, gGate.handle, gUp.handle, gate.size, round);
+    backend.swigluGrad(
+      gate.handle,
+      up.handle,
+      g.handle,
+      gGate.handle,
+      gUp.handle,
+      gate.size,
+      round,
+      roundGradient,
+    );
     return [gGate, gUp];
   });
 }

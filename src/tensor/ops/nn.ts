@@ -124,7 +124,14 @@ export function klDivLogits(student: Tensor, teacher: Tensor, reduction: 'sum' |
 // ---- end KL on logits ----------------------------------------------------------------------------
 
 /** RMSNorm over the last axis with a learned gain w (cols). */
-export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+export interface RmsNormOptions {
+  /** Round the output's gradient to this half type as the backward loads it: bit for bit
+   *  roundTo(rmsNorm(...), roundGradient, { value: false }) without that pass (the norm's output is only
+   *  products' input, under emulated half compute). */
+  roundGradient?: 'bf16' | 'f16';
+}
+
+export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6, options: RmsNormOptions = {}): Tensor {
   const backend = backendOf('rmsNorm', x, w);
   requireFloat('rmsNorm', x, w);
   const { rows, cols } = rowsOf(x);
@@ -132,11 +139,11 @@ export function rmsNorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
   const out = output(x.shape, backend);
   const rstd = output([rows], backend);
   backend.rmsNorm(x.handle, w.handle, out.handle, rstd.handle, rows, cols, eps);
-  return record(out, 'rmsNorm', [x, w], rmsNormBackward(x, w, rstd));
+  return record(out, 'rmsNorm', [x, w], rmsNormBackward(x, w, rstd, options.roundGradient));
 }
 
-/** The gradient of out = rmsNorm(x, w) given the rows' rstd: [gx, gw]. */
-function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor) {
+/** The gradient of out = rmsNorm(x, w) given the rows' rstd (out's gradient rounded on load to `roundGy`): [gx, gw]. */
+function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor, roundGy: 'bf16' | 'f16' | undefined) {
   const { rows, cols } = rowsOf(x);
   return (g: Tensor, gathered: GatheredGrads) => {
     // x's gradient from its other use (the residual stream after addRmsNorm) is added to in the kernel.
@@ -153,12 +160,13 @@ function rmsNormBackward(x: Tensor, w: Tensor, rstd: Tensor) {
       rows,
       cols,
       into !== null,
+      roundGy,
     );
     return [gx, gw];
   };
 }
 
-export interface AddRmsNormOptions {
+export interface AddRmsNormOptions extends RmsNormOptions {
   /** Round the residual delta r to this half type as the kernel loads it: bit for bit
    *  addRmsNorm(x, roundTo(r, roundDelta, { gradient: false }), w, eps) without that pass (emulated half
    *  compute, where r is a product's output). r's gradient is sum's, not rounded. */
@@ -200,7 +208,10 @@ export function addRmsNorm(
   );
   // sum holds x + rounded r: the norm's backward reads that sum, as it would after a separate roundTo.
   record(sum, 'add', [x, r], (g) => [g, g]);
-  return { sum, out: record(out, 'rmsNorm', [sum, w], rmsNormBackward(sum, w, rstd)) };
+  return {
+    sum,
+    out: record(out, 'rmsNorm', [sum, w], rmsNormBackward(sum, w, rstd, options.roundGradient)),
+  };
 }
 
 /** LayerNorm over the last axis; w and b optional (OneBit uses it without affine parameters). */
