@@ -6,6 +6,7 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -68,7 +69,7 @@ __global__ void cross_entropy_kernel(const float* logits, const int* targets, fl
 // read from memory once, where row_stats reads them twice (a 128 KiB row of 32768 classes is out of cache by the
 // second pass). cols % 4 == 0, cols <= 4096 V.
 constexpr int kRowThreads = 1024;
-template <int V>
+template <int V, int R>
 __global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(const float* logits, const int* targets, float* loss,
                                                                          float* lse, int cols, bc::DeviceError* err) {
   const long long r = blockIdx.x;
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(const f
   for (int k = 0; k < V; k++) {
     const int c = threadIdx.x + k * kRowThreads;
     v[k] = c < cols4 ? row[c] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    v[k] = make_float4(round_half<R>(v[k].x), round_half<R>(v[k].y), round_half<R>(v[k].z), round_half<R>(v[k].w));
     m = fmaxf(m, fmaxf(fmaxf(v[k].x, v[k].y), fmaxf(v[k].z, v[k].w)));
   }
   m = block_max(m, -INFINITY);
@@ -98,11 +100,13 @@ __global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(const f
     const int t = targets[r];
     if (t >= cols) bc::record_error(err, bc::kErrTarget, t, r);
     lse[r] = static_cast<float>(l);
-    loss[r] = t < 0 || t >= cols ? 0.0f : static_cast<float>(l - logits[r * cols + t]);
+    loss[r] = t < 0 || t >= cols ? 0.0f : static_cast<float>(l - round_half<R>(logits[r * cols + t]));
   }
 }
 
 // Fused softmax-minus-one-hot: one read of the logits, one write of the gradient.
+// R rounds the logits on load (round_half.cuh).
+template <int R>
 __global__ void cross_entropy_grad_kernel(const float* logits, const int* targets, const float* lse, const float* g_loss,
                                           float* g_logits, long long cols) {
   const long long r = blockIdx.x, o = r * cols;
@@ -110,7 +114,13 @@ __global__ void cross_entropy_grad_kernel(const float* logits, const int* target
   const float g = t < 0 ? 0.0f : g_loss[r];
   const float l = lse[r];
   for (long long c = threadIdx.x; c < cols; c += blockDim.x)
-    g_logits[o + c] = g * (expf(logits[o + c] - l) - (c == t ? 1.0f : 0.0f));
+    g_logits[o + c] = g * (expf(round_half<R>(logits[o + c]) - l) - (c == t ? 1.0f : 0.0f));
+}
+
+template <int To>
+__global__ void round_copy(const float* x, float* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = round_half<To>(x[i]);
 }
 
 void check_rows(long long rows) {
@@ -174,8 +184,10 @@ BC_KERNEL(logSoftmaxGrad) {
 }
 
 // crossEntropy(logits, targets, loss, lse, rows, cols)
+// crossEntropy(logits, targets, loss, lse, rows, cols, roundLogits?) with roundLogits 0 / absent, 2 (bf16), 3 (f16)
 BC_KERNEL(crossEntropy) {
   const long long rows = a.integer(4, "rows"), cols = a.integer(5, "cols");
+  const int round = round_code(a, 6, "roundLogits");
   const float* logits = a.f32(0, "logits", rows * cols);
   const int* targets = a.i32(1, "targets", rows);
   float* loss = a.out_f32(2, "loss", rows);
@@ -186,23 +198,34 @@ BC_KERNEL(crossEntropy) {
   const long long v = (cols / 4 + kRowThreads - 1) / kRowThreads;
   if (cols % 4 == 0 && v <= 8 && (reinterpret_cast<uintptr_t>(logits) & 15u) == 0) {
     auto launch = [&](auto vt) {
-      cross_entropy_rows_kernel<decltype(vt)::value>
-          <<<rows, kRowThreads>>>(logits, targets, loss, lse, static_cast<int>(cols), bc::device_error());
+      with_round(round, [&](auto rt) {
+        cross_entropy_rows_kernel<decltype(vt)::value, decltype(rt)::value>
+            <<<rows, kRowThreads>>>(logits, targets, loss, lse, static_cast<int>(cols), bc::device_error());
+      });
     };
     if (v <= 1) launch(std::integral_constant<int, 1>{});
     else if (v <= 2) launch(std::integral_constant<int, 2>{});
     else if (v <= 4) launch(std::integral_constant<int, 4>{});
     else launch(std::integral_constant<int, 8>{});
   } else {
-    cross_entropy_kernel<<<rows, kThreads>>>(logits, targets, loss, lse, cols, bc::device_error());
+    // Two passes over the row: they read a rounded copy.
+    bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
+    if (round != bc::kF32) {
+      with_round(round, [&](auto rt) {
+        round_copy<decltype(rt)::value><<<bc::blocks_for(rows * cols, kThreads), kThreads>>>(logits, rounded.as<float>(), rows * cols);
+      });
+    }
+    cross_entropy_kernel<<<rows, kThreads>>>(round == bc::kF32 ? logits : rounded.as<float>(), targets, loss, lse, cols,
+                                             bc::device_error());
   }
   bc::check_launch("crossEntropy");
   return nullptr;
 }
 
-// crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols)
+// crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits?)
 BC_KERNEL(crossEntropyGrad) {
   const long long rows = a.integer(5, "rows"), cols = a.integer(6, "cols");
+  const int round = round_code(a, 7, "roundLogits");
   const float* logits = a.f32(0, "logits", rows * cols);
   const int* targets = a.i32(1, "targets", rows);
   const float* lse = a.f32(2, "lse", rows);
@@ -211,7 +234,9 @@ BC_KERNEL(crossEntropyGrad) {
   if (rows * cols == 0) return nullptr;
   check_rows(rows);
   bc::op_context() = dims("crossEntropyGrad", rows, cols);
-  cross_entropy_grad_kernel<<<rows, kThreads>>>(logits, targets, lse, g_loss, g_logits, cols);
+  with_round(round, [&](auto rt) {
+    cross_entropy_grad_kernel<decltype(rt)::value><<<rows, kThreads>>>(logits, targets, lse, g_loss, g_logits, cols);
+  });
   bc::check_launch("crossEntropyGrad");
   return nullptr;
 }

@@ -230,10 +230,29 @@ export interface Backend<S = unknown> {
   /** gx = gy - exp(y) Σ_c gy, with y the log-softmax output. */
   logSoftmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
   /** loss[r] = logsumexp(logits[r, :]) - logits[r, target[r]]; lse[r] saved for the gradient.
-   *  Rows whose target is < 0 are ignored: loss 0. */
-  crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
-  /** gLogits[r, c] = gLoss[r] * (softmax(logits)[r, c] - [c == target[r]]); 0 for ignored rows. */
-  crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+   *  Rows whose target is < 0 are ignored: loss 0. With `roundLogits`, the logits are read rounded to it (bit for
+   *  bit roundTo of the logits first; the fused LM head's half compute). */
+  crossEntropy(
+    logits: S,
+    targets: S,
+    loss: S,
+    lse: S,
+    rows: number,
+    cols: number,
+    roundLogits?: 'bf16' | 'f16',
+  ): void;
+  /** gLogits[r, c] = gLoss[r] * (softmax(logits)[r, c] - [c == target[r]]); 0 for ignored rows. gLogits may be
+   *  the logits (written over in place). `roundLogits` as crossEntropy's. */
+  crossEntropyGrad(
+    logits: S,
+    targets: S,
+    lse: S,
+    gLoss: S,
+    gLogits: S,
+    rows: number,
+    cols: number,
+    roundLogits?: 'bf16' | 'f16',
+  ): void;
   // ---- KL(teacher ‖ student) on logits, for distillation (fused like crossEntropy) --------------
   /** loss[r] = Σ_c p_t (log p_t − log p_s), p = softmax of the teacher / student row (max-subtracted);
    *  the rows' log-sum-exps lseS[r], lseT[r] saved for the gradient. */

@@ -84,6 +84,14 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
     return new Uint16Array(buffer, 0, size);
   }
 
+  /** x's first n values rounded to `to` in a new buffer; x itself without `to`. */
+  const rounded = (x: Float32Array, n: number, to: 'bf16' | 'f16' | undefined) => {
+    if (!to) return x;
+    const copy = new Float32Array(n);
+    native.roundTo(x, copy, DTYPE_CODE[to], n);
+    return copy;
+  };
+
   return {
     name: 'cpu',
     addon: loaded.addon,
@@ -211,18 +219,19 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
     logSoftmax: (x, out, rows, cols) => native.logSoftmax(x as Float32Array, out as Float32Array, rows, cols),
     logSoftmaxGrad: (y, gy, gx, rows, cols) =>
       native.logSoftmaxGrad(y as Float32Array, gy as Float32Array, gx as Float32Array, rows, cols),
-    crossEntropy: (logits, targets, loss, lse, rows, cols) =>
+    // roundLogits: the kernels read a rounded copy (the CPU is not where the fused head's pass matters).
+    crossEntropy: (logits, targets, loss, lse, rows, cols, roundLogits) =>
       native.crossEntropy(
-        logits as Float32Array,
+        rounded(logits as Float32Array, rows * cols, roundLogits),
         targets as Int32Array,
         loss as Float32Array,
         lse as Float32Array,
         rows,
         cols,
       ),
-    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols) =>
+    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits) =>
       native.crossEntropyGrad(
-        logits as Float32Array,
+        rounded(logits as Float32Array, rows * cols, roundLogits),
         targets as Int32Array,
         lse as Float32Array,
         gLoss as Float32Array,

@@ -133,8 +133,17 @@ export interface CudaAddon extends NativeGptqAddon {
   softmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
   logSoftmax(x: S, out: S, rows: number, cols: number): void;
   logSoftmaxGrad(y: S, gy: S, gx: S, rows: number, cols: number): void;
-  crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number): void;
-  crossEntropyGrad(logits: S, targets: S, lse: S, gLoss: S, gLogits: S, rows: number, cols: number): void;
+  crossEntropy(logits: S, targets: S, loss: S, lse: S, rows: number, cols: number, roundLogits: number): void;
+  crossEntropyGrad(
+    logits: S,
+    targets: S,
+    lse: S,
+    gLoss: S,
+    gLogits: S,
+    rows: number,
+    cols: number,
+    roundLogits: number,
+  ): void;
   // KL(teacher ‖ student) on logits (distillation)
   klDivLogits(student: S, teacher: S, loss: S, lseS: S, lseT: S, rows: number, cols: number): void;
   klDivLogitsGrad(

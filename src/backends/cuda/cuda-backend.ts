@@ -265,10 +265,10 @@ export function createCudaBackend(): CudaBackend {
     softmaxGrad: (y, gy, gx, rows, cols) => native.softmaxGrad(y, gy, gx, rows, cols),
     logSoftmax: (x, out, rows, cols) => native.logSoftmax(x, out, rows, cols),
     logSoftmaxGrad: (y, gy, gx, rows, cols) => native.logSoftmaxGrad(y, gy, gx, rows, cols),
-    crossEntropy: (logits, targets, loss, lse, rows, cols) =>
-      native.crossEntropy(logits, targets, loss, lse, rows, cols),
-    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols) =>
-      native.crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols),
+    crossEntropy: (logits, targets, loss, lse, rows, cols, roundLogits) =>
+      native.crossEntropy(logits, targets, loss, lse, rows, cols, roundCode(roundLogits)),
+    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits) =>
+      native.crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundCode(roundLogits)),
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (student, teacher, loss, lseS, lseT, rows, cols) =>
       native.klDivLogits(student, teacher, loss, lseS, lseT, rows, cols),

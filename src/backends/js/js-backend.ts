@@ -39,6 +39,10 @@ function roundValue(v: number, to: 'bf16' | 'f16' | undefined): number {
   return v;
 }
 
+/** x read rounded to `to`: a rounded copy (x itself without `to`). */
+const roundedCopy = (x: FloatArray, to: 'bf16' | 'f16' | undefined) =>
+  to ? x.map((v) => roundValue(v, to)) : x;
+
 export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStorage> {
   const Float = options.float64 ? Float64Array : Float32Array;
   const stored = options.float64 ? (x: number) => x : Math.fround;
@@ -157,10 +161,18 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     softmaxGrad: (y, gy, gx, rows, cols) => nn.softmaxGrad(f(y), f(gy), f(gx), rows, cols),
     logSoftmax: (x, out, rows, cols) => nn.logSoftmax(f(x), f(out), rows, cols),
     logSoftmaxGrad: (y, gy, gx, rows, cols) => nn.logSoftmaxGrad(f(y), f(gy), f(gx), rows, cols),
-    crossEntropy: (logits, t, loss, lse, rows, cols) =>
-      nn.crossEntropy(f(logits), i32(t), f(loss), f(lse), rows, cols),
-    crossEntropyGrad: (logits, t, lse, gLoss, gLogits, rows, cols) =>
-      nn.crossEntropyGrad(f(logits), i32(t), f(lse), f(gLoss), f(gLogits), rows, cols),
+    crossEntropy: (logits, t, loss, lse, rows, cols, roundLogits) =>
+      nn.crossEntropy(roundedCopy(f(logits), roundLogits), i32(t), f(loss), f(lse), rows, cols),
+    crossEntropyGrad: (logits, t, lse, gLoss, gLogits, rows, cols, roundLogits) =>
+      nn.crossEntropyGrad(
+        roundedCopy(f(logits), roundLogits),
+        i32(t),
+        f(lse),
+        f(gLoss),
+        f(gLogits),
+        rows,
+        cols,
+      ),
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (s, t, loss, lseS, lseT, rows, cols) =>
       nn.klDivLogits(f(s), f(t), f(loss), f(lseS), f(lseT), rows, cols),

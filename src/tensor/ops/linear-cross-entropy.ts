@@ -82,12 +82,21 @@ export function linearCrossEntropy(
     backend.strided(x.handle, r0 * C, [1], xRows.handle, 0, [1], [n * C]);
     backend.strided(targets.handle, r0, [1], tRows.handle, 0, [1], [n]);
     backend.matmul(xRows.handle, w.handle, logits.handle, matmulArgs(n, V, C, { transB: true }));
-    rounded(n * V);
-    backend.crossEntropy(logits.handle, tRows.handle, lossRows.handle, lseRows.handle, n, V);
+    // The kernels read the logits rounded (as a roundTo first would leave them).
+    backend.crossEntropy(logits.handle, tRows.handle, lossRows.handle, lseRows.handle, n, V, round);
     backend.strided(lossRows.handle, 0, [1], losses.handle, r0, [1], [n]);
     if (!gRows) continue;
     // softmax − onehot, over the count, written over the logits it is computed from (elementwise, so safe).
-    backend.crossEntropyGrad(logits.handle, tRows.handle, lseRows.handle, gRows.handle, logits.handle, n, V);
+    backend.crossEntropyGrad(
+      logits.handle,
+      tRows.handle,
+      lseRows.handle,
+      gRows.handle,
+      logits.handle,
+      n,
+      V,
+      round,
+    );
     if (!options.productsRound) rounded(n * V);
     if (dx && dxRows) {
       backend.matmul(logits.handle, w.handle, dxRows.handle, matmulArgs(n, C, V)); // (n, V) @ (V, C)
