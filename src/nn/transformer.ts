@@ -164,10 +164,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   };
   const linear = (x: Tensor, name: string) => product(x, name, false).y;
   const usesRmsNorm = a?.norm !== 'layer';
-  // A block's RMSNorm output is only its products' input where act is the identity and the products round: the
-  // gradient rounding productInput would add is then the norm's backward's, as it loads the gradient.
-  const normRounds = byProducts && !p.activations && usesRmsNorm ? byProducts : undefined;
-  const blockInput = (normed: Tensor) => (normRounds ? normed : productInput(act(normed)));
+  // A block's RMSNorm output is only its products' input (through act) where the products round: the gradient
+  // rounding productInput adds after act is then the norm's backward's, as it loads the gradient, where act's
+  // gradient is the identity (no activation quantization, or one whose straight-through estimator cannot clip).
+  const actPassesGradient = !p.activations || !T.canClip(p.activations);
+  const normRounds = byProducts && actPassesGradient && usesRmsNorm ? byProducts : undefined;
+  const blockInput = (normed: Tensor) => (normRounds ? act(normed) : productInput(act(normed)));
   const norm = (x: Tensor, name: string, roundGradient?: 'bf16' | 'f16') =>
     a?.norm === 'layer'
       ? T.layerNorm(x, get(`${name}.weight`), get(`${name}.bias`), a.normEps)

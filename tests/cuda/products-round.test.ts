@@ -2,7 +2,7 @@
 // themselves and attention rounds q, k and v, so skipping the model's rounding of a product's input value and of
 // its output's gradient, and leaving a product's output value to its reader (rope, swiglu and addRmsNorm round
 // on load; attention rounds v), must leave the loss and every gradient bit for bit as they were: for
-// Transformer++, with dropout, and for a LayerNorm / GELU arch with grouped-query attention and a bias. Skips
+// Transformer++, with dropout, under QAT, and for a LayerNorm / GELU arch with grouped-query attention and a bias. Skips
 // without a GPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,6 +16,10 @@ const base = { vocabSize: 512, dModel: 128, nLayers: 2, nHeads: 4, context: 64 }
 const models: [string, ModelConfig][] = [
   ['Transformer++', resolveModelConfig(base)],
   ['Transformer++ with dropout', resolveModelConfig({ ...base, dropout: 0.25 })],
+  [
+    'Transformer++ QAT (int4 weights, int8 activations, int4 KV cache)',
+    resolveModelConfig({ ...base, precision: { weights: 'int4', activations: 'int8', kv: 'int4' } }),
+  ],
   [
     'LayerNorm, GELU, grouped-query attention, a bias',
     resolveModelConfig({
