@@ -6,7 +6,7 @@
 // MFU counts model FLOPs 6 N + 12 L T d per token (N includes the tied output head) against the H100's
 // 989 TFLOP/s dense bf16 peak (for FP8 also against its 1979 TFLOP/s FP8 peak).
 // Usage: tsx bench/cuda-train-step.ts [d512|d1024|all] [--steps 10] [--no-torch] [--modes bf16,qat,fp8,fp8emu]
-// (env BENCH_ROUNDING=0: see below; --modes runs only those of bitscale's modes, for a profiler)
+// (env BENCH_ROUNDING=0: see below; --modes runs only those modes, bitscale's and PyTorch's)
 // Writes bench/results/cuda-train-step.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { execFileSync } from 'node:child_process';
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
@@ -220,9 +220,10 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
     }
   }
   if (withFp8 && runModes.includes('fp8emu')) ms.fp8Emulated = bitscaleStep(s, fp8, steps, 'emulate');
-  const tb = noTorch ? {} : torchSteps(s, 0, steps);
-  const tq = noTorch ? {} : torchSteps(s, 1, steps);
-  const tf = noTorch || !withFp8 ? {} : torchSteps(s, 2, steps);
+  // PyTorch's peers for the modes measured (--modes).
+  const tb = noTorch || !runModes.includes('bf16') ? {} : torchSteps(s, 0, steps);
+  const tq = noTorch || !runModes.includes('qat') ? {} : torchSteps(s, 1, steps);
+  const tf = noTorch || !withFp8 || !runModes.includes('fp8') ? {} : torchSteps(s, 2, steps);
   const modes: [string, number | undefined, Record<string, number>][] = [
     ['bf16', ms.bf16, tb],
     ['qat int4/int8/kv-int4', ms.qat, tq],
