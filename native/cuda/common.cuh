@@ -106,6 +106,16 @@ struct Scratch {
   T* as() const { return static_cast<T*>(ptr); }
 };
 
+// Whether strides are the row-major ones of shape (axes of size 1 may have any stride): a dense block.
+inline bool row_major(const std::vector<long long>& shape, const std::vector<long long>& strides) {
+  long long s = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] != 1 && strides[d] != s) return false;
+    s *= shape[d];
+  }
+  return true;
+}
+
 // ---- launch helpers -------------------------------------------------------------------------------------
 inline unsigned blocks_for(long long n, int threads, long long cap = 65535LL * 8) {
   long long b = (n + threads - 1) / threads;

@@ -197,14 +197,6 @@ bool fits_int(long long n, long long e0, long long e1) {
   return n < limit && e0 < limit && e1 < limit;
 }
 
-bool dense(const std::vector<long long>& shape, const std::vector<long long>& strides) {
-  long long s = 1;
-  for (size_t d = shape.size(); d-- > 0;) {
-    if (shape[d] != 1 && strides[d] != s) return false;
-    s *= shape[d];
-  }
-  return true;
-}
 
 bool all_zero(const std::vector<long long>& strides) {
   for (long long v : strides)
@@ -252,14 +244,14 @@ BC_KERNEL(binary) {
   float* out = a.out_f32(5, "out", n);
   if (n == 0) return nullptr;
   bc::op_context() = "binary(" + std::string(kBinaryNames[op]) + ", shape=" + bc::shape_str(shape) + ")";
-  if (dense(shape, as) && dense(shape, bs) && extent(shape, as) == n && extent(shape, bs) == n) {
+  if (bc::row_major(shape, as) && bc::row_major(shape, bs) && extent(shape, as) == n && extent(shape, bs) == n) {
     const long long n4 = aligned16(pa) && aligned16(pb) && aligned16(out) ? n / 4 : 0;
     if (n4 > 0)
       binary_dense4_kernel<<<bc::blocks_for(n4, 256), 256>>>(op, reinterpret_cast<const float4*>(pa),
                                                              reinterpret_cast<const float4*>(pb), reinterpret_cast<float4*>(out), n4);
     if (n > 4 * n4) binary_dense_kernel<<<bc::blocks_for(n - 4 * n4, 256), 256>>>(op, pa + 4 * n4, pb + 4 * n4, out + 4 * n4, n - 4 * n4);
-  } else if (n % 4 == 0 && aligned16(out) && ((all_zero(bs) && dense(shape, as) && extent(shape, as) == n && aligned16(pa)) ||
-                                               (all_zero(as) && dense(shape, bs) && extent(shape, bs) == n && aligned16(pb)))) {
+  } else if (n % 4 == 0 && aligned16(out) && ((all_zero(bs) && bc::row_major(shape, as) && extent(shape, as) == n && aligned16(pa)) ||
+                                               (all_zero(as) && bc::row_major(shape, bs) && extent(shape, bs) == n && aligned16(pb)))) {
     const bool scalar_first = all_zero(as);
     const auto* x = reinterpret_cast<const float4*>(scalar_first ? pb : pa);
     auto* o = reinterpret_cast<float4*>(out);

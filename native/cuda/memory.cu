@@ -32,15 +32,6 @@ __global__ void strided_kernel(const T* x, long long x_off, bc::Strides8 xs, T* 
   }
 }
 
-// Row-major strides of shape (size-1 axes may have any stride).
-bool row_major(const std::vector<long long>& shape, const std::vector<long long>& strides) {
-  long long s = 1;
-  for (size_t d = shape.size(); d-- > 0;) {
-    if (shape[d] != 1 && strides[d] != s) return false;
-    s *= shape[d];
-  }
-  return true;
-}
 
 __device__ inline float load_as_float(const void* x, int dtype, long long i) {
   switch (dtype) {
@@ -102,7 +93,7 @@ BC_KERNEL(strided) {
   bc::op_context() = "strided(shape=" + bc::shape_str(shape) + ")";
   const size_t bytes = bc::dtype_bytes(x.dtype);
   // Both sides contiguous (a block of rows, a slice of the leading axis): a plain copy.
-  if (row_major(shape, xs) && row_major(shape, os)) {
+  if (bc::row_major(shape, xs) && bc::row_major(shape, os)) {
     bc::check(cudaMemcpyAsync(static_cast<char*>(out.ptr) + o_off * bytes, static_cast<const char*>(x.ptr) + x_off * bytes,
                               n * bytes, cudaMemcpyDeviceToDevice),
               "cudaMemcpyAsync(strided)");

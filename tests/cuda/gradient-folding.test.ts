@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { resolveModelConfig } from '../../src/nn/config.ts';
 import * as T from '../../src/tensor/index.ts';
+import { layerNormGelu } from '../nn/layer-norm-gelu.ts';
 import { lossAndGrads } from '../nn/loss-and-grads.ts';
 import { cuda, skip } from './helpers.ts';
 
@@ -18,16 +19,7 @@ const models = [
     'LayerNorm, GELU',
     resolveModelConfig({
       ...base,
-      arch: {
-        norm: 'layer',
-        normEps: 1e-5,
-        mlp: 'gelu',
-        positions: 'rope',
-        ropeScaling: null,
-        nKvHeads: 4,
-        headSize: 32,
-        biases: [],
-      },
+      arch: layerNormGelu(),
     }),
   ],
 ] as const;

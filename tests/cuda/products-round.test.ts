@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import '../../src/backends/index.ts';
 import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import { productsRoundTo } from '../../src/train/compute-dtype.ts';
+import { layerNormGelu } from '../nn/layer-norm-gelu.ts';
 import { lossAndGrads } from '../nn/loss-and-grads.ts';
 import { cuda, skip } from './helpers.ts';
 
@@ -24,16 +25,7 @@ const models: [string, ModelConfig][] = [
     'LayerNorm, GELU, grouped-query attention, a bias',
     resolveModelConfig({
       ...base,
-      arch: {
-        norm: 'layer',
-        normEps: 1e-5,
-        mlp: 'gelu',
-        positions: 'rope',
-        ropeScaling: null,
-        nKvHeads: 2,
-        headSize: 32,
-        biases: ['attn.wq'],
-      },
+      arch: layerNormGelu({ nKvHeads: 2, biases: ['attn.wq'] }),
     }),
   ],
 ];

@@ -11,6 +11,7 @@ import '../../src/backends/index.ts';
 import type { Backend } from '../../src/backends/backend.ts';
 import { type ModelConfig, resolveModelConfig } from '../../src/nn/config.ts';
 import * as T from '../../src/tensor/index.ts';
+import { layerNormGelu } from './layer-norm-gelu.ts';
 import { lossAndGrads } from './loss-and-grads.ts';
 
 const backends = ['js', 'cpu'].filter((name) => 'backend' in T.tryBackend(name));
@@ -88,16 +89,7 @@ const models: [string, ModelConfig, number][] = [
     'LayerNorm, GELU, grouped-query attention, a bias',
     resolveModelConfig({
       ...base,
-      arch: {
-        norm: 'layer',
-        normEps: 1e-5,
-        mlp: 'gelu',
-        positions: 'rope',
-        ropeScaling: null,
-        nKvHeads: 2,
-        headSize: 8,
-        biases: ['attn.wq'],
-      },
+      arch: layerNormGelu({ nKvHeads: 2, headSize: 8, biases: ['attn.wq'] }),
     }),
     4 + 5 + 2,
   ],

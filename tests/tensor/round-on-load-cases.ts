@@ -73,17 +73,24 @@ export function swigluOutputCase(shape: readonly number[], value: boolean): Case
     });
 }
 
-/** T.addRmsNorm(x, r, w, eps, { roundDelta }) against addRmsNorm of the rounded r; gradients on both outputs. */
-export function addRmsNormCase(shape: readonly number[]): Case {
+/** A norm case's x, r, w and the upstream gradients of the sum and the output (seeds from `seed` on); the output's
+ *  gradient with half-type ties where `tiedGradient` (a case that rounds it). */
+function normInputs(shape: readonly number[], seed: number, tiedGradient: boolean) {
   const n = size(shape);
   const cols = shape[shape.length - 1];
-  const inputs = lazy(() => [
-    activations(n, 4, 4),
-    activations(n, 5, 1),
-    uniform(cols, 6).map((u) => 1 + 0.5 * u),
-    uniform(n, 7),
-    uniform(n, 8),
+  return lazy(() => [
+    activations(n, seed, 4),
+    activations(n, seed + 1, 1),
+    uniform(cols, seed + 2).map((u) => 1 + 0.5 * u),
+    uniform(n, seed + 3),
+    tiedGradient ? activations(n, seed + 4, 1) : uniform(n, seed + 4),
   ]);
+}
+
+/** T.addRmsNorm(x, r, w, eps, { roundDelta }) against addRmsNorm of the rounded r; gradients on both outputs. */
+export function addRmsNormCase(shape: readonly number[]): Case {
+  const cols = shape[shape.length - 1];
+  const inputs = normInputs(shape, 4, false);
   return (backend, to, fused) =>
     T.tidy(() => {
       const [xData, rData, wData, gSum, gOut] = inputs();
@@ -112,15 +119,8 @@ export function addRmsNormCase(shape: readonly number[]): Case {
 /** T.addRmsNorm and T.rmsNorm with { roundGradient } against roundTo(out, { value: false }) after them: the norm's
  *  output gradient rounded on load; gradients on the sum and the output. */
 export function normGradientCase(shape: readonly number[]): Case {
-  const n = size(shape);
   const cols = shape[shape.length - 1];
-  const inputs = lazy(() => [
-    activations(n, 14, 4),
-    activations(n, 15, 1),
-    uniform(cols, 16).map((u) => 1 + 0.5 * u),
-    uniform(n, 17),
-    activations(n, 18, 1),
-  ]);
+  const inputs = normInputs(shape, 14, true);
   return (backend, to, fused) =>
     T.tidy(() => {
       const [xData, rData, wData, gSum, gOut] = inputs();
