@@ -92,6 +92,9 @@ BC_KERNEL(strided) {
     throw std::runtime_error("x is " + std::string(bc::dtype_name(x.dtype)) + " but out is " + bc::dtype_name(out.dtype));
   bc::op_context() = "strided(shape=" + bc::shape_str(shape) + ")";
   const size_t bytes = bc::dtype_bytes(x.dtype);
+  const bc::Shape8 s = bc::to_shape8(shape, "shape");  // these three check the ranks first
+  const bc::Strides8 xs8 = bc::to_strides8(xs, shape.size(), "xStrides");
+  const bc::Strides8 os8 = bc::to_strides8(os, shape.size(), "outStrides");
   // Both sides contiguous (a block of rows, a slice of the leading axis): a plain copy.
   if (bc::row_major(shape, xs) && bc::row_major(shape, os)) {
     bc::check(cudaMemcpyAsync(static_cast<char*>(out.ptr) + o_off * bytes, static_cast<const char*>(x.ptr) + x_off * bytes,
@@ -99,9 +102,6 @@ BC_KERNEL(strided) {
               "cudaMemcpyAsync(strided)");
     return nullptr;
   }
-  const bc::Shape8 s = bc::to_shape8(shape, "shape");
-  const bc::Strides8 xs8 = bc::to_strides8(xs, shape.size(), "xStrides");
-  const bc::Strides8 os8 = bc::to_strides8(os, shape.size(), "outStrides");
   const unsigned g = bc::blocks_for(n, 256);
   // 32-bit index math where every offset fits (64-bit division and modulo cost tens of instructions a dimension).
   const bool small = x.size < (1ULL << 31) && out.size < (1ULL << 31);

@@ -36,7 +36,9 @@ export function record(
 
 let folding = true;
 /** Whether rules may add into the gradients gathered for their inputs (GatheredGrads); off, every gradient is
- *  summed by an add. The same sums either way; for tests and A/B timing. Returns the previous setting. */
+ *  summed by an add. The same terms either way, summed with other roundings where a backend's kernel adds as it
+ *  computes (a GEMM accumulating panel by panel, a fused multiply-add): equal up to float rounding, not bit for
+ *  bit. For tests and A/B timing. Returns the previous setting. */
 export function setGradientFolding(on: boolean): boolean {
   const previous = folding;
   folding = on;

@@ -235,6 +235,7 @@ export function denseStrides(shape: readonly number[]): number[] {
 
 function matmul(a: FloatArray, b: FloatArray, c: FloatArray, args: MatmulArgs): void {
   const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride, alpha, accumulate } = args;
+  const f32 = c instanceof Float32Array;
   for (let p = 0; p < batch; p++) {
     const ao = p * aBatchStride;
     const bo = p * bBatchStride;
@@ -247,7 +248,9 @@ function matmul(a: FloatArray, b: FloatArray, c: FloatArray, args: MatmulArgs): 
           const bv = transB ? b[bo + j * k + l] : b[bo + l * n + j];
           acc += av * bv;
         }
-        c[co + i * n + j] = alpha * acc + (accumulate ? c[co + i * n + j] : 0);
+        // Accumulating: the product as stored (f32 storage), then added to what c holds.
+        const v = alpha * acc;
+        c[co + i * n + j] = accumulate ? (f32 ? Math.fround(v) : v) + c[co + i * n + j] : v;
       }
     }
   }

@@ -165,6 +165,7 @@ export function rmsNormGrad(
   cols: number,
   accumulate = false,
 ): void {
+  const f32 = gx instanceof Float32Array;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     const s = rstd[r];
@@ -174,7 +175,8 @@ export function rmsNormGrad(
     const k = (s * s * s * dot) / cols;
     for (let c = 0; c < cols; c++) {
       const d = s * gy[o + c] * w[c] - k * x[o + c];
-      gx[o + c] = accumulate ? gx[o + c] + d : d;
+      // Accumulating: the contribution as stored (f32 storage), then added, as the add pass it replaces.
+      gx[o + c] = accumulate ? gx[o + c] + (f32 ? Math.fround(d) : d) : d;
       gw[c] += gy[o + c] * x[o + c] * s;
     }
   }
