@@ -73,38 +73,43 @@ export function swigluOutputCase(shape: readonly number[], value: boolean): Case
     });
 }
 
-/** A norm case's x, r, w and the upstream gradients of the sum and the output (seeds from `seed` on); the output's
- *  gradient with half-type ties where `tiedGradient` (a case that rounds it). */
+/** A norm case's inputs on a backend (seeds from `seed` on): x, r, w requiring gradients, and the upstream
+ *  gradients of the sum and the output, the latter with half-type ties where `tiedGradient` (a case that rounds
+ *  it). Call inside the case's tidy. */
 function normInputs(shape: readonly number[], seed: number, tiedGradient: boolean) {
   const n = size(shape);
   const cols = shape[shape.length - 1];
-  return lazy(() => [
+  const data = lazy(() => [
     activations(n, seed, 4),
     activations(n, seed + 1, 1),
     uniform(cols, seed + 2).map((u) => 1 + 0.5 * u),
     uniform(n, seed + 3),
     tiedGradient ? activations(n, seed + 4, 1) : uniform(n, seed + 4),
   ]);
+  return (backend: Backend) => {
+    const [x, r, w, gSum, gOut] = data();
+    const on = { backend };
+    return {
+      x: T.requireGrad(T.tensor(x, shape, on)),
+      r: T.requireGrad(T.tensor(r, shape, on)),
+      w: T.requireGrad(T.tensor(w, [cols], on)),
+      gSum: T.tensor(gSum, shape, on),
+      gOut: T.tensor(gOut, shape, on),
+    };
+  };
 }
 
 /** T.addRmsNorm(x, r, w, eps, { roundDelta }) against addRmsNorm of the rounded r; gradients on both outputs. */
 export function addRmsNormCase(shape: readonly number[]): Case {
-  const cols = shape[shape.length - 1];
   const inputs = normInputs(shape, 4, false);
   return (backend, to, fused) =>
     T.tidy(() => {
-      const [xData, rData, wData, gSum, gOut] = inputs();
-      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
-      const r = T.requireGrad(T.tensor(rData, shape, { backend }));
-      const w = T.requireGrad(T.tensor(wData, [cols], { backend }));
+      const { x, r, w, gSum, gOut } = inputs(backend);
       const { sum, out } = fused
         ? T.addRmsNorm(x, r, w, 1e-5, { roundDelta: to })
         : T.addRmsNorm(x, noGrad(r, to), w, 1e-5);
       // The sum is the residual stream, the norm the next block's input: upstream gradients on both.
-      const loss = T.add(
-        T.sum(T.mul(sum, T.tensor(gSum, shape, { backend }))),
-        T.sum(T.mul(out, T.tensor(gOut, shape, { backend }))),
-      );
+      const loss = T.add(T.sum(T.mul(sum, gSum)), T.sum(T.mul(out, gOut)));
       T.backward(loss);
       return {
         sum: sum.toArray(),
@@ -119,24 +124,17 @@ export function addRmsNormCase(shape: readonly number[]): Case {
 /** T.addRmsNorm and T.rmsNorm with { roundGradient } against roundTo(out, { value: false }) after them: the norm's
  *  output gradient rounded on load; gradients on the sum and the output. */
 export function normGradientCase(shape: readonly number[]): Case {
-  const cols = shape[shape.length - 1];
   const inputs = normInputs(shape, 14, true);
   return (backend, to, fused) =>
     T.tidy(() => {
-      const [xData, rData, wData, gSum, gOut] = inputs();
-      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
-      const r = T.requireGrad(T.tensor(rData, shape, { backend }));
-      const w = T.requireGrad(T.tensor(wData, [cols], { backend }));
+      const { x, r, w, gSum, gOut } = inputs(backend);
       const after = (t: T.Tensor) => (to && !fused ? T.roundTo(t, to, { value: false }) : t);
       const options = fused ? { roundGradient: to } : {};
       const { sum, out } = T.addRmsNorm(x, r, w, 1e-5, options);
       const plain = T.rmsNorm(x, w, 1e-5, options);
       const loss = T.add(
-        T.add(
-          T.sum(T.mul(sum, T.tensor(gSum, shape, { backend }))),
-          T.sum(T.mul(after(out), T.tensor(gOut, shape, { backend }))),
-        ),
-        T.sum(T.mul(after(plain), T.tensor(gOut, shape, { backend }))),
+        T.add(T.sum(T.mul(sum, gSum)), T.sum(T.mul(after(out), gOut))),
+        T.sum(T.mul(after(plain), gOut)),
       );
       T.backward(loss);
       return { gx: x.grad!.toArray(), gr: r.grad!.toArray(), gw: w.grad!.toArray() };
