@@ -365,12 +365,6 @@ Dims dims(const bc::Args& a, size_t first) {
   return d;
 }
 
-template <int To>
-__global__ void round_copy_kernel(const float* x, float* y, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    y[i] = round_half<To>(x[i]);
-}
-
 // The fp32 kernels' q, k, v in a bf16 / fp16 mode: copies rounded to the mode's type in `keep` (3n floats), as the
 // tensor-core paths cast them; in the fp32 and tf32 modes, left as they are.
 void round_operands(const float*& q, const float*& k, const float*& v, long long n, std::optional<bc::Scratch>& keep) {
@@ -379,11 +373,7 @@ void round_operands(const float*& q, const float*& k, const float*& v, long long
   keep.emplace(static_cast<size_t>(3 * n) * sizeof(float));
   float* copies = keep->as<float>();
   const float* src[3] = {q, k, v};
-  for (int i = 0; i < 3; i++) {
-    with_round(to, [&](auto rt) {
-      round_copy_kernel<decltype(rt)::value><<<bc::blocks_for(n, 256), 256>>>(src[i], copies + i * n, n);
-    });
-  }
+  for (int i = 0; i < 3; i++) round_copy(src[i], copies + i * n, n, to);
   bc::check_launch("attention round_operands");
   q = copies;
   k = copies + n;

@@ -169,11 +169,6 @@ __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const flo
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-template <int To>
-__global__ void round_copy(const float* x, float* out, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    out[i] = round_half<To>(x[i]);
-}
 
 __global__ void layer_norm_kernel(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd,
                                   long long cols, float eps) {
@@ -323,9 +318,7 @@ BC_KERNEL(rmsNormGrad) {
     // gy rounded into a copy first (these kernels read it twice).
     bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
     if (round != bc::kF32) {
-      with_round(round, [&](auto rt) {
-        round_copy<decltype(rt)::value><<<bc::blocks_for(rows * cols, kThreads), kThreads>>>(gy, rounded.as<float>(), rows * cols);
-      });
+      round_copy(gy, rounded.as<float>(), rows * cols, round);
       gy = rounded.as<float>();
     }
     rms_norm_grad_kernel<<<rows, kThreads>>>(x, w, rstd, gy, gx, cols, accumulate);

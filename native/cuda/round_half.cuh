@@ -36,3 +36,17 @@ void with_round(int code, F&& f) {
   else if (code == bc::kF16) f(std::integral_constant<int, bc::kF16>{});
   else f(std::integral_constant<int, bc::kF32>{});
 }
+
+template <int To>
+__global__ void round_copy_kernel(const float* x, float* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    out[i] = round_half<To>(x[i]);
+}
+
+// out = x rounded to the code's type (roundTo's pass, on the stream), for kernels that read an input more than once
+// and so take a rounded copy rather than round on each load.
+inline void round_copy(const float* x, float* out, long long n, int code) {
+  with_round(code, [&](auto rt) {
+    round_copy_kernel<decltype(rt)::value><<<bc::blocks_for(n, 256), 256>>>(x, out, n);
+  });
+}

@@ -117,11 +117,6 @@ __global__ void cross_entropy_grad_kernel(const float* logits, const int* target
     g_logits[o + c] = g * (expf(round_half<R>(logits[o + c]) - l) - (c == t ? 1.0f : 0.0f));
 }
 
-template <int To>
-__global__ void round_copy(const float* x, float* out, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    out[i] = round_half<To>(x[i]);
-}
 
 void check_rows(long long rows) {
   if (rows > 2147483647LL) throw std::runtime_error("rows = " + std::to_string(rows) + " is not allowed; at most 2^31 - 1");
@@ -210,11 +205,7 @@ BC_KERNEL(crossEntropy) {
   } else {
     // Two passes over the row: they read a rounded copy.
     bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
-    if (round != bc::kF32) {
-      with_round(round, [&](auto rt) {
-        round_copy<decltype(rt)::value><<<bc::blocks_for(rows * cols, kThreads), kThreads>>>(logits, rounded.as<float>(), rows * cols);
-      });
-    }
+    if (round != bc::kF32) round_copy(logits, rounded.as<float>(), rows * cols, round);
     cross_entropy_kernel<<<rows, kThreads>>>(round == bc::kF32 ? logits : rounded.as<float>(), targets, loss, lse, cols,
                                              bc::device_error());
   }
