@@ -139,10 +139,17 @@ function bitscaleStep(
   backend.synchronize();
   const warm = backend.profile(); // the profile covers the timed steps only
   for (const key of Object.keys(warm ?? {})) delete warm![key];
+  const counts = () => backend.addon.halfOnlyCounts?.() ?? [0, 0];
+  const [kept, widened] = counts();
   const start = performance.now();
   for (let i = 0; i < n; i++) step();
   backend.synchronize();
   const ms = (performance.now() - start) / n;
+  const [keptAfter, widenedAfter] = counts();
+  console.error(
+    `${s.name} ${precision ? `${precision.weights}/${precision.activations} ${compute}` : 'bf16'}: a step keeps ${(keptAfter - kept) / n} outputs as 16-bit copies alone, ` +
+      `${(widenedAfter - widened) / n} of them widened later`,
+  );
   const profile = backend.profile();
   if (profile) {
     const rows = Object.entries(profile).sort((a, b) => b[1].ms - a[1].ms);

@@ -112,13 +112,8 @@ bool Args::is_nullish(size_t i) const {
 }
 
 Storage& Args::storage(size_t i, const char* name) const {
-  Storage& s = storage_raw(i, name);
-  settle(s);
-  return s;
-}
-
-Storage& Args::storage_raw(size_t i, const char* name) const {
   Storage& s = lookup(i, name);
+  settle(s);
   drop_shadow(s);  // the caller may write it
   return s;
 }
@@ -135,6 +130,7 @@ Storage& Args::lookup(size_t i, const char* name) const {
 }
 
 void drop_shadow(Storage& s) {
+  write_pending_f32(s);  // the copy holds the only values
   if (s.fp8) drop_fp8(s);
   if (!s.shadow) return;
   cache_free(s.shadow);  // stream order: the products that read it are queued before any reuse
@@ -143,16 +139,22 @@ void drop_shadow(Storage& s) {
 }
 
 void settle(Storage& s) {
+  write_pending_f32(s);
   if (!s.zero_pending) return;
   s.zero_pending = false;
   check(cudaMemsetAsync(s.ptr, 0, s.bytes), "cudaMemsetAsync(deferred zero-fill)");
 }
 
+void forget_pending(Storage& s) {
+  s.zero_pending = false;
+  s.f32_pending = false;
+}
+
 float* Args::out_f32(size_t i, const char* name, long long n) const {
-  Storage* s = &storage_raw(i, name);
+  Storage* s = &lookup(i, name);
   const void* p = s;
   need(*s, i, name, n, false);
-  if (s->zero_pending) {
+  if (s->zero_pending || s->f32_pending) {
     bool aliased = false;
     for (size_t k = 0; k < argv.size(); k++) {
       napi_valuetype tk;
@@ -161,9 +163,10 @@ float* Args::out_f32(size_t i, const char* name, long long n) const {
       napi_get_value_external(env, argv[k], &other);
       aliased = aliased || other == p;
     }
-    if (!aliased && n >= static_cast<long long>(s->size)) s->zero_pending = false;  // every element is written
+    if (!aliased && n >= static_cast<long long>(s->size)) forget_pending(*s);  // every element is written
     else settle(*s);
   }
+  drop_shadow(*s);
   return static_cast<float*>(s->ptr);
 }
 
@@ -190,6 +193,12 @@ Storage& Args::f32_input(size_t i, const char* name, long long n) const {
   Storage& s = lookup(i, name);
   need(s, i, name, n, false);
   settle(s);
+  return s;
+}
+Storage& Args::half_input(size_t i, const char* name, long long n) const {
+  Storage& s = lookup(i, name);
+  need(s, i, name, n, false);
+  if (s.zero_pending) settle(s);  // (a storage with pending zeros keeps no copy, so no pending f32 values either)
   return s;
 }
 float* Args::f32_or_null(size_t i, const char* name, long long n) const {
@@ -219,6 +228,7 @@ bool Args::flag(size_t i, const char* name) const {
     throw std::runtime_error(arg_name(i, name) + " must be a boolean");
   return v;
 }
+bool Args::flag_or(size_t i, const char* name, bool otherwise) const { return is_nullish(i) ? otherwise : flag(i, name); }
 std::string Args::str(size_t i, const char* name) const {
   char buf[64];
   size_t len = 0;
@@ -332,6 +342,7 @@ using bc::Storage;
 static void finalize_storage(napi_env, void* data, void*) {
   auto* s = static_cast<Storage*>(data);
   if (!s->freed && s->ptr) bc::cache_free(s->ptr);  // a storage the program forgot to free
+  bc::forget_pending(*s);
   bc::drop_shadow(*s);
   delete s;
 }
@@ -373,22 +384,25 @@ BC_KERNEL(alloc) {
 
 // free(storage): returns the block to the cache now; the handle is dead afterwards.
 BC_KERNEL(free) {
-  Storage& s = a.storage_raw(0, "storage");  // no zero-fill for a storage nobody will read
+  Storage& s = a.lookup(0, "storage");
+  bc::forget_pending(s);  // no zero-fill (or f32 values) for a storage nobody will read
+  bc::drop_shadow(s);
   bc::cache_free(s.ptr);
   s.ptr = nullptr;
   s.freed = true;
   return nullptr;
 }
 
-// A write of the whole storage replaces the promised zeros; a partial one keeps them around it.
+// A write of the whole storage replaces the promised zeros (or pending values); a partial one keeps them around it.
 static void settle_for_write(Storage& s, long long offset, size_t len) {
-  if (offset == 0 && len == s.size) s.zero_pending = false;
+  if (offset == 0 && len == s.size) bc::forget_pending(s);
   else bc::settle(s);
+  bc::drop_shadow(s);
 }
 
 // write(storage, offset, data: Float32Array | Int32Array): host -> device, converting f32 data to bf16/f16.
 BC_KERNEL(write) {
-  Storage& s = a.storage_raw(0, "storage");
+  Storage& s = a.lookup(0, "storage");
   const long long offset = a.integer(1, "offset");
   void* data;
   size_t len;

@@ -383,6 +383,11 @@ void round_operands(const float*& q, const float*& k, const float*& v, long long
 // An input storage's f32 values (the fp32 and cuBLASLt paths read these, the flash kernels its 16-bit copy).
 const float* floats_of(const bc::Storage& s) { return static_cast<const float*>(s.ptr); }
 
+// q, k or v: for the flash kernels, which read the 16-bit copy, its f32 values may stay pending.
+bc::Storage& input_of(const bc::Args& a, size_t i, const char* name, long long n, bool flash) {
+  return flash ? a.half_input(i, name, n) : a.f32_input(i, name, n);
+}
+
 // The flash kernels' 16-bit q, k, v: each storage's kept copy (bc::half_copy), made here where it has none. The
 // forward's copies stay on the storages, so the backward finds them (the autograd keeps q, k, v unchanged).
 bc::FlashOperands flash_operands(bc::Storage& q, bc::Storage& k, bc::Storage& v, long long n) {
@@ -412,10 +417,11 @@ BC_KERNEL(attention) {
   const long long n = static_cast<long long>(d.B) * d.T * d.nh * d.hs;
   float* out = a.out_f32(3, "out", n);
   float* lse = a.out_f32(4, "lse", static_cast<long long>(d.B) * d.nh * d.T);
-  bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
+  const bool flash = flash_path(d);
+  bc::Storage &sq = input_of(a, 0, "q", n, flash), &sk = input_of(a, 1, "k", n, flash), &sv = input_of(a, 2, "v", n, flash);
   const float *q = floats_of(sq), *k = floats_of(sk), *v = floats_of(sv);
   if (n == 0) return nullptr;
-  if (flash_path(d)) {
+  if (flash) {
     bc::flash_attention_forward(flash_operands(sq, sk, sv, n), out, lse, flash_dims(d));
     drop_outputs_copies(a, {3, 4});
   } else if (tensor_core_path(d) && bc::matmul_uses_fp16()) forward_tc<__half>(q, k, v, out, lse, d);
@@ -435,13 +441,14 @@ BC_KERNEL(attentionGrad) {
   float* gq = a.out_f32(6, "gq", n);
   float* gk = a.out_f32(7, "gk", n);
   float* gv = a.out_f32(8, "gv", n);
-  bc::Storage &sq = a.f32_input(0, "q", n), &sk = a.f32_input(1, "k", n), &sv = a.f32_input(2, "v", n);
-  bc::Storage& sg = a.f32_input(5, "gOut", n);
+  const bool flash = flash_path(d);
+  bc::Storage &sq = input_of(a, 0, "q", n, flash), &sk = input_of(a, 1, "k", n, flash), &sv = input_of(a, 2, "v", n, flash);
+  bc::Storage& sg = a.f32_input(5, "gOut", n);  // the flash backward reads its f32 values as well as its copy
   const float *q = floats_of(sq), *k = floats_of(sk), *v = floats_of(sv), *g_out = floats_of(sg);
   const float* out = a.f32(3, "out", n);  // read, not written
   const float* lse = a.f32(4, "lse", stats);
   if (n == 0) return nullptr;
-  if (flash_path(d)) {
+  if (flash) {
     const void* g_out16 = bc::half_copy(sg, n, bc::matmul_uses_fp16(), "attentionGrad gOut copy");
     bc::flash_attention_backward(flash_operands(sq, sk, sv, n), out, lse, g_out, g_out16, gq, gk, gv, flash_dims(d));
     drop_outputs_copies(a, {6, 7, 8});

@@ -45,17 +45,32 @@ struct Storage {
   bool shadow_fp16 = false;
   // matmulFp8's FP8 copies (fp8_cast.cu: amax, codes as stored and transposed), kept and dropped with the shadow.
   void* fp8 = nullptr;
+  // The f32 values are not written yet; the 16-bit copy holds them exactly (a kernel that rounded its output to
+  // the copy's type kept only the copy: written_half_copy's half_only). settle() writes them from the copy when
+  // something reads the f32 data; products and attention read the copy itself, so most such values never are.
+  bool f32_pending = false;
 };
-void settle(Storage& s);       // performs a deferred zero-fill
-void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to the cache
+void settle(Storage& s);       // performs a deferred zero-fill, and writes pending f32 values from the 16-bit copy
+void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to the cache (settling pending f32 first)
+// For a kernel about to overwrite all of a storage: drops whatever is pending (zeros, f32 values from the copy).
+void forget_pending(Storage& s);
+void write_pending_f32(Storage& s);  // the pending f32 values from the 16-bit copy, which stays (half_copy.cu)
+// How many outputs kept only their 16-bit copy, and how many of those had their f32 values written later.
+struct HalfOnlyCounts {
+  long long kept, widened;
+};
+HalfOnlyCounts& half_only_counts();
 // The storage's 16-bit copy (bf16, or half when fp16) of its first len floats, made (by a cast launched on the
 // stream) unless one is kept already; it stays on the storage until something writes it (half_copy.cu).
 const void* half_copy(Storage& s, long long len, bool fp16, const char* what);
 struct HalfOut;
 // For a kernel about to write all of a storage's first len floats: in bf16 / fp16 matmul mode, a fresh 16-bit copy
 // kept on the storage for the kernel to fill as it writes (half_out.cuh); empty in the other modes. Call after the
-// Args accessor that hands the storage out for writing (which drops the old copy).
-HalfOut written_half_copy(Storage& s, long long len);
+// Args accessor that hands the storage out for writing (which drops the old copy). `rounded` is the dtype code
+// (kBF16, kF16; 0 none) the kernel rounds these values to as it stores them; with half_only (the caller's word
+// that the values are read as the 16-bit copy: by products or attention) and rounded to the copy's own type over
+// the whole storage, the kernel stores the copy only (HalfOut::only) and the f32 values stay pending.
+HalfOut written_half_copy(Storage& s, long long len, int rounded = 0, bool half_only = false);
 void drop_fp8(Storage& s);     // (fp8_cast.cu)
 
 // ---- errors ---------------------------------------------------------------------------------------------
@@ -152,15 +167,19 @@ struct Args {
   napi_env env;
   std::vector<napi_value> argv;
   Args(napi_env env, napi_callback_info info);
-  Storage& storage(size_t i, const char* name) const;      // performs a pending zero-fill (the storage is read)
-  Storage& storage_raw(size_t i, const char* name) const;  // leaves it pending (the caller overwrites or frees)
-  Storage& lookup(size_t i, const char* name) const;       // the storage, untouched (no zero-fill, shadow kept)
+  // Settles what is pending (the storage is read) and drops its 16-bit copy (it may be written).
+  Storage& storage(size_t i, const char* name) const;
+  Storage& lookup(size_t i, const char* name) const;  // the storage, untouched (nothing settled, copy kept)
   Storage* storage_or_null(size_t i, const char* name) const;
   // Checks that storage i holds at least n elements of a 4-byte float type.
   float* f32(size_t i, const char* name, long long n) const;
   float* f32_or_null(size_t i, const char* name, long long n) const;
-  // A read-only f32 input of at least n elements (zero-fill performed) that keeps its bf16 shadow.
+  // A read-only f32 input of at least n elements (zero-fill performed, pending f32 values written) that keeps
+  // its 16-bit copy.
   Storage& f32_input(size_t i, const char* name, long long n) const;
+  // A read-only input of at least n elements whose reader takes the 16-bit copy (bc::half_copy): its f32 values
+  // may stay pending. The zero-fill is performed (a copy is cast from the f32 data where none is kept).
+  Storage& half_input(size_t i, const char* name, long long n) const;
   int32_t* i32(size_t i, const char* name, long long n) const;
   // An output the kernel overwrites entirely over [0, n): a pending zero-fill is dropped when n covers the
   // whole storage (and no other argument aliases it), else performed.
@@ -168,6 +187,7 @@ struct Args {
   double num(size_t i, const char* name) const;
   long long integer(size_t i, const char* name) const;
   bool flag(size_t i, const char* name) const;
+  bool flag_or(size_t i, const char* name, bool otherwise) const;  // `otherwise` where argument i is absent or null
   std::string str(size_t i, const char* name) const;
   std::vector<long long> ints(size_t i, const char* name) const;
   std::vector<double> nums(size_t i, const char* name) const;

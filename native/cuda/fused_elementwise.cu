@@ -4,7 +4,8 @@
 // Vector body: float4 loads and stores where every pointer is 16-byte aligned; the scalar loop takes the rest
 // (the n % 4 tail, or everything when a pointer is not aligned). 32-bit indices where n allows.
 // swiglu's Round (a dtype code, round_half.cuh) rounds gate and up on load, forward and backward: the op on
-// inputs rounded by roundTo, bit for bit, without the two passes.
+// inputs rounded by roundTo, bit for bit, without the two passes. Rounded outputs (swiglu's, and the gradients
+// swigluGrad writes) may be kept as 16-bit copies only (halfOnly; bc::written_half_copy).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -42,9 +43,12 @@ __device__ inline void swiglu_grad1(float g, float u, float dy, float& dg, float
 // R rounds gate and up on load, O the output as it is stored, G the output's gradient on load (round_half.cuh).
 template <int R, int O>
 __device__ inline float swiglu_r(float g, float u) { return round_half<O>(swiglu1(round_half<R>(g), round_half<R>(u))); }
-template <int R, int G>
+// ... and D the gradients as they are stored.
+template <int R, int G, int D>
 __device__ inline void swiglu_grad_r(float g, float u, float dy, float& dg, float& du) {
   swiglu_grad1(round_half<R>(g), round_half<R>(u), round_half<G>(dy), dg, du);
+  dg = round_half<D>(dg);
+  du = round_half<D>(du);
 }
 
 template <int R, int O, typename Index>
@@ -53,20 +57,15 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, In
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
   const float4* g4 = reinterpret_cast<const float4*>(gate);
   const float4* u4 = reinterpret_cast<const float4*>(up);
-  float4* o4 = reinterpret_cast<float4*>(out);
   for (Index i = first; i < n4; i += stride) {
     const float4 g = g4[i], u = u4[i];
     const float4 y = make_float4(swiglu_r<R, O>(g.x, u.x), swiglu_r<R, O>(g.y, u.y), swiglu_r<R, O>(g.z, u.z), swiglu_r<R, O>(g.w, u.w));
-    o4[i] = y;
-    bc::store_half4(out16, i, y);
+    bc::store_out4(out, out16, i, y);
   }
-  for (Index i = 4 * n4 + first; i < n; i += stride) {
-    out[i] = swiglu_r<R, O>(gate[i], up[i]);
-    bc::store_half(out16, i, out[i]);
-  }
+  for (Index i = 4 * n4 + first; i < n; i += stride) bc::store_out(out, out16, i, swiglu_r<R, O>(gate[i], up[i]));
 }
 
-template <int R, int G, typename Index>
+template <int R, int G, int D, typename Index>
 __global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
                                    Index n, Index n4, bc::HalfOut g_gate16, bc::HalfOut g_up16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
@@ -76,19 +75,18 @@ __global__ void swiglu_grad_kernel(const float* gate, const float* up, const flo
     const float4 u = reinterpret_cast<const float4*>(up)[i];
     const float4 dy = reinterpret_cast<const float4*>(gy)[i];
     float4 dg, du;
-    swiglu_grad_r<R, G>(g.x, u.x, dy.x, dg.x, du.x);
-    swiglu_grad_r<R, G>(g.y, u.y, dy.y, dg.y, du.y);
-    swiglu_grad_r<R, G>(g.z, u.z, dy.z, dg.z, du.z);
-    swiglu_grad_r<R, G>(g.w, u.w, dy.w, dg.w, du.w);
-    reinterpret_cast<float4*>(g_gate)[i] = dg;
-    reinterpret_cast<float4*>(g_up)[i] = du;
-    bc::store_half4(g_gate16, i, dg);
-    bc::store_half4(g_up16, i, du);
+    swiglu_grad_r<R, G, D>(g.x, u.x, dy.x, dg.x, du.x);
+    swiglu_grad_r<R, G, D>(g.y, u.y, dy.y, dg.y, du.y);
+    swiglu_grad_r<R, G, D>(g.z, u.z, dy.z, dg.z, du.z);
+    swiglu_grad_r<R, G, D>(g.w, u.w, dy.w, dg.w, du.w);
+    bc::store_out4(g_gate, g_gate16, i, dg);
+    bc::store_out4(g_up, g_up16, i, du);
   }
   for (Index i = 4 * n4 + first; i < n; i += stride) {
-    swiglu_grad_r<R, G>(gate[i], up[i], gy[i], g_gate[i], g_up[i]);
-    bc::store_half(g_gate16, i, g_gate[i]);
-    bc::store_half(g_up16, i, g_up[i]);
+    float dg, du;
+    swiglu_grad_r<R, G, D>(gate[i], up[i], gy[i], dg, du);
+    bc::store_out(g_gate, g_gate16, i, dg);
+    bc::store_out(g_up, g_up16, i, du);
   }
 }
 
@@ -116,10 +114,12 @@ void launch_round_to(const float* x, float* out, long long n, long long n4) {
 
 }  // namespace
 
-// swiglu(gate, up, out, n, round?) with round 0 / absent (none), 2 (bf16) or 3 (f16)
+// swiglu(gate, up, out, n, round?, roundOutput?, halfOnly?) with round and roundOutput 0 / absent (none), 2 (bf16)
+// or 3 (f16)
 BC_KERNEL(swiglu) {
   const long long n = a.integer(3, "n");
   const int round = round_code(a, 4, "round"), round_out = round_code(a, 5, "roundOutput");
+  const bool half_only = a.flag_or(6, "halfOnly", false);
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   float* out = a.out_f32(2, "out", n);
@@ -127,7 +127,7 @@ BC_KERNEL(swiglu) {
   bc::op_context() = "swiglu(n=" + std::to_string(n) + ")";
   const long long n4 = aligned16(gate) && aligned16(up) && aligned16(out) ? n / 4 : 0;
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
-  const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), n);  // for the down projection
+  const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), n, round_out, half_only);  // for the down projection
   with_round(round, [&](auto r) {
     with_round(round_out, [&](auto o) {
       constexpr int R = decltype(r)::value, O = decltype(o)::value;
@@ -141,11 +141,12 @@ BC_KERNEL(swiglu) {
   return nullptr;
 }
 
-// swigluGrad(gate, up, gy, gGate, gUp, n, round?, roundGy?): the gradients at the rounded gate and up (not rounded),
-// of gy rounded on load with roundGy
+// swigluGrad(gate, up, gy, gGate, gUp, n, round?, roundGy?, roundGrads?, halfOnly?): the gradients at the rounded
+// gate and up, of gy rounded on load with roundGy, rounded as they are stored with roundGrads
 BC_KERNEL(swigluGrad) {
   const long long n = a.integer(5, "n");
-  const int round = round_code(a, 6, "round"), round_gy = round_code(a, 7, "roundGy");
+  const int round = round_code(a, 6, "round"), round_gy = round_code(a, 7, "roundGy"), round_grads = round_code(a, 8, "roundGrads");
+  const bool half_only = a.flag_or(9, "halfOnly", false);
   const float* gate = a.f32(0, "gate", n);
   const float* up = a.f32(1, "up", n);
   const float* gy = a.f32(2, "gy", n);
@@ -156,16 +157,19 @@ BC_KERNEL(swigluGrad) {
   const bool vec = aligned16(gate) && aligned16(up) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
   const long long n4 = vec ? n / 4 : 0;
   // Both gradients feed products (the gate and up projections' backward): their 16-bit copies too.
-  const bc::HalfOut g_gate16 = bc::written_half_copy(a.lookup(3, "gGate"), n), g_up16 = bc::written_half_copy(a.lookup(4, "gUp"), n);
+  const bc::HalfOut g_gate16 = bc::written_half_copy(a.lookup(3, "gGate"), n, round_grads, half_only),
+                    g_up16 = bc::written_half_copy(a.lookup(4, "gUp"), n, round_grads, half_only);
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
   with_round(round, [&](auto r) {
     with_round(round_gy, [&](auto gr) {
-      constexpr int R = decltype(r)::value, G = decltype(gr)::value;
-      if (fits_int(n))
-        swiglu_grad_kernel<R, G, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n),
-                                                        static_cast<int>(n4), g_gate16, g_up16);
-      else
-        swiglu_grad_kernel<R, G, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4, g_gate16, g_up16);
+      with_round(round_grads, [&](auto dr) {
+        constexpr int R = decltype(r)::value, G = decltype(gr)::value, D = decltype(dr)::value;
+        if (fits_int(n))
+          swiglu_grad_kernel<R, G, D, int><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, static_cast<int>(n),
+                                                             static_cast<int>(n4), g_gate16, g_up16);
+        else
+          swiglu_grad_kernel<R, G, D, long long><<<blocks, 256>>>(gate, up, gy, g_gate, g_up, n, n4, g_gate16, g_up16);
+      });
     });
   });
   bc::check_launch("swigluGrad");

@@ -36,9 +36,37 @@ __global__ void to_16bit(const float* x, Half* out, long long n) {
     out[i] = one_of(x[i], out);
 }
 
+// bf16 or half -> f32 (exact), four values per thread, the tail one by one.
+__device__ __forceinline__ float widen1(uint16_t bits, bool fp16) {
+  return fp16 ? __half2float(__ushort_as_half(bits)) : __uint_as_float(static_cast<uint32_t>(bits) << 16);
+}
+__global__ void from_16bit(const uint16_t* x, float* out, long long n, bool fp16) {
+  const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
+    const uint2 v = reinterpret_cast<const uint2*>(x)[i];
+    reinterpret_cast<float4*>(out)[i] = make_float4(widen1(v.x & 0xffff, fp16), widen1(v.x >> 16, fp16),
+                                                    widen1(v.y & 0xffff, fp16), widen1(v.y >> 16, fp16));
+  }
+  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) out[i] = widen1(x[i], fp16);
+}
+
 }  // namespace
 
 namespace bc {
+
+HalfOnlyCounts& half_only_counts() {
+  static HalfOnlyCounts counts{0, 0};
+  return counts;
+}
+
+void write_pending_f32(Storage& s) {
+  if (!s.f32_pending) return;
+  s.f32_pending = false;
+  half_only_counts().widened++;
+  from_16bit<<<blocks_for((s.size + 3) / 4, 256), 256>>>(static_cast<const uint16_t*>(s.shadow), static_cast<float*>(s.ptr),
+                                                          static_cast<long long>(s.size), s.shadow_fp16);
+  check_launch("write pending f32 values from the 16-bit copy");
+}
 
 const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
   if (!s.shadow || s.shadow_len < len || s.shadow_fp16 != fp16) {
@@ -54,17 +82,41 @@ const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {
   return s.shadow;
 }
 
-HalfOut written_half_copy(Storage& s, long long len) {
+HalfOut written_half_copy(Storage& s, long long len, int rounded, bool half_only) {
   const bool fp16 = matmul_uses_fp16();
   if (len <= 0 || !(fp16 || matmul_uses_bf16())) return {};
   drop_shadow(s);
   s.shadow = cache_alloc(len * 2);
   s.shadow_len = len;
   s.shadow_fp16 = fp16;
-  return {s.shadow, fp16};
+  // Only values already of the copy's type, over the whole storage, can be kept as the copy alone.
+  const bool only = half_only && rounded == (fp16 ? kF16 : kBF16) && len == static_cast<long long>(s.size);
+  if (only) {
+    s.f32_pending = true;
+    half_only_counts().kept++;
+  }
+  return {s.shadow, fp16, only};
 }
 
 }  // namespace bc
+
+// halfOnlyCounts() -> [kept, widened]: outputs that kept only their 16-bit copy, and those whose f32 values
+// were written later because something read them (a step where products and attention read every such output
+// widens none).
+BC_KERNEL(halfOnlyCounts) {
+  napi_value arr;
+  napi_create_array_with_length(a.env, 2, &arr);
+  napi_set_element(a.env, arr, 0, bc::number(a.env, static_cast<double>(bc::half_only_counts().kept)));
+  napi_set_element(a.env, arr, 1, bc::number(a.env, static_cast<double>(bc::half_only_counts().widened)));
+  return arr;
+}
+
+// Tests only: f32Pending(storage) -> whether its f32 values are still to be written from its 16-bit copy.
+BC_KERNEL(f32Pending) {
+  napi_value out;
+  napi_get_boolean(a.env, a.lookup(0, "storage").f32_pending, &out);
+  return out;
+}
 
 // Tests only: halfCopyOf(storage, n) -> the first n values of the storage's kept 16-bit copy as a Uint16Array of
 // their bits, or null when it keeps none (or one shorter than n). Reads without touching the copy.

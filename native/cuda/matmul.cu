@@ -233,8 +233,10 @@ BC_KERNEL(matmul) {
   const bool accumulate = a.flag(12, "accumulate");
   p.mode = mode();
   const long long a_len = (batch - 1) * p.a_stride + p.m * p.k, b_len = (batch - 1) * p.b_stride + p.k * p.n;
-  bc::Storage& sa = a.f32_input(0, "a", batch ? a_len : 0);
-  bc::Storage& sb = a.f32_input(1, "b", batch ? b_len : 0);
+  // In bf16 / fp16 mode the operands are their 16-bit copies: an operand whose f32 values are pending keeps them so.
+  const bool copies = p.mode == kBf16 || p.mode == kFp16;
+  bc::Storage& sa = copies ? a.half_input(0, "a", batch ? a_len : 0) : a.f32_input(0, "a", batch ? a_len : 0);
+  bc::Storage& sb = copies ? a.half_input(1, "b", batch ? b_len : 0) : a.f32_input(1, "b", batch ? b_len : 0);
   float* pc = accumulate ? a.f32(2, "out", batch * p.m * p.n) : a.out_f32(2, "out", batch * p.m * p.n);
   if (batch == 0 || p.m == 0 || p.n == 0) return nullptr;
   std::ostringstream ctx;

@@ -125,8 +125,8 @@ __global__ void add_partials4(const float4* partial, int chunks, float4* g, int 
 
 // addRmsNorm: sum = x + r, then rms_norm_kernel's math on sum, one block per row. The second pass reads back
 // the sum each thread wrote itself (cache-hot), so x and r are read once and nothing is read from a third array.
-// R (round_half.cuh) rounds r on load: the op on r rounded by roundTo, bit for bit.
-template <int R>
+// R (round_half.cuh) rounds r on load: the op on r rounded by roundTo, bit for bit; O rounds out as it is stored.
+template <int R, int O>
 __global__ void add_rms_norm_kernel(const float* x, const float* r, const float* w, float* sum, float* out, float* rstd,
                                     int cols, float eps) {
   const long long o = blockIdx.x * (long long)cols;
@@ -139,11 +139,11 @@ __global__ void add_rms_norm_kernel(const float* x, const float* r, const float*
   ss = block_sum(ss);
   const float s = static_cast<float>(1.0 / sqrt(ss / cols + eps));
   if (threadIdx.x == 0) rstd[blockIdx.x] = s;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) out[o + c] = sum[o + c] * s * w[c];
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) out[o + c] = round_half<O>(sum[o + c] * s * w[c]);
 }
 
 // The same with 16-byte loads and stores: cols4 = cols / 4 float4s per row (cols % 4 == 0, pointers aligned).
-template <int R>
+template <int R, int O>
 __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const float4* w, float4* sum, float4* out,
                                      float* rstd, int cols4, float eps, bc::HalfOut out16) {
   const long long o = blockIdx.x * (long long)cols4;
@@ -161,9 +161,9 @@ __global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const flo
   if (threadIdx.x == 0) rstd[blockIdx.x] = s;
   for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
     const float4 v = sum[o + c], g = w[c];
-    const float4 y = make_float4(v.x * s * g.x, v.y * s * g.y, v.z * s * g.z, v.w * s * g.w);
-    out[o + c] = y;
-    bc::store_half4(out16, o + c, y);
+    const float4 y = make_float4(round_half<O>(v.x * s * g.x), round_half<O>(v.y * s * g.y), round_half<O>(v.z * s * g.z),
+                                 round_half<O>(v.w * s * g.w));
+    bc::store_out4(reinterpret_cast<float*>(out), out16, o + c, y);
   }
 }
 
@@ -266,7 +266,9 @@ BC_KERNEL(rmsNorm) {
   return nullptr;
 }
 
-// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta?) with roundDelta 0 / absent, 2 (bf16), 3 (f16)
+// addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta?, roundOutput?, halfOnly?) with the roundings
+// 0 / absent, 2 (bf16), 3 (f16): r rounded on load, out as it is stored (and kept as its 16-bit copy alone with
+// halfOnly, where that copy is of the same type)
 BC_KERNEL(addRmsNorm) {
   const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
   const float* x = a.f32(0, "x", rows * cols);
@@ -276,21 +278,24 @@ BC_KERNEL(addRmsNorm) {
   float* out = a.out_f32(4, "out", rows * cols);
   float* rstd = a.out_f32(5, "rstd", rows);
   const float eps = static_cast<float>(a.num(8, "eps"));
-  const int round = round_code(a, 9, "roundDelta");
+  const int round = round_code(a, 9, "roundDelta"), round_out = round_code(a, 10, "roundOutput");
+  const bool half_only = a.flag_or(11, "halfOnly", false);
   if (rows * cols == 0) return nullptr;
   if (cols >= (1LL << 30)) throw std::runtime_error("addRmsNorm: cols = " + std::to_string(cols) + " is not below 2^30");
   bc::op_context() = dims("addRmsNorm", rows, cols);
   const bool vec = cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out);
   // out feeds the next products (q, k, v or the MLP's): its 16-bit copy is written with it.
-  const bc::HalfOut out16 = vec ? bc::written_half_copy(a.lookup(4, "out"), rows * cols) : bc::HalfOut{};
+  const bc::HalfOut out16 = vec ? bc::written_half_copy(a.lookup(4, "out"), rows * cols, round_out, half_only) : bc::HalfOut{};
   with_round(round, [&](auto rt) {
-    constexpr int R = decltype(rt)::value;
-    if (vec)
-      add_rms_norm4_kernel<R><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
-                                                  reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
-                                                  reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps, out16);
-    else
-      add_rms_norm_kernel<R><<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
+    with_round(round_out, [&](auto ot) {
+      constexpr int R = decltype(rt)::value, O = decltype(ot)::value;
+      if (vec)
+        add_rms_norm4_kernel<R, O><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
+                                                       reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
+                                                       reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps, out16);
+      else
+        add_rms_norm_kernel<R, O><<<rows, kThreads>>>(x, r, w, sum, out, rstd, static_cast<int>(cols), eps);
+    });
   });
   bc::check_launch("addRmsNorm");
   return nullptr;

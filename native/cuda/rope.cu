@@ -1,6 +1,8 @@
 // Rotary embedding on (B, T, nh, hs): rotates pairs (j, j + hs/2) by (posOffset + t) * base^(-2j/hs).
 // Angles in double, as the reference, so long positions keep their precision. R (round_half.cuh) rounds x on
-// load: rope of x rounded by roundTo, bit for bit (the backward rotates the gradient and never reads x).
+// load: rope of x rounded by roundTo, bit for bit (the backward rotates the gradient and never reads x). O rounds
+// the output as it is stored (roundTo after rope, bit for bit); a rounded output read only as its 16-bit copy
+// (attention's q and k, the q and k projections' gradients) may be kept as that copy alone (halfOnly).
 #include "common.cuh"
 #include "half_out.cuh"
 #include "round_half.cuh"
@@ -10,7 +12,7 @@ namespace {
 // Each block computes the frequencies base^(-2j/hs) once into shared memory (the same double pow as the
 // reference, so the angles are bit-identical) and walks the pairs with a grid-stride loop; Index is int where
 // the tensor allows it (64-bit division is tens of instructions).
-template <int R, typename Index>
+template <int R, int O, typename Index>
 __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index nh, Index hs, double base,
                             long long pos_offset, int direction) {
   extern __shared__ double inv_freq[];
@@ -29,8 +31,8 @@ __global__ void rope_kernel(const float* x, float* out, Index B, Index T, Index 
     const double s = static_cast<double>(sf) * direction, c = cf;
     const Index o = row * hs;
     const double x0 = round_half<R>(x[o + j]), x1 = round_half<R>(x[o + j + half]);
-    out[o + j] = static_cast<float>(x0 * c - x1 * s);
-    out[o + j + half] = static_cast<float>(x0 * s + x1 * c);
+    out[o + j] = round_half<O>(static_cast<float>(x0 * c - x1 * s));
+    out[o + j + half] = round_half<O>(static_cast<float>(x0 * s + x1 * c));
   }
 }
 
@@ -50,7 +52,7 @@ __global__ void rope_table_kernel(float2* table, int T, int hs, double base, lon
 
 // rope_kernel's rotation with the angles from the table: a warp per head row (lane j takes pairs j, j + 32, ...),
 // so the step is two coalesced loads and stores a pair and a cached table read, with no trigonometry.
-template <int R>
+template <int R, int O>
 __global__ void rope_rows_kernel(const float* x, float* out, const float2* table, int rows, int T, int nh, int hs,
                                  int direction, bc::HalfOut out16) {
   const int half = hs / 2, lane = threadIdx.x & 31, warps = blockDim.x / 32;
@@ -61,18 +63,17 @@ __global__ void rope_rows_kernel(const float* x, float* out, const float2* table
       const float2 v = cs[j];
       const double s = static_cast<double>(v.y) * direction, c = v.x;
       const double x0 = round_half<R>(x[o + j]), x1 = round_half<R>(x[o + j + half]);
-      const float y0 = static_cast<float>(x0 * c - x1 * s), y1 = static_cast<float>(x0 * s + x1 * c);
-      out[o + j] = y0;
-      out[o + j + half] = y1;
-      bc::store_half(out16, o + j, y0);
-      bc::store_half(out16, o + j + half, y1);
+      const float y0 = round_half<O>(static_cast<float>(x0 * c - x1 * s)), y1 = round_half<O>(static_cast<float>(x0 * s + x1 * c));
+      bc::store_out(out, out16, o + j, y0);
+      bc::store_out(out, out16, o + j + half, y1);
     }
   }
 }
 
 }  // namespace
 
-// rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput?) with roundInput 0 / absent, 2 (bf16), 3 (f16)
+// rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput?, roundOutput?, halfOnly?) with the roundings
+// 0 / absent, 2 (bf16), 3 (f16)
 BC_KERNEL(rope) {
   const long long B = a.integer(2, "B"), T = a.integer(3, "T"), nh = a.integer(4, "nh"), hs = a.integer(5, "hs");
   const double base = a.num(6, "base");
@@ -80,7 +81,8 @@ BC_KERNEL(rope) {
   const double direction = a.num(8, "direction");
   if (hs % 2 != 0) throw std::runtime_error("hs = " + std::to_string(hs) + " is not allowed; expected an even head size");
   if (direction != 1 && direction != -1) throw std::runtime_error("direction must be 1 or -1");
-  const int round = round_code(a, 9, "roundInput");
+  const int round = round_code(a, 9, "roundInput"), round_out = round_code(a, 10, "roundOutput");
+  const bool half_only = a.flag_or(11, "halfOnly", false);
   const long long n = B * T * nh * hs;
   const float* x = a.f32(0, "x", n);
   float* out = a.out_f32(1, "out", n);
@@ -99,22 +101,27 @@ BC_KERNEL(rope) {
     const long long rows = B * T * nh;
     // Forward, q and k go to attention; backward, their gradients to the q and k projections' products: both read
     // the 16-bit copy. (out may alias x: the copy is taken after x's accessor.)
-    const bc::HalfOut out16 = bc::written_half_copy(a.lookup(1, "out"), n);
+    const bc::HalfOut out16 = bc::written_half_copy(a.lookup(1, "out"), n, round_out, half_only);
     with_round(round, [&](auto rt) {
-      rope_rows_kernel<decltype(rt)::value><<<bc::blocks_for(rows, 8, static_cast<long long>(bc::sm_count()) * 64), 256>>>(
-          x, out, table.as<float2>(), static_cast<int>(rows), static_cast<int>(T), static_cast<int>(nh), static_cast<int>(hs),
-          static_cast<int>(direction), out16);
+      with_round(round_out, [&](auto ot) {
+        rope_rows_kernel<decltype(rt)::value, decltype(ot)::value>
+            <<<bc::blocks_for(rows, 8, static_cast<long long>(bc::sm_count()) * 64), 256>>>(
+                x, out, table.as<float2>(), static_cast<int>(rows), static_cast<int>(T), static_cast<int>(nh),
+                static_cast<int>(hs), static_cast<int>(direction), out16);
+      });
     });
     bc::check_launch("rope");
     return nullptr;
   }
   with_round(round, [&](auto rt) {
-    constexpr int R = decltype(rt)::value;
-    if (n < (1LL << 31))
-      rope_kernel<R, int><<<blocks, 256, shared>>>(x, out, static_cast<int>(B), static_cast<int>(T), static_cast<int>(nh),
-                                                  static_cast<int>(hs), base, pos_offset, static_cast<int>(direction));
-    else
-      rope_kernel<R, long long><<<blocks, 256, shared>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+    with_round(round_out, [&](auto ot) {
+      constexpr int R = decltype(rt)::value, O = decltype(ot)::value;
+      if (n < (1LL << 31))
+        rope_kernel<R, O, int><<<blocks, 256, shared>>>(x, out, static_cast<int>(B), static_cast<int>(T), static_cast<int>(nh),
+                                                       static_cast<int>(hs), base, pos_offset, static_cast<int>(direction));
+      else
+        rope_kernel<R, O, long long><<<blocks, 256, shared>>>(x, out, B, T, nh, hs, base, pos_offset, static_cast<int>(direction));
+    });
   });
   bc::check_launch("rope");
   return nullptr;

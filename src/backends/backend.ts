@@ -13,6 +13,14 @@ import type { FakeQuantSpec } from '../numerics/spec.ts';
 /** Element types a storage can hold. f32 is the compute type; bf16/f16 are storage formats only. */
 export type DType = 'f32' | 'i32' | 'bf16' | 'f16';
 
+/**
+ * A hint on an op whose rounded outputs are read only by products and attention, which round their operands to
+ * the half type themselves: a backend whose products read 16-bit copies (cuda in bf16 / fp16 matmul mode) may
+ * keep such an output as its 16-bit copy alone, when it is rounded to the copy's type, writing the f32 values
+ * only if something else reads them. The values are the same either way; backends without copies ignore it.
+ */
+export type HalfOnly = boolean;
+
 export type HostArray = Float32Array | Float64Array | Int32Array | Uint16Array;
 
 export const unaryOps = [
@@ -174,11 +182,20 @@ export interface Backend<S = unknown> {
   affine(x: S, out: S, n: number, mul: number, add: number): void;
   /** SwiGLU's gate: out[i] = silu(gate[i]) * up[i], one pass (the transformer's MLP). With `round`, gate and up
    *  are rounded to it on load (as roundTo rounds them), bit for bit the op on rounded inputs; with
-   *  `roundOutput`, out is rounded to it as it is stored (bit for bit roundTo after the op). */
-  swiglu(gate: S, up: S, out: S, n: number, round?: 'bf16' | 'f16', roundOutput?: 'bf16' | 'f16'): void;
+   *  `roundOutput`, out is rounded to it as it is stored (bit for bit roundTo after the op). `halfOnly`: see
+   *  HalfOnly. */
+  swiglu(
+    gate: S,
+    up: S,
+    out: S,
+    n: number,
+    round?: 'bf16' | 'f16',
+    roundOutput?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
+  ): void;
   /** Both gradients of swiglu in one pass: gGate[i] = gy[i] up[i] silu'(gate[i]), gUp[i] = gy[i] silu(gate[i]);
-   *  with `round`, at gate and up rounded on load (the gradients themselves are not rounded); with `roundGy`, gy
-   *  is rounded to it on load (bit for bit roundTo of gy first). */
+   *  with `round`, at gate and up rounded on load; with `roundGy`, gy is rounded to it on load (bit for bit
+   *  roundTo of gy first); with `roundGrads`, both gradients are rounded to it as they are stored. */
   swigluGrad(
     gate: S,
     up: S,
@@ -188,6 +205,8 @@ export interface Backend<S = unknown> {
     n: number,
     round?: 'bf16' | 'f16',
     roundGy?: 'bf16' | 'f16',
+    roundGrads?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
   ): void;
   /** out[i] = x[i] rounded to `to` (nearest even, f16 overflow to ±inf) and back to f32: cast(cast(x, to), 'f32')
    *  bit for bit, in one pass over f32 storages. */
@@ -273,7 +292,7 @@ export interface Backend<S = unknown> {
   rmsNorm(x: S, w: S, out: S, rstd: S, rows: number, cols: number, eps: number): void;
   /** A residual add and the RMSNorm after it in one pass: sum = x + r, then rmsNorm(sum, w, out, rstd) exactly
    *  as rmsNorm computes it (the gradients are add's and rmsNormGrad on sum). With `roundDelta`, r is rounded
-   *  to it on load (as roundTo rounds it). */
+   *  to it on load (as roundTo rounds it); with `roundOutput`, out (not sum) is rounded to it as it is stored. */
   addRmsNorm(
     x: S,
     r: S,
@@ -285,6 +304,8 @@ export interface Backend<S = unknown> {
     cols: number,
     eps: number,
     roundDelta?: 'bf16' | 'f16',
+    roundOutput?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
   ): void;
   /** gx overwritten, or added to with `accumulate` (a gradient gathered from x's other uses); gw accumulated
    *  into (gw += Σ_r gy x rstd). With `roundGy`, gy is rounded to it on load (bit for bit roundTo of gy first). */
@@ -327,7 +348,8 @@ export interface Backend<S = unknown> {
   ): void;
   /** Rotary embedding on x of shape (B, T, nh, hs), rotating pairs (j, j + hs/2) of each head by angle
    *  (posOffset + t) * base^(-2j/hs). direction -1 rotates backwards (the gradient). out may alias x. With
-   *  `roundInput`, x is rounded to it on load (as roundTo rounds it). */
+   *  `roundInput`, x is rounded to it on load (as roundTo rounds it); with `roundOutput`, out is rounded to it as
+   *  it is stored. */
   rope(
     x: S,
     out: S,
@@ -339,6 +361,8 @@ export interface Backend<S = unknown> {
     posOffset: number,
     direction: 1 | -1,
     roundInput?: 'bf16' | 'f16',
+    roundOutput?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
   ): void;
   /** Causal (or full) softmax attention. q, k, v, out: (B, T, nh, hs). lse: (B, nh, T), saved for backward.
    *  out[b, t, h] = Σ_s softmax_s(scale q_t·k_s, s <= t if causal) v_s. */

@@ -169,6 +169,11 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   // gradient is the identity (no activation quantization, or one whose straight-through estimator cannot clip).
   const actPassesGradient = !p.activations || !T.canClip(p.activations);
   const normRounds = byProducts && actPassesGradient && usesRmsNorm ? byProducts : undefined;
+  // Where, besides, act is the identity, a block's norm output is only its products' input: the norm may round
+  // it as it stores it, and keep only the 16-bit copy the products read (HalfOnly). The same holds for SwiGLU's
+  // output, and for the gradients of products' outputs that SwiGLU and rope write (the products round them).
+  const normOutput = normRounds && !p.activations ? normRounds : undefined;
+  const halfOut = (to: 'bf16' | 'f16' | undefined) => ({ roundOutput: to, halfOnly: to !== undefined });
   const blockInput = (normed: Tensor) => (normRounds ? act(normed) : productInput(act(normed)));
   const norm = (x: Tensor, name: string, roundGradient?: 'bf16' | 'f16') =>
     a?.norm === 'layer'
@@ -176,10 +181,20 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       : T.rmsNorm(x, get(`${name}.weight`), a?.normEps, { roundGradient });
   // A residual add and the norm that follows it: the new stream and its norm (RMSNorm: one fused kernel, which
   // rounds the delta as it loads it).
-  const addNorm = (x: Tensor, delta: Rounding, name: string, roundGradient?: 'bf16' | 'f16') => {
+  const addNorm = (
+    x: Tensor,
+    delta: Rounding,
+    name: string,
+    roundGradient?: 'bf16' | 'f16',
+    roundOutput?: 'bf16' | 'f16',
+  ) => {
     if (usesRmsNorm) {
       const { y, round } = delta;
-      return T.addRmsNorm(x, y, get(`${name}.weight`), a?.normEps, { roundDelta: round, roundGradient });
+      return T.addRmsNorm(x, y, get(`${name}.weight`), a?.normEps, {
+        roundDelta: round,
+        roundGradient,
+        ...halfOut(roundOutput),
+      });
     }
     const sum = T.add(x, rounded(delta));
     return { sum, out: norm(sum, name) };
@@ -187,7 +202,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   // A residual delta: a product's output, with dropout between them in training.
   const residual = (x: Tensor, name: string) =>
     dropping || !usesRmsNorm ? { y: drop(linear(x, name)) } : product(x, name, true);
-  const rope = ropeOf(c, a, Tn, tokens);
+  const rope = ropeOf(c, a, Tn, tokens, onLoad);
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
   if (a?.positions === 'learned') {
@@ -208,8 +223,13 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const prod = (x: Tensor, name: string, readerRounds: boolean) =>
       product(x, `blocks.${l}.${name}`, readerRounds);
     const headsOf = (r: Rounding, n: number) => ({ ...r, y: heads(r.y, n) });
-    const q = rope(headsOf(prod(h, 'attn.wq.weight', true), nh));
-    const k = repeatKv(maybeQuant(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv)), p.kv), nh);
+    const q = rope(headsOf(prod(h, 'attn.wq.weight', true), nh), true);
+    // k is attention's own input unless the KV cache's quantization or the heads' repetition reads it first.
+    const kToAttention = !p.kv && nkv === nh;
+    const k = repeatKv(
+      maybeQuant(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv), kToAttention), p.kv),
+      nh,
+    );
     // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it.
     const vOut = prod(h, 'attn.wv.weight', !p.kv);
     const v = repeatKv(maybeQuant(heads(vOut.y, nkv), p.kv), nh);
@@ -219,6 +239,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       residual(att, `blocks.${l}.attn.wo.weight`),
       `blocks.${l}.mlp_norm`,
       normRounds,
+      normOutput,
     );
     x = attended.sum;
 
@@ -229,8 +250,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       a?.mlp === 'gelu'
         ? (p.activations ? half : productInput)(T.gelu(lin(m, 'mlp.w_up.weight')))
         : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true), {
-            roundOutput: p.activations || !byProducts ? options.compute : undefined,
+            // (where the down projection rounds its input itself, rounding here as well changes nothing)
+            roundOutput: options.compute,
+            halfOnly: byProducts !== undefined && !p.activations,
             roundGradient: options.compute,
+            roundInputGradients: onLoad,
+            halfOnlyGradients: onLoad !== undefined,
           });
     const next = l + 1 < c.nLayers ? `blocks.${l + 1}.attn_norm` : 'norm';
     const mixed = addNorm(
@@ -238,6 +263,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       residual(act(hidden), `blocks.${l}.mlp.w_down.weight`),
       next,
       l + 1 < c.nLayers ? normRounds : undefined,
+      l + 1 < c.nLayers ? normOutput : undefined,
     );
     x = mixed.sum;
     normed = mixed.out;
@@ -255,13 +281,9 @@ interface Rounding {
 /** The value of r, rounded here where a reader that cannot round on load takes it. */
 const rounded = ({ y, round }: Rounding) => (round ? T.roundTo(y, round, { gradient: false }) : y);
 
-/** SwiGLU of two products' outputs, rounding them as it loads them where both still need it; `out` rounds its
- *  output and the output's gradient. */
-function swiglu(
-  gate: Rounding,
-  up: Rounding,
-  out: Pick<T.SwigluOptions, 'roundOutput' | 'roundGradient'>,
-): Tensor {
+/** SwiGLU of two products' outputs, rounding them as it loads them where both still need it; `out`: the other
+ *  options (roundings of the output, its gradient and the inputs' gradients; HalfOnly). */
+function swiglu(gate: Rounding, up: Rounding, out: Omit<T.SwigluOptions, 'round'>): Tensor {
   if (gate.round && gate.round === up.round) return T.swiglu(gate.y, up.y, { round: gate.round, ...out });
   return T.swiglu(rounded(gate), rounded(up), out);
 }
@@ -274,16 +296,27 @@ function repeatKv(x: Tensor, nh: number): Tensor {
   return T.reshape(wide, [B, Tn, nh, hs]);
 }
 
-/** The rotary embedding of (B, T, heads, hs): the fused kernel (which rounds its input as it loads it), or
- *  cos/sin tables for rescaled frequencies. */
+/** The rotary embedding of (B, T, heads, hs) of a product's output: the fused kernel (which rounds its input as
+ *  it loads it), or cos/sin tables for rescaled frequencies. `products` (ForwardOptions.productsRound's type,
+ *  where the product rounds the gradient of its output itself): the kernel rounds x's gradient to it, and
+ *  the output too where `toAttention` (attention rounds its operands to it), keeping 16-bit copies alone. */
 function ropeOf(
   c: ModelConfig,
   a: ArchOptions | undefined,
   Tn: number,
   tokens: Tensor,
-): (x: Rounding) => Tensor {
+  products: 'bf16' | 'f16' | undefined,
+): (x: Rounding, toAttention: boolean) => Tensor {
   if (a?.positions === 'learned') return rounded;
-  if (!a?.ropeScaling) return ({ y, round }) => T.rope(y, c.ropeBase, 0, { roundInput: round });
+  if (!a?.ropeScaling)
+    return ({ y, round }, toAttention) =>
+      T.rope(y, c.ropeBase, 0, {
+        roundInput: round,
+        roundInputGradient: products,
+        halfOnlyGradient: products !== undefined,
+        roundOutput: toAttention ? products : undefined,
+        halfOnly: toAttention && products !== undefined,
+      });
   const hs = a.headSize;
   const half = hs / 2;
   const f = ropeInvFreq(c.ropeBase, hs, a.ropeScaling, Tn);

@@ -110,3 +110,95 @@ test('fp32 mode keeps no copy; a write drops one; a product reads a written copy
     cuda.setMatmulMode(previous);
   }
 });
+
+// ---- HalfOnly: a rounded output kept as its 16-bit copy alone -------------------------------------------------
+
+const pending = (s: S) => cuda.addon.f32Pending!(s);
+const counts = () => {
+  const [kept, widened] = cuda.addon.halfOnlyCounts!();
+  return { kept, widened };
+};
+
+/** swiglu of fixed inputs into a fresh storage, its output rounded to `to` (with the HalfOnly hint). */
+function roundedSwiglu(n: number, to: 'bf16' | 'f16', halfOnly: boolean): S {
+  const [gate, up] = [11, 12].map((seed) => upload(normal(n, seed)));
+  const out = cuda.alloc('f32', n);
+  cuda.swiglu(gate, up, out, n, undefined, to, halfOnly);
+  return out;
+}
+
+for (const [mode, to] of [
+  ['bf16', 'bf16'],
+  ['fp16', 'f16'],
+] as const) {
+  test(`${mode} mode, halfOnly: the output is kept as its copy alone, a product reads it so, a read writes the f32 values exactly`, {
+    skip,
+  }, () => {
+    const previous = cuda.setMatmulMode(mode);
+    try {
+      const n = 1030;
+      const reference = download(roundedSwiglu(n, to, false), n);
+      const before = counts();
+      const out = roundedSwiglu(n, to, true);
+      assert.ok(pending(out), 'the f32 values are pending');
+      assert.equal(counts().kept, before.kept + 1);
+      // A product reads the copy and leaves the values pending: (m=10, k=103) @ (k, n=7) as on the f32 values.
+      const b = upload(normal(103 * 7, 9));
+      const [viaCopy, viaValues] = [cuda.alloc('f32', 70), cuda.alloc('f32', 70)];
+      cuda.matmul(out, b, viaCopy, matmulArgs(10, 7, 103));
+      assert.ok(pending(out), 'a product read the copy only');
+      assert.equal(counts().widened, before.widened);
+      cuda.matmul(upload(reference), b, viaValues, matmulArgs(10, 7, 103));
+      assert.deepEqual(download(viaCopy, 70), download(viaValues, 70));
+      // Any other reader gets the values: written from the copy, exactly the rounded output.
+      expectCopy('the kept copy', out, n, mode);
+      assert.ok(!pending(out));
+      assert.equal(counts().widened, before.widened + 1);
+      assert.deepEqual(download(out, n), reference);
+    } finally {
+      cuda.setMatmulMode(previous);
+    }
+  });
+}
+
+test('halfOnly keeps the f32 values where the copy cannot hold them: fp32 mode, the other half type, no rounding', {
+  skip,
+}, () => {
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    const n = 1030;
+    assert.ok(!pending(roundedSwiglu(n, 'f16', true)), 'f16 values in bf16 mode');
+    const [gate, up] = [1, 2].map((seed) => upload(normal(n, seed)));
+    const unrounded = cuda.alloc('f32', n);
+    cuda.swiglu(gate, up, unrounded, n, undefined, undefined, true);
+    assert.ok(!pending(unrounded), 'values not rounded');
+    cuda.setMatmulMode('fp32');
+    assert.ok(!pending(roundedSwiglu(n, 'bf16', true)), 'fp32 mode keeps no copies');
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});
+
+test('a pending storage: a whole overwrite or a free writes nothing from the copy; a partial write keeps the rest', {
+  skip,
+}, () => {
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    const n = 1030;
+    const reference = download(roundedSwiglu(n, 'bf16', false), n) as Float32Array;
+    const before = counts();
+    const overwritten = roundedSwiglu(n, 'bf16', true);
+    cuda.write(overwritten, 'f32', new Float32Array(n).fill(3));
+    assert.ok(!pending(overwritten));
+    cuda.free(roundedSwiglu(n, 'bf16', true));
+    assert.equal(counts().widened, before.widened, 'nothing written from a copy');
+    assert.deepEqual(Array.from(download(overwritten, 4)), [3, 3, 3, 3]);
+    const partly = roundedSwiglu(n, 'bf16', true);
+    cuda.write(partly, 'f32', [5, 6], 7);
+    const want = Float32Array.from(reference);
+    want.set([5, 6], 7);
+    assert.deepEqual(download(partly, n), want);
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});

@@ -1,7 +1,8 @@
 // ForwardOptions.productsRound on cuda: in bf16 (fp16) mode the products cast their operands to bf16 (half)
 // themselves and attention rounds q, k and v, so skipping the model's rounding of a product's input value and of
 // its output's gradient, and leaving a product's output value to its reader (rope, swiglu and addRmsNorm round
-// on load; attention rounds v), must leave the loss and every gradient bit for bit as they were: for
+// on load; attention rounds v), and rounding what only products and attention read as it is stored (kept as the
+// 16-bit copy alone), must leave the loss and every gradient bit for bit as they were: for
 // Transformer++, with dropout, under QAT, and for a LayerNorm / GELU arch with grouped-query attention and a bias. Skips
 // without a GPU.
 import assert from 'node:assert/strict';
@@ -47,12 +48,18 @@ for (const [compute, mode] of [
           { compute, productsRound: false },
           { batch: 4, paramSeed: 3 },
         );
+        const [kept, widened] = cuda.addon.halfOnlyCounts!();
         const skipped = lossAndGrads(
           config,
           'cuda',
           { compute, productsRound: true },
           { batch: 4, paramSeed: 3 },
         );
+        // Outputs read only by products and attention are kept as 16-bit copies (HalfOnly), and in Transformer++
+        // nothing reads their f32 values.
+        const [keptAfter, widenedAfter] = cuda.addon.halfOnlyCounts!();
+        assert.ok(keptAfter > kept, 'outputs kept as 16-bit copies alone');
+        if (model.startsWith('Transformer++')) assert.equal(widenedAfter, widened, 'none of them widened');
         assert.equal(skipped.loss, all.loss);
         for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
       } finally {

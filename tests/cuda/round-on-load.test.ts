@@ -12,11 +12,15 @@ import * as T from '../../src/tensor/index.ts';
 import { uniform } from '../tensor/fixtures.ts';
 import {
   addRmsNormCase,
+  addRmsNormOutputCase,
   type Case,
   firstDifference,
   normGradientCase,
   ropeCase,
+  ropeStoreCase,
   swigluCase,
+  swigluGradientsCase,
+  swigluHalfOnlyCase,
   swigluOutputCase,
 } from '../tensor/round-on-load-cases.ts';
 import { assertClose, cuda, skip } from './helpers.ts';
@@ -45,6 +49,49 @@ for (const [name, run, againstJs] of cases) {
       if (!againstJs) return;
       const js = run(T.getBackend('js'), to, true);
       for (const key of Object.keys(js)) assertClose(`${name} ${key}`, fused[key], js[key], 1e-4, 1e-4);
+    });
+  }
+}
+
+// The kernels that round what they store (an output, an input's gradient), with the HalfOnly hint: in the matmul
+// mode of the rounding's type they keep those values as 16-bit copies alone, and reading them must give the same
+// bits as the composition (roundTo after the op, or before it on the gradient) computes.
+// (keeps: whether the kernel keeps any copy at that shape; addRmsNorm's rows of 37 take the path that writes none)
+const storeCases: [string, (halfOnly: boolean) => Case, boolean][] = [
+  ['swiglu { roundInputGradients } [4, 33, 64]', (h) => swigluGradientsCase([4, 33, 64], h), true],
+  ['swiglu { roundInputGradients } [1113]', (h) => swigluGradientsCase([1113], h), true],
+  ['swiglu { roundOutput, halfOnly } [4, 33, 64]', () => swigluHalfOnlyCase([4, 33, 64]), true],
+  ['addRmsNorm { roundOutput } [6, 256]', (h) => addRmsNormOutputCase([6, 256], h), true],
+  ['addRmsNorm { roundOutput } [2, 5, 37]', (h) => addRmsNormOutputCase([2, 5, 37], h), false],
+  ['rope { roundOutput, roundInputGradient } [2, 17, 4, 64]', (h) => ropeStoreCase([2, 17, 4, 64], h), true],
+  ['rope { roundOutput, roundInputGradient } [1, 3, 2, 6]', (h) => ropeStoreCase([1, 3, 2, 6], h), true],
+];
+const keptSoFar = () => cuda.addon.halfOnlyCounts!()[0];
+
+for (const [name, make, keeps] of storeCases) {
+  for (const [to, mode] of [
+    ['bf16', 'bf16'],
+    ['f16', 'fp16'],
+  ] as const) {
+    test(`${name} ${to} on cuda: bit for bit the composition, also kept as 16-bit copies in ${mode} mode`, {
+      skip,
+    }, () => {
+      const backend = T.getBackend('cuda');
+      const want = make(false)(backend, to, false);
+      assert.equal(firstDifference(make(false)(backend, to, true), want), null);
+      assert.notEqual(
+        firstDifference(want, make(false)(backend, undefined, false)),
+        null,
+        'the rounding is real',
+      );
+      const previous = cuda.setMatmulMode(mode);
+      try {
+        const kept = keptSoFar();
+        assert.equal(firstDifference(make(true)(backend, to, true), want), null, 'with HalfOnly');
+        assert.equal(keptSoFar() > kept, keeps, 'outputs kept as copies alone');
+      } finally {
+        cuda.setMatmulMode(previous);
+      }
     });
   }
 }

@@ -1,6 +1,8 @@
 // The fused ops that round an input to a half type as they load it, each beside the composition it replaces
-// (T.roundTo with { gradient: false }, then the plain op): a case runs one of the two on a backend and returns
-// the values and every gradient. Shared by tests/tensor/round-on-load and tests/cuda/round-on-load.
+// (T.roundTo with { gradient: false }, then the plain op), and those that round an output, or an input's
+// gradient, as they store it (beside roundTo after the op, or roundTo with { value: false } before it): a case
+// runs one of the two on a backend and returns the values and every gradient. Shared by tests/tensor/round-on-load
+// and tests/cuda/round-on-load.
 import * as T from '../../src/tensor/index.ts';
 import { uniform } from './fixtures.ts';
 
@@ -150,6 +152,92 @@ export function ropeCase(shape: readonly number[]): Case {
       const [xData, gy] = inputs();
       const x = T.requireGrad(T.tensor(xData, shape, { backend }));
       const y = fused ? T.rope(x, 10000, 3, { roundInput: to }) : T.rope(noGrad(x, to), 10000, 3);
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gx: x.grad!.toArray() };
+    });
+}
+
+// ---- rounding as they store: outputs, and the gradients of inputs ----------------------------------------------
+
+/** The gradient of x rounded (its value kept): what an op that rounds x's gradient as it stores it replaces. */
+const gradientRounded = (x: T.Tensor, to: Half | undefined) => (to ? T.roundTo(x, to, { value: false }) : x);
+/** The value of y rounded (its gradient kept). */
+const valueRounded = (y: T.Tensor, to: Half | undefined) => (to ? T.roundTo(y, to, { gradient: false }) : y);
+
+/** T.swiglu(gate, up, { roundInputGradients, halfOnlyGradients }) against swiglu of gate and up whose gradients
+ *  are rounded. `halfOnly` passes the backends' HalfOnly hint too (the values must not change). */
+export function swigluGradientsCase(shape: readonly number[], halfOnly = false): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 21, 6), activations(n, 22, 2), activations(n, 23, 1)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [gate, up, gy] = inputs();
+      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
+      const u = T.requireGrad(T.tensor(up, shape, { backend }));
+      const y = fused
+        ? T.swiglu(g, u, { roundInputGradients: to, halfOnlyGradients: halfOnly })
+        : T.swiglu(gradientRounded(g, to), gradientRounded(u, to));
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
+    });
+}
+
+/** T.swiglu(gate, up, { roundOutput, halfOnly }) against roundTo after swiglu (values only). */
+export function swigluHalfOnlyCase(shape: readonly number[]): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 24, 6), activations(n, 25, 2), uniform(n, 26)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [gate, up, gy] = inputs();
+      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
+      const u = T.requireGrad(T.tensor(up, shape, { backend }));
+      const y = fused
+        ? T.swiglu(g, u, { roundOutput: to, halfOnly: true })
+        : valueRounded(T.swiglu(g, u), to);
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
+    });
+}
+
+/** T.addRmsNorm(x, r, w, eps, { roundOutput, halfOnly }) against roundTo of out after it (sum unrounded). */
+export function addRmsNormOutputCase(shape: readonly number[], halfOnly = false): Case {
+  const inputs = normInputs(shape, 24, false);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const { x, r, w, gSum, gOut } = inputs(backend);
+      const both = fused
+        ? T.addRmsNorm(x, r, w, 1e-5, { roundOutput: to, halfOnly })
+        : T.addRmsNorm(x, r, w, 1e-5);
+      const out = fused ? both.out : valueRounded(both.out, to);
+      const loss = T.add(T.sum(T.mul(both.sum, gSum)), T.sum(T.mul(out, gOut)));
+      T.backward(loss);
+      return {
+        sum: both.sum.toArray(),
+        out: out.toArray(),
+        gx: x.grad!.toArray(),
+        gr: r.grad!.toArray(),
+        gw: w.grad!.toArray(),
+      };
+    });
+}
+
+/** T.rope(x, base, posOffset, { roundOutput, roundInputGradient, halfOnly, halfOnlyGradient }) against roundTo
+ *  of the output after rope of x whose gradient is rounded. */
+export function ropeStoreCase(shape: readonly number[], halfOnly = false): Case {
+  const n = size(shape);
+  const inputs = lazy(() => [activations(n, 29, 3), activations(n, 30, 1)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [xData, gy] = inputs();
+      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
+      const y = fused
+        ? T.rope(x, 10000, 3, {
+            roundOutput: to,
+            roundInputGradient: to,
+            halfOnly,
+            halfOnlyGradient: halfOnly,
+          })
+        : valueRounded(T.rope(gradientRounded(x, to), 10000, 3), to);
       T.backward(y, T.tensor(gy, shape, { backend }));
       return { y: y.toArray(), gx: x.grad!.toArray() };
     });

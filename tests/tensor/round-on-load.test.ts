@@ -1,9 +1,11 @@
 // The fused ops that round an input to a half type as they load it (emulated half compute without a separate
 // roundTo pass): T.swiglu(gate, up, { round }), T.addRmsNorm(x, r, w, eps, { roundDelta }) and
 // T.rope(x, base, posOffset, { roundInput }), each against the composition it replaces (T.roundTo with
-// { gradient: false } first, then the plain op): values and every gradient bit for bit, on every float32
-// backend here (js, cpu; cuda on a GPU, where both run cuda's kernels). The inputs hold ties and values between
-// half-type neighbours, so the rounding is real: the result also differs from the op without it.
+// { gradient: false } first, then the plain op); and those that round what they store (swiglu's input gradients,
+// addRmsNorm's out, rope's output and input gradient) against roundTo after (or, for gradients, roundTo with
+// { value: false } before) the plain op: values and every gradient bit for bit, on every float32 backend here
+// (js, cpu; cuda on a GPU, where both run cuda's kernels). The inputs hold ties and values between half-type
+// neighbours, so the rounding is real: the result also differs from the op without it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts';
@@ -11,10 +13,14 @@ import * as T from '../../src/tensor/index.ts';
 import { testedBackends } from './fixtures.ts';
 import {
   addRmsNormCase,
+  addRmsNormOutputCase,
   firstDifference,
   normGradientCase,
   ropeCase,
+  ropeStoreCase,
   swigluCase,
+  swigluGradientsCase,
+  swigluHalfOnlyCase,
   swigluOutputCase,
 } from './round-on-load-cases.ts';
 
@@ -25,6 +31,10 @@ const cases = [
   ['addRmsNorm { roundDelta }', addRmsNormCase([2, 5, 37])], // rows of 37: not a multiple of 4 or 8
   ['addRmsNorm and rmsNorm { roundGradient }', normGradientCase([2, 5, 37])],
   ['rope { roundInput }', ropeCase([2, 5, 3, 8])],
+  ['swiglu { roundInputGradients }', swigluGradientsCase([3, 7, 53])],
+  ['swiglu { roundOutput, halfOnly }', swigluHalfOnlyCase([3, 7, 53])],
+  ['addRmsNorm { roundOutput }', addRmsNormOutputCase([2, 5, 37])],
+  ['rope { roundOutput, roundInputGradient }', ropeStoreCase([2, 5, 3, 8])],
 ] as const;
 
 for (const name of testedBackends) {

@@ -91,6 +91,10 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
     native.roundTo(x, copy, DTYPE_CODE[to], n);
     return copy;
   };
+  /** The first n values of a storage rounded to `to` in place (an op's output rounded as it is stored). */
+  const roundInPlace = (x: CpuStorage, n: number, to: 'bf16' | 'f16' | undefined) => {
+    if (to) native.roundTo(x as Float32Array, x as Float32Array, DTYPE_CODE[to], n);
+  };
 
   return {
     name: 'cpu',
@@ -166,7 +170,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         roundCode(round),
         roundCode(roundOutput),
       ),
-    swigluGrad: (gate, up, gy, gGate, gUp, n, round, roundGy) =>
+    swigluGrad(gate, up, gy, gGate, gUp, n, round, roundGy, roundGrads) {
       native.swigluGrad(
         gate as Float32Array,
         up as Float32Array,
@@ -176,7 +180,10 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         n,
         roundCode(round),
         roundCode(roundGy),
-      ),
+      );
+      roundInPlace(gGate, n, roundGrads);
+      roundInPlace(gUp, n, roundGrads);
+    },
     roundTo: (x, out, to, n) => native.roundTo(x as Float32Array, out as Float32Array, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) =>
@@ -271,7 +278,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         cols,
         eps,
       ),
-    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
+    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta, roundOutput) {
       native.addRmsNorm(
         x as Float32Array,
         r as Float32Array,
@@ -283,7 +290,9 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         cols,
         eps,
         roundCode(roundDelta),
-      ),
+      );
+      roundInPlace(out, rows * cols, roundOutput);
+    },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) =>
       native.rmsNormGrad(
         x as Float32Array,
@@ -322,7 +331,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
       ),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
+    rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput, roundOutput) {
       native.rope(
         x as Float32Array,
         out as Float32Array,
@@ -334,7 +343,9 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         posOffset,
         direction,
         roundCode(roundInput),
-      ),
+      );
+      roundInPlace(out, B * T * nh * hs, roundOutput);
+    },
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       native.attention(
         q as Float32Array,

@@ -70,9 +70,20 @@ export interface CudaAddon extends NativeGptqAddon {
     shape: Strides,
   ): void;
   affine(x: S, out: S, n: number, mul: number, add: number): void;
-  /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load) */
-  swiglu(gate: S, up: S, out: S, n: number, round: number, roundOutput: number): void;
-  swigluGrad(gate: S, up: S, gy: S, gGate: S, gUp: S, n: number, round: number, roundGy: number): void;
+  /** round: 0 none, 2 bf16, 3 f16 (gate and up rounded on load); halfOnly: Backend's HalfOnly */
+  swiglu(gate: S, up: S, out: S, n: number, round: number, roundOutput: number, halfOnly: boolean): void;
+  swigluGrad(
+    gate: S,
+    up: S,
+    gy: S,
+    gGate: S,
+    gUp: S,
+    n: number,
+    round: number,
+    roundGy: number,
+    roundGrads: number,
+    halfOnly: boolean,
+  ): void;
   /** to: 2 bf16, 3 f16 */
   roundTo(x: S, out: S, to: number, n: number): void;
 
@@ -121,6 +132,10 @@ export interface CudaAddon extends NativeGptqAddon {
   /** Tests only (native/cuda/half_copy.cu): the bits of the first n values of the storage's kept 16-bit copy,
    *  or null when it keeps none. */
   halfCopyOf?(storage: S, n: number): Uint16Array | null;
+  /** Tests only: whether the storage's f32 values are still to be written from its 16-bit copy (HalfOnly). */
+  f32Pending?(storage: S): boolean;
+  /** [outputs kept as their 16-bit copy alone, of those the ones whose f32 values were written later] */
+  halfOnlyCounts?(): [number, number];
   /** Profiling (native/cuda/gpu_profile.cu): record a device timestamp on the stream, without waiting. */
   profileMark?(): void;
   /** Profiling: wait for the marks, return the first `count` as ms since the first mark, and start over. */
@@ -169,6 +184,8 @@ export interface CudaAddon extends NativeGptqAddon {
     cols: number,
     eps: number,
     roundDelta: number,
+    roundOutput: number,
+    halfOnly: boolean,
   ): void;
   rmsNormGrad(
     x: S,
@@ -215,8 +232,10 @@ export interface CudaAddon extends NativeGptqAddon {
     base: number,
     posOffset: number,
     direction: number,
-    /** 0 none, 2 bf16, 3 f16 (x rounded on load) */
+    /** 0 none, 2 bf16, 3 f16 (x rounded on load; out as it is stored) */
     roundInput: number,
+    roundOutput: number,
+    halfOnly: boolean,
   ): void;
   attention(
     q: S,

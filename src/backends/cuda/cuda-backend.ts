@@ -19,6 +19,10 @@ export type { CudaProfile } from './profiler.ts';
 const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
 /** The native round argument of a fused op: 0 (none), else the half type's dtype code. */
 const roundCode = (to: 'bf16' | 'f16' | undefined) => (to ? DTYPE_CODE[to] : 0);
+/** The HalfOnly hint as the kernels take it; BITSCALE_CUDA_HALF_ONLY=0 ignores it (every output keeps its f32
+ *  values: to measure what keeping only the copies saves). */
+const halfOnlyOn = process.env.BITSCALE_CUDA_HALF_ONLY !== '0';
+const halfOnlyFlag = (hint: boolean | undefined) => hint === true && halfOnlyOn;
 
 export type MatmulMode = 'bf16' | 'tf32' | 'fp32' | 'fp16';
 
@@ -224,10 +228,21 @@ export function createCudaBackend(): CudaBackend {
     where: (c, cStrides, a, aStrides, b, bStrides, out, shape) =>
       native.where(c, cStrides, a, aStrides, b, bStrides, out, shape),
     affine: (x, out, n, mul, add) => native.affine(x, out, n, mul, add),
-    swiglu: (gate, up, out, n, round, roundOutput) =>
-      native.swiglu(gate, up, out, n, roundCode(round), roundCode(roundOutput)),
-    swigluGrad: (gate, up, gy, gGate, gUp, n, round, roundGy) =>
-      native.swigluGrad(gate, up, gy, gGate, gUp, n, roundCode(round), roundCode(roundGy)),
+    swiglu: (gate, up, out, n, round, roundOutput, halfOnly) =>
+      native.swiglu(gate, up, out, n, roundCode(round), roundCode(roundOutput), halfOnlyFlag(halfOnly)),
+    swigluGrad: (gate, up, gy, gGate, gUp, n, round, roundGy, roundGrads, halfOnly) =>
+      native.swigluGrad(
+        gate,
+        up,
+        gy,
+        gGate,
+        gUp,
+        n,
+        roundCode(round),
+        roundCode(roundGy),
+        roundCode(roundGrads),
+        halfOnlyFlag(halfOnly),
+      ),
     roundTo: (x, out, to, n) => native.roundTo(x, out, DTYPE_CODE[to], n),
 
     reduce: (op, x, out, outer, mid, inner) => native.reduce(op, x, out, outer, mid, inner),
@@ -275,16 +290,42 @@ export function createCudaBackend(): CudaBackend {
     klDivLogitsGrad: (student, teacher, lseS, lseT, gLoss, gStudent, rows, cols) =>
       native.klDivLogitsGrad(student, teacher, lseS, lseT, gLoss, gStudent, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => native.rmsNorm(x, w, out, rstd, rows, cols, eps),
-    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) =>
-      native.addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundCode(roundDelta)),
+    addRmsNorm: (x, r, w, sum, out, rstd, rows, cols, eps, roundDelta, roundOutput, halfOnly) =>
+      native.addRmsNorm(
+        x,
+        r,
+        w,
+        sum,
+        out,
+        rstd,
+        rows,
+        cols,
+        eps,
+        roundCode(roundDelta),
+        roundCode(roundOutput),
+        halfOnlyFlag(halfOnly),
+      ),
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) =>
       native.rmsNormGrad(x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundCode(roundGy)),
     layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) =>
       native.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>
       native.layerNormGrad(x, w, mean, rstd, gy, gx, gw, gb, rows, cols),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
-      native.rope(x, out, B, T, nh, hs, base, posOffset, direction, roundCode(roundInput)),
+    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput, roundOutput, halfOnly) =>
+      native.rope(
+        x,
+        out,
+        B,
+        T,
+        nh,
+        hs,
+        base,
+        posOffset,
+        direction,
+        roundCode(roundInput),
+        roundCode(roundOutput),
+        halfOnlyFlag(halfOnly),
+      ),
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       native.attention(q, k, v, out, lse, B, T, nh, hs, scale, causal),
     attentionGrad: (q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) =>

@@ -104,12 +104,15 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
         out[i] = roundValue(stored(y), roundOutput);
       }
     },
-    swigluGrad(gate, up, gy, gGate, gUp, n, round, roundGy) {
+    swigluGrad(gate, up, gy, gGate, gUp, n, round, roundGy, roundGrads) {
       for (let i = 0; i < n; i++) {
         const g = roundValue(gate[i], round);
         const dy = roundValue(gy[i], roundGy);
-        gGate[i] = stored(dy * roundValue(up[i], round)) * unaryDerivative('silu', g);
-        gUp[i] = dy * stored(applyUnary('silu', g));
+        gGate[i] = roundValue(
+          stored(stored(dy * roundValue(up[i], round)) * unaryDerivative('silu', g)),
+          roundGrads,
+        );
+        gUp[i] = roundValue(stored(dy * stored(applyUnary('silu', g))), roundGrads);
       }
     },
     roundTo(x, out, to, n) {
@@ -179,9 +182,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     klDivLogitsGrad: (s, t, lseS, lseT, gLoss, gS, rows, cols) =>
       nn.klDivLogitsGrad(f(s), f(t), f(lseS), f(lseT), f(gLoss), f(gS), rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => nn.rmsNorm(f(x), f(w), f(out), f(rstd), rows, cols, eps),
-    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta) {
+    addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta, roundOutput) {
       for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + roundValue(r[i], roundDelta);
       nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
+      if (roundOutput) for (let i = 0; i < rows * cols; i++) out[i] = roundValue(out[i], roundOutput);
     },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) => {
       const g = roundGy ? f(gy).map((v) => roundValue(v, roundGy)) : f(gy);
@@ -191,8 +195,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       nn.layerNorm(f(x), w && f(w), b && f(b), f(out), f(mean), f(rstd), rows, cols, eps),
     layerNormGrad: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) =>
       nn.layerNormGrad(f(x), w && f(w), f(mean), f(rstd), f(gy), f(gx), gw && f(gw), gb && f(gb), rows, cols),
-    rope: (x, out, B, T, nh, hs, base, posOffset, direction, roundInput) =>
-      nn.rope(f(x), f(out), B, T, nh, hs, base, posOffset, direction, (v) => roundValue(v, roundInput)),
+    rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput, roundOutput) {
+      nn.rope(f(x), f(out), B, T, nh, hs, base, posOffset, direction, (v) => roundValue(v, roundInput));
+      if (roundOutput) for (let i = 0; i < B * T * nh * hs; i++) out[i] = roundValue(out[i], roundOutput);
+    },
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       attention(f(q), f(k), f(v), f(out), f(lse), { B, T, nh, hs, scale, causal }),
     attentionGrad: (q, k, v, out, lse, gOut, gq, gk, gv, B, T, nh, hs, scale, causal) =>

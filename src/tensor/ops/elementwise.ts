@@ -64,6 +64,13 @@ export interface SwigluOptions {
   /** Round the output's gradient to this half type as the backward loads it: bit for bit
    *  roundTo(swiglu(...), roundGradient, { value: false }) without that pass. */
   roundGradient?: 'bf16' | 'f16';
+  /** Round the gradients of gate and up to this half type as the backward stores them: bit for bit
+   *  roundTo(gate, roundInputGradients, { value: false }) (and up's) before the op, without those passes. */
+  roundInputGradients?: 'bf16' | 'f16';
+  /** The (rounded) output is read only by products (the MLP's down projection): see the backend's HalfOnly. */
+  halfOnly?: boolean;
+  /** The (rounded) gradients of gate and up are read only by products (the gate and up projections' backward). */
+  halfOnlyGradients?: boolean;
 }
 
 /**
@@ -71,12 +78,12 @@ export interface SwigluOptions {
  * backward that writes both gradients, in place of silu, mul and their three gradient passes.
  */
 export function swiglu(gate: Tensor, up: Tensor, options: SwigluOptions = {}): Tensor {
-  const { round, roundOutput, roundGradient } = options;
+  const { round, roundOutput, roundGradient, roundInputGradients, halfOnly, halfOnlyGradients } = options;
   const backend = backendOf('swiglu', gate, up);
   requireFloat('swiglu', gate, up);
   requireShape('swiglu', up, gate.shape, 'up');
   const out = output(gate.shape, backend);
-  backend.swiglu(gate.handle, up.handle, out.handle, gate.size, round, roundOutput);
+  backend.swiglu(gate.handle, up.handle, out.handle, gate.size, round, roundOutput, halfOnly);
   return record(out, 'swiglu', [gate, up], (g) => {
     const gGate = output(gate.shape, backend);
     const gUp = output(up.shape, backend);
@@ -89,6 +96,8 @@ export function swiglu(gate: Tensor, up: Tensor, options: SwigluOptions = {}): T
       gate.size,
       round,
       roundGradient,
+      roundInputGradients,
+      halfOnlyGradients,
     );
     return [gGate, gUp];
   });

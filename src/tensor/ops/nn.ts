@@ -171,6 +171,11 @@ export interface AddRmsNormOptions extends RmsNormOptions {
    *  addRmsNorm(x, roundTo(r, roundDelta, { gradient: false }), w, eps) without that pass (emulated half
    *  compute, where r is a product's output). r's gradient is sum's, not rounded. */
   roundDelta?: 'bf16' | 'f16';
+  /** Round out (not sum) to this half type as the kernel stores it: bit for bit roundTo(out, roundOutput,
+   *  { gradient: false }) after the op. */
+  roundOutput?: 'bf16' | 'f16';
+  /** out is read only by products (the next block's projections): see the backend's HalfOnly. */
+  halfOnly?: boolean;
 }
 
 /**
@@ -193,7 +198,7 @@ export function addRmsNorm(
   const sum = output(x.shape, backend);
   const out = output(x.shape, backend);
   const rstd = output([rows], backend);
-  const { roundDelta } = options;
+  const { roundDelta, roundOutput, halfOnly } = options;
   backend.addRmsNorm(
     x.handle,
     r.handle,
@@ -205,6 +210,8 @@ export function addRmsNorm(
     cols,
     eps,
     roundDelta,
+    roundOutput,
+    halfOnly,
   );
   // sum holds x + rounded r: the norm's backward reads that sum, as it would after a separate roundTo.
   record(sum, 'add', [x, r], (g) => [g, g]);
@@ -266,6 +273,16 @@ export interface RopeOptions {
   /** Round x to this half type as the kernel loads it: bit for bit rope(roundTo(x, roundInput, { gradient:
    *  false }), base, posOffset) without that pass. The backward rotates the gradient and never reads x. */
   roundInput?: 'bf16' | 'f16';
+  /** Round the output to this half type as the kernel stores it: bit for bit roundTo(rope(...), roundOutput,
+   *  { gradient: false }). */
+  roundOutput?: 'bf16' | 'f16';
+  /** Round x's gradient to this half type as the backward stores it: bit for bit roundTo(x,
+   *  roundInputGradient, { value: false }) before the op. */
+  roundInputGradient?: 'bf16' | 'f16';
+  /** The (rounded) output is read only by attention: see the backend's HalfOnly. */
+  halfOnly?: boolean;
+  /** The (rounded) gradient of x is read only by products (the projection that made x). */
+  halfOnlyGradient?: boolean;
 }
 
 /** Rotary position embedding of x (B, T, nh, hs). */
@@ -274,10 +291,24 @@ export function rope(x: Tensor, base = 10000, posOffset = 0, options: RopeOption
   const { B, T, nh, hs } = headDims('rope', x);
   if (hs % 2 !== 0) throw new EngineError('rope', `head size ${hs} must be even`);
   const out = output(x.shape, x.backend);
-  x.backend.rope(x.handle, out.handle, B, T, nh, hs, base, posOffset, 1, options.roundInput);
+  const { roundInput, roundOutput, roundInputGradient, halfOnly, halfOnlyGradient } = options;
+  x.backend.rope(x.handle, out.handle, B, T, nh, hs, base, posOffset, 1, roundInput, roundOutput, halfOnly);
   return record(out, 'rope', [x], (g) => {
     const gx = output(x.shape, x.backend);
-    x.backend.rope(g.handle, gx.handle, B, T, nh, hs, base, posOffset, -1);
+    x.backend.rope(
+      g.handle,
+      gx.handle,
+      B,
+      T,
+      nh,
+      hs,
+      base,
+      posOffset,
+      -1,
+      undefined,
+      roundInputGradient,
+      halfOnlyGradient,
+    );
     return [gx];
   });
 }
