@@ -12,9 +12,11 @@ Prints one JSON line per mode: {"mode", "ms_per_step", "tokens_per_second", "max
 "max_memory_reserved"}; out of memory anywhere prints {"mode", "oom": true, "message"} per mode (exit 0) in place
 of a traceback. --memory-limit BYTES caps the caching allocator (set_per_process_memory_fraction(limit / total),
 its reserved bytes, as BITSCALE_CUDA_MEMORY_LIMIT caps bitscale's) to emulate a smaller card; --warmup N steps
-before the timed ones (default 3).
+before the timed ones (default 3); --profile N: after the timed steps, N more under torch.profiler, and one more JSON
+line per mode, {"mode", "profile"}: the GPU time a step of each kind of kernel (products, attention, the fused
+Triton kernels, ...) and of the kernels that took the most, the peer's side of bitscale's BITSCALE_CUDA_PROFILE=gpu.
 Usage: python3 cuda_train_step_torch.py d_model n_layers n_heads context batch vocab steps qat(0|1|2=fp8) modes(eager,compile)
-       [--memory-limit BYTES] [--warmup N]
+       [--memory-limit BYTES] [--warmup N] [--profile N]
 """
 import json
 import math
@@ -38,6 +40,7 @@ def option(name, default):
 
 memory_limit = option("--memory-limit", None)
 warmup = option("--warmup", 3)
+profile_steps = option("--profile", 0)
 d, L, H, T, B, V, steps, qat = (int(x) for x in sys.argv[1:9])
 modes = sys.argv[9].split(",") if len(sys.argv) > 9 else ["eager", "compile"]
 dev = "cuda"
@@ -219,6 +222,46 @@ if qat == 2:
             print(json.dumps({"mode": mode, "qat": qat, "unavailable": why}), flush=True)
         sys.exit(0)
 
+KINDS = [  # (kind, substrings of the kernel name), first match wins
+    ("attention", ("flash", "fmha", "attention", "sdpa")),
+    ("products", ("gemm", "nvjet", "xmma", "cutlass", "cublas", "sm90_", "sm80_")),
+    ("triton (fused)", ("triton",)),
+    ("optimizer", ("adam", "multi_tensor", "foreach")),
+    ("reductions", ("reduce",)),
+    ("elementwise", ("elementwise", "vectorized", "unrolled")),
+    ("copies", ("copy", "memcpy", "memset", "cat")),
+]
+
+
+def kernel_profile(step, n):
+    """GPU ms a step per kind of kernel and per kernel (top 25), from n profiled steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+    per_kernel = {}  # name -> [ms, calls] over the n steps
+    for e in prof.events():
+        if e.device_type == torch.autograd.DeviceType.CUDA:  # kernels, copies and memsets on the device
+            entry = per_kernel.setdefault(e.name, [0.0, 0])
+            entry[0] += e.time_range.elapsed_us() / 1000
+            entry[1] += 1
+    per_kernel = {k: (ms / n, calls // n) for k, (ms, calls) in per_kernel.items()}
+    kinds = {}
+    for name, (ms, _) in per_kernel.items():
+        low = name.lower()
+        kind = next((k for k, subs in KINDS if any(s in low for s in subs)), "other")
+        kinds[kind] = kinds.get(kind, 0) + ms
+    top = sorted(per_kernel.items(), key=lambda kv: -kv[1][0])[:25]
+    return {
+        "steps": n,
+        "total_ms": sum(ms for ms, _ in per_kernel.values()),
+        "kinds_ms": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+        "top": [{"kernel": k[:120], "ms": ms, "calls": c} for k, (ms, c) in top],
+    }
+
+
 for mode in modes:
     fn = torch.compile(loss_fn) if mode == "compile" else loss_fn
 
@@ -242,3 +285,5 @@ for mode in modes:
     memory = {"max_memory_allocated": torch.cuda.max_memory_allocated(), "max_memory_reserved": torch.cuda.max_memory_reserved(), "memory_limit": memory_limit}
     print(json.dumps({"mode": mode, "qat": qat, "fp8_backward": ("e5m2" if BWD_FP8 else "bf16") if qat == 2 else None, "ms_per_step": ms, "tokens_per_second": B * T / ms * 1000, "torch": torch.__version__, **memory}), flush=True)
     reported.add(mode)
+    if profile_steps:
+        print(json.dumps({"mode": mode, "qat": qat, "profile": kernel_profile(step, profile_steps)}), flush=True)
