@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "half_in.cuh"
 #include "half_out.cuh"
 #include "round_half.cuh"
 
@@ -52,13 +53,11 @@ __device__ inline void swiglu_grad_r(float g, float u, float dy, float& dg, floa
 }
 
 template <int R, int O, typename Index>
-__global__ void swiglu_kernel(const float* gate, const float* up, float* out, Index n, Index n4, bc::HalfOut out16) {
+__global__ void swiglu_kernel(bc::HalfIn gate, bc::HalfIn up, float* out, Index n, Index n4, bc::HalfOut out16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
-  const float4* g4 = reinterpret_cast<const float4*>(gate);
-  const float4* u4 = reinterpret_cast<const float4*>(up);
   for (Index i = first; i < n4; i += stride) {
-    const float4 g = g4[i], u = u4[i];
+    const float4 g = gate.load4(i), u = up.load4(i);
     const float4 y = make_float4(swiglu_r<R, O>(g.x, u.x), swiglu_r<R, O>(g.y, u.y), swiglu_r<R, O>(g.z, u.z), swiglu_r<R, O>(g.w, u.w));
     bc::store_out4(out, out16, i, y);
   }
@@ -66,13 +65,12 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, In
 }
 
 template <int R, int G, int D, typename Index>
-__global__ void swiglu_grad_kernel(const float* gate, const float* up, const float* gy, float* g_gate, float* g_up,
+__global__ void swiglu_grad_kernel(bc::HalfIn gate, bc::HalfIn up, const float* gy, float* g_gate, float* g_up,
                                    Index n, Index n4, bc::HalfOut g_gate16, bc::HalfOut g_up16) {
   const Index stride = (Index)gridDim.x * blockDim.x;
   const Index first = blockIdx.x * (Index)blockDim.x + threadIdx.x;
   for (Index i = first; i < n4; i += stride) {
-    const float4 g = reinterpret_cast<const float4*>(gate)[i];
-    const float4 u = reinterpret_cast<const float4*>(up)[i];
+    const float4 g = gate.load4(i), u = up.load4(i);
     const float4 dy = reinterpret_cast<const float4*>(gy)[i];
     float4 dg, du;
     swiglu_grad_r<R, G, D>(g.x, u.x, dy.x, dg.x, du.x);
@@ -120,12 +118,12 @@ BC_KERNEL(swiglu) {
   const long long n = a.integer(3, "n");
   const int round = round_code(a, 4, "round"), round_out = round_code(a, 5, "roundOutput");
   const bool half_only = a.flag_or(6, "halfOnly", false);
-  const float* gate = a.f32(0, "gate", n);
-  const float* up = a.f32(1, "up", n);
-  float* out = a.out_f32(2, "out", n);
+  float* out = a.out_f32(2, "out", n);  // first: out may alias an input, whose pending values it then writes
+  // gate and up as the products left them (their 16-bit copies alone, where so)
+  const bc::HalfIn gate = bc::values_of(a, 0, "gate", n), up = bc::values_of(a, 1, "up", n);
   if (n == 0) return nullptr;
   bc::op_context() = "swiglu(n=" + std::to_string(n) + ")";
-  const long long n4 = aligned16(gate) && aligned16(up) && aligned16(out) ? n / 4 : 0;
+  const long long n4 = aligned16(gate.data()) && aligned16(up.data()) && aligned16(out) ? n / 4 : 0;
   const unsigned blocks = bc::blocks_for(n4 > 0 ? n4 : n, 256);
   const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), n, round_out, half_only);  // for the down projection
   with_round(round, [&](auto r) {
@@ -147,14 +145,13 @@ BC_KERNEL(swigluGrad) {
   const long long n = a.integer(5, "n");
   const int round = round_code(a, 6, "round"), round_gy = round_code(a, 7, "roundGy"), round_grads = round_code(a, 8, "roundGrads");
   const bool half_only = a.flag_or(9, "halfOnly", false);
-  const float* gate = a.f32(0, "gate", n);
-  const float* up = a.f32(1, "up", n);
-  const float* gy = a.f32(2, "gy", n);
   float* g_gate = a.out_f32(3, "gGate", n);
   float* g_up = a.out_f32(4, "gUp", n);
+  const bc::HalfIn gate = bc::values_of(a, 0, "gate", n), up = bc::values_of(a, 1, "up", n);
+  const float* gy = a.f32(2, "gy", n);
   if (n == 0) return nullptr;
   bc::op_context() = "swigluGrad(n=" + std::to_string(n) + ")";
-  const bool vec = aligned16(gate) && aligned16(up) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
+  const bool vec = aligned16(gate.data()) && aligned16(up.data()) && aligned16(gy) && aligned16(g_gate) && aligned16(g_up);
   const long long n4 = vec ? n / 4 : 0;
   // Both gradients feed products (the gate and up projections' backward): their 16-bit copies too.
   const bc::HalfOut g_gate16 = bc::written_half_copy(a.lookup(3, "gGate"), n, round_grads, half_only),

@@ -8,6 +8,9 @@
 // copies (CUDA_R_16F: 11-bit significand, but magnitudes past 65504 round to inf, which is what fp16 training's
 // loss scaler watches for), fp32 accumulation and output. Plans (descriptors + the algorithm, the fastest of the
 // heuristic's candidates on the shape's first product) are cached per shape.
+// A product asked to round its output to the mode's 16-bit type for readers of 16-bit copies only (roundOutput
+// with halfOnly; Backend's HalfOnly) writes that type straight from the accumulators, into the output's 16-bit
+// copy, and leaves its f32 values pending (common.cuh): half the bytes written, and its readers read half.
 #include <cublasLt.h>
 
 #include <cstdlib>
@@ -18,6 +21,8 @@
 
 #include "common.cuh"
 #include "cublaslt.cuh"
+#include "half_out.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -67,9 +72,11 @@ struct Problem {
   long long m, n, k, a_stride, b_stride;
   bool trans_a, trans_b;
   Mode mode;
+  bool out16 = false;  // C in the mode's 16-bit type (bf16 or fp16 mode), not f32
   std::string key() const {
     std::ostringstream o;
-    o << batch << ',' << m << ',' << n << ',' << k << ',' << a_stride << ',' << b_stride << ',' << trans_a << trans_b << mode;
+    o << batch << ',' << m << ',' << n << ',' << k << ',' << a_stride << ',' << b_stride << ',' << trans_a << trans_b << mode
+      << out16;
     return o.str();
   }
 };
@@ -89,7 +96,7 @@ bool tuning_enabled() {
   return on;
 }
 
-cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* a, const void* b, float* c, float alpha,
+cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* a, const void* b, void* c, float alpha,
                       float beta) {
   return cublasLtMatmul(bc::blas_handle(), plan.desc, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &algo,
                         bc::blas_workspace(), bc::kBlasWorkspaceBytes, 0);
@@ -98,7 +105,7 @@ cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const 
 // The fastest of the candidates on this product's own operands (mean of two runs after one warm-up), written with
 // beta = 0 to `out` (the product's output when it is about to be overwritten, else a scratch buffer).
 cublasLtMatmulAlgo_t fastest(const Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int found, const void* a,
-                             const void* b, float* out) {
+                             const void* b, void* out) {
   cudaEvent_t start, stop;
   bc::check(cudaEventCreate(&start), "cudaEventCreate");
   bc::check(cudaEventCreate(&stop), "cudaEventCreate");
@@ -121,8 +128,8 @@ cublasLtMatmulAlgo_t fastest(const Plan& plan, const cublasLtMatmulHeuristicResu
 }
 
 // The plan of a product shape, made on its first product: descriptors, and the algorithm (tuned on a, b; `c` is
-// the product's output, writable by the tuning runs when `c_is_free`).
-Plan& plan_for(const Problem& p, const void* a, const void* b, float* c, bool c_is_free) {
+// the product's output, writable by the tuning runs when `c_is_free`; else they write a scratch block).
+Plan& plan_for(const Problem& p, const void* a, const void* b, void* c, bool c_is_free) {
   static std::map<std::string, std::unique_ptr<Plan>> cache;
   const std::string key = p.key();
   auto it = cache.find(key);
@@ -138,7 +145,23 @@ Plan& plan_for(const Problem& p, const void* a, const void* b, float* c, bool c_
   bc::check_blas(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second), "cublasLtMatmulDescSetAttribute(transb)");
   plan->a = p.trans_b ? layout(in, p.k, p.n, p.k, p.batch, p.b_stride) : layout(in, p.n, p.k, p.n, p.batch, p.b_stride);
   plan->b = p.trans_a ? layout(in, p.m, p.k, p.m, p.batch, p.a_stride) : layout(in, p.k, p.m, p.k, p.batch, p.a_stride);
-  plan->c = layout(CUDA_R_32F, p.n, p.m, p.n, p.batch, p.m * p.n);
+  plan->c = layout(p.out16 ? in : CUDA_R_32F, p.n, p.m, p.n, p.batch, p.m * p.n);
+  if (p.out16) {
+    // The f32 product's algorithm where cuBLASLt takes it for a 16-bit output: the same tiles and split of k, so the
+    // same sums, rounded (bit for bit the f32 product rounded after); else this output's own.
+    Problem f = p;
+    f.out16 = false;
+    const Plan& base = plan_for(f, a, b, nullptr, false);
+    cublasLtMatmulHeuristicResult_t check{};
+    if (cublasLtMatmulAlgoCheck(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, &base.algo, &check) ==
+            CUBLAS_STATUS_SUCCESS &&
+        check.workspaceSize <= bc::kBlasWorkspaceBytes) {
+      plan->algo = base.algo;
+      Plan& ref = *plan;
+      cache.emplace(key, std::move(plan));
+      return ref;
+    }
+  }
   cublasLtMatmulPreference_t pref;
   bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
   const uint64_t ws = bc::kBlasWorkspaceBytes;
@@ -176,7 +199,7 @@ Operand operand(bc::Storage& s, long long len, Mode mode, const char* what) {
   return {static_cast<const char*>(bc::half_copy(s, len, mode == kFp16, what)), 2};
 }
 
-void run(const Problem& p, const void* a, const void* b, float* c, float alpha, float beta) {
+void run(const Problem& p, const void* a, const void* b, void* c, float alpha, float beta) {
   const Plan& plan = plan_for(p, a, b, c, beta == 0.0f);
   bc::check_blas(launch(plan, plan.algo, a, b, c, alpha, beta), "cublasLtMatmul");
   bc::check_launch("cublasLtMatmul");
@@ -218,7 +241,8 @@ void gemm_f16(const void* a, const void* b, float* c, int batch, long long m, lo
 
 }  // namespace bc
 
-// matmul(a, b, out, batch, m, n, k, transA, transB, aBatchStride, bBatchStride, alpha, accumulate)
+// matmul(a, b, out, batch, m, n, k, transA, transB, aBatchStride, bBatchStride, alpha, accumulate, roundOutput?,
+// halfOnly?) with roundOutput 0 / absent, 2 (bf16), 3 (f16): out rounded to it as it is stored
 BC_KERNEL(matmul) {
   Problem p{};
   const long long batch = a.integer(3, "batch");
@@ -231,6 +255,8 @@ BC_KERNEL(matmul) {
   p.b_stride = a.integer(10, "bBatchStride");
   const float alpha = static_cast<float>(a.num(11, "alpha"));
   const bool accumulate = a.flag(12, "accumulate");
+  const int round_out = round_code(a, 13, "roundOutput");
+  const bool half_only = a.flag_or(14, "halfOnly", false);
   p.mode = mode();
   const long long a_len = (batch - 1) * p.a_stride + p.m * p.k, b_len = (batch - 1) * p.b_stride + p.k * p.n;
   // In bf16 / fp16 mode the operands are their 16-bit copies: an operand whose f32 values are pending keeps them so.
@@ -251,23 +277,37 @@ BC_KERNEL(matmul) {
   const float beta = accumulate ? 1.0f : 0.0f;
   const Operand A = operand(sa, a_len, p.mode, "matmul cast A to 16 bits"), B = operand(sb, b_len, p.mode, "matmul cast B to 16 bits");
   // A shared (stride 0) B under a batch of contiguous, untransposed A is one tall product: fold the batch into m.
-  if (batch > 1 && p.b_stride == 0 && !p.trans_a && p.a_stride == p.m * p.k) {
+  const bool folds = batch > 1 && p.b_stride == 0 && !p.trans_a && p.a_stride == p.m * p.k;
+  // A rounded output that only 16-bit copies are read from, in the mode's own type: the copy alone.
+  const int copy_type = p.mode == kBf16 ? bc::kBF16 : p.mode == kFp16 ? bc::kF16 : 0;
+  if (half_only && !accumulate && round_out != bc::kF32 && round_out == copy_type && (batch == 1 || folds)) {
+    const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), batch * p.m * p.n, round_out, true);
+    if (out16.only) {
+      Problem q = p;
+      q.m = p.m * batch;
+      q.batch = 1;
+      q.out16 = true;
+      run(q, A.at(0), B.at(0), out16.ptr, alpha, 0.0f);
+      return nullptr;
+    }
+  }
+  if (folds) {
     Problem q = p;
     q.m = p.m * batch;
     q.batch = 1;
     run(q, A.at(0), B.at(0), pc, alpha, beta);
-    return nullptr;
-  }
-  // Other broadcasts (a zero batch stride) go one product at a time; cuBLASLt's strided batches need a real stride.
-  if (batch > 1 && (p.a_stride == 0 || p.b_stride == 0)) {
+  } else if (batch > 1 && (p.a_stride == 0 || p.b_stride == 0)) {
+    // Other broadcasts (a zero batch stride) go one product at a time; cuBLASLt's strided batches need a real stride.
     Problem q = p;
     q.batch = 1;
     for (long long i = 0; i < batch; i++)
       run(q, A.at(i * p.a_stride), B.at(i * p.b_stride), pc + i * p.m * p.n, alpha, beta);
-    return nullptr;
+  } else {
+    p.batch = static_cast<int>(batch);
+    run(p, A.at(0), B.at(0), pc, alpha, beta);
   }
-  p.batch = static_cast<int>(batch);
-  run(p, A.at(0), B.at(0), pc, alpha, beta);
+  // Rounded as stored: bit for bit what a 16-bit output holds (the same accumulators, rounded to nearest even).
+  if (round_out != bc::kF32) round_copy(pc, pc, batch * p.m * p.n, round_out);
   return nullptr;
 }
 

@@ -7,6 +7,7 @@
 #include "block_reduce.cuh"
 #include "common.cuh"
 #include "half_out.cuh"
+#include "half_in.cuh"
 #include "round_half.cuh"
 
 namespace {
@@ -127,7 +128,7 @@ __global__ void add_partials4(const float4* partial, int chunks, float4* g, int 
 // the sum each thread wrote itself (cache-hot), so x and r are read once and nothing is read from a third array.
 // R (round_half.cuh) rounds r on load: the op on r rounded by roundTo, bit for bit; O rounds out as it is stored.
 template <int R, int O>
-__global__ void add_rms_norm_kernel(const float* x, const float* r, const float* w, float* sum, float* out, float* rstd,
+__global__ void add_rms_norm_kernel(const float* x, bc::HalfIn r, const float* w, float* sum, float* out, float* rstd,
                                     int cols, float eps) {
   const long long o = blockIdx.x * (long long)cols;
   double ss = 0;
@@ -144,12 +145,12 @@ __global__ void add_rms_norm_kernel(const float* x, const float* r, const float*
 
 // The same with 16-byte loads and stores: cols4 = cols / 4 float4s per row (cols % 4 == 0, pointers aligned).
 template <int R, int O>
-__global__ void add_rms_norm4_kernel(const float4* x, const float4* r, const float4* w, float4* sum, float4* out,
+__global__ void add_rms_norm4_kernel(const float4* x, bc::HalfIn r, const float4* w, float4* sum, float4* out,
                                      float* rstd, int cols4, float eps, bc::HalfOut out16) {
   const long long o = blockIdx.x * (long long)cols4;
   double ss = 0;
   for (int c = threadIdx.x; c < cols4; c += blockDim.x) {
-    const float4 a = x[o + c], b = r[o + c];
+    const float4 a = x[o + c], b = r.load4(o + c);
     const float4 v = make_float4(a.x + round_half<R>(b.x), a.y + round_half<R>(b.y), a.z + round_half<R>(b.z),
                                  a.w + round_half<R>(b.w));
     sum[o + c] = v;
@@ -271,26 +272,26 @@ BC_KERNEL(rmsNorm) {
 // halfOnly, where that copy is of the same type)
 BC_KERNEL(addRmsNorm) {
   const long long rows = a.integer(6, "rows"), cols = a.integer(7, "cols");
-  const float* x = a.f32(0, "x", rows * cols);
-  const float* r = a.f32(1, "r", rows * cols);
-  const float* w = a.f32(2, "w", cols);
-  float* sum = a.out_f32(3, "sum", rows * cols);
+  float* sum = a.out_f32(3, "sum", rows * cols);  // first: outputs may alias inputs, whose pending values they write
   float* out = a.out_f32(4, "out", rows * cols);
   float* rstd = a.out_f32(5, "rstd", rows);
+  const float* x = a.f32(0, "x", rows * cols);
+  const bc::HalfIn r = bc::values_of(a, 1, "r", rows * cols);  // as a product left it (its copy alone, where so)
+  const float* w = a.f32(2, "w", cols);
   const float eps = static_cast<float>(a.num(8, "eps"));
   const int round = round_code(a, 9, "roundDelta"), round_out = round_code(a, 10, "roundOutput");
   const bool half_only = a.flag_or(11, "halfOnly", false);
   if (rows * cols == 0) return nullptr;
   if (cols >= (1LL << 30)) throw std::runtime_error("addRmsNorm: cols = " + std::to_string(cols) + " is not below 2^30");
   bc::op_context() = dims("addRmsNorm", rows, cols);
-  const bool vec = cols % 4 == 0 && aligned16(x) && aligned16(r) && aligned16(w) && aligned16(sum) && aligned16(out);
+  const bool vec = cols % 4 == 0 && aligned16(x) && aligned16(r.data()) && aligned16(w) && aligned16(sum) && aligned16(out);
   // out feeds the next products (q, k, v or the MLP's): its 16-bit copy is written with it.
   const bc::HalfOut out16 = vec ? bc::written_half_copy(a.lookup(4, "out"), rows * cols, round_out, half_only) : bc::HalfOut{};
   with_round(round, [&](auto rt) {
     with_round(round_out, [&](auto ot) {
       constexpr int R = decltype(rt)::value, O = decltype(ot)::value;
       if (vec)
-        add_rms_norm4_kernel<R, O><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), reinterpret_cast<const float4*>(r),
+        add_rms_norm4_kernel<R, O><<<rows, kThreads>>>(reinterpret_cast<const float4*>(x), r,
                                                        reinterpret_cast<const float4*>(w), reinterpret_cast<float4*>(sum),
                                                        reinterpret_cast<float4*>(out), rstd, static_cast<int>(cols / 4), eps, out16);
       else

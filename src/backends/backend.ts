@@ -76,6 +76,10 @@ export interface MatmulArgs {
   /** C = alpha * op(A) op(B) + (accumulate ? C : 0). */
   alpha: number;
   accumulate: boolean;
+  /** C rounded to this half type as it is stored (bit for bit roundTo after the product). */
+  roundOutput?: 'bf16' | 'f16';
+  /** C (rounded) is read only by products and attention: see HalfOnly. */
+  halfOnly?: HalfOnly;
 }
 
 /** The args of one plain product C (m, n) = op(A) op(B): no batch, alpha 1, C overwritten; `more` overrides. */

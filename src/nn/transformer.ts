@@ -153,12 +153,19 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     if (options.onLinearInput) options.onLinearInput(name, fp8 ? maybeQuant(x, p.activations) : x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
     const { g, h } = valueVectorNames(name);
+    const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
+    // An output only its reader reads, rounded on load: the product may round it itself, and keep only the 16-bit
+    // copy that its reader then reads (HalfOnly).
+    const toReader = readerRounds && !bias ? onLoad : undefined;
     const y = c.onebit
       ? onebitLayer(input, get(name), get(g), get(h))
       : fp8
         ? T.linearFp8(input, get(name))
-        : T.matmul(input, maybeQuant(get(name), p.weights), { transB: true });
-    const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
+        : T.matmul(input, maybeQuant(get(name), p.weights), {
+            transB: true,
+            roundOutput: toReader,
+            halfOnly: toReader !== undefined,
+          });
     if (bias) return { y: half(T.add(y, bias)) };
     return readerRounds && onLoad ? { y, round: onLoad } : { y: productOutput(y) };
   };

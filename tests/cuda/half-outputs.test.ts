@@ -202,3 +202,67 @@ test('a pending storage: a whole overwrite or a free writes nothing from the cop
     cuda.setMatmulMode(previous);
   }
 });
+
+test('bf16 mode: rope, swiglu, its gradient and addRmsNorm read a product output kept as its copy alone, as its values', {
+  skip,
+}, () => {
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    // Two products (rows 32, k 64, n 128) of the same operands: one kept as its bf16 copy alone, one in f32 and
+    // rounded after; each reader runs once on either, with the same other inputs.
+    const [rows, k, n] = [32, 64, 128];
+    const a = upload(normal(rows * k, 21));
+    const b = upload(normal(n * k, 22));
+    const product = (halfOnly: boolean) => {
+      const out = cuda.alloc('f32', rows * n);
+      cuda.matmul(a, b, out, matmulArgs(rows, n, k, { transB: true, roundOutput: 'bf16', halfOnly }));
+      return out;
+    };
+    const kept = product(true);
+    const values = product(false);
+    assert.ok(pending(kept) && !pending(values));
+    const before = counts().widened;
+    const size = rows * n;
+    const gy = upload(normal(size, 23));
+    const x = upload(normal(size, 24));
+    const w = upload(normal(n, 25));
+    const readers: Record<string, (y: S) => [S, number][]> = {
+      rope: (y) => {
+        const out = cuda.alloc('f32', size);
+        cuda.rope(y, out, 1, rows, n / 64, 64, 10000, 0, 1, 'bf16');
+        return [[out, size]];
+      },
+      swiglu: (y) => {
+        const out = cuda.alloc('f32', size);
+        cuda.swiglu(y, y, out, size, 'bf16');
+        return [[out, size]];
+      },
+      swigluGrad: (y) => {
+        const [gGate, gUp] = [cuda.alloc('f32', size), cuda.alloc('f32', size)];
+        cuda.swigluGrad(y, y, gy, gGate, gUp, size, 'bf16');
+        return [
+          [gGate, size],
+          [gUp, size],
+        ];
+      },
+      addRmsNorm: (y) => {
+        const [sum, out, rstd] = [cuda.alloc('f32', size), cuda.alloc('f32', size), cuda.alloc('f32', rows)];
+        cuda.addRmsNorm(x, y, w, sum, out, rstd, rows, n, 1e-5, 'bf16');
+        return [
+          [sum, size],
+          [out, size],
+          [rstd, rows],
+        ];
+      },
+    };
+    for (const [what, read] of Object.entries(readers)) {
+      const got = read(kept).map(([s, len]) => download(s, len));
+      assert.ok(pending(kept), `${what} read the copy`);
+      const want = read(values).map(([s, len]) => download(s, len));
+      for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], want[i], what);
+    }
+    assert.equal(counts().widened, before, 'no f32 values written from the copy');
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});

@@ -15,6 +15,7 @@ import {
   addRmsNormOutputCase,
   type Case,
   firstDifference,
+  matmulOutputCase,
   normGradientCase,
   ropeCase,
   ropeStoreCase,
@@ -89,6 +90,43 @@ for (const [name, make, keeps] of storeCases) {
         const kept = keptSoFar();
         assert.equal(firstDifference(make(true)(backend, to, true), want), null, 'with HalfOnly');
         assert.equal(keptSoFar() > kept, keeps, 'outputs kept as copies alone');
+      } finally {
+        cuda.setMatmulMode(previous);
+      }
+    });
+  }
+}
+
+// A product rounded as it is stored: in the bf16 / fp16 modes with the HalfOnly hint, cuBLASLt writes the 16-bit
+// output alone, with the f32 product's algorithm (the same sums): bit for bit the f32 product rounded after, in
+// the same mode (the mode decides the operands' type). Shapes: a tile's worth, and one with ragged edges.
+for (const [m, k, n] of [
+  [256, 128, 192],
+  [70, 33, 45],
+]) {
+  for (const [to, mode] of [
+    ['bf16', 'bf16'],
+    ['f16', 'fp16'],
+  ] as const) {
+    test(`matmul { roundOutput, halfOnly } ${m}x${k}x${n} ${to} in ${mode} mode: the 16-bit output alone, bit for bit`, {
+      skip,
+    }, () => {
+      const backend = T.getBackend('cuda');
+      const previous = cuda.setMatmulMode(mode);
+      try {
+        const want = matmulOutputCase(m, k, n)(backend, to, false);
+        assert.equal(
+          firstDifference(matmulOutputCase(m, k, n)(backend, to, true), want),
+          null,
+          'rounded after',
+        );
+        const kept = keptSoFar();
+        assert.equal(
+          firstDifference(matmulOutputCase(m, k, n, true)(backend, to, true), want),
+          null,
+          'HalfOnly',
+        );
+        assert.ok(keptSoFar() > kept, 'the output kept as its 16-bit copy alone');
       } finally {
         cuda.setMatmulMode(previous);
       }

@@ -243,6 +243,22 @@ export function ropeStoreCase(shape: readonly number[], halfOnly = false): Case 
     });
 }
 
+/** T.matmul(a, b, { transB, roundOutput, halfOnly }) on (m, k) @ (n, k)ᵀ against roundTo of the product after it. */
+export function matmulOutputCase(m: number, k: number, n: number, halfOnly = false): Case {
+  const inputs = lazy(() => [activations(m * k, 31, 1), activations(n * k, 32, 1), uniform(m * n, 33)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [aData, bData, gy] = inputs();
+      const a = T.requireGrad(T.tensor(aData, [m, k], { backend }));
+      const b = T.requireGrad(T.tensor(bData, [n, k], { backend }));
+      const y = fused
+        ? T.matmul(a, b, { transB: true, roundOutput: to, halfOnly })
+        : valueRounded(T.matmul(a, b, { transB: true }), to);
+      T.backward(y, T.tensor(gy, [m, n], { backend }));
+      return { y: y.toArray(), ga: a.grad!.toArray(), gb: b.grad!.toArray() };
+    });
+}
+
 function bits(x: number): number {
   if (Number.isNaN(x)) return -1;
   return new Uint32Array(new Float32Array([x]).buffer)[0];

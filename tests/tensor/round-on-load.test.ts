@@ -2,7 +2,7 @@
 // roundTo pass): T.swiglu(gate, up, { round }), T.addRmsNorm(x, r, w, eps, { roundDelta }) and
 // T.rope(x, base, posOffset, { roundInput }), each against the composition it replaces (T.roundTo with
 // { gradient: false } first, then the plain op); and those that round what they store (swiglu's input gradients,
-// addRmsNorm's out, rope's output and input gradient) against roundTo after (or, for gradients, roundTo with
+// addRmsNorm's out, rope's output and input gradient, a product's output) against roundTo after (or, for gradients, roundTo with
 // { value: false } before) the plain op: values and every gradient bit for bit, on every float32 backend here
 // (js, cpu; cuda on a GPU, where both run cuda's kernels). The inputs hold ties and values between half-type
 // neighbours, so the rounding is real: the result also differs from the op without it.
@@ -15,6 +15,7 @@ import {
   addRmsNormCase,
   addRmsNormOutputCase,
   firstDifference,
+  matmulOutputCase,
   normGradientCase,
   ropeCase,
   ropeStoreCase,
@@ -35,6 +36,7 @@ const cases = [
   ['swiglu { roundOutput, halfOnly }', swigluHalfOnlyCase([3, 7, 53])],
   ['addRmsNorm { roundOutput }', addRmsNormOutputCase([2, 5, 37])],
   ['rope { roundOutput, roundInputGradient }', ropeStoreCase([2, 5, 3, 8])],
+  ['matmul { roundOutput }', matmulOutputCase(7, 13, 5)],
 ] as const;
 
 for (const name of testedBackends) {

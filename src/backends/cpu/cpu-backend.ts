@@ -198,7 +198,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
       native.columnStats(f32(x, 'columnStats', 'x'), f32(out, 'columnStats', 'out'), rows, cols, threshold);
     },
 
-    matmul: (a, b, out, g) =>
+    matmul(a, b, out, g) {
       native.matmul(
         a as Float32Array,
         b as Float32Array,
@@ -213,7 +213,9 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         g.bBatchStride,
         g.alpha,
         g.accumulate,
-      ),
+      );
+      roundInPlace(out, g.batch * g.m * g.n, g.roundOutput);
+    },
 
     gather: (table, idx, out, nIdx, rowSize) =>
       native.gather(table as Float32Array, idx as Int32Array, out as Float32Array, nIdx, rowSize),

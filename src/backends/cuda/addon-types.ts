@@ -107,6 +107,9 @@ export interface CudaAddon extends NativeGptqAddon {
     bBatchStride: number,
     alpha: number,
     accumulate: boolean,
+    /** 0 / absent none, 2 bf16, 3 f16 (out rounded as it is stored); halfOnly: Backend's HalfOnly */
+    roundOutput?: number,
+    halfOnly?: boolean,
   ): void;
 
   /** native/cuda/onebit.cu: y = h ⊙ ((x ⊙ g) Sᵀ), S packed sign1 or ternary2, its bytes in an i32 storage. */

@@ -139,7 +139,11 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     },
     columnStats,
 
-    matmul: (a, b, out, args) => matmul(f(a), f(b), f(out), args),
+    matmul(a, b, out, args) {
+      matmul(f(a), f(b), f(out), args);
+      const { roundOutput, batch, m, n } = args;
+      if (roundOutput) for (let i = 0; i < batch * m * n; i++) out[i] = roundValue(out[i], roundOutput);
+    },
 
     gather(table, idx, out, nIdx, rowSize) {
       const rows = table.length / rowSize;

@@ -10,6 +10,12 @@ import { backendOf, output, product, requireFloat } from './common.ts';
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
+  /** Round the product to this half type as it is stored: bit for bit roundTo(matmul(...), roundOutput,
+   *  { gradient: false }) without that pass. */
+  roundOutput?: 'bf16' | 'f16';
+  /** The (rounded) product is read only by products and attention, which round it themselves, or by kernels
+   *  that read it rounded (rope, swiglu, addRmsNorm): see the backend's HalfOnly. */
+  halfOnly?: boolean;
 }
 
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
@@ -60,7 +66,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     outShape = [...aBatch, m, n];
   }
   const out = output(outShape, backend);
-  backend.matmul(a.handle, b.handle, out.handle, args);
+  backend.matmul(a.handle, b.handle, out.handle, {
+    ...args,
+    roundOutput: options.roundOutput,
+    halfOnly: options.halfOnly,
+  });
 
   return record(out, 'matmul', [a, b], (g, gathered) => {
     // A gradient gathered from the input's other uses (x feeding q, k and v) is accumulated into by the GEMM.
