@@ -78,7 +78,9 @@ export interface MatmulArgs {
   accumulate: boolean;
   /** C rounded to this half type as it is stored (bit for bit roundTo after the product). */
   roundOutput?: 'bf16' | 'f16';
-  /** C (rounded) is read only by products and attention: see HalfOnly. */
+  /** C (rounded) is read only by products and attention, or by kernels that round it on load: see HalfOnly.
+   *  (cuda then writes the 16-bit output itself, with an algorithm of its own, whose sums may run in another
+   *  order than the f32 product's.) */
   halfOnly?: HalfOnly;
 }
 
@@ -265,7 +267,8 @@ export interface Backend<S = unknown> {
     roundLogits?: 'bf16' | 'f16',
   ): void;
   /** gLogits[r, c] = gLoss[r] * (softmax(logits)[r, c] - [c == target[r]]); 0 for ignored rows. gLogits may be
-   *  the logits (written over in place). `roundLogits` as crossEntropy's. */
+   *  the logits (written over in place). `roundLogits` as crossEntropy's; `roundGrads` rounds gLogits as it is
+   *  stored; `halfOnly`: see HalfOnly. */
   crossEntropyGrad(
     logits: S,
     targets: S,
@@ -275,6 +278,8 @@ export interface Backend<S = unknown> {
     rows: number,
     cols: number,
     roundLogits?: 'bf16' | 'f16',
+    roundGrads?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
   ): void;
   // ---- KL(teacher ‖ student) on logits, for distillation (fused like crossEntropy) --------------
   /** loss[r] = Σ_c p_t (log p_t − log p_s), p = softmax of the teacher / student row (max-subtracted);
@@ -435,6 +440,16 @@ export interface Backend<S = unknown> {
   // ---- quantization ----------------------------------------------------------------------------
   /** Quantize-then-dequantize x (rows, cols) per spec into out. When steMask is given, it receives 1 where
    *  x lies inside the representable (clipping) range and 0 outside, for the clipped straight-through
-   *  gradient. out may alias x. */
-  fakeQuant(spec: FakeQuantSpec, x: S, out: S, rows: number, cols: number, steMask: S | null): void;
+   *  gradient. out may alias x. With `roundOutput`, out is rounded to it as it is stored; `halfOnly`: see
+   *  HalfOnly. */
+  fakeQuant(
+    spec: FakeQuantSpec,
+    x: S,
+    out: S,
+    rows: number,
+    cols: number,
+    steMask: S | null,
+    roundOutput?: 'bf16' | 'f16',
+    halfOnly?: HalfOnly,
+  ): void;
 }
