@@ -18,6 +18,7 @@
 #include "half_out.cuh"
 #include "fake_quant_format.h"
 #include "philox.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -401,7 +402,7 @@ __device__ inline float quantize_at(const Quantizer& q, const Params& p, double 
 
 template <int K>
 __global__ void apply(Quantizer q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols,
-                      long long group_size, const Params* params, bc::DeviceError* err) {
+                      long long group_size, const Params* params, bc::DeviceError* err, int round_out) {
   const long long n = rows * cols;
   long long cached = -1;  // a thread's values mostly share a group: one division per group, not per value
   Params p{1, 0};
@@ -413,26 +414,25 @@ __global__ void apply(Quantizer q, int granularity, const float* x, float* out, 
       inv = 1 / p.scale;
       cached = g;
     }
-    out[i] = quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err);
+    out[i] = round_half_to(round_out, quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err));
   }
 }
 
 // One scale for the whole tensor (activations): four values a thread through float4 loads and stores.
 template <int K>
 __global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4* mask, long long n4, const Params* params,
-                              bc::DeviceError* err, bc::HalfOut out16) {
+                              bc::DeviceError* err, bc::HalfOut out16, int round_out) {
   const Params p = params[0];
   const double inv = 1 / p.scale;
   float m[4];
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
     const float4 v = x[i];
     float4 r;
-    r.x = quantize_at<K>(q, p, inv, v.x, 4 * i, mask ? &m[0] : nullptr, err);
-    r.y = quantize_at<K>(q, p, inv, v.y, 4 * i + 1, mask ? &m[1] : nullptr, err);
-    r.z = quantize_at<K>(q, p, inv, v.z, 4 * i + 2, mask ? &m[2] : nullptr, err);
-    r.w = quantize_at<K>(q, p, inv, v.w, 4 * i + 3, mask ? &m[3] : nullptr, err);
-    out[i] = r;
-    bc::store_half4(out16, i, r);
+    r.x = round_half_to(round_out, quantize_at<K>(q, p, inv, v.x, 4 * i, mask ? &m[0] : nullptr, err));
+    r.y = round_half_to(round_out, quantize_at<K>(q, p, inv, v.y, 4 * i + 1, mask ? &m[1] : nullptr, err));
+    r.z = round_half_to(round_out, quantize_at<K>(q, p, inv, v.z, 4 * i + 2, mask ? &m[2] : nullptr, err));
+    r.w = round_half_to(round_out, quantize_at<K>(q, p, inv, v.w, 4 * i + 3, mask ? &m[3] : nullptr, err));
+    bc::store_out4(reinterpret_cast<float*>(out), out16, i, r);
     if (mask) mask[i] = make_float4(m[0], m[1], m[2], m[3]);
   }
 }
@@ -459,7 +459,7 @@ __device__ inline Params extremes_params(const Quantizer& q, double absmax, doub
 // are exact in float: the warp reduces floats (half the shuffles of doubles) and widens the result.
 template <int K>
 __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mask, long long groups, long long length,
-                             bc::DeviceError* err, bc::HalfOut out16) {
+                             bc::DeviceError* err, bc::HalfOut out16, int round_out) {
   const int lane = threadIdx.x & 31;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
   for (long long g = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5); g < groups; g += warps) {
@@ -475,8 +475,7 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
     const double inv = 1 / p.scale;
     for (long long k = lane; k < length; k += 32) {
       const long long i = start + k;
-      out[i] = quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err);
-      bc::store_half(out16, i, out[i]);
+      bc::store_out(out, out16, i, round_half_to(round_out, quantize_at<K>(q, p, inv, x[i], i, mask ? mask + i : nullptr, err)));
     }
   }
 }
@@ -486,7 +485,7 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
 // and rounding as fused_groups, value for value; no STE mask.
 template <int K, int L, int V>
 __global__ void short_groups(Quantizer q, const float4* x, float4* out, long long groups, bc::DeviceError* err,
-                             bc::HalfOut out16) {
+                             bc::HalfOut out16, int round_out) {
   constexpr int kPerWarp = 32 / L;
   const int lane = threadIdx.x & 31, sub = lane % L;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
@@ -516,25 +515,25 @@ __global__ void short_groups(Quantizer q, const float4* x, float4* out, long lon
 #pragma unroll
     for (int k = 0; k < V; k++) {
       const long long j = g * (V * L) + sub + k * L, i = 4 * j;  // float4 index, value index
-      const float4 r = make_float4(quantize_at<K>(q, p, inv, v[k].x, i, nullptr, err),
-                                   quantize_at<K>(q, p, inv, v[k].y, i + 1, nullptr, err),
-                                   quantize_at<K>(q, p, inv, v[k].z, i + 2, nullptr, err),
-                                   quantize_at<K>(q, p, inv, v[k].w, i + 3, nullptr, err));
-      out[j] = r;
-      bc::store_half4(out16, j, r);
+      const float4 r = make_float4(round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].x, i, nullptr, err)),
+                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].y, i + 1, nullptr, err)),
+                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].z, i + 2, nullptr, err)),
+                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].w, i + 3, nullptr, err)));
+      bc::store_out4(reinterpret_cast<float*>(out), out16, j, r);
     }
   }
 }
 
 // Launches short_groups for a group length it has a shape for (32 .. 512 values); false where it has none.
 template <int K>
-bool launch_short_groups(const Quantizer& q, const float* x, float* out, long long groups, long long length, bc::HalfOut out16) {
+bool launch_short_groups(const Quantizer& q, const float* x, float* out, long long groups, long long length, bc::HalfOut out16,
+                         int round_out) {
   auto go = [&](auto lt, auto vt) {
     constexpr int L = decltype(lt)::value, V = decltype(vt)::value;
     const long long warps = (groups + 32 / L - 1) / (32 / L);
     const unsigned blocks = static_cast<unsigned>(std::min<long long>((warps + 7) / 8, 65535LL * 4));
     short_groups<K, L, V><<<blocks, kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out), groups,
-                                                bc::device_error(), out16);
+                                                bc::device_error(), out16, round_out);
   };
   switch (length) {
     case 32: go(std::integral_constant<int, 8>{}, std::integral_constant<int, 1>{}); return true;
@@ -546,10 +545,11 @@ bool launch_short_groups(const Quantizer& q, const float* x, float* out, long lo
   }
 }
 
-// out_storage: out's storage, which the paths that feed products write the 16-bit copy of (half_out.cuh).
+// out_storage: out's storage, which the paths that feed products write the 16-bit copy of (half_out.cuh); round_out
+// rounds the output as it is stored, and with half_only the copy may be all that is kept (HalfOnly).
 template <int K>
 void run(const Quantizer& q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols, long long group_size,
-         bc::Storage& out_storage) {
+         bc::Storage& out_storage, int round_out, bool half_only) {
   const long long n = rows * cols;
   const long long groups = granularity == kRow ? rows : granularity == kGroup ? n / group_size : granularity == kCol ? cols : 1;
   if (groups > 2147483647LL) throw std::runtime_error("too many quantization groups");
@@ -557,15 +557,15 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
   if ((granularity == kRow || granularity == kGroup) && extremes_only) {
     const long long length = granularity == kRow ? cols : group_size;
     const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
-    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n);
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
     const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
     if constexpr (K == kIntegerGrid) {
-      if (!mask && aligned && launch_short_groups<K>(q, x, out, groups, length, out16)) {
+      if (!mask && aligned && launch_short_groups<K>(q, x, out, groups, length, out16, round_out)) {
         bc::check_launch("fakeQuant short_groups");
         return;
       }
     }
-    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16);
+    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16, round_out);
     bc::check_launch("fakeQuant fused_groups");
     return;
   }
@@ -587,20 +587,21 @@ void run(const Quantizer& q, int granularity, const float* x, float* out, float*
   const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
                        reinterpret_cast<uintptr_t>(mask) % 16 == 0;
   if (granularity == kTensor && n % 4 == 0 && aligned) {
-    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n);
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
     apply_tensor4<K><<<bc::blocks_for(n / 4, kThreads), kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out),
                                                                      reinterpret_cast<float4*>(mask), n / 4, params.as<Params>(),
-                                                                     bc::device_error(), out16);
+                                                                     bc::device_error(), out16, round_out);
   } else {
     apply<K><<<bc::blocks_for(n, kThreads), kThreads>>>(q, granularity, x, out, mask, rows, cols, group_size, params.as<Params>(),
-                                                        bc::device_error());
+                                                        bc::device_error(), round_out);
   }
   bc::check_launch("fakeQuant apply");
 }
 
 }  // namespace
 
-// fakeQuant(spec: Float64Array (encodeFakeQuantSpec), x, out, rows, cols, steMask | null)
+// fakeQuant(spec: Float64Array (encodeFakeQuantSpec), x, out, rows, cols, steMask | null, roundOutput?, halfOnly?)
+// with roundOutput 0 / absent, 2 (bf16), 3 (f16): out rounded to it as it is stored
 BC_KERNEL(fakeQuant) {
   const std::vector<double> s = a.nums(0, "spec");
   const Quantizer q = decode(s);
@@ -613,14 +614,16 @@ BC_KERNEL(fakeQuant) {
   const float* x = a.f32(1, "x", n);
   float* out = a.out_f32(2, "out", n);
   float* mask = a.is_nullish(5) ? nullptr : a.out_f32(5, "steMask", n);
+  const int round_out = round_code(a, 6, "roundOutput");
+  const bool half_only = a.flag_or(7, "halfOnly", false);
   if (n == 0) return nullptr;
   bc::op_context() = "fakeQuant(rows=" + std::to_string(rows) + ", cols=" + std::to_string(cols) + ", format=" +
                      std::to_string(static_cast<int>(s[kFormat])) + ", granularity=" + std::to_string(granularity) + ")";
   switch (q.grid) {
-    case kIntegerGrid: run<kIntegerGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
-    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
-    case kNf4Grid: run<kNf4Grid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
-    default: run<kBinaryGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out")); break;
+    case kIntegerGrid: run<kIntegerGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
+    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
+    case kNf4Grid: run<kNf4Grid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
+    default: run<kBinaryGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
   }
   return nullptr;
 }

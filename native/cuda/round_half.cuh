@@ -19,6 +19,11 @@ __device__ inline float round_half(float v) {
   else return v;
 }
 
+// round_half with the code at run time (a uniform branch), for kernels that take it as an argument.
+__device__ inline float round_half_to(int code, float v) {
+  return code == bc::kBF16 ? round_half<bc::kBF16>(v) : code == bc::kF16 ? round_half<bc::kF16>(v) : v;
+}
+
 // The round code of optional argument i: absent or null -> kF32 (no rounding), else 2 (bf16) or 3 (f16).
 inline int round_code(const bc::Args& a, size_t i, const char* name) {
   if (a.is_nullish(i)) return bc::kF32;

@@ -6,6 +6,8 @@
 
 #include "block_reduce.cuh"
 #include "common.cuh"
+#include "half_in.cuh"
+#include "half_out.cuh"
 #include "round_half.cuh"
 
 namespace {
@@ -70,17 +72,17 @@ __global__ void cross_entropy_kernel(const float* logits, const int* targets, fl
 // second pass). cols % 4 == 0, cols <= 4096 V.
 constexpr int kRowThreads = 1024;
 template <int V, int R>
-__global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(const float* logits, const int* targets, float* loss,
+__global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(bc::HalfIn logits, const int* targets, float* loss,
                                                                          float* lse, int cols, bc::DeviceError* err) {
   const long long r = blockIdx.x;
-  const float4* row = reinterpret_cast<const float4*>(logits + r * cols);
   const int cols4 = cols / 4;
+  const long long row = r * cols4;  // in float4s
   float4 v[V];
   float m = -INFINITY;
 #pragma unroll
   for (int k = 0; k < V; k++) {
     const int c = threadIdx.x + k * kRowThreads;
-    v[k] = c < cols4 ? row[c] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+    v[k] = c < cols4 ? logits.load4(row + c) : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
     v[k] = make_float4(round_half<R>(v[k].x), round_half<R>(v[k].y), round_half<R>(v[k].z), round_half<R>(v[k].w));
     m = fmaxf(m, fmaxf(fmaxf(v[k].x, v[k].y), fmaxf(v[k].z, v[k].w)));
   }
@@ -104,17 +106,18 @@ __global__ void __launch_bounds__(kRowThreads) cross_entropy_rows_kernel(const f
   }
 }
 
-// Fused softmax-minus-one-hot: one read of the logits, one write of the gradient.
-// R rounds the logits on load (round_half.cuh).
-template <int R>
-__global__ void cross_entropy_grad_kernel(const float* logits, const int* targets, const float* lse, const float* g_loss,
-                                          float* g_logits, long long cols) {
+// Fused softmax-minus-one-hot: one read of the logits, one write of the gradient (and of its 16-bit copy).
+// R rounds the logits on load, D the gradient as it is stored (round_half.cuh). Each value is read and written by
+// one thread, so the gradient may overwrite the logits (or their 16-bit copy) in place.
+template <int R, int D>
+__global__ void cross_entropy_grad_kernel(bc::HalfIn logits, const int* targets, const float* lse, const float* g_loss,
+                                          float* g_logits, bc::HalfOut g16, long long cols) {
   const long long r = blockIdx.x, o = r * cols;
   const int t = targets[r];
   const float g = t < 0 ? 0.0f : g_loss[r];
   const float l = lse[r];
   for (long long c = threadIdx.x; c < cols; c += blockDim.x)
-    g_logits[o + c] = g * (expf(round_half<R>(logits[o + c]) - l) - (c == t ? 1.0f : 0.0f));
+    bc::store_out(g_logits, g16, o + c, round_half<D>(g * (expf(round_half<R>(logits[o + c]) - l) - (c == t ? 1.0f : 0.0f))));
 }
 
 
@@ -183,19 +186,22 @@ BC_KERNEL(logSoftmaxGrad) {
 BC_KERNEL(crossEntropy) {
   const long long rows = a.integer(4, "rows"), cols = a.integer(5, "cols");
   const int round = round_code(a, 6, "roundLogits");
-  const float* logits = a.f32(0, "logits", rows * cols);
   const int* targets = a.i32(1, "targets", rows);
   float* loss = a.out_f32(2, "loss", rows);
   float* lse = a.out_f32(3, "lse", rows);
+  const long long v = (cols / 4 + kRowThreads - 1) / kRowThreads;
+  const bool row_kernel = cols % 4 == 0 && v <= 8;
+  // The row kernel reads the logits as their product left them (their 16-bit copy alone, where so).
+  const bc::HalfIn in = row_kernel ? bc::values_of(a, 0, "logits", rows * cols) : bc::HalfIn{a.f32(0, "logits", rows * cols)};
+  const float* logits = in.f32;
   if (rows * cols == 0) return nullptr;
   check_rows(rows);
   bc::op_context() = dims("crossEntropy", rows, cols);
-  const long long v = (cols / 4 + kRowThreads - 1) / kRowThreads;
-  if (cols % 4 == 0 && v <= 8 && (reinterpret_cast<uintptr_t>(logits) & 15u) == 0) {
+  if (row_kernel && (reinterpret_cast<uintptr_t>(in.data()) & 15u) == 0) {
     auto launch = [&](auto vt) {
       with_round(round, [&](auto rt) {
         cross_entropy_rows_kernel<decltype(vt)::value, decltype(rt)::value>
-            <<<rows, kRowThreads>>>(logits, targets, loss, lse, static_cast<int>(cols), bc::device_error());
+            <<<rows, kRowThreads>>>(in, targets, loss, lse, static_cast<int>(cols), bc::device_error());
       });
     };
     if (v <= 1) launch(std::integral_constant<int, 1>{});
@@ -203,6 +209,7 @@ BC_KERNEL(crossEntropy) {
     else if (v <= 4) launch(std::integral_constant<int, 4>{});
     else launch(std::integral_constant<int, 8>{});
   } else {
+    if (!logits) logits = a.f32(0, "logits", rows * cols);  // (an unaligned copy: the f32 values, written)
     // Two passes over the row: they read a rounded copy.
     bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
     if (round != bc::kF32) round_copy(logits, rounded.as<float>(), rows * cols, round);
@@ -213,20 +220,39 @@ BC_KERNEL(crossEntropy) {
   return nullptr;
 }
 
-// crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits?)
+// crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits?, roundGrads?, halfOnly?): the
+// logits rounded on load, the gradient as it is stored; gLogits may be logits itself
 BC_KERNEL(crossEntropyGrad) {
   const long long rows = a.integer(5, "rows"), cols = a.integer(6, "cols");
-  const int round = round_code(a, 7, "roundLogits");
-  const float* logits = a.f32(0, "logits", rows * cols);
+  const int round = round_code(a, 7, "roundLogits"), round_grads = round_code(a, 8, "roundGrads");
+  const bool half_only = a.flag_or(9, "halfOnly", false);
   const int* targets = a.i32(1, "targets", rows);
   const float* lse = a.f32(2, "lse", rows);
   const float* g_loss = a.f32(3, "gLoss", rows);
-  float* g_logits = a.out_f32(4, "gLogits", rows * cols);
-  if (rows * cols == 0) return nullptr;
+  bc::Storage &logits_storage = a.lookup(0, "logits"), &grads_storage = a.lookup(4, "gLogits");
+  const long long n = rows * cols;
+  bc::HalfIn logits;
+  float* g_logits = nullptr;
+  bc::HalfOut g16;
+  if (&logits_storage == &grads_storage && logits_storage.f32_pending && half_only && round_grads != bc::kF32 &&
+      round_grads == (logits_storage.shadow_fp16 ? bc::kF16 : bc::kBF16) && n == static_cast<long long>(logits_storage.size)) {
+    // The gradient over logits held by their 16-bit copy alone, for readers of copies: written over that copy, in
+    // place; the storage's f32 values stay pending (now the gradient's).
+    logits = bc::values_of(a, 0, "logits", n);
+    g16 = {logits_storage.shadow, logits_storage.shadow_fp16, true};
+  } else {
+    g_logits = a.out_f32(4, "gLogits", n);  // first: it may alias the logits, whose pending values it then writes
+    logits = bc::values_of(a, 0, "logits", n);
+    g16 = bc::written_half_copy(grads_storage, n, round_grads, half_only);
+  }
+  if (n == 0) return nullptr;
   check_rows(rows);
   bc::op_context() = dims("crossEntropyGrad", rows, cols);
   with_round(round, [&](auto rt) {
-    cross_entropy_grad_kernel<decltype(rt)::value><<<rows, kThreads>>>(logits, targets, lse, g_loss, g_logits, cols);
+    with_round(round_grads, [&](auto dt) {
+      cross_entropy_grad_kernel<decltype(rt)::value, decltype(dt)::value>
+          <<<rows, kThreads>>>(logits, targets, lse, g_loss, g_logits, g16, cols);
+    });
   });
   bc::check_launch("crossEntropyGrad");
   return nullptr;

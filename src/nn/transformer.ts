@@ -144,8 +144,14 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const productInput = (x: Tensor) => (byProducts ? T.roundTo(x, byProducts, { value: false }) : half(x));
   const productOutput = (y: Tensor) => (onLoad ? T.roundTo(y, onLoad, { gradient: false }) : half(y));
   const dropping = options.train && c.dropout > 0;
+  // Fake-quantized values that only products (and attention) read: rounded to their type as stored, and kept as
+  // the 16-bit copies they read (HalfOnly).
+  const quantized = (x: Tensor, spec: FakeQuantSpec | null, onlyProducts = true) =>
+    spec && byProducts && onlyProducts
+      ? T.fakeQuant(x, spec, 'clipped', { roundOutput: byProducts, halfOnly: true })
+      : maybeQuant(x, spec);
   // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
-  const act = (x: Tensor) => (fp8 ? x : maybeQuant(x, p.activations));
+  const act = (x: Tensor) => (fp8 ? x : quantized(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision. The
   // output's value rounded here, or (readerRounds, where it can) left to its reader: then `round` says to what.
   const product = (x: Tensor, name: string, readerRounds: boolean): Rounding => {
@@ -161,7 +167,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       ? onebitLayer(input, get(name), get(g), get(h))
       : fp8
         ? T.linearFp8(input, get(name))
-        : T.matmul(input, maybeQuant(get(name), p.weights), {
+        : T.matmul(input, quantized(get(name), p.weights), {
             transB: true,
             roundOutput: toReader,
             halfOnly: toReader !== undefined,
@@ -234,12 +240,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     // k is attention's own input unless the KV cache's quantization or the heads' repetition reads it first.
     const kToAttention = !p.kv && nkv === nh;
     const k = repeatKv(
-      maybeQuant(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv), kToAttention), p.kv),
+      quantized(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv), kToAttention), p.kv, nkv === nh),
       nh,
     );
     // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it.
     const vOut = prod(h, 'attn.wv.weight', !p.kv);
-    const v = repeatKv(maybeQuant(heads(vOut.y, nkv), p.kv), nh);
+    const v = repeatKv(quantized(heads(vOut.y, nkv), p.kv, nkv === nh), nh);
     const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
     const attended = addNorm(
       x,

@@ -142,3 +142,35 @@ test('at V = 50257 the default chunks keep every storage far below the full logi
   assertClose('dx', ours.dx, want.dx, 1e-4 * maxAbs(want.dx), 0);
   assertClose('dw', ours.dw, want.dw, 1e-4 * maxAbs(want.dw), 0);
 });
+
+test('bf16 mode, productsRound: logits and their gradient kept as bf16 copies alone, bit for bit the rounding head', {
+  skip,
+}, () => {
+  // V a multiple of 4 (the row kernels read the copy) and not (they read the f32 values, written from it); chunks
+  // of 64 rows (the last one partial: kept in f32) and the default (one chunk).
+  for (const V of [8192, 8190]) {
+    const c = { B: 4, S: 100, C: 128, V };
+    const backend = T.getBackend('cuda');
+    const head = (chunk: number | 'default', productsRound: boolean) =>
+      T.tidy(() => {
+        const x = T.requireGrad(T.tensor(normal(c.B * c.S * c.C, 1, 2), [c.B, c.S, c.C], { backend }));
+        const w = T.requireGrad(T.tensor(normal(V * c.C, 2, 0.3), [V, c.C], { backend }));
+        const t = T.tensor(targetsOf(c.B * c.S, V, 3), [c.B, c.S], { dtype: 'i32', backend });
+        const chunkRows = chunk === 'default' ? {} : { chunkRows: chunk };
+        const loss = T.linearCrossEntropy(x, w, t, { ...chunkRows, round: 'bf16', productsRound });
+        T.backward(loss);
+        return { loss: loss.item(), dx: Array.from(x.grad!.toArray()), dw: Array.from(w.grad!.toArray()) };
+      });
+    inMode('bf16', () => {
+      for (const chunk of [64, 'default'] as const) {
+        const [kept] = cuda.addon.halfOnlyCounts!();
+        const ours = head(chunk, true);
+        assert.ok(cuda.addon.halfOnlyCounts!()[0] > kept, `V ${V} chunk ${chunk}: copies kept`);
+        const want = head(chunk, false);
+        assert.equal(ours.loss, want.loss, `V ${V} chunk ${chunk}: loss`);
+        assert.deepEqual(ours.dx, want.dx, `V ${V} chunk ${chunk}: dx`);
+        assert.deepEqual(ours.dw, want.dw, `V ${V} chunk ${chunk}: dw`);
+      }
+    });
+  }
+});

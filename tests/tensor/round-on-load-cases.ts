@@ -3,6 +3,7 @@
 // gradient, as they store it (beside roundTo after the op, or roundTo with { value: false } before it): a case
 // runs one of the two on a backend and returns the values and every gradient. Shared by tests/tensor/round-on-load
 // and tests/cuda/round-on-load.
+import { quantSpec } from '../../src/numerics/spec.ts';
 import * as T from '../../src/tensor/index.ts';
 import { uniform } from './fixtures.ts';
 
@@ -256,6 +257,29 @@ export function matmulOutputCase(m: number, k: number, n: number, halfOnly = fal
         : valueRounded(T.matmul(a, b, { transB: true }), to);
       T.backward(y, T.tensor(gy, [m, n], { backend }));
       return { y: y.toArray(), ga: a.grad!.toArray(), gb: b.grad!.toArray() };
+    });
+}
+
+/** T.fakeQuant(x, spec, 'clipped', { roundOutput, halfOnly }) against roundTo after it: int8 per tensor (QAT's
+ *  activations), int4 per row (its weights) and per 64-wide group (its KV cache heads). */
+export function fakeQuantOutputCase(
+  shape: readonly number[],
+  granularity: 'tensor' | 'row',
+  halfOnly = false,
+): Case {
+  const n = size(shape);
+  const spec =
+    granularity === 'tensor' ? quantSpec('int8', { granularity: { kind: 'tensor' } }) : quantSpec('int4');
+  const inputs = lazy(() => [activations(n, 41, 3), uniform(n, 42)]);
+  return (backend, to, fused) =>
+    T.tidy(() => {
+      const [xData, gy] = inputs();
+      const x = T.requireGrad(T.tensor(xData, shape, { backend }));
+      const y = fused
+        ? T.fakeQuant(x, spec, 'clipped', { roundOutput: to, halfOnly })
+        : valueRounded(T.fakeQuant(x, spec), to);
+      T.backward(y, T.tensor(gy, shape, { backend }));
+      return { y: y.toArray(), gx: x.grad!.toArray() };
     });
 }
 

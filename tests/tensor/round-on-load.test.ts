@@ -14,6 +14,7 @@ import { testedBackends } from './fixtures.ts';
 import {
   addRmsNormCase,
   addRmsNormOutputCase,
+  fakeQuantOutputCase,
   firstDifference,
   matmulOutputCase,
   normGradientCase,
@@ -37,6 +38,8 @@ const cases = [
   ['addRmsNorm { roundOutput }', addRmsNormOutputCase([2, 5, 37])],
   ['rope { roundOutput, roundInputGradient }', ropeStoreCase([2, 5, 3, 8])],
   ['matmul { roundOutput }', matmulOutputCase(7, 13, 5)],
+  ['fakeQuant int8 per tensor { roundOutput }', fakeQuantOutputCase([6, 40], 'tensor')],
+  ['fakeQuant int4 per row { roundOutput }', fakeQuantOutputCase([6, 64], 'row')],
 ] as const;
 
 for (const name of testedBackends) {

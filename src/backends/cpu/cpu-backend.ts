@@ -238,7 +238,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         rows,
         cols,
       ),
-    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits) =>
+    crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits, roundGrads) {
       native.crossEntropyGrad(
         rounded(logits as Float32Array, rows * cols, roundLogits),
         targets as Int32Array,
@@ -247,7 +247,9 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
         gLogits as Float32Array,
         rows,
         cols,
-      ),
+      );
+      roundInPlace(gLogits, rows * cols, roundGrads);
+    },
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (student, teacher, loss, lseS, lseT, rows, cols) =>
       native.klDivLogits(
@@ -410,7 +412,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
       if (!kernel) return packedGemm(c, gs, hs, xs, ys, rows, cols, batch, ternary);
       kernel(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), gs, hs, xs, ys, rows, cols, batch);
     },
-    fakeQuant(spec, x, out, rows, cols, steMask) {
+    fakeQuant(spec, x, out, rows, cols, steMask, roundOutput) {
       const xs = f32(x, 'fakeQuant', 'x');
       const os = f32(out, 'fakeQuant', 'out');
       const mask = steMask && f32(steMask, 'fakeQuant', 'steMask');
@@ -418,6 +420,7 @@ export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
       // which works on these Float32Arrays directly.
       if (native.fakeQuant) native.fakeQuant(encodeFakeQuantSpec(spec), xs, os, rows, cols, mask);
       else fakeQuantArray(spec, xs, os, rows, cols, mask);
+      roundInPlace(out, rows * cols, roundOutput);
     },
   };
 }

@@ -161,6 +161,8 @@ export interface CudaAddon extends NativeGptqAddon {
     rows: number,
     cols: number,
     roundLogits: number,
+    roundGrads: number,
+    halfOnly: boolean,
   ): void;
   // KL(teacher ‖ student) on logits (distillation)
   klDivLogits(student: S, teacher: S, loss: S, lseS: S, lseT: S, rows: number, cols: number): void;
@@ -301,5 +303,14 @@ export interface CudaAddon extends NativeGptqAddon {
     step: number,
     gradScale: number,
   ): void;
-  fakeQuant(spec: Float64Array, x: S, out: S, rows: number, cols: number, steMask: S | null): void;
+  fakeQuant(
+    spec: Float64Array,
+    x: S,
+    out: S,
+    rows: number,
+    cols: number,
+    steMask: S | null,
+    roundOutput?: number,
+    halfOnly?: boolean,
+  ): void;
 }

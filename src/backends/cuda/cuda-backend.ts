@@ -285,8 +285,19 @@ export function createCudaBackend(): CudaBackend {
     logSoftmaxGrad: (y, gy, gx, rows, cols) => native.logSoftmaxGrad(y, gy, gx, rows, cols),
     crossEntropy: (logits, targets, loss, lse, rows, cols, roundLogits) =>
       native.crossEntropy(logits, targets, loss, lse, rows, cols, roundCode(roundLogits)),
-    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits) =>
-      native.crossEntropyGrad(logits, targets, lse, gLoss, gLogits, rows, cols, roundCode(roundLogits)),
+    crossEntropyGrad: (logits, targets, lse, gLoss, gLogits, rows, cols, roundLogits, roundGrads, halfOnly) =>
+      native.crossEntropyGrad(
+        logits,
+        targets,
+        lse,
+        gLoss,
+        gLogits,
+        rows,
+        cols,
+        roundCode(roundLogits),
+        roundCode(roundGrads),
+        halfOnlyFlag(halfOnly),
+      ),
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (student, teacher, loss, lseS, lseT, rows, cols) =>
       native.klDivLogits(student, teacher, loss, lseS, lseT, rows, cols),
@@ -348,7 +359,16 @@ export function createCudaBackend(): CudaBackend {
       native.packedGemm(codes, g, h, x, y, rows, cols, batch, ternary);
     },
 
-    fakeQuant: (spec, x, out, rows, cols, steMask) =>
-      native.fakeQuant(encodeFakeQuantSpec(spec), x, out, rows, cols, steMask),
+    fakeQuant: (spec, x, out, rows, cols, steMask, roundOutput, halfOnly) =>
+      native.fakeQuant(
+        encodeFakeQuantSpec(spec),
+        x,
+        out,
+        rows,
+        cols,
+        steMask,
+        roundCode(roundOutput),
+        halfOnlyFlag(halfOnly),
+      ),
   };
 }

@@ -170,7 +170,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     logSoftmaxGrad: (y, gy, gx, rows, cols) => nn.logSoftmaxGrad(f(y), f(gy), f(gx), rows, cols),
     crossEntropy: (logits, t, loss, lse, rows, cols, roundLogits) =>
       nn.crossEntropy(roundedCopy(f(logits), roundLogits), i32(t), f(loss), f(lse), rows, cols),
-    crossEntropyGrad: (logits, t, lse, gLoss, gLogits, rows, cols, roundLogits) =>
+    crossEntropyGrad(logits, t, lse, gLoss, gLogits, rows, cols, roundLogits, roundGrads) {
       nn.crossEntropyGrad(
         roundedCopy(f(logits), roundLogits),
         i32(t),
@@ -179,7 +179,9 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
         f(gLogits),
         rows,
         cols,
-      ),
+      );
+      if (roundGrads) for (let i = 0; i < rows * cols; i++) gLogits[i] = roundValue(gLogits[i], roundGrads);
+    },
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (s, t, loss, lseS, lseT, rows, cols) =>
       nn.klDivLogits(f(s), f(t), f(loss), f(lseS), f(lseT), rows, cols),
@@ -228,8 +230,10 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     packedGemm: (codes, g, h, x, y, rows, cols, batch, ternary) =>
       packedGemm(i32(codes), f(g), f(h), f(x), f(y), rows, cols, batch, ternary),
 
-    fakeQuant: (spec, x, out, rows, cols, steMask) =>
-      fakeQuantArray(spec, f(x), f(out), rows, cols, steMask && f(steMask)),
+    fakeQuant(spec, x, out, rows, cols, steMask, roundOutput) {
+      fakeQuantArray(spec, f(x), f(out), rows, cols, steMask && f(steMask));
+      if (roundOutput) for (let i = 0; i < rows * cols; i++) out[i] = roundValue(out[i], roundOutput);
+    },
   };
 }
 

@@ -21,7 +21,9 @@ export interface LinearCrossEntropyOptions {
    *  equals that head's only when the scalar is 1 (for bf16, any power of two): not under fp16 loss scaling. */
   round?: 'bf16' | 'f16';
   /** The backend's products round their operands to `round` themselves (ForwardOptions.productsRound): the
-   *  gradient, which only the two products read, is then left to them, bit for bit as rounding it here. */
+   *  gradient, which only the two products read, is then left to them, bit for bit as rounding it here. Then
+   *  also the logits (read rounded) and their gradient (read by products) are rounded as they are stored, and
+   *  a backend may keep them as 16-bit copies alone (HalfOnly). */
   productsRound?: boolean;
 }
 
@@ -76,12 +78,21 @@ export function linearCrossEntropy(
   const dxRows = dx ? output([chunk, C], backend) : null;
   // In place, one pass: what T.roundTo (and the cast to half and back before it) does.
   const rounded = (n: number) => round && backend.roundTo(logits.handle, logits.handle, round, n);
+  // Where products round what they read, the logits and their gradient are kept as products and the kernels
+  // read them: rounded as stored, as 16-bit copies alone where the backend can.
+  const halfOnly = options.productsRound === true && round !== undefined;
+  const stored = halfOnly ? round : undefined;
 
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
     backend.strided(x.handle, r0 * C, [1], xRows.handle, 0, [1], [n * C]);
     backend.strided(targets.handle, r0, [1], tRows.handle, 0, [1], [n]);
-    backend.matmul(xRows.handle, w.handle, logits.handle, matmulArgs(n, V, C, { transB: true }));
+    backend.matmul(
+      xRows.handle,
+      w.handle,
+      logits.handle,
+      matmulArgs(n, V, C, { transB: true, roundOutput: stored, halfOnly }),
+    );
     // The kernels read the logits rounded (as a roundTo first would leave them).
     backend.crossEntropy(logits.handle, tRows.handle, lossRows.handle, lseRows.handle, n, V, round);
     backend.strided(lossRows.handle, 0, [1], losses.handle, r0, [1], [n]);
@@ -96,6 +107,8 @@ export function linearCrossEntropy(
       n,
       V,
       round,
+      stored,
+      halfOnly,
     );
     if (!options.productsRound) rounded(n * V);
     if (dx && dxRows) {

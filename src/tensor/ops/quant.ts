@@ -24,8 +24,21 @@ export function canClip(spec: FakeQuantSpec): boolean {
   return !(spec.scale.kind === 'absmax' && spec.symmetric && gridEndsAtAbsmax);
 }
 
+export interface FakeQuantOptions {
+  /** Round the output to this half type as it is stored: bit for bit roundTo(fakeQuant(...), roundOutput,
+   *  { gradient: false }) without that pass. */
+  roundOutput?: 'bf16' | 'f16';
+  /** The (rounded) output is read only by products and attention: see the backend's HalfOnly. */
+  halfOnly?: boolean;
+}
+
 /** Quantize-then-dequantize x viewed as (rows, cols) with cols the last axis. */
-export function fakeQuant(x: Tensor, spec: FakeQuantSpec, steKind: SteKind = 'clipped'): Tensor {
+export function fakeQuant(
+  x: Tensor,
+  spec: FakeQuantSpec,
+  steKind: SteKind = 'clipped',
+  options: FakeQuantOptions = {},
+): Tensor {
   requireFloat('fakeQuant', x);
   const backend = x.backend;
   const ste = steKind === 'clipped' && !canClip(spec) ? 'plain' : steKind;
@@ -33,7 +46,16 @@ export function fakeQuant(x: Tensor, spec: FakeQuantSpec, steKind: SteKind = 'cl
   const rows = x.size / cols;
   const out = output(x.shape, backend);
   const mask = ste === 'clipped' && x.requiresGrad ? output(x.shape, backend) : null;
-  backend.fakeQuant(spec, x.handle, out.handle, rows, cols, mask?.handle ?? null);
+  backend.fakeQuant(
+    spec,
+    x.handle,
+    out.handle,
+    rows,
+    cols,
+    mask?.handle ?? null,
+    options.roundOutput,
+    options.halfOnly,
+  );
   return record(out, 'fakeQuant', [x], (g) => {
     if (ste === 'plain') return [g]; // the identity: the tape hands x a view of g, no copy
     const gx = output(x.shape, backend);
