@@ -41,39 +41,49 @@ function activations(n: number, seed: number, scale: number): number[] {
 
 const noGrad = (x: T.Tensor, to: Half | undefined) => (to ? T.roundTo(x, to, { gradient: false }) : x);
 
-/** T.swiglu(gate, up, { round }) against swiglu of the rounded gate and up. */
-export function swigluCase(shape: readonly number[]): Case {
+/** A SwiGLU case on gate, up and an upstream gradient made from `seeds` (the gradient with half-type ties where
+ *  `tiedGradient`): `op` runs the fused op or its composition on them. */
+function swigluOf(
+  shape: readonly number[],
+  seeds: readonly [number, number, number],
+  tiedGradient: boolean,
+  op: (gate: T.Tensor, up: T.Tensor, to: Half | undefined, fused: boolean) => T.Tensor,
+): Case {
   const n = size(shape);
-  const inputs = lazy(() => [activations(n, 1, 6), activations(n, 2, 2), uniform(n, 3)]);
+  const [a, b, c] = seeds;
+  const inputs = lazy(() => [
+    activations(n, a, 6),
+    activations(n, b, 2),
+    tiedGradient ? activations(n, c, 1) : uniform(n, c),
+  ]);
   return (backend, to, fused) =>
     T.tidy(() => {
       const [gate, up, gy] = inputs();
       const g = T.requireGrad(T.tensor(gate, shape, { backend }));
       const u = T.requireGrad(T.tensor(up, shape, { backend }));
-      const y = fused ? T.swiglu(g, u, { round: to }) : T.swiglu(noGrad(g, to), noGrad(u, to));
+      const y = op(g, u, to, fused);
       T.backward(y, T.tensor(gy, shape, { backend }));
       return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
     });
 }
 
+/** T.swiglu(gate, up, { round }) against swiglu of the rounded gate and up. */
+export function swigluCase(shape: readonly number[]): Case {
+  return swigluOf(shape, [1, 2, 3], false, (g, u, to, fused) =>
+    fused ? T.swiglu(g, u, { round: to }) : T.swiglu(noGrad(g, to), noGrad(u, to)),
+  );
+}
+
 /** T.swiglu(gate, up, { roundOutput, roundGradient }) against roundTo after swiglu: with `value`, the output and
  *  its gradient rounded (a layer boundary), else only the gradient (a product's input). */
 export function swigluOutputCase(shape: readonly number[], value: boolean): Case {
-  const n = size(shape);
-  const inputs = lazy(() => [activations(n, 11, 6), activations(n, 12, 2), activations(n, 13, 1)]);
-  return (backend, to, fused) =>
-    T.tidy(() => {
-      const [gate, up, gy] = inputs();
-      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
-      const u = T.requireGrad(T.tensor(up, shape, { backend }));
-      const y = !to
-        ? T.swiglu(g, u)
-        : fused
-          ? T.swiglu(g, u, { roundOutput: value ? to : undefined, roundGradient: to })
-          : T.roundTo(T.swiglu(g, u), to, { value });
-      T.backward(y, T.tensor(gy, shape, { backend }));
-      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
-    });
+  return swigluOf(shape, [11, 12, 13], true, (g, u, to, fused) =>
+    !to
+      ? T.swiglu(g, u)
+      : fused
+        ? T.swiglu(g, u, { roundOutput: value ? to : undefined, roundGradient: to })
+        : T.roundTo(T.swiglu(g, u), to, { value }),
+  );
 }
 
 /** A norm case's inputs on a backend (seeds from `seed` on): x, r, w requiring gradients, and the upstream
@@ -168,36 +178,18 @@ const valueRounded = (y: T.Tensor, to: Half | undefined) => (to ? T.roundTo(y, t
 /** T.swiglu(gate, up, { roundInputGradients, halfOnlyGradients }) against swiglu of gate and up whose gradients
  *  are rounded. `halfOnly` passes the backends' HalfOnly hint too (the values must not change). */
 export function swigluGradientsCase(shape: readonly number[], halfOnly = false): Case {
-  const n = size(shape);
-  const inputs = lazy(() => [activations(n, 21, 6), activations(n, 22, 2), activations(n, 23, 1)]);
-  return (backend, to, fused) =>
-    T.tidy(() => {
-      const [gate, up, gy] = inputs();
-      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
-      const u = T.requireGrad(T.tensor(up, shape, { backend }));
-      const y = fused
-        ? T.swiglu(g, u, { roundInputGradients: to, halfOnlyGradients: halfOnly })
-        : T.swiglu(gradientRounded(g, to), gradientRounded(u, to));
-      T.backward(y, T.tensor(gy, shape, { backend }));
-      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
-    });
+  return swigluOf(shape, [21, 22, 23], true, (g, u, to, fused) =>
+    fused
+      ? T.swiglu(g, u, { roundInputGradients: to, halfOnlyGradients: halfOnly })
+      : T.swiglu(gradientRounded(g, to), gradientRounded(u, to)),
+  );
 }
 
 /** T.swiglu(gate, up, { roundOutput, halfOnly }) against roundTo after swiglu (values only). */
 export function swigluHalfOnlyCase(shape: readonly number[]): Case {
-  const n = size(shape);
-  const inputs = lazy(() => [activations(n, 24, 6), activations(n, 25, 2), uniform(n, 26)]);
-  return (backend, to, fused) =>
-    T.tidy(() => {
-      const [gate, up, gy] = inputs();
-      const g = T.requireGrad(T.tensor(gate, shape, { backend }));
-      const u = T.requireGrad(T.tensor(up, shape, { backend }));
-      const y = fused
-        ? T.swiglu(g, u, { roundOutput: to, halfOnly: true })
-        : valueRounded(T.swiglu(g, u), to);
-      T.backward(y, T.tensor(gy, shape, { backend }));
-      return { y: y.toArray(), gGate: g.grad!.toArray(), gUp: u.grad!.toArray() };
-    });
+  return swigluOf(shape, [24, 25, 26], false, (g, u, to, fused) =>
+    fused ? T.swiglu(g, u, { roundOutput: to, halfOnly: true }) : valueRounded(T.swiglu(g, u), to),
+  );
 }
 
 /** T.addRmsNorm(x, r, w, eps, { roundOutput, halfOnly }) against roundTo of out after it (sum unrounded). */
