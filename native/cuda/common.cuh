@@ -55,6 +55,8 @@ void drop_shadow(Storage& s);  // returns the 16-bit copy and the FP8 copies to 
 // For a kernel about to overwrite all of a storage: drops whatever is pending (zeros, f32 values from the copy).
 void forget_pending(Storage& s);
 void write_pending_f32(Storage& s);  // the pending f32 values from the 16-bit copy, which stays (half_copy.cu)
+// out[0, n) = the 16-bit values half (bf16, or half where fp16) as f32, exactly (half_copy.cu).
+void widen_copy(const void* half, bool fp16, float* out, long long n);
 // How many outputs kept only their 16-bit copy, and how many of those had their f32 values written later.
 struct HalfOnlyCounts {
   long long kept, widened;

@@ -59,13 +59,16 @@ HalfOnlyCounts& half_only_counts() {
   return counts;
 }
 
+void widen_copy(const void* half, bool fp16, float* out, long long n) {
+  from_16bit<<<blocks_for((n + 3) / 4, 256), 256>>>(static_cast<const uint16_t*>(half), out, n, fp16);
+  check_launch("f32 values from a 16-bit copy");
+}
+
 void write_pending_f32(Storage& s) {
   if (!s.f32_pending) return;
   s.f32_pending = false;
   half_only_counts().widened++;
-  from_16bit<<<blocks_for((s.size + 3) / 4, 256), 256>>>(static_cast<const uint16_t*>(s.shadow), static_cast<float*>(s.ptr),
-                                                          static_cast<long long>(s.size), s.shadow_fp16);
-  check_launch("write pending f32 values from the 16-bit copy");
+  widen_copy(s.shadow, s.shadow_fp16, static_cast<float*>(s.ptr), static_cast<long long>(s.size));
 }
 
 const void* half_copy(Storage& s, long long len, bool fp16, const char* what) {

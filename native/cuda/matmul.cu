@@ -11,10 +11,10 @@
 // A product asked to round its output to the mode's 16-bit type for readers of 16-bit copies only (roundOutput
 // with halfOnly; Backend's HalfOnly) writes that type straight from the accumulators, into the output's 16-bit
 // copy, and leaves its f32 values pending (common.cuh): half the bytes written, and its readers read half. Its
-// plan is tuned for that output: cuBLASLt does not take an f32 output's algorithm for a 16-bit one
-// (cublasLtMatmulAlgoCheck refuses it), so the sums may run in another order than the f32 product's, and the
-// rounded values differ from that product rounded only where such an order moves a value across a rounding
-// boundary (on the shapes of tests/cuda and the d1024 model, bit for bit equal).
+// plan is tuned for that output, among algorithms whose split-k partial sums stay in f32: cuBLASLt does not take an
+// f32 output's algorithm for a 16-bit one (cublasLtMatmulAlgoCheck refused it), so the sums may run in another
+// order than the f32 product's, and the rounded values differ from that product rounded only where such an order
+// moves a value across a rounding boundary (on the shapes of tests/cuda and the d1024 model, bit for bit equal).
 #include <cublasLt.h>
 
 #include <cstdlib>
@@ -52,6 +52,7 @@ struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  bool usable = true;  // false: no algorithm for this 16-bit output that sums in f32 (the f32 product is used)
   ~Plan() {
     if (a) cublasLtMatrixLayoutDestroy(a);
     if (b) cublasLtMatrixLayoutDestroy(b);
@@ -154,15 +155,27 @@ Plan& plan_for(const Problem& p, const void* a, const void* b, void* c, bool c_i
   bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
   const uint64_t ws = bc::kBlasWorkspaceBytes;
   bc::check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
+  // A 16-bit output's split-k partial sums stay in f32 (no split, or reduced in the compute type): the INPLACE and
+  // OUTPUT_TYPE schemes add them in the output's type, rounding in the middle of the sum.
+  const uint32_t f32_sums = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+  const bool sums_in_f32 =
+      !p.out16 || cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &f32_sums,
+                                                       sizeof f32_sums) == CUBLAS_STATUS_SUCCESS;
   cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
   int found = 0;
   const int wanted = tuning_enabled() ? kTuneCandidates : 1;
   const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(bc::blas_handle(), plan->desc, plan->a, plan->b, plan->c, plan->c, pref, wanted, results, &found);
   cublasLtMatmulPreferenceDestroy(pref);
+  if (p.out16 && (!sums_in_f32 || s != CUBLAS_STATUS_SUCCESS || found == 0)) {
+    plan->usable = false;  // the product runs in f32 and is rounded after
+    Plan& ref = *plan;
+    cache.emplace(key, std::move(plan));
+    return ref;
+  }
   bc::check_blas(s, "cublasLtMatmulAlgoGetHeuristic");
   if (found == 0) throw bc::CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for " + bc::op_context());
   plan->algo = results[0].algo;
-  const size_t c_bytes = static_cast<size_t>(p.batch) * p.m * p.n * 4;
+  const size_t c_bytes = static_cast<size_t>(p.batch) * p.m * p.n * (p.out16 ? 2 : 4);
   if (found > 1 && c_is_free) {
     plan->algo = fastest(*plan, results, found, a, b, c);
   } else if (found > 1 && c_bytes <= kTuneScratchBytes) {
@@ -276,9 +289,14 @@ BC_KERNEL(matmul) {
     q.m = p.m * batch;
     q.batch = 1;
     q.out16 = true;
-    const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), out_len, round_out, true);  // (only)
-    run(q, A.at(0), B.at(0), out16.ptr, alpha, 0.0f);
-    return nullptr;
+    // The plan first (tuned on a scratch output): only with one is the output marked as held by its copy.
+    const Plan& plan = plan_for(q, A.at(0), B.at(0), nullptr, false);
+    if (plan.usable) {
+      const bc::HalfOut out16 = bc::written_half_copy(a.lookup(2, "out"), out_len, round_out, true);  // (only)
+      bc::check_blas(launch(plan, plan.algo, A.at(0), B.at(0), out16.ptr, alpha, 0.0f), "cublasLtMatmul");
+      bc::check_launch("cublasLtMatmul");
+      return nullptr;
+    }
   }
   if (folds) {
     Problem q = p;

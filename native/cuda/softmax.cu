@@ -191,8 +191,8 @@ BC_KERNEL(crossEntropy) {
   float* lse = a.out_f32(3, "lse", rows);
   const long long v = (cols / 4 + kRowThreads - 1) / kRowThreads;
   const bool row_kernel = cols % 4 == 0 && v <= 8;
-  // The row kernel reads the logits as their product left them (their 16-bit copy alone, where so).
-  const bc::HalfIn in = row_kernel ? bc::values_of(a, 0, "logits", rows * cols) : bc::HalfIn{a.f32(0, "logits", rows * cols)};
+  // The logits as their product left them (their 16-bit copy alone, where so).
+  const bc::HalfIn in = bc::values_of(a, 0, "logits", rows * cols);
   const float* logits = in.f32;
   if (rows * cols == 0) return nullptr;
   check_rows(rows);
@@ -209,12 +209,14 @@ BC_KERNEL(crossEntropy) {
     else if (v <= 4) launch(std::integral_constant<int, 4>{});
     else launch(std::integral_constant<int, 8>{});
   } else {
-    if (!logits) logits = a.f32(0, "logits", rows * cols);  // (an unaligned copy: the f32 values, written)
-    // Two passes over the row: they read a rounded copy.
-    bc::Scratch rounded(round == bc::kF32 ? 4 : rows * cols * 4);
-    if (round != bc::kF32) round_copy(logits, rounded.as<float>(), rows * cols, round);
-    cross_entropy_kernel<<<rows, kThreads>>>(round == bc::kF32 ? logits : rounded.as<float>(), targets, loss, lse, cols,
-                                             bc::device_error());
+    // Two passes over the row: they read a rounded copy (of logits held by their 16-bit copy alone: those values,
+    // already of that type, widened into the scratch; the storage keeps its copy).
+    const bool copy = in.half != nullptr;
+    bc::Scratch rounded(round == bc::kF32 && !copy ? 4 : rows * cols * 4);
+    if (copy) bc::widen_copy(in.half, in.fp16, rounded.as<float>(), rows * cols);
+    else if (round != bc::kF32) round_copy(logits, rounded.as<float>(), rows * cols, round);
+    cross_entropy_kernel<<<rows, kThreads>>>(round == bc::kF32 && !copy ? logits : rounded.as<float>(), targets, loss, lse,
+                                             cols, bc::device_error());
   }
   bc::check_launch("crossEntropy");
   return nullptr;
@@ -231,6 +233,7 @@ BC_KERNEL(crossEntropyGrad) {
   const float* g_loss = a.f32(3, "gLoss", rows);
   bc::Storage &logits_storage = a.lookup(0, "logits"), &grads_storage = a.lookup(4, "gLogits");
   const long long n = rows * cols;
+  check_rows(rows);  // (before any output is marked as held by its copy)
   bc::HalfIn logits;
   float* g_logits = nullptr;
   bc::HalfOut g16;
@@ -240,13 +243,13 @@ BC_KERNEL(crossEntropyGrad) {
     // place; the storage's f32 values stay pending (now the gradient's).
     logits = bc::values_of(a, 0, "logits", n);
     g16 = {logits_storage.shadow, logits_storage.shadow_fp16, true};
+    bc::half_only_counts().kept++;
   } else {
     g_logits = a.out_f32(4, "gLogits", n);  // first: it may alias the logits, whose pending values it then writes
     logits = bc::values_of(a, 0, "logits", n);
     g16 = bc::written_half_copy(grads_storage, n, round_grads, half_only);
   }
   if (n == 0) return nullptr;
-  check_rows(rows);
   bc::op_context() = dims("crossEntropyGrad", rows, cols);
   with_round(round, [&](auto rt) {
     with_round(round_grads, [&](auto dt) {

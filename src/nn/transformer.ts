@@ -154,7 +154,10 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const act = (x: Tensor) => (fp8 ? x : quantized(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision. The
   // output's value rounded here, or (readerRounds, where it can) left to its reader: then `round` says to what.
-  const product = (x: Tensor, name: string, readerRounds: boolean): Rounding => {
+  // `readsCopy`: that reader reads the product's 16-bit copy (the fused kernels, attention), so the product may
+  // keep only that copy (HalfOnly); a reader that takes f32 values (a broadcast, a rope by tables) would have them
+  // written from the copy, a pass more than the product writing f32.
+  const product = (x: Tensor, name: string, readerRounds: boolean, readsCopy = readerRounds): Rounding => {
     // Observers see the input at the activation precision, as fake quantization hands it over.
     if (options.onLinearInput) options.onLinearInput(name, fp8 ? maybeQuant(x, p.activations) : x);
     const input = options.linearInput ? options.linearInput(name, x) : x;
@@ -162,7 +165,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const bias = a ? params.get(name.replace(/weight$/, 'bias')) : undefined;
     // An output only its reader reads, rounded on load: the product may round it itself, and keep only the 16-bit
     // copy that its reader then reads (HalfOnly).
-    const toReader = readerRounds && !bias ? onLoad : undefined;
+    const toReader = readerRounds && readsCopy && !bias ? onLoad : undefined;
     const y = c.onebit
       ? onebitLayer(input, get(name), get(g), get(h))
       : fp8
@@ -216,6 +219,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const residual = (x: Tensor, name: string) =>
     dropping || !usesRmsNorm ? { y: drop(linear(x, name)) } : product(x, name, true);
   const rope = ropeOf(c, a, Tn, tokens, onLoad);
+  const fusedRope = a?.positions !== 'learned' && !a?.ropeScaling; // (the kernel, which reads 16-bit copies)
 
   let x = T.embedding(get('tok_emb.weight'), tokens); // (B, T, C)
   if (a?.positions === 'learned') {
@@ -233,18 +237,22 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const lin = (x: Tensor, name: string) => linear(x, `blocks.${l}.${name}`);
     const h = blockInput(normed);
     const heads = (t: Tensor, n: number) => T.reshape(t, [B, Tn, n, hs]);
-    const prod = (x: Tensor, name: string, readerRounds: boolean) =>
-      product(x, `blocks.${l}.${name}`, readerRounds);
+    const prod = (x: Tensor, name: string, readerRounds: boolean, readsCopy = readerRounds) =>
+      product(x, `blocks.${l}.${name}`, readerRounds, readsCopy);
     const headsOf = (r: Rounding, n: number) => ({ ...r, y: heads(r.y, n) });
-    const q = rope(headsOf(prod(h, 'attn.wq.weight', true), nh), true);
+    const q = rope(headsOf(prod(h, 'attn.wq.weight', true, fusedRope), nh), true);
     // k is attention's own input unless the KV cache's quantization or the heads' repetition reads it first.
     const kToAttention = !p.kv && nkv === nh;
     const k = repeatKv(
-      quantized(rope(headsOf(prod(h, 'attn.wk.weight', true), nkv), kToAttention), p.kv, nkv === nh),
+      quantized(
+        rope(headsOf(prod(h, 'attn.wk.weight', true, fusedRope), nkv), kToAttention),
+        p.kv,
+        nkv === nh,
+      ),
       nh,
     );
     // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it.
-    const vOut = prod(h, 'attn.wv.weight', !p.kv);
+    const vOut = prod(h, 'attn.wv.weight', !p.kv, !p.kv && nkv === nh);
     const v = repeatKv(quantized(heads(vOut.y, nkv), p.kv, nkv === nh), nh);
     const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
     const attended = addNorm(

@@ -266,3 +266,63 @@ test('bf16 mode: rope, swiglu, its gradient and addRmsNorm read a product output
     cuda.setMatmulMode(previous);
   }
 });
+
+test('a pending input that is also the output, or read in another mode, is read as its values', {
+  skip,
+}, () => {
+  const previous = cuda.setMatmulMode('bf16');
+  try {
+    const [rows, k, n] = [32, 64, 128];
+    const size = rows * n;
+    const a = upload(normal(rows * k, 31));
+    const b = upload(normal(n * k, 32));
+    const kept = () => {
+      const out = cuda.alloc('f32', size);
+      cuda.matmul(a, b, out, matmulArgs(rows, n, k, { transB: true, roundOutput: 'bf16', halfOnly: true }));
+      assert.ok(pending(out));
+      return out;
+    };
+    const values = download(kept(), size) as Float32Array;
+    const same = (what: string, got: S, want: S, len = size) =>
+      assert.deepEqual(download(got, len), download(want, len), what);
+    // rope in place
+    const x = kept();
+    cuda.rope(x, x, 1, rows, n / 64, 64, 10000, 0, 1);
+    const rotated = cuda.alloc('f32', size);
+    cuda.rope(upload(values), rotated, 1, rows, n / 64, 64, 10000, 0, 1);
+    same('rope in place', x, rotated);
+    // swiglu into its gate
+    const gate = kept();
+    const up = upload(normal(size, 33));
+    cuda.swiglu(gate, up, gate, size);
+    const want = cuda.alloc('f32', size);
+    cuda.swiglu(upload(values), up, want, size);
+    same('swiglu into its gate', gate, want);
+    // crossEntropyGrad over its logits, without HalfOnly
+    const logits = kept();
+    const targets = upload(
+      Array.from({ length: rows }, (_, r) => (r * 37) % n),
+      'i32',
+    );
+    const [loss, lse, gLoss] = [
+      cuda.alloc('f32', rows),
+      cuda.alloc('f32', rows),
+      upload(new Array(rows).fill(0.5)),
+    ];
+    cuda.crossEntropy(upload(values), targets, loss, lse, rows, n);
+    cuda.crossEntropyGrad(logits, targets, lse, gLoss, logits, rows, n);
+    const grads = cuda.alloc('f32', size);
+    cuda.crossEntropyGrad(upload(values), targets, lse, gLoss, grads, rows, n);
+    same('crossEntropyGrad over its logits', logits, grads);
+    // a product in fp16 mode reads the values of a storage kept as its bf16 copy
+    const bf16Kept = kept();
+    cuda.setMatmulMode('fp16');
+    const [viaKept, viaValues] = [cuda.alloc('f32', rows * 8), cuda.alloc('f32', rows * 8)];
+    const c = upload(normal(8 * n, 34));
+    cuda.matmul(bf16Kept, c, viaKept, matmulArgs(rows, 8, n, { transB: true }));
+    cuda.matmul(upload(values), c, viaValues, matmulArgs(rows, 8, n, { transB: true }));
+    same('fp16 product of a bf16-kept storage', viaKept, viaValues, rows * 8);
+  } finally {
+    cuda.setMatmulMode(previous);
+  }
+});

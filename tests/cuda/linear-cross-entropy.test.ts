@@ -146,9 +146,11 @@ test('at V = 50257 the default chunks keep every storage far below the full logi
 test('bf16 mode, productsRound: logits and their gradient kept as bf16 copies alone, bit for bit the rounding head', {
   skip,
 }, () => {
-  // V a multiple of 4 (the row kernels read the copy) and not (they read the f32 values, written from it); chunks
-  // of 64 rows (the last one partial: kept in f32) and the default (one chunk).
-  for (const V of [8192, 8190]) {
+  // V 8192: the products keep bf16 logits alone and the row kernel reads them; 33280 (past the row kernel's
+  // 32768): the two-pass kernel widens the copy into its scratch; 8190 (rows not 16-byte aligned in bf16): the
+  // products write f32 and round, nothing held by a copy alone. Chunks of 64 rows (the last one partial, so in f32)
+  // and the default (one chunk).
+  for (const V of [8192, 33280, 8190]) {
     const c = { B: 4, S: 100, C: 128, V };
     const backend = T.getBackend('cuda');
     const head = (chunk: number | 'default', productsRound: boolean) =>
@@ -165,6 +167,7 @@ test('bf16 mode, productsRound: logits and their gradient kept as bf16 copies al
       for (const chunk of [64, 'default'] as const) {
         const [kept] = cuda.addon.halfOnlyCounts!();
         const ours = head(chunk, true);
+        // (the gradient, rounded over the logits' copy or into its own, is kept as a copy at every V)
         assert.ok(cuda.addon.halfOnlyCounts!()[0] > kept, `V ${V} chunk ${chunk}: copies kept`);
         const want = head(chunk, false);
         assert.equal(ours.loss, want.loss, `V ${V} chunk ${chunk}: loss`);

@@ -78,6 +78,8 @@ const storeCases: [string, (halfOnly: boolean) => Case, boolean][] = [
     (h) => fakeQuantOutputCase([4096, 64], 'row', h),
     true,
   ],
+  // rows of 96: the warp-per-row kernel (fused_groups), where 64 and 256 take the short-group one
+  ['fakeQuant int4 per row { roundOutput } [40, 96]', (h) => fakeQuantOutputCase([40, 96], 'row', h), true],
 ];
 const keptSoFar = () => cuda.addon.halfOnlyCounts!()[0];
 

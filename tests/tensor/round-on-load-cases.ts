@@ -253,7 +253,7 @@ export function matmulOutputCase(m: number, k: number, n: number, halfOnly = fal
 }
 
 /** T.fakeQuant(x, spec, 'clipped', { roundOutput, halfOnly }) against roundTo after it: int8 per tensor (QAT's
- *  activations), int4 per row (its weights) and per 64-wide group (its KV cache heads). */
+ *  activations) or int4 per row (its weights; rows of 64 are its KV cache's head rows). */
 export function fakeQuantOutputCase(
   shape: readonly number[],
   granularity: 'tensor' | 'row',
@@ -261,7 +261,9 @@ export function fakeQuantOutputCase(
 ): Case {
   const n = size(shape);
   const spec =
-    granularity === 'tensor' ? quantSpec('int8', { granularity: { kind: 'tensor' } }) : quantSpec('int4');
+    granularity === 'tensor'
+      ? quantSpec('int8', { granularity: { kind: 'tensor' } })
+      : quantSpec('int4', { granularity: { kind: 'row' } });
   const inputs = lazy(() => [activations(n, 41, 3), uniform(n, 42)]);
   return (backend, to, fused) =>
     T.tidy(() => {

@@ -20,7 +20,7 @@ const DTYPE_CODE: Record<DType, number> = { f32: 0, i32: 1, bf16: 2, f16: 3 };
 /** The native round argument of a fused op: 0 (none), else the half type's dtype code. */
 const roundCode = (to: 'bf16' | 'f16' | undefined) => (to ? DTYPE_CODE[to] : 0);
 /** The HalfOnly hint as the kernels take it; BITSCALE_CUDA_HALF_ONLY=0 ignores it (every output keeps its f32
- *  values, and products left to rounding readers are not rounded: to measure what keeping only the copies saves). */
+ *  values; the roundings asked for stay, so a product's rounded output then costs a rounding pass). */
 const halfOnlyOn = process.env.BITSCALE_CUDA_HALF_ONLY !== '0';
 const halfOnlyFlag = (hint: boolean | undefined) => hint === true && halfOnlyOn;
 
@@ -271,8 +271,7 @@ export function createCudaBackend(): CudaBackend {
         g.bBatchStride,
         g.alpha,
         g.accumulate,
-        // (with the hint ignored, a product that only rounding readers read stays in f32, as before HalfOnly)
-        roundCode(g.halfOnly && !halfOnlyOn ? undefined : g.roundOutput),
+        roundCode(g.roundOutput),
         halfOnlyFlag(g.halfOnly),
       ),
 
