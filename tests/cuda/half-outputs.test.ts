@@ -203,26 +203,32 @@ test('a pending storage: a whole overwrite or a free writes nothing from the cop
   }
 });
 
+/** A product (rows 32, k 64, n 128) of fixed operands from `seed`, its output rounded to bf16: kept as its copy
+ *  alone with `halfOnly` (bf16 mode), else in f32. */
+function roundedProduct(seed: number) {
+  const [rows, k, n] = [32, 64, 128];
+  const a = upload(normal(rows * k, seed));
+  const b = upload(normal(n * k, seed + 1));
+  const product = (halfOnly: boolean) => {
+    const out = cuda.alloc('f32', rows * n);
+    cuda.matmul(a, b, out, matmulArgs(rows, n, k, { transB: true, roundOutput: 'bf16', halfOnly }));
+    return out;
+  };
+  return { rows, n, size: rows * n, product };
+}
+
 test('bf16 mode: rope, swiglu, its gradient and addRmsNorm read a product output kept as its copy alone, as its values', {
   skip,
 }, () => {
   const previous = cuda.setMatmulMode('bf16');
   try {
-    // Two products (rows 32, k 64, n 128) of the same operands: one kept as its bf16 copy alone, one in f32 and
-    // rounded after; each reader runs once on either, with the same other inputs.
-    const [rows, k, n] = [32, 64, 128];
-    const a = upload(normal(rows * k, 21));
-    const b = upload(normal(n * k, 22));
-    const product = (halfOnly: boolean) => {
-      const out = cuda.alloc('f32', rows * n);
-      cuda.matmul(a, b, out, matmulArgs(rows, n, k, { transB: true, roundOutput: 'bf16', halfOnly }));
-      return out;
-    };
+    // Two products of the same operands: one kept as its bf16 copy alone, one in f32 and rounded after; each
+    // reader runs once on either, with the same other inputs.
+    const { rows, n, size, product } = roundedProduct(21);
     const kept = product(true);
     const values = product(false);
     assert.ok(pending(kept) && !pending(values));
     const before = counts().widened;
-    const size = rows * n;
     const gy = upload(normal(size, 23));
     const x = upload(normal(size, 24));
     const w = upload(normal(n, 25));
@@ -272,13 +278,9 @@ test('a pending input that is also the output, or read in another mode, is read 
 }, () => {
   const previous = cuda.setMatmulMode('bf16');
   try {
-    const [rows, k, n] = [32, 64, 128];
-    const size = rows * n;
-    const a = upload(normal(rows * k, 31));
-    const b = upload(normal(n * k, 32));
+    const { rows, n, size, product } = roundedProduct(31);
     const kept = () => {
-      const out = cuda.alloc('f32', size);
-      cuda.matmul(a, b, out, matmulArgs(rows, n, k, { transB: true, roundOutput: 'bf16', halfOnly: true }));
+      const out = product(true);
       assert.ok(pending(out));
       return out;
     };
