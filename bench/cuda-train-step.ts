@@ -22,6 +22,12 @@ import { productsRoundTo } from '../src/train/compute-dtype.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
 import { peerPython } from './peer-python.ts';
 
+/** The linear layers' number format in a row, and whether it ran on that format's tensor cores or emulated. */
+interface StepCompute {
+  format: string;
+  path: 'native' | 'fake-quant';
+}
+
 interface Shape {
   name: string;
   d: number;
@@ -231,13 +237,18 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
   const tb = noTorch || !runModes.includes('bf16') ? {} : torchSteps(s, 0, steps);
   const tq = noTorch || !runModes.includes('qat') ? {} : torchSteps(s, 1, steps);
   const tf = noTorch || !withFp8 || !runModes.includes('fp8') ? {} : torchSteps(s, 2, steps);
-  const modes: [string, number | undefined, Record<string, number>][] = [
-    ['bf16', ms.bf16, tb],
-    ['qat int4/int8/kv-int4', ms.qat, tq],
+  // [label, bitscale's ms, the peers' ms, the linear layers' compute: format and path (what `bitscale optimize
+  // --throughput-from` reads: hardware rates come from the native rows)]
+  const modes: [string, number | undefined, Record<string, number>, StepCompute][] = [
+    ['bf16', ms.bf16, tb, { format: 'bf16', path: 'native' }],
+    ['qat int4/int8/kv-int4', ms.qat, tq, { format: 'int4/int8/kv-int4', path: 'fake-quant' }],
   ];
   if (withFp8)
-    modes.push(['fp8 e4m3 w/a native', ms.fp8, tf], ['fp8 e4m3 w/a fake-quant', ms.fp8Emulated, {}]);
-  for (const [label, ours, peers] of modes) {
+    modes.push(
+      ['fp8 e4m3 w/a native', ms.fp8, tf, { format: 'fp8', path: 'native' }],
+      ['fp8 e4m3 w/a fake-quant', ms.fp8Emulated, {}, { format: 'fp8', path: 'fake-quant' }],
+    );
+  for (const [label, ours, peers, compute] of modes) {
     if (ours === undefined) continue;
     for (const peer of ['eager', 'compile']) {
       if (label.includes('fake-quant')) continue; // PyTorch's FP8 peer is the native one
@@ -255,6 +266,7 @@ for (const key of which === 'all' ? Object.keys(shapes) : [which]) {
     rows.push({
       shape: s.name,
       mode: label,
+      compute,
       bitscale: { msPerStep: ours, tokensPerSecond: perSecond(ours), mfu: mfu(ours!), ...fp8Mfu(ours!) },
       torchEager: peers.eager && {
         msPerStep: peers.eager,

@@ -42,6 +42,8 @@ export interface CostModel {
   /** hardware: a table name from HARDWARE, or throughput per format relative to bf16. */
   readonly hardware?: string;
   readonly throughput?: Readonly<Record<string, number>>;
+  /** hardware: where a measured throughput came from (measured-throughput.ts), for the answer's statement. */
+  readonly source?: string;
 }
 
 /** The model's one-line statement, printed with every answer. */
@@ -54,9 +56,9 @@ export function describeCost(cost: CostModel): string {
     case 'hardware': {
       const table = throughputTable(cost);
       const rates = Object.entries(table)
-        .map(([f, t]) => `${f} ×${t}`)
+        .map(([f, t]) => `${f} ×${+t.toPrecision(3)}`)
         .join(', ');
-      return `hardware time C = 6·N·D / throughput (bf16-FLOP equivalents), all parts in one format; ${cost.hardware ?? 'custom'} throughput ${rates}`;
+      return `hardware time C = 6·N·D / throughput (bf16-FLOP equivalents), all parts in one format; ${cost.hardware ?? cost.source ?? 'custom'} throughput ${rates}`;
     }
   }
 }

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { LawsInputError } from './errors.ts';
+import { type MeasuredThroughput, throughputFromStepBench } from './measured-throughput.ts';
 import type { FittedLaw } from './predict.ts';
 import type { Table } from './table.ts';
 import { parseCsv, parseJsonl } from './table.ts';
@@ -38,4 +39,15 @@ export function readFitFile(path: string): FittedLaw {
     );
   }
   return fit as FittedLaw;
+}
+
+/** The throughput per format that a training-step benchmark's results file measured (measured-throughput.ts). */
+export function readStepBenchThroughput(path: string, shape?: string): MeasuredThroughput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new LawsInputError(`cannot read step benchmark results '${path}': ${(err as Error).message}`);
+  }
+  return throughputFromStepBench(text, path, shape);
 }

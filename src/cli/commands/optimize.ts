@@ -9,7 +9,8 @@ import { KNOWN_VARIABLES } from '../../laws/dataset.ts';
 import { LawsError, LawsOptionError } from '../../laws/errors.ts';
 import { floatVariables } from '../../laws/float-format.ts';
 import { bestFloatSplit } from '../../laws/float-split.ts';
-import { readFitFile } from '../../laws/io-node.ts';
+import { readFitFile, readStepBenchThroughput } from '../../laws/io-node.ts';
+import type { MeasuredThroughput } from '../../laws/measured-throughput.ts';
 import type { ComputeOptimum } from '../../laws/optimize.ts';
 import { criticalDataSize, optimumInterval, precisionCurve } from '../../laws/optimize.ts';
 import type { QatFraction, QatQuestion } from '../../laws/qat-fraction.ts';
@@ -31,6 +32,8 @@ interface OptimizeFlags {
   cost: string;
   hardware?: string;
   throughput?: string;
+  throughputFrom?: string;
+  throughputShape?: string;
   json?: boolean;
   [variable: string]: string | string[] | boolean | undefined;
 }
@@ -77,6 +80,11 @@ export function registerOptimize(program: Command): void {
       '--throughput <fmt=x,...>',
       'hardware cost model: throughput per format relative to bf16, e.g. fp8=2,bf16=1',
     )
+    .option(
+      '--throughput-from <results.json>',
+      'hardware cost model: throughput per format measured by bench/cuda-train-step.ts (bf16 step time / the step time in that format, natively computed rows); --throughput entries override it',
+    )
+    .option('--throughput-shape <shape>', 'the shape of --throughput-from results that hold several')
     .option('--json', 'print JSON lines');
   for (const v of KNOWN_VARIABLES) command.option(`--${v} <value>`, `fixed value of ${v}`);
   command.action((flags: OptimizeFlags) => {
@@ -202,13 +210,26 @@ function costModel(flags: OptimizeFlags): CostModel {
         }),
       )
     : undefined;
+  if (flags.throughputShape !== undefined && flags.throughputFrom === undefined)
+    throw new LawsOptionError('--throughput-shape', flags.throughputShape, 'only with --throughput-from');
+  const measured = flags.throughputFrom === undefined ? undefined : measuredThroughput(flags, name);
   return {
     name,
     flopsPerParamToken: parseNumber('--flops-per-param-token', flags.flopsPerParamToken),
     referenceBits: parseNumber('--reference-bits', flags.referenceBits),
     ...(flags.hardware !== undefined && { hardware: flags.hardware }),
-    ...(throughput && { throughput }),
+    ...((throughput || measured) && { throughput: { ...measured?.throughput, ...throughput } }),
+    ...(measured && {
+      source: `measured (${flags.throughputFrom}, ${measured.shape}${measured.machine ? `, ${measured.machine}` : ''})`,
+    }),
   };
+}
+
+/** --throughput-from: the rates a step benchmark's results measured (hardware cost model only). */
+function measuredThroughput(flags: OptimizeFlags, cost: CostModelName): MeasuredThroughput {
+  if (cost !== 'hardware')
+    throw new LawsOptionError('--throughput-from', flags.throughputFrom, 'only with --cost hardware');
+  return readStepBenchThroughput(flags.throughputFrom!, flags.throughputShape);
 }
 
 /** One answer, its extrapolations marked, with the nearest answer inside the measured range. */
