@@ -7,6 +7,7 @@ import { chinchillaForm } from '../../src/laws/forms/chinchilla.ts';
 import { kaplanForm } from '../../src/laws/forms/kaplan.ts';
 import { kumarForm } from '../../src/laws/forms/kumar.ts';
 import { quantaExponents, quantaFromDataExponent } from '../../src/laws/quanta.ts';
+import { kumar } from './kumar-fit.ts';
 
 const n = 5;
 const cols: Record<string, Float64Array> = {
@@ -53,21 +54,7 @@ function checkJacobian(form: Form, theta: Float64Array) {
 // Kumar et al.'s reported constants (unconfirmed) in internal space.
 const kumarTheta = (form: Form) =>
   Float64Array.from(form.params, (q) => {
-    const natural: Record<string, number> = {
-      A: 4299,
-      B: 18060,
-      E: 2.7648,
-      alpha: 0.4965,
-      beta: 0.4965,
-      gamma_w: 2.6745,
-      gamma_a: 2.2102,
-      gamma_kv: 0.9578,
-      C_T: 0.0598,
-      gamma_D: 0.5068,
-      gamma_N: 0.3439,
-      gamma_post: 0.5907,
-      C_w: 1.2,
-    };
+    const natural: Record<string, number> = { ...kumar, C_w: 1.2 };
     return q.space === 'log' ? Math.log(natural[q.name]) : natural[q.name];
   });
 

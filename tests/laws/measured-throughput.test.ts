@@ -10,6 +10,7 @@ import { LawsOptionError } from '../../src/laws/errors.ts';
 import { readStepBenchThroughput } from '../../src/laws/io-node.ts';
 import { throughputFromStepBench } from '../../src/laws/measured-throughput.ts';
 import { precisionCurve } from '../../src/laws/optimize.ts';
+import { precisionFit } from './kumar-fit.ts';
 
 const row = (shape: string, mode: string, ms: number, compute?: { format: string; path: string }) => ({
   shape,
@@ -47,31 +48,12 @@ test("results written before rows recorded their compute: read by their labels (
 });
 
 test('a measured table prices the answer: fp8 measured slower than bf16 buys fewer N·D than bf16', () => {
-  const kumar = {
-    A: 4.299e3,
-    B: 1.8e4,
-    E: 2.7,
-    alpha: 0.4,
-    beta: 0.3,
-    gamma_w: 2.5,
-    gamma_a: 2.5,
-    gamma_kv: 1.2,
-  };
-  const fit = {
-    form: { kind: 'precision', options: { parts: ['w', 'a', 'kv'] } },
-    internal: [
-      ...[kumar.A, kumar.B, kumar.E].map(Math.log),
-      kumar.alpha,
-      kumar.beta,
-      ...[kumar.gamma_w, kumar.gamma_a, kumar.gamma_kv].map(Math.log),
-    ],
-  };
   const measured = throughputFromStepBench(
     results(row('d1024', 'bf16', 100, native('bf16')), row('d1024', 'fp8', 125, native('fp8'))),
     'steps.json',
   ).throughput;
   const at = (t: Record<string, number>) =>
-    precisionCurve(fit, [1e21], {
+    precisionCurve(precisionFit, [1e21], {
       cost: { name: 'hardware', throughput: t, source: 'measured' },
     })[0];
   const fp8 = at({ fp8: measured.fp8 });

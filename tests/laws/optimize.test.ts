@@ -10,6 +10,7 @@ import {
   undecidable,
 } from '../../src/laws/optimize.ts';
 import { predictLoss } from '../../src/laws/predict.ts';
+import { kumar, precisionFit } from './kumar-fit.ts';
 
 const chinchilla = { A: 406.4, B: 410.7, E: 1.69, alpha: 0.34, beta: 0.28 };
 const chinchillaFit = {
@@ -34,30 +35,6 @@ test('compute-optimal N, D for Chinchilla match the closed form', () => {
   assert.ok(Math.abs((6 * r.N * r.D) / C - 1) < 1e-12);
   assert.equal(r.P, undefined);
 });
-
-const kumar = {
-  A: 4299,
-  B: 18060,
-  E: 2.7648,
-  alpha: 0.4965,
-  beta: 0.4965,
-  gamma_w: 2.6745,
-  gamma_a: 2.2102,
-  gamma_kv: 0.9578,
-  C_T: 0.0598,
-  gamma_D: 0.5068,
-  gamma_N: 0.3439,
-  gamma_post: 0.5907,
-};
-const precisionFit = {
-  form: { kind: 'precision', options: { parts: ['w', 'a', 'kv'] } },
-  internal: [
-    ...[kumar.A, kumar.B, kumar.E].map(Math.log),
-    kumar.alpha,
-    kumar.beta,
-    ...[kumar.gamma_w, kumar.gamma_a, kumar.gamma_kv].map(Math.log),
-  ],
-};
 
 test('compute-optimal training precision is interior and the joint optimum beats its neighbours', () => {
   const curve = precisionCurve(precisionFit, [1e19, 1e21, 1e23]);
