@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "half_in.cuh"
 #include "half_out.cuh"
 
 namespace {
@@ -36,18 +37,12 @@ __global__ void to_16bit(const float* x, Half* out, long long n) {
     out[i] = one_of(x[i], out);
 }
 
-// bf16 or half -> f32 (exact), four values per thread, the tail one by one.
-__device__ __forceinline__ float widen1(uint16_t bits, bool fp16) {
-  return fp16 ? __half2float(__ushort_as_half(bits)) : __uint_as_float(static_cast<uint32_t>(bits) << 16);
-}
-__global__ void from_16bit(const uint16_t* x, float* out, long long n, bool fp16) {
+// A 16-bit copy's values as f32 (exact), four a thread, the tail one by one: HalfIn's loads.
+__global__ void from_16bit(bc::HalfIn x, float* out, long long n) {
   const long long n4 = n / 4, stride = (long long)gridDim.x * blockDim.x;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
-    const uint2 v = reinterpret_cast<const uint2*>(x)[i];
-    reinterpret_cast<float4*>(out)[i] = make_float4(widen1(v.x & 0xffff, fp16), widen1(v.x >> 16, fp16),
-                                                    widen1(v.y & 0xffff, fp16), widen1(v.y >> 16, fp16));
-  }
-  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) out[i] = widen1(x[i], fp16);
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride)
+    reinterpret_cast<float4*>(out)[i] = x.load4(i);
+  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) out[i] = x[i];
 }
 
 }  // namespace
@@ -60,7 +55,7 @@ HalfOnlyCounts& half_only_counts() {
 }
 
 void widen_copy(const void* half, bool fp16, float* out, long long n) {
-  from_16bit<<<blocks_for((n + 3) / 4, 256), 256>>>(static_cast<const uint16_t*>(half), out, n, fp16);
+  from_16bit<<<blocks_for((n + 3) / 4, 256), 256>>>(HalfIn{nullptr, static_cast<const uint16_t*>(half), fp16}, out, n);
   check_launch("f32 values from a 16-bit copy");
 }
 

@@ -39,6 +39,11 @@ function roundValue(v: number, to: 'bf16' | 'f16' | undefined): number {
   return v;
 }
 
+/** The first n values of x rounded to `to` in place (an op's output rounded as it is stored); none without `to`. */
+function roundInPlace(x: FloatArray, n: number, to: 'bf16' | 'f16' | undefined): void {
+  if (to) for (let i = 0; i < n; i++) x[i] = roundValue(x[i], to);
+}
+
 /** x read rounded to `to`: a rounded copy (x itself without `to`). */
 const roundedCopy = (x: FloatArray, to: 'bf16' | 'f16' | undefined) =>
   to ? x.map((v) => roundValue(v, to)) : x;
@@ -142,7 +147,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     matmul(a, b, out, args) {
       matmul(f(a), f(b), f(out), args);
       const { roundOutput, batch, m, n } = args;
-      if (roundOutput) for (let i = 0; i < batch * m * n; i++) out[i] = roundValue(out[i], roundOutput);
+      roundInPlace(f(out), batch * m * n, roundOutput);
     },
 
     gather(table, idx, out, nIdx, rowSize) {
@@ -180,7 +185,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
         rows,
         cols,
       );
-      if (roundGrads) for (let i = 0; i < rows * cols; i++) gLogits[i] = roundValue(gLogits[i], roundGrads);
+      roundInPlace(f(gLogits), rows * cols, roundGrads);
     },
     // KL(teacher ‖ student) on logits (distillation)
     klDivLogits: (s, t, loss, lseS, lseT, rows, cols) =>
@@ -191,7 +196,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
     addRmsNorm(x, r, w, sum, out, rstd, rows, cols, eps, roundDelta, roundOutput) {
       for (let i = 0; i < rows * cols; i++) sum[i] = x[i] + roundValue(r[i], roundDelta);
       nn.rmsNorm(f(sum), f(w), f(out), f(rstd), rows, cols, eps);
-      if (roundOutput) for (let i = 0; i < rows * cols; i++) out[i] = roundValue(out[i], roundOutput);
+      roundInPlace(f(out), rows * cols, roundOutput);
     },
     rmsNormGrad: (x, w, rstd, gy, gx, gw, rows, cols, accumulate, roundGy) => {
       const g = roundGy ? f(gy).map((v) => roundValue(v, roundGy)) : f(gy);
@@ -203,7 +208,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
       nn.layerNormGrad(f(x), w && f(w), f(mean), f(rstd), f(gy), f(gx), gw && f(gw), gb && f(gb), rows, cols),
     rope(x, out, B, T, nh, hs, base, posOffset, direction, roundInput, roundOutput) {
       nn.rope(f(x), f(out), B, T, nh, hs, base, posOffset, direction, (v) => roundValue(v, roundInput));
-      if (roundOutput) for (let i = 0; i < B * T * nh * hs; i++) out[i] = roundValue(out[i], roundOutput);
+      roundInPlace(f(out), B * T * nh * hs, roundOutput);
     },
     attention: (q, k, v, out, lse, B, T, nh, hs, scale, causal) =>
       attention(f(q), f(k), f(v), f(out), f(lse), { B, T, nh, hs, scale, causal }),
@@ -232,7 +237,7 @@ export function createJsBackend(options: JsBackendOptions = {}): Backend<JsStora
 
     fakeQuant(spec, x, out, rows, cols, steMask, roundOutput) {
       fakeQuantArray(spec, f(x), f(out), rows, cols, steMask && f(steMask));
-      if (roundOutput) for (let i = 0; i < rows * cols; i++) out[i] = roundValue(out[i], roundOutput);
+      roundInPlace(f(out), rows * cols, roundOutput);
     },
   };
 }
