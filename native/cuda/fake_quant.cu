@@ -6,7 +6,10 @@
 // Two launches: `choose_params` gives each group (tensor, row, column or row-group) one block that finds its
 // scale and zero point; `apply` quantizes every element with its group's parameters, writes the clipped
 // straight-through mask and draws the stochastic-rounding uniforms from the Philox stream at the element's
-// flat index. A per-tensor absmax over a large tensor first reduces over the whole grid.
+// flat index. A per-tensor scale from the extremes reduces over the whole grid instead (`tensor_stats`, whose last
+// block chooses it), and contiguous groups scaled by their extremes take one launch (`register_groups`,
+// `fused_groups`). On the integer grid with nearest rounding, the training path, the values are computed in float
+// where float decides the rounding (the fast path below), the reference's arithmetic elsewhere.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -15,6 +18,7 @@
 #include <type_traits>
 
 #include "common.cuh"
+#include "half_in.cuh"
 #include "half_out.cuh"
 #include "fake_quant_format.h"
 #include "philox.cuh"
@@ -45,6 +49,7 @@ struct Quantizer {
 
 struct Params {
   double scale, zero;
+  double inv;  // 1 / scale, as the reference divides (its check that it is finite divides once already)
 };
 
 __host__ __device__ inline double pow2(int e) {
@@ -207,15 +212,26 @@ __device__ inline bool inside(const Quantizer& q, const Params& p, double inv, d
 
 // ---- parameters ----------------------------------------------------------------------------------------
 __device__ inline Params symmetric_params(const Quantizer& q, double c) {
-  double scale = c / q.max;
-  if (!(scale > 0 && isfinite(1 / scale))) scale = 1;
-  return {scale, 0};
+  const double scale = c / q.max, inv = 1 / scale;
+  if (!(scale > 0 && isfinite(inv))) return {1, 0, 1};
+  return {scale, 0, inv};
 }
 __device__ inline Params asymmetric_params(const Quantizer& q, double lo, double hi) {
-  double scale = (hi - lo) / q.hi;
-  if (!(scale > 0 && isfinite(1 / scale))) scale = 1;
+  double scale = (hi - lo) / q.hi, inv = 1 / scale;
+  if (!(scale > 0 && isfinite(inv))) scale = inv = 1;
   const double zero = rint(-lo / scale);
-  return {scale, fmin(fmax(zero, 0.0), q.hi)};
+  return {scale, fmin(fmax(zero, 0.0), q.hi), inv};
+}
+
+// A group's scale and zero point from its extremes (absmax, none, MX scale methods).
+__device__ inline Params extremes_params(const Quantizer& q, double absmax, double lo, double hi) {
+  if (q.scale_method == kNone) return {1, 0, 1};
+  if (q.mx_emax != -1000) {
+    int e = absmax == 0 ? -127 : floor_log2(absmax) - q.mx_emax;
+    e = min(max(e, -127), 127);
+    return {pow2(e), 0, pow2(-e)};
+  }
+  return q.symmetric ? symmetric_params(q, absmax) : asymmetric_params(q, lo, hi);
 }
 
 struct Group {
@@ -274,17 +290,30 @@ __device__ double squared_error(const Quantizer& q, const Params& p, const float
   return block_sum(e);
 }
 
+constexpr int kUnroll = 4;  // float4 loads in flight per thread in the streaming kernels
+
+// Blocks of tensor_stats that have written their partials; its last block sets it back to 0.
+__device__ unsigned tensor_stats_done = 0;
+
 // Per-block partial statistics of a whole tensor: absmax, min(x, 0), max(x, 0). Extremes of floats are exact in
-// float, so the loop runs in float over float4 loads (several in flight per thread) and widens at the end.
-__global__ void tensor_stats(const float* x, long long n, double* partial) {
+// float, so the loop runs in float over float4 loads and widens at the end. x may be the 16-bit copy that alone
+// holds the values (Half): half the bytes. The last block to finish reduces every block's partials and writes the
+// tensor's parameters (the scale methods that need only the extremes), where a second launch of one block did.
+template <bool Half>
+__global__ void tensor_stats(Quantizer q, bc::HalfIn x, long long n, double* partial, Params* params) {
   float absmax = 0, lo = 0, hi = 0;
   const long long stride = (long long)gridDim.x * blockDim.x, first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  const long long n4 = reinterpret_cast<uintptr_t>(x) % 16 == 0 ? n / 4 : 0;
-  for (long long i = first; i < n4; i += stride) {
-    const float4 v = reinterpret_cast<const float4*>(x)[i];
-    absmax = fmaxf(absmax, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
-    lo = fminf(lo, fminf(fminf(v.x, v.y), fminf(v.z, v.w)));
-    hi = fmaxf(hi, fmaxf(fmaxf(v.x, v.y), fmaxf(v.z, v.w)));
+  const long long n4 = reinterpret_cast<uintptr_t>(x.data()) % 16 == 0 ? n / 4 : 0;
+  for (long long base = first; base < n4; base += kUnroll * stride) {
+    float4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) v[u] = base + u * stride < n4 ? x.load4_as<Half>(base + u * stride) : make_float4(0, 0, 0, 0);
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      absmax = fmaxf(absmax, fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w))));
+      lo = fminf(lo, fminf(fminf(v[u].x, v[u].y), fminf(v[u].z, v[u].w)));
+      hi = fmaxf(hi, fmaxf(fmaxf(v[u].x, v[u].y), fmaxf(v[u].z, v[u].w)));
+    }
   }
   for (long long i = 4 * n4 + first; i < n; i += stride) {
     const float v = x[i];
@@ -296,45 +325,56 @@ __global__ void tensor_stats(const float* x, long long n, double* partial) {
   const double a = block_max(static_cast<double>(absmax), 0.0);
   const double l = -block_max(-static_cast<double>(lo), 0.0);
   const double h = block_max(static_cast<double>(hi), 0.0);
+  __shared__ bool last;
   if (threadIdx.x == 0) {
     partial[3 * blockIdx.x] = a;
     partial[3 * blockIdx.x + 1] = l;
     partial[3 * blockIdx.x + 2] = h;
+    __threadfence();  // the partials are visible before the count says so
+    last = atomicAdd(&tensor_stats_done, 1u) == gridDim.x - 1;
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  double absmax_all = 0, lo_all = 0, hi_all = 0;
+  for (int i = threadIdx.x; i < gridDim.x; i += blockDim.x) {
+    absmax_all = fmax(absmax_all, __ldcg(&partial[3 * i]));
+    lo_all = fmin(lo_all, __ldcg(&partial[3 * i + 1]));
+    hi_all = fmax(hi_all, __ldcg(&partial[3 * i + 2]));
+  }
+  absmax_all = block_max(absmax_all, 0.0);
+  lo_all = -block_max(-lo_all, 0.0);
+  hi_all = block_max(hi_all, 0.0);
+  if (threadIdx.x == 0) {
+    params[0] = extremes_params(q, absmax_all, lo_all, hi_all);
+    tensor_stats_done = 0;
   }
 }
 
 template <int K>
 __global__ void choose_params(Quantizer q, int granularity, const float* x, long long rows, long long cols, long long group_size,
-                              const double* partial, int partial_count, Params* out) {
+                              Params* out) {
   const Group grp = group_of(granularity, blockIdx.x, rows, cols, group_size);
   double absmax = 0, lo = 0, hi = 0, abs_sum = 0;
-  if (partial) {
-    for (int i = threadIdx.x; i < partial_count; i += blockDim.x) {
-      absmax = fmax(absmax, partial[3 * i]);
-      lo = fmin(lo, partial[3 * i + 1]);
-      hi = fmax(hi, partial[3 * i + 2]);
-    }
-  } else {
-    for (long long k = threadIdx.x; k < grp.length; k += blockDim.x) {
-      const double v = x[grp.at(k)];
-      absmax = fmax(absmax, fabs(v));
-      lo = fmin(lo, v);
-      hi = fmax(hi, v);
-      abs_sum += fabs(v);
-    }
+  for (long long k = threadIdx.x; k < grp.length; k += blockDim.x) {
+    const double v = x[grp.at(k)];
+    absmax = fmax(absmax, fabs(v));
+    lo = fmin(lo, v);
+    hi = fmax(hi, v);
+    abs_sum += fabs(v);
   }
   absmax = block_max(absmax, 0.0);
   lo = -block_max(-lo, 0.0);
   hi = block_max(hi, 0.0);
   abs_sum = block_sum(abs_sum);
   const long long n = grp.length;
-  Params p{1, 0};
+  Params p{1, 0, 1};
   if (q.scale_method == kNone) {
-    p = {1, 0};
+    p = {1, 0, 1};
   } else if (q.mx_emax != -1000) {
     int e = absmax == 0 ? -127 : floor_log2(absmax) - q.mx_emax;
     e = min(max(e, -127), 127);
-    p = {pow2(e), 0};
+    p = {pow2(e), 0, pow2(-e)};
   } else if (q.symmetric) {
     double c = absmax;
     if (q.scale_method == kAbsmean) {
@@ -400,12 +440,78 @@ __device__ inline float quantize_at(const Quantizer& q, const Params& p, double 
   return static_cast<float>(quantize_value<K>(q, p, inv, xi, u, q.stochastic));
 }
 
+// ---- the integer grid's fast path ------------------------------------------------------------------------
+// Nearest rounding onto an integer grid (int formats, MX int8) without the reference's double arithmetic, which
+// made the apply kernels issue-bound: the grid index k = rint((x / scale + zero) / step) is taken in float, and
+// the double path runs only where float's error could move the rounding: within kTieMargin of a tie (and for
+// NaN or infinity). On the <= 256-point grids this path takes, |x / (scale step)| <= 512 and the index <= 256
+// in range, so float's error on it is below 512 2^-23 + 256 2^-24 < 2^-13, half the margin: k is the
+// reference's (out of range, both clamp to the same end). The dequantized value of k is then computed
+// (or looked up) exactly as the reference computes it.
+constexpr float kTieMargin = 1.0f / 4096;
+
+// Whether the quantizer may take it: integer grid, nearest rounding, at most 256 grid points.
+inline bool int_fast_path(const Quantizer& q) {
+  return q.grid == kIntegerGrid && !q.stochastic && (q.hi - q.lo) * q.inv_step <= 255;
+}
+
+struct IntIndex {
+  float mul, add;  // index ~ x mul + add: 1 / (scale step) and zero / step, rounded to float
+  int lo, hi;      // the grid's index range
+};
+
+__device__ inline IntIndex int_index_of(const Quantizer& q, const Params& p, double inv) {
+  return {static_cast<float>(inv * q.inv_step), static_cast<float>(p.zero * q.inv_step), static_cast<int>(lrint(q.lo * q.inv_step)),
+          static_cast<int>(lrint(q.hi * q.inv_step))};
+}
+
+// The grid index of x less the grid's lowest (a table slot), or false where float cannot decide it: near a tie, or
+// where x mul is not finite (x NaN or infinite, or an inverse scale beyond float). The index is clamped before it
+// is rounded, which the reference's clamp to the grid's ends allows, so that adding 1.5 2^23 rounds it (to
+// nearest even, as rint) into the low bits of the sum's mantissa.
+__device__ inline bool int_slot(const IntIndex& f, float x, int& slot) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 2^23, bits 0x4B400000
+  const float t = x * f.mul + f.add;     // (two roundings: this file is built without contraction)
+  const float clamped = fminf(fmaxf(t, static_cast<float>(f.lo - 1)), static_cast<float>(f.hi + 1));
+  const float m = clamped + kMagic;
+  slot = min(max(__float_as_int(m) - 0x4B400000 - f.lo, 0), f.hi - f.lo);
+  return fabsf(clamped - (m - kMagic)) <= 0.5f - kTieMargin && fabsf(t) <= 3.402823466e38f;
+}
+
+// The dequantized value of slot as the reference computes it from r = (lo + slot) step: r - zero is exact in float
+// (small integers times a power of two), so one double product and its rounding remain. (The reference's + 0.0
+// only turns -0 into +0, and r - zero here is never -0.)
+__device__ inline float int_slot_value(const Quantizer& q, const Params& p, const IntIndex& f, int slot, int round_out) {
+  const float r = static_cast<float>(f.lo + slot) * static_cast<float>(q.step) - static_cast<float>(p.zero);
+  return round_half_to(round_out, static_cast<float>(static_cast<double>(r) * p.scale));
+}
+
+// Value i as the reference computes it (quantize_value's arithmetic for the integer grid, nearest rounding), for
+// the values the fast path leaves; it also reports a non-finite x. Out of line, with scalars for arguments: inlined
+// at every value of an unrolled loop, with the Quantizer copied to local memory, it made the kernels' code miss
+// the instruction cache.
+__device__ __noinline__ float int_reference(float x, double inv, double zero, double scale, double lo, double hi, double step,
+                                            double inv_step, long long i, int round_out, bc::DeviceError* err) {
+  const double xi = x;
+  if (!isfinite(xi)) bc::record_error(err, bc::kErrNonFinite, 0, i);
+  double v = xi * inv + zero;
+  if (v < lo) v = lo;
+  else if (v > hi) v = hi;
+  const double r = rint(v * inv_step) * step;
+  return round_half_to(round_out, static_cast<float>((r - zero) * scale + 0.0));
+}
+
+__device__ inline float int_reference(const Quantizer& q, const Params& p, double inv, float x, long long i, int round_out,
+                                      bc::DeviceError* err) {
+  return int_reference(x, inv, p.zero, p.scale, q.lo, q.hi, q.step, q.inv_step, i, round_out, err);
+}
+
 template <int K>
 __global__ void apply(Quantizer q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols,
                       long long group_size, const Params* params, bc::DeviceError* err, int round_out) {
   const long long n = rows * cols;
   long long cached = -1;  // a thread's values mostly share a group: one division per group, not per value
-  Params p{1, 0};
+  Params p{1, 0, 1};
   double inv = 1;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const long long g = granularity == kRow ? i / cols : granularity == kGroup ? i / group_size : granularity == kCol ? i % cols : 0;
@@ -420,13 +526,13 @@ __global__ void apply(Quantizer q, int granularity, const float* x, float* out, 
 
 // One scale for the whole tensor (activations): four values a thread through float4 loads and stores.
 template <int K>
-__global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4* mask, long long n4, const Params* params,
+__global__ void apply_tensor4(Quantizer q, bc::HalfIn x, float4* out, float4* mask, long long n4, const Params* params,
                               bc::DeviceError* err, bc::HalfOut out16, int round_out) {
   const Params p = params[0];
   const double inv = 1 / p.scale;
   float m[4];
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
-    const float4 v = x[i];
+    const float4 v = x.load4(i);
     float4 r;
     r.x = round_half_to(round_out, quantize_at<K>(q, p, inv, v.x, 4 * i, mask ? &m[0] : nullptr, err));
     r.y = round_half_to(round_out, quantize_at<K>(q, p, inv, v.y, 4 * i + 1, mask ? &m[1] : nullptr, err));
@@ -437,20 +543,69 @@ __global__ void apply_tensor4(Quantizer q, const float4* x, float4* out, float4*
   }
 }
 
+// apply_tensor4 on the integer grid's fast path (no STE mask): the dequantized values of the grid's <= 256 points
+// are looked up in a table each block builds (one copy a lane: no bank conflicts), so a value costs a few float
+// instructions, and kUnroll loads are in flight per thread. Blocks walk the tensor from its end: tensor_stats read
+// the end last, and what of it is still in the L2 is read first.
+template <bool Half>
+__global__ void __launch_bounds__(kThreads, 4)
+    apply_tensor4_int(Quantizer q, bc::HalfIn x, float4* out, long long n4, const Params* params, bc::DeviceError* err, bc::HalfOut out16,
+                      int round_out) {
+  // a copy of the table for each lane, so that a warp's 32 lookups fall in 32 banks
+  __shared__ float table[256][32];
+  const Params p = params[0];
+  const double inv = p.inv;
+  const IntIndex f = int_index_of(q, p, inv);
+  const int lane = threadIdx.x & 31;
+  for (int k = f.lo + threadIdx.x; k <= f.hi; k += blockDim.x) {
+    const float value = int_slot_value(q, p, f, k - f.lo, round_out);
+    for (int l = 0; l < 32; l++) table[k - f.lo][l] = value;
+  }
+  __syncthreads();
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  for (long long base = blockIdx.x * (long long)blockDim.x + threadIdx.x; base < n4; base += kUnroll * stride) {
+    float4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const long long j = base + u * stride;
+      v[u] = j < n4 ? x.load4_as<Half>(n4 - 1 - j) : make_float4(0, 0, 0, 0);
+    }
+    // Each value is replaced by its result; the few the fast path leaves are read again and done after, out of line.
+    unsigned slow = 0;
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      float* value = &v[u].x;
+#pragma unroll
+      for (int c = 0; c < 4; c++) {
+        int slot;
+        slow |= static_cast<unsigned>(!int_slot(f, value[c], slot)) << (4 * u + c);
+        value[c] = table[slot][lane];
+      }
+    }
+    if (slow) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; u++) {
+        if (!(slow >> (4 * u) & 15)) continue;
+        const long long i = n4 - 1 - (base + u * stride);
+        const float4 again = x.load4_as<Half>(i);
+        const float in[4] = {again.x, again.y, again.z, again.w};
+        float* value = &v[u].x;
+#pragma unroll
+        for (int c = 0; c < 4; c++)
+          if (slow >> (4 * u + c) & 1) value[c] = int_reference(q, p, inv, in[c], 4 * i + c, round_out, err);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const long long j = base + u * stride;
+      if (j < n4) bc::store_out4(reinterpret_cast<float*>(out), out16, n4 - 1 - j, v[u]);
+    }
+  }
+}
+
 __device__ inline float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
   return v;
-}
-
-// A group's scale and zero point from its extremes (absmax, none, MX scale methods).
-__device__ inline Params extremes_params(const Quantizer& q, double absmax, double lo, double hi) {
-  if (q.scale_method == kNone) return {1, 0};
-  if (q.mx_emax != -1000) {
-    int e = absmax == 0 ? -127 : floor_log2(absmax) - q.mx_emax;
-    e = min(max(e, -127), 127);
-    return {pow2(e), 0};
-  }
-  return q.symmetric ? symmetric_params(q, absmax) : asymmetric_params(q, lo, hi);
 }
 
 // Contiguous groups (row or row-group granularity) whose scale needs only their extremes (absmax, none, MX):
@@ -480,16 +635,22 @@ __global__ void fused_groups(Quantizer q, const float* x, float* out, float* mas
   }
 }
 
-// Short groups (a KV head row of 64): L lanes a group, V float4s a lane (length = 4 V L), so a warp quantizes 32 / L
-// groups at once where fused_groups would give each its own warp and two values a lane. The same extremes, scale
-// and rounding as fused_groups, value for value; no STE mask.
-template <int K, int L, int V>
-__global__ void short_groups(Quantizer q, const float4* x, float4* out, long long groups, bc::DeviceError* err,
-                             bc::HalfOut out16, int round_out) {
+// Contiguous groups on the integer grid whose scale needs only their extremes, held in registers: L lanes a group,
+// up to V float4s a lane (length <= 4 V L, a multiple of 4), so a warp quantizes 32 / L groups at once with every
+// load in flight, where fused_groups gives each group a warp and reads it twice, a value at a time. The KV cache's
+// head rows (64 values) and the weights' rows (d_model, d_ff) take it. The same extremes, scale and rounding as
+// fused_groups, value for value; no STE mask. On the fast path (Fast) a value costs one double product. x may be
+// the 16-bit copy (Half).
+constexpr int kGroupBlock = 128;  // four warps: the weights' 1024 rows spread over twice the SMs of 256-thread blocks
+
+template <int L, int V, bool Half, bool Fast>
+__global__ void __launch_bounds__(kGroupBlock, V <= 2 ? 10 : 1)
+    register_groups(Quantizer q, bc::HalfIn x, float4* out, long long groups, int n4, bc::DeviceError* err, bc::HalfOut out16, int round_out) {
   constexpr int kPerWarp = 32 / L;
   const int lane = threadIdx.x & 31, sub = lane % L;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
-  // The loop bound is the warp's (uniform), so every lane takes part in the shuffles; lanes past the last group idle.
+  // The loop bound is the warp's (uniform), so every lane takes part in the shuffles; lanes past the last group
+  // idle after them.
   for (long long first = (blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5)) * kPerWarp; first < groups;
        first += warps * kPerWarp) {
     const long long g = first + lane / L;
@@ -498,7 +659,8 @@ __global__ void short_groups(Quantizer q, const float4* x, float4* out, long lon
     float amax = 0, fl = 0, fh = 0;
 #pragma unroll
     for (int k = 0; k < V; k++) {
-      v[k] = valid ? x[g * (V * L) + sub + k * L] : make_float4(0, 0, 0, 0);
+      const int c = sub + k * L;  // the lane's k-th float4 of the row
+      v[k] = valid && c < n4 ? x.load4_as<Half>(g * n4 + c) : make_float4(0, 0, 0, 0);
       amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v[k].x), fabsf(v[k].y)), fmaxf(fabsf(v[k].z), fabsf(v[k].w))));
       fl = fminf(fl, fminf(fminf(v[k].x, v[k].y), fminf(v[k].z, v[k].w)));
       fh = fmaxf(fh, fmaxf(fmaxf(v[k].x, v[k].y), fmaxf(v[k].z, v[k].w)));
@@ -509,86 +671,146 @@ __global__ void short_groups(Quantizer q, const float4* x, float4* out, long lon
       fl = fminf(fl, __shfl_xor_sync(0xffffffff, fl, o));
       fh = fmaxf(fh, __shfl_xor_sync(0xffffffff, fh, o));
     }
-    if (!valid) continue;
     const Params p = extremes_params(q, amax, fl, fh);
-    const double inv = 1 / p.scale;
+    const double inv = p.inv;
+    const IntIndex f = int_index_of(q, p, inv);
+    if (valid) {
+      // Each value is replaced by its result; the few the fast path leaves are read again and done after, out of
+      // line.
+      unsigned slow[(V + 7) / 8] = {};
+      if constexpr (!Fast) {
 #pragma unroll
-    for (int k = 0; k < V; k++) {
-      const long long j = g * (V * L) + sub + k * L, i = 4 * j;  // float4 index, value index
-      const float4 r = make_float4(round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].x, i, nullptr, err)),
-                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].y, i + 1, nullptr, err)),
-                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].z, i + 2, nullptr, err)),
-                                   round_half_to(round_out, quantize_at<K>(q, p, inv, v[k].w, i + 3, nullptr, err)));
-      bc::store_out4(reinterpret_cast<float*>(out), out16, j, r);
+        for (int k = 0; k < V; k++) {
+          float* value = &v[k].x;
+#pragma unroll
+          for (int e = 0; e < 4; e++)
+            value[e] = round_half_to(round_out, quantize_at<kIntegerGrid>(q, p, inv, value[e], 4 * (g * n4 + sub + k * L) + e, nullptr, err));
+        }
+      } else {
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+          float* value = &v[k].x;
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            int slot;
+            slow[k / 8] |= static_cast<unsigned>(!int_slot(f, value[e], slot)) << (4 * (k % 8) + e);
+            value[e] = int_slot_value(q, p, f, slot, round_out);
+          }
+        }
+#pragma unroll
+        for (int w = 0; w < (V + 7) / 8; w++) {
+          if (!slow[w]) continue;
+#pragma unroll
+          for (int k = 8 * w; k < V && k < 8 * w + 8; k++) {
+            if (!(slow[w] >> (4 * (k % 8)) & 15) || sub + k * L >= n4) continue;
+            const long long j = g * n4 + sub + k * L;
+            const float4 again = x.load4_as<Half>(j);
+            const float in[4] = {again.x, again.y, again.z, again.w};
+            float* value = &v[k].x;
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+              if (slow[w] >> (4 * (k % 8) + e) & 1) value[e] = int_reference(q, p, inv, in[e], 4 * j + e, round_out, err);
+          }
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < V; k++) {
+        const int c = sub + k * L;
+        if (c < n4) bc::store_out4(reinterpret_cast<float*>(out), out16, g * n4 + c, v[k]);
+      }
     }
   }
 }
 
-// Launches short_groups for a group length it has a shape for (32 .. 512 values); false where it has none.
-template <int K>
-bool launch_short_groups(const Quantizer& q, const float* x, float* out, long long groups, long long length, bc::HalfOut out16,
-                         int round_out) {
+// Launches register_groups for a group length it has a shape for (a multiple of 4, at most 3072 values); false
+// where it has none.
+bool launch_register_groups(const Quantizer& q, bc::HalfIn x, float* out, long long groups, long long length, bc::HalfOut out16,
+                            int round_out) {
+  if (length % 4 != 0 || length > 3072) return false;
+  const int n4 = static_cast<int>(length / 4);
+  const bool fast = int_fast_path(q);
   auto go = [&](auto lt, auto vt) {
     constexpr int L = decltype(lt)::value, V = decltype(vt)::value;
     const long long warps = (groups + 32 / L - 1) / (32 / L);
-    const unsigned blocks = static_cast<unsigned>(std::min<long long>((warps + 7) / 8, 65535LL * 4));
-    short_groups<K, L, V><<<blocks, kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out), groups,
-                                                bc::device_error(), out16, round_out);
+    const unsigned blocks = static_cast<unsigned>(std::min<long long>((warps + kGroupBlock / 32 - 1) / (kGroupBlock / 32), 65535LL * 8));
+    bc::with_source(x, [&](auto half) {
+      constexpr bool H = decltype(half)::value;
+      if (fast)
+        register_groups<L, V, H, true><<<blocks, kGroupBlock>>>(q, x, reinterpret_cast<float4*>(out), groups, n4, bc::device_error(), out16,
+                                                                round_out);
+      else
+        register_groups<L, V, H, false><<<blocks, kGroupBlock>>>(q, x, reinterpret_cast<float4*>(out), groups, n4, bc::device_error(), out16,
+                                                                 round_out);
+    });
   };
-  switch (length) {
-    case 32: go(std::integral_constant<int, 8>{}, std::integral_constant<int, 1>{}); return true;
-    case 64: go(std::integral_constant<int, 8>{}, std::integral_constant<int, 2>{}); return true;
-    case 128: go(std::integral_constant<int, 16>{}, std::integral_constant<int, 2>{}); return true;
-    case 256: go(std::integral_constant<int, 32>{}, std::integral_constant<int, 2>{}); return true;
-    case 512: go(std::integral_constant<int, 32>{}, std::integral_constant<int, 4>{}); return true;
-    default: return false;
-  }
+  using std::integral_constant;
+  if (n4 <= 8) go(integral_constant<int, 8>{}, integral_constant<int, 1>{});
+  else if (n4 <= 16) go(integral_constant<int, 8>{}, integral_constant<int, 2>{});
+  else if (n4 <= 32) go(integral_constant<int, 16>{}, integral_constant<int, 2>{});
+  else if (n4 <= 64) go(integral_constant<int, 32>{}, integral_constant<int, 2>{});
+  else if (n4 <= 128) go(integral_constant<int, 32>{}, integral_constant<int, 4>{});
+  else if (n4 <= 256) go(integral_constant<int, 32>{}, integral_constant<int, 8>{});
+  else if (n4 <= 512) go(integral_constant<int, 32>{}, integral_constant<int, 16>{});
+  else go(integral_constant<int, 32>{}, integral_constant<int, 24>{});
+  return true;
 }
 
 // out_storage: out's storage, which the paths that feed products write the 16-bit copy of (half_out.cuh); round_out
-// rounds the output as it is stored, and with half_only the copy may be all that is kept (HalfOnly).
-template <int K>
-void run(const Quantizer& q, int granularity, const float* x, float* out, float* mask, long long rows, long long cols, long long group_size,
-         bc::Storage& out_storage, int round_out, bool half_only) {
+// rounds the output as it is stored, and with half_only the copy may be all that is kept (HalfOnly). xin: x as the
+// kernels that can read a 16-bit copy take it; x_f32() its f32 values (written from the copy where pending), for
+// the paths that cannot.
+template <int K, class F32>
+void run(const Quantizer& q, int granularity, bc::HalfIn xin, F32 x_f32, float* out, float* mask, long long rows, long long cols,
+         long long group_size, bc::Storage& out_storage, int round_out, bool half_only) {
   const long long n = rows * cols;
   const long long groups = granularity == kRow ? rows : granularity == kGroup ? n / group_size : granularity == kCol ? cols : 1;
   if (groups > 2147483647LL) throw std::runtime_error("too many quantization groups");
   const bool extremes_only = q.scale_method == kAbsmax || q.scale_method == kNone || q.mx_emax != -1000;
+  const bool aligned_io = reinterpret_cast<uintptr_t>(xin.data()) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
   if ((granularity == kRow || granularity == kGroup) && extremes_only) {
     const long long length = granularity == kRow ? cols : group_size;
-    const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
     const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
-    const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
     if constexpr (K == kIntegerGrid) {
-      if (!mask && aligned && launch_short_groups<K>(q, x, out, groups, length, out16, round_out)) {
-        bc::check_launch("fakeQuant short_groups");
+      if (!mask && aligned_io && launch_register_groups(q, xin, out, groups, length, out16, round_out)) {
+        bc::check_launch("fakeQuant register_groups");
         return;
       }
     }
-    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16, round_out);
+    const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
+    fused_groups<K><<<blocks, kThreads>>>(q, x_f32(), out, mask, groups, length, bc::device_error(), out16, round_out);
     bc::check_launch("fakeQuant fused_groups");
     return;
   }
+  const bool whole_grid_stats = granularity == kTensor && extremes_only;
+  // One scale from the extremes, four values a thread: tensor_stats and apply_tensor4 read x as they find it.
+  const bool tensor4 = whole_grid_stats && n % 4 == 0 && aligned_io && reinterpret_cast<uintptr_t>(mask) % 16 == 0;
+  const bool fast_tensor = K == kIntegerGrid && tensor4 && !mask && int_fast_path(q);
+  if (!tensor4) xin = bc::HalfIn{x_f32(), nullptr, false};
+  const float* x = xin.f32;  // (null where a copy holds the values: then nothing below reads x)
   bc::Scratch params(groups * sizeof(Params));
-  const bool whole_grid_stats = granularity == kTensor && (q.scale_method == kAbsmax || q.scale_method == kNone || q.mx_emax != -1000);
   if (whole_grid_stats) {
     const int blocks = static_cast<int>(bc::blocks_for(n, kThreads, 4LL * bc::sm_count()));
     bc::Scratch partial(3 * blocks * sizeof(double));
-    tensor_stats<<<blocks, kThreads>>>(x, n, partial.as<double>());
-    bc::check_launch("fakeQuant tensor_stats");
-    choose_params<K><<<1, kThreads>>>(q, granularity, x, rows, cols, group_size, partial.as<double>(), blocks, params.as<Params>());
+    bc::with_source(xin, [&](auto half) {
+      tensor_stats<decltype(half)::value><<<blocks, kThreads>>>(q, xin, n, partial.as<double>(), params.as<Params>());
+    });
   } else {
     // Short groups (a 64-wide KV head row) get a block of their own width, not 256 mostly idle threads.
     const long long length = granularity == kRow ? cols : granularity == kGroup ? group_size : granularity == kCol ? rows : n;
     const int threads = static_cast<int>(std::min<long long>(kThreads, std::max<long long>(32, (length + 31) / 32 * 32)));
-    choose_params<K><<<static_cast<unsigned>(groups), threads>>>(q, granularity, x, rows, cols, group_size, nullptr, 0, params.as<Params>());
+    choose_params<K><<<static_cast<unsigned>(groups), threads>>>(q, granularity, x, rows, cols, group_size, params.as<Params>());
   }
-  bc::check_launch("fakeQuant choose_params");
-  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
-                       reinterpret_cast<uintptr_t>(mask) % 16 == 0;
-  if (granularity == kTensor && n % 4 == 0 && aligned) {
+  bc::check_launch(whole_grid_stats ? "fakeQuant tensor_stats" : "fakeQuant choose_params");
+  if (fast_tensor) {
     const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
-    apply_tensor4<K><<<bc::blocks_for(n / 4, kThreads), kThreads>>>(q, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out),
+    const unsigned blocks = bc::blocks_for(n / 4, kThreads, 8LL * bc::sm_count());  // one resident wave; grid-stride
+    bc::with_source(xin, [&](auto half) {
+      apply_tensor4_int<decltype(half)::value><<<blocks, kThreads>>>(q, xin, reinterpret_cast<float4*>(out), n / 4, params.as<Params>(),
+                                                                     bc::device_error(), out16, round_out);
+    });
+  } else if (tensor4) {
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
+    apply_tensor4<K><<<bc::blocks_for(n / 4, kThreads), kThreads>>>(q, xin, reinterpret_cast<float4*>(out),
                                                                      reinterpret_cast<float4*>(mask), n / 4, params.as<Params>(),
                                                                      bc::device_error(), out16, round_out);
   } else {
@@ -611,19 +833,21 @@ BC_KERNEL(fakeQuant) {
   const long long group = static_cast<long long>(s[kGroupSize]);
   if (granularity == kGroup && (group <= 0 || cols % group != 0))
     throw std::runtime_error("granularity.size = " + std::to_string(group) + " is not allowed; expected a divisor of cols = " + std::to_string(cols));
-  const float* x = a.f32(1, "x", n);
-  float* out = a.out_f32(2, "out", n);
+  float* out = a.out_f32(2, "out", n);  // (before x: it writes an aliased input's pending values)
   float* mask = a.is_nullish(5) ? nullptr : a.out_f32(5, "steMask", n);
+  const bc::HalfIn xin = bc::values_of(a, 1, "x", n);  // x's 16-bit copy where that alone holds its values
+  auto x_f32 = [&] { return a.f32(1, "x", n); };
   const int round_out = round_code(a, 6, "roundOutput");
   const bool half_only = a.flag_or(7, "halfOnly", false);
   if (n == 0) return nullptr;
   bc::op_context() = "fakeQuant(rows=" + std::to_string(rows) + ", cols=" + std::to_string(cols) + ", format=" +
                      std::to_string(static_cast<int>(s[kFormat])) + ", granularity=" + std::to_string(granularity) + ")";
+  bc::Storage& out_storage = a.lookup(2, "out");
   switch (q.grid) {
-    case kIntegerGrid: run<kIntegerGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
-    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
-    case kNf4Grid: run<kNf4Grid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
-    default: run<kBinaryGrid>(q, granularity, x, out, mask, rows, cols, group, a.lookup(2, "out"), round_out, half_only); break;
+    case kIntegerGrid: run<kIntegerGrid>(q, granularity, xin, x_f32, out, mask, rows, cols, group, out_storage, round_out, half_only); break;
+    case kMinifloatGrid: run<kMinifloatGrid>(q, granularity, xin, x_f32, out, mask, rows, cols, group, out_storage, round_out, half_only); break;
+    case kNf4Grid: run<kNf4Grid>(q, granularity, xin, x_f32, out, mask, rows, cols, group, out_storage, round_out, half_only); break;
+    default: run<kBinaryGrid>(q, granularity, xin, x_f32, out, mask, rows, cols, group, out_storage, round_out, half_only); break;
   }
   return nullptr;
 }

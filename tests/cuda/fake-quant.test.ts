@@ -8,11 +8,20 @@ import { type FakeQuantSpec, quantSpec } from '../../src/numerics/spec.ts';
 import { formatCases, granularityCases } from '../numerics/fake-quant-cases.ts';
 import { cuda, download, skip, upload } from './helpers.ts';
 
-function compare(spec: FakeQuantSpec, rows: number, cols: number, seed: number, scale = 2, withMask = true) {
+function compare(
+  spec: FakeQuantSpec,
+  rows: number,
+  cols: number,
+  seed: number,
+  scale = 2,
+  withMask = true,
+  ties = false,
+) {
   const n = rows * cols;
   const x = new Float32Array(n);
   philoxFill(x, n, 'normal', seed, 0);
   for (let i = 0; i < n; i++) x[i] = x[i] * scale * (i % 97 === 0 ? 8 : 1); // some outliers
+  if (ties) nearTies(x, spec, rows);
   const ref = new Float32Array(n);
   const refMask = new Float32Array(n);
   fakeQuantArray(spec, x, ref, rows, cols, refMask);
@@ -41,6 +50,25 @@ function compare(spec: FakeQuantSpec, rows: number, cols: number, seed: number, 
       assert.fail(
         `${JSON.stringify(spec)} at ${i}: x=${x[i]} cuda ${out[i]}/${mask[i]} vs reference ${ref[i]}/${refMask[i]}`,
       );
+    }
+  }
+}
+
+/** Moves every fifth value of each scale group (symmetric integer grids, per tensor or per row) to the float nearest
+ *  a midpoint between two grid points, where rounding in float could differ from the reference's double. */
+function nearTies(x: Float32Array, spec: FakeQuantSpec, rows: number) {
+  const { format, granularity } = spec;
+  if (format.kind !== 'int' || !spec.symmetric) throw new Error('nearTies: symmetric int formats only');
+  const qmax = 2 ** (format.bits - 1) - 1;
+  const groups = granularity.kind === 'row' ? rows : 1;
+  const length = x.length / groups;
+  for (let g = 0; g < groups; g++) {
+    let absmax = 0;
+    for (let i = g * length; i < (g + 1) * length; i++) absmax = Math.max(absmax, Math.abs(x[i]));
+    const step = absmax / qmax;
+    for (let i = g * length + 1; i < (g + 1) * length; i += 5) {
+      const k = Math.min(Math.floor(Math.abs(x[i]) / step), qmax - 1);
+      x[i] = Math.sign(x[i] || 1) * Math.fround((k + 0.5) * step);
     }
   }
 }
@@ -97,6 +125,33 @@ test('cuda fakeQuant equals the reference bit for bit', { skip }, () => {
   compare(quantSpec('fp16', {}), 4, 64, 8, 30000); // overflow to Inf
   compare(quantSpec('int4', { granularity: { kind: 'group', size: 128 } }), 256, 1024, 9);
   compare(quantSpec('int8'), 2048, 1024, 10); // per-tensor over the whole grid
+});
+
+test('cuda fakeQuant: the integer grid fast paths (no STE mask) equal the reference, ties and odd lengths too', {
+  skip,
+}, () => {
+  for (const bits of [2, 4, 8]) {
+    for (const symmetric of [true, false]) {
+      // Per tensor (values looked up by grid index), lengths that leave a grid-stride loop's last wave partial.
+      compare(quantSpec(`int${bits}`, { symmetric }), 333, 96, 20 + bits, 2, false);
+      // Rows held in registers: lengths that fill no whole warp of float4s (100, 2736), the longest (3072), and
+      // lengths the kernel does not take (3076: too long; 30: not whole float4s), which fall back.
+      for (const cols of [100, 1024, 2736, 3072, 3076, 30])
+        compare(
+          quantSpec(`int${bits}`, { symmetric, granularity: { kind: 'row' } }),
+          9,
+          cols,
+          30 + bits,
+          2,
+          false,
+        );
+    }
+    // Values a float's error away from a rounding midpoint: the double path decides them.
+    compare(quantSpec(`int${bits}`), 64, 256, 40 + bits, 2, false, true);
+    compare(quantSpec(`int${bits}`, { granularity: { kind: 'row' } }), 64, 256, 50 + bits, 2, false, true);
+  }
+  compare(quantSpec('mxint8'), 8, 128, 60, 2, false); // a step of 2^-6, scales that are powers of two
+  compare(quantSpec('int8'), 16, 64, 61, 1e-37, false); // tiny values: a scale whose inverse float cannot hold
 });
 
 test('cuda fakeQuant rejects bad group sizes at once and NaN at the next read', { skip }, () => {

@@ -217,7 +217,7 @@ function roundedProduct(seed: number) {
   return { rows, n, size: rows * n, product };
 }
 
-test('bf16 mode: rope, swiglu, its gradient and addRmsNorm read a product output kept as its copy alone, as its values', {
+test('bf16 mode: rope, swiglu, its gradient, addRmsNorm and fakeQuant read a product output kept as its copy alone, as its values', {
   skip,
 }, () => {
   const previous = cuda.setMatmulMode('bf16');
@@ -249,6 +249,16 @@ test('bf16 mode: rope, swiglu, its gradient and addRmsNorm read a product output
         return [
           [gGate, size],
           [gUp, size],
+        ];
+      },
+      // QAT's activations (per tensor) and its rows (per row, as the KV cache), without an STE mask
+      fakeQuant: (y) => {
+        const [tensor, row] = [cuda.alloc('f32', size), cuda.alloc('f32', size)];
+        cuda.fakeQuant(quantSpec('int8'), y, tensor, rows, n, null, 'bf16');
+        cuda.fakeQuant(quantSpec('int4', { granularity: { kind: 'row' } }), y, row, rows, n, null);
+        return [
+          [tensor, size],
+          [row, size],
         ];
       },
       addRmsNorm: (y) => {
