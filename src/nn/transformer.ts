@@ -251,8 +251,10 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       ),
       nh,
     );
-    // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it.
-    const vOut = prod(h, 'attn.wv.weight', !p.kv, !p.kv && nkv === nh);
+    // Attention rounds v as it loads it: v needs no rounding of its own unless the KV cache's quantization reads it;
+    // where that reads 16-bit copies (no STE mask), the product rounds v as it stores it and keeps the copy alone.
+    const vRounded = !p.kv || (nkv === nh && !T.canClip(p.kv));
+    const vOut = prod(h, 'attn.wv.weight', vRounded, vRounded && nkv === nh);
     const v = repeatKv(quantized(heads(vOut.y, nkv), p.kv, nkv === nh), nh);
     const att = productInput(act(T.reshape(T.attention(q, k, v, true), [B, Tn, nh * hs])));
     const attended = addNorm(
@@ -271,9 +273,10 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
       a?.mlp === 'gelu'
         ? (p.activations ? half : productInput)(T.gelu(lin(m, 'mlp.w_up.weight')))
         : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true), {
-            // (where the down projection rounds its input itself, rounding here as well changes nothing)
+            // (where the down projection rounds its input itself, rounding here as well changes nothing; its
+            // reader, the product or an activation quantization without STE mask, reads the 16-bit copy)
             roundOutput: options.compute,
-            halfOnly: byProducts !== undefined && !p.activations,
+            halfOnly: byProducts !== undefined && actPassesGradient,
             roundGradient: options.compute,
             roundInputGradients: onLoad,
             halfOnlyGradients: onLoad !== undefined,

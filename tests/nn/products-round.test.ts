@@ -76,12 +76,13 @@ const models: [string, ModelConfig, number][] = [
   ['Transformer++', resolveModelConfig(base), 3 + 7 + 7 + 2],
   // Dropout sits between wo / w_down and the residual add: their outputs are rounded before it.
   ['Transformer++ with dropout', resolveModelConfig({ ...base, dropout: 0.25 }), 3 + 7 + 5 + 2],
-  // QAT (int4 weights, int8 activations, int4 KV cache): v is rounded before the KV cache's quantization reads
-  // it, either way; the activations' straight-through gradient is the identity, so the norms still round theirs.
+  // QAT (int4 weights, int8 activations, int4 KV cache): v's product rounds it as it stores it, for the KV cache's
+  // quantization (no STE mask) to read, where it was rounded by a pass; the activations' straight-through gradient
+  // is the identity, so the norms still round theirs.
   [
     'Transformer++ QAT',
     resolveModelConfig({ ...base, precision: { weights: 'int4', activations: 'int8', kv: 'int4' } }),
-    3 + 7 + 6 + 2,
+    3 + 7 + 7 + 2,
   ],
   // LayerNorm: a plain add takes the residual deltas (wo, w_down rounded first); gelu its input (w_up rounded
   // first); wq has a bias (its output rounded after the add, gradient too); two key/value heads for four.
