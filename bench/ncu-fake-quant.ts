@@ -9,18 +9,11 @@
 import { createCudaBackend } from '../src/backends/cuda/cuda-backend.ts';
 import { resolvePrecision } from '../src/nn/precision.ts';
 import type { FakeQuantSpec } from '../src/numerics/spec.ts';
+import { randomStorage } from './cuda-random.ts';
 
 const cuda = createCudaBackend();
 const p = resolvePrecision({ weights: 'int4', activations: 'int8', kv: 'int4' });
-const random = (length: number) => {
-  const s = cuda.alloc('f32', length);
-  cuda.write(
-    s,
-    'f32',
-    Float32Array.from({ length }, () => Math.random() - 0.5),
-  );
-  return s;
-};
+const random = (length: number) => randomStorage(cuda, length);
 const cases: [string, FakeQuantSpec | null, number, number, boolean][] = [
   ['activations 16384x1024', p.activations, 16384, 1024, true],
   ['activations 16384x2736', p.activations, 16384, 2736, true],

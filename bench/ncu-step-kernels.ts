@@ -3,17 +3,10 @@
 //     node --import tsx bench/ncu-step-kernels.ts
 // (bench/cuda-notes.md's session-9 kernel figures). Prints nothing but "done"; the profiler reads the launches.
 import { createCudaBackend } from '../src/backends/cuda/cuda-backend.ts';
+import { randomStorage } from './cuda-random.ts';
 
 const cuda = createCudaBackend();
-const random = (length: number) => {
-  const s = cuda.alloc('f32', length);
-  cuda.write(
-    s,
-    'f32',
-    Float32Array.from({ length }, () => Math.random() - 0.5),
-  );
-  return s;
-};
+const random = (length: number) => randomStorage(cuda, length);
 const [B, T, heads, hs] = [16, 1024, 16, 64];
 const n = B * T * heads * hs; // one (16384, 1024) activation
 const [a, b, out] = [random(n), random(n), cuda.alloc('f32', n)];
