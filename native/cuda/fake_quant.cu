@@ -292,7 +292,8 @@ __device__ double squared_error(const Quantizer& q, const Params& p, const float
 
 constexpr int kUnroll = 4;  // float4 loads in flight per thread in the streaming kernels
 
-// Blocks of tensor_stats that have written their partials; its last block sets it back to 0.
+// Blocks of tensor_stats that have written their partials; its last block sets it back to 0. One counter serves
+// every call because the addon runs its kernels on one stream, one launch after another.
 __device__ unsigned tensor_stats_done = 0;
 
 // Per-block partial statistics of a whole tensor: absmax, min(x, 0), max(x, 0). Extremes of floats are exact in
@@ -585,7 +586,8 @@ __global__ void __launch_bounds__(kThreads, 4)
     if (slow) {
 #pragma unroll
       for (int u = 0; u < kUnroll; u++) {
-        if (!(slow >> (4 * u) & 15)) continue;
+        // (past the end, the zeros read as slow where 1 / scale is beyond float: nothing to read again)
+        if (!(slow >> (4 * u) & 15) || base + u * stride >= n4) continue;
         const long long i = n4 - 1 - (base + u * stride);
         const float4 again = x.load4_as<Half>(i);
         const float in[4] = {again.x, again.y, again.z, again.w};
@@ -722,11 +724,12 @@ __global__ void __launch_bounds__(kGroupBlock, V <= 2 ? 10 : 1)
   }
 }
 
-// Launches register_groups for a group length it has a shape for (a multiple of 4, at most 3072 values); false
-// where it has none.
-bool launch_register_groups(const Quantizer& q, bc::HalfIn x, float* out, long long groups, long long length, bc::HalfOut out16,
+// The group lengths register_groups has a shape for: a multiple of 4, at most 3072 values.
+inline bool register_groups_take(long long length) { return length % 4 == 0 && length <= 3072; }
+
+// Launches register_groups for a group length it takes.
+void launch_register_groups(const Quantizer& q, bc::HalfIn x, float* out, long long groups, long long length, bc::HalfOut out16,
                             int round_out) {
-  if (length % 4 != 0 || length > 3072) return false;
   const int n4 = static_cast<int>(length / 4);
   const bool fast = int_fast_path(q);
   auto go = [&](auto lt, auto vt) {
@@ -752,7 +755,6 @@ bool launch_register_groups(const Quantizer& q, bc::HalfIn x, float* out, long l
   else if (n4 <= 256) go(integral_constant<int, 32>{}, integral_constant<int, 8>{});
   else if (n4 <= 512) go(integral_constant<int, 32>{}, integral_constant<int, 16>{});
   else go(integral_constant<int, 32>{}, integral_constant<int, 24>{});
-  return true;
 }
 
 // out_storage: out's storage, which the paths that feed products write the 16-bit copy of (half_out.cuh); round_out
@@ -769,15 +771,17 @@ void run(const Quantizer& q, int granularity, bc::HalfIn xin, F32 x_f32, float* 
   const bool aligned_io = reinterpret_cast<uintptr_t>(xin.data()) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
   if ((granularity == kRow || granularity == kGroup) && extremes_only) {
     const long long length = granularity == kRow ? cols : group_size;
-    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
-    if constexpr (K == kIntegerGrid) {
-      if (!mask && aligned_io && launch_register_groups(q, xin, out, groups, length, out16, round_out)) {
-        bc::check_launch("fakeQuant register_groups");
-        return;
-      }
+    if (K == kIntegerGrid && !mask && aligned_io && register_groups_take(length)) {
+      launch_register_groups(q, xin, out, groups, length, bc::written_half_copy(out_storage, n, round_out, half_only), round_out);
+      bc::check_launch("fakeQuant register_groups");
+      return;
     }
+    // x's f32 values before out's copy: where out is x, marking the copy as holding out's values (half_only) would
+    // have x's values written from a copy not yet written.
+    const float* x = x_f32();
+    const bc::HalfOut out16 = bc::written_half_copy(out_storage, n, round_out, half_only);
     const unsigned blocks = static_cast<unsigned>(std::min<long long>((groups + 7) / 8, 65535LL * 4));
-    fused_groups<K><<<blocks, kThreads>>>(q, x_f32(), out, mask, groups, length, bc::device_error(), out16, round_out);
+    fused_groups<K><<<blocks, kThreads>>>(q, x, out, mask, groups, length, bc::device_error(), out16, round_out);
     bc::check_launch("fakeQuant fused_groups");
     return;
   }

@@ -326,6 +326,15 @@ test('a pending input that is also the output, or read in another mode, is read 
     const grads = cuda.alloc('f32', size);
     cuda.crossEntropyGrad(upload(values), targets, lse, gLoss, grads, rows, n);
     same('crossEntropyGrad over its logits', logits, grads);
+    // fakeQuant in place, its output kept as its copy alone: per tensor (reads x as it finds it) and per row in
+    // fp8 (a kernel that reads f32 values, which must be read before the output's copy is marked as holding them)
+    for (const spec of [quantSpec('int8'), quantSpec('fp8_e4m3', { granularity: { kind: 'row' } })]) {
+      const inPlace = kept();
+      cuda.fakeQuant(spec, inPlace, inPlace, rows, n, null, 'bf16', true);
+      const quantized = cuda.alloc('f32', size);
+      cuda.fakeQuant(spec, upload(values), quantized, rows, n, null, 'bf16');
+      same(`fakeQuant ${spec.format.kind} in place`, inPlace, quantized);
+    }
     // a product in fp16 mode reads the values of a storage kept as its bf16 copy
     const bf16Kept = kept();
     cuda.setMatmulMode('fp16');
