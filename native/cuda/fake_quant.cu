@@ -487,19 +487,19 @@ __device__ inline float int_slot_value(const Quantizer& q, const Params& p, cons
   return round_half_to(round_out, static_cast<float>(static_cast<double>(r) * p.scale));
 }
 
-// Value i as the reference computes it (quantize_value's arithmetic for the integer grid, nearest rounding), for
-// the values the fast path leaves; it also reports a non-finite x. Out of line, with scalars for arguments: inlined
-// at every value of an unrolled loop, with the Quantizer copied to local memory, it made the kernels' code miss
-// the instruction cache.
+// Value i as the reference computes it (quantize_at on the integer grid, nearest rounding), for the values the fast
+// path leaves; it also reports a non-finite x. Out of line, with scalars for arguments (the grid's fields that
+// quantize_value reads on the integer grid, set in a local Quantizer): inlined at every value of an unrolled loop,
+// with the kernel's Quantizer copied to local memory, it made the kernels' code miss the instruction cache.
 __device__ __noinline__ float int_reference(float x, double inv, double zero, double scale, double lo, double hi, double step,
                                             double inv_step, long long i, int round_out, bc::DeviceError* err) {
-  const double xi = x;
-  if (!isfinite(xi)) bc::record_error(err, bc::kErrNonFinite, 0, i);
-  double v = xi * inv + zero;
-  if (v < lo) v = lo;
-  else if (v > hi) v = hi;
-  const double r = rint(v * inv_step) * step;
-  return round_half_to(round_out, static_cast<float>((r - zero) * scale + 0.0));
+  Quantizer grid{};
+  grid.grid = kIntegerGrid;
+  grid.lo = lo;
+  grid.hi = grid.max = hi;
+  grid.step = step;
+  grid.inv_step = inv_step;
+  return round_half_to(round_out, quantize_at<kIntegerGrid>(grid, Params{scale, zero, inv}, inv, x, i, nullptr, err));
 }
 
 __device__ inline float int_reference(const Quantizer& q, const Params& p, double inv, float x, long long i, int round_out,
