@@ -2,10 +2,15 @@
 // product's TN layout needs it a byte transpose of those codes. The rounding repeats fake_quant.cu's double
 // arithmetic, so codes times scale are bit for bit fakeQuant(x, fp8, per-tensor absmax, nearest): the native FP8
 // product is a faster way to the same numbers, not another quantizer. Built with -fmad=false like fake_quant.cu.
+// The source is the f32 values, or their 16-bit copy where the product quantizes x rounded to the half compute
+// type first (fakeQuant(roundTo(x))): half the bytes read, and nothing to read but the copy where that alone holds
+// the values (Storage::f32_pending).
 #include <cuda_fp8.h>
 
 #include "common.cuh"
 #include "fp8_cast.cuh"
+#include "half_in.cuh"
+#include "round_half.cuh"
 
 namespace {
 
@@ -51,13 +56,13 @@ __device__ inline unsigned char to_code(float r, bc::Fp8Format f) {
 }
 
 // |x| of non-negative floats orders like its bits, so an unsigned atomicMax finds the float maximum.
-__global__ void amax_kernel(const float* x, long long n, unsigned* amax) {
+template <bool Half>
+__global__ void amax_kernel(bc::HalfIn x, long long n, unsigned* amax) {
   float m = 0;
   const long long n4 = n / 4;
-  const float4* x4 = reinterpret_cast<const float4*>(x);
   const long long stride = (long long)gridDim.x * blockDim.x;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
-    const float4 v = x4[i];
+    const float4 v = x.load4_as<Half>(i);
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
   }
   for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) m = fmaxf(m, fabsf(x[i]));
@@ -76,19 +81,20 @@ __device__ inline void write_scale(double scale, float* out_scale) {
   if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0 && threadIdx.y == 0) *out_scale = static_cast<float>(scale);
 }
 
-// Four values a thread (n a multiple of 4): float4 in, four codes out as one 32-bit store.
-__global__ void quantize4(const float4* x, long long n4, bc::Fp8Format f, const float* amax, uchar4* out, float* out_scale) {
+// Four values a thread (n a multiple of 4): four values in, four codes out as one 32-bit store.
+template <bool Half>
+__global__ void quantize4(bc::HalfIn x, long long n4, bc::Fp8Format f, const float* amax, uchar4* out, float* out_scale) {
   const Grid g = grid_of(f);
   const double scale = scale_of(*amax, g), inv = 1 / scale;
   write_scale(scale, out_scale);
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
-    const float4 v = x[i];
+    const float4 v = x.load4_as<Half>(i);
     out[i] = make_uchar4(to_code(round_to_grid(v.x, inv, g), f), to_code(round_to_grid(v.y, inv, g), f),
                          to_code(round_to_grid(v.z, inv, g), f), to_code(round_to_grid(v.w, inv, g), f));
   }
 }
 
-__global__ void quantize1(const float* x, long long n, bc::Fp8Format f, const float* amax, unsigned char* out, float* out_scale) {
+__global__ void quantize1(bc::HalfIn x, long long n, bc::Fp8Format f, const float* amax, unsigned char* out, float* out_scale) {
   const Grid g = grid_of(f);
   const double scale = scale_of(*amax, g), inv = 1 / scale;
   write_scale(scale, out_scale);
@@ -128,17 +134,20 @@ __global__ void dequantize(const unsigned char* codes, long long n, bc::Fp8Forma
 
 namespace bc {
 
-void fp8_amax(const float* x, long long n, float* amax) {
+void fp8_amax(const HalfIn& x, long long n, float* amax) {
   check(cudaMemsetAsync(amax, 0, sizeof(float)), "cudaMemsetAsync(fp8 amax)");
   if (n == 0) return;
-  amax_kernel<<<blocks_for((n + 3) / 4, 256, 4LL * sm_count()), 256>>>(x, n, reinterpret_cast<unsigned*>(amax));
+  with_source(x, [&](auto half) {
+    amax_kernel<decltype(half)::value><<<blocks_for((n + 3) / 4, 256, 4LL * sm_count()), 256>>>(x, n, reinterpret_cast<unsigned*>(amax));
+  });
   check_launch("fp8 amax");
 }
 
-void fp8_quantize(const float* x, long long n, Fp8Format format, const float* amax, unsigned char* out, float* scale) {
+void fp8_quantize(const HalfIn& x, long long n, Fp8Format format, const float* amax, unsigned char* out, float* scale) {
   if (n % 4 == 0) {
-    quantize4<<<blocks_for(n / 4, 256), 256>>>(reinterpret_cast<const float4*>(x), n / 4, format, amax,
-                                                reinterpret_cast<uchar4*>(out), scale);
+    with_source(x, [&](auto half) {
+      quantize4<decltype(half)::value><<<blocks_for(n / 4, 256), 256>>>(x, n / 4, format, amax, reinterpret_cast<uchar4*>(out), scale);
+    });
   } else {
     quantize1<<<blocks_for(n, 256), 256>>>(x, n, format, amax, out, scale);
   }
@@ -155,6 +164,7 @@ void fp8_transpose(const unsigned char* codes, long long rows, long long cols, u
 // What Storage::fp8 points to.
 struct Fp8Copies {
   long long len = 0;                      // the elements the amax covers
+  int source = kF32;                      // the values quantized: f32, or rounded to kBF16 / kF16 (the 16-bit copy)
   float* stats = nullptr;                 // device: amax at 0, scale E4M3 at 4, scale E5M2 at 8 (16-byte aligned)
   unsigned char* direct[2] = {};          // per format: codes as stored
   unsigned char* flipped[2] = {};         // per format: codes transposed, of the view (flipped_rows, len / rows)
@@ -187,16 +197,21 @@ unsigned char* made(long long n, Make make) {
   return p;
 }
 
-Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpose, Fp8Format format) {
+Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpose, Fp8Format format, int rounded) {
   const long long n = rows * cols;
-  if (s.fp8 && static_cast<Fp8Copies*>(s.fp8)->len != n) drop_fp8(s);
+  // The source first: a new 16-bit copy replaces the old one and the FP8 copies made from either.
+  const HalfIn source = rounded == kF32 ? HalfIn{static_cast<const float*>(s.ptr), nullptr, false}
+                                        : HalfIn{nullptr, static_cast<const uint16_t*>(half_copy(s, n, rounded == kF16, "fp8 operand: cast to 16 bits")),
+                                                 rounded == kF16};
+  if (s.fp8 && (static_cast<Fp8Copies*>(s.fp8)->len != n || static_cast<Fp8Copies*>(s.fp8)->source != rounded)) drop_fp8(s);
   if (!s.fp8) {
     auto* c = new Fp8Copies;
     c->len = n;
+    c->source = rounded;
     c->stats = static_cast<float*>(cache_alloc(12 * sizeof(float)));
     s.fp8 = c;  // from here drop_fp8 owns it
     try {
-      fp8_amax(static_cast<const float*>(s.ptr), n, c->stats);
+      fp8_amax(source, n, c->stats);
     } catch (...) {
       drop_fp8(s);
       throw;
@@ -207,7 +222,7 @@ Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpos
   float* scale = c->stats + 4 * (1 + format);
   if (!c->direct[format])
     c->direct[format] = made(n, [&](unsigned char* p) {
-      fp8_quantize(static_cast<const float*>(s.ptr), n, format, c->stats, p, scale);
+      fp8_quantize(source, n, format, c->stats, p, scale);
     });
   if (!transpose) return {c->direct[format], scale};
   if (c->flipped[format] && c->flipped_rows[format] != rows) {
@@ -223,19 +238,21 @@ Fp8Operand fp8_operand(Storage& s, long long rows, long long cols, bool transpos
 
 }  // namespace bc
 
-// fp8RoundTrip(x, out, rows, cols, transpose, format: 0 E4M3 | 1 E5M2): out = the values an FP8 product reads,
-// codes * scale, (rows, cols) or transposed, through the copies kept on x (as matmulFp8 gets them). The GPU tests
-// compare these with fakeQuant.
+// fp8RoundTrip(x, out, rows, cols, transpose, format: 0 E4M3 | 1 E5M2, rounded?: 0 | 2 bf16 | 3 f16): out = the
+// values an FP8 product reads, codes * scale, (rows, cols) or transposed, through the copies kept on x (as
+// matmulFp8 gets them), of x rounded to `rounded` first (read from its 16-bit copy). The GPU tests compare these
+// with fakeQuant.
 BC_KERNEL(fp8RoundTrip) {
   const long long rows = a.integer(2, "rows"), cols = a.integer(3, "cols");
   const bool transpose = a.flag(4, "transpose");
   const long long fmt = a.integer(5, "format");
+  const int rounded = round_code(a, 6, "rounded");
   if (fmt != 0 && fmt != 1) throw std::runtime_error("format " + std::to_string(fmt) + " is not 0 (E4M3) or 1 (E5M2)");
-  bc::Storage& x = a.f32_input(0, "x", rows * cols);
   float* out = a.out_f32(1, "out", rows * cols);
+  bc::Storage& x = rounded == bc::kF32 ? a.f32_input(0, "x", rows * cols) : a.half_input(0, "x", rows * cols);
   if (rows * cols == 0) return nullptr;
   const auto f = static_cast<bc::Fp8Format>(fmt);
-  const bc::Fp8Operand op = bc::fp8_operand(x, rows, cols, transpose, f);
+  const bc::Fp8Operand op = bc::fp8_operand(x, rows, cols, transpose, f, rounded);
   const float* amax = static_cast<bc::Fp8Copies*>(x.fp8)->stats;
   dequantize<<<bc::blocks_for(rows * cols, 256), 256>>>(op.codes, rows * cols, f, amax, out);
   bc::check_launch("fp8 dequantize");

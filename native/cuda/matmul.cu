@@ -18,7 +18,6 @@
 #include <cublasLt.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -86,20 +85,9 @@ struct Problem {
   }
 };
 
-// Candidates the heuristic offers and the first product of a shape times (BITSCALE_CUDA_MATMUL_TUNE=0: take the
-// heuristic's first, as before). The heuristic's first choice is often not the fastest for the tall-skinny
-// shapes of a training step; timing a few once per shape is cheap next to the thousands of products that follow.
-constexpr int kTuneCandidates = 8;
-// Scratch a tuning run may take when it cannot write to the product's own output (an accumulating product).
-constexpr size_t kTuneScratchBytes = 256u << 20;
-
-bool tuning_enabled() {
-  static const bool on = [] {
-    const char* env = std::getenv("BITSCALE_CUDA_MATMUL_TUNE");
-    return !(env && std::strcmp(env, "0") == 0);
-  }();
-  return on;
-}
+using bc::kTuneCandidates;
+using bc::kTuneScratchBytes;
+using bc::tuning_enabled;
 
 cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* a, const void* b, void* c, float alpha,
                       float beta) {
@@ -107,29 +95,12 @@ cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algo, const 
                         bc::blas_workspace(), bc::kBlasWorkspaceBytes, 0);
 }
 
-// The fastest of the candidates on this product's own operands (mean of two runs after one warm-up), written with
-// beta = 0 to `out` (the product's output when it is about to be overwritten, else a scratch buffer).
+// The fastest of the candidates on this product's own operands, written with beta = 0 to `out` (the product's
+// output when it is about to be overwritten, else a scratch buffer); the first where none runs.
 cublasLtMatmulAlgo_t fastest(const Plan& plan, const cublasLtMatmulHeuristicResult_t* results, int found, const void* a,
                              const void* b, void* out) {
-  cudaEvent_t start, stop;
-  bc::check(cudaEventCreate(&start), "cudaEventCreate");
-  bc::check(cudaEventCreate(&stop), "cudaEventCreate");
-  int best = 0;
-  float best_ms = 0;
-  for (int i = 0; i < found; i++) {
-    if (launch(plan, results[i].algo, a, b, out, 1.0f, 0.0f) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up
-    bc::check(cudaEventRecord(start, 0), "cudaEventRecord");
-    for (int r = 0; r < 2; r++) launch(plan, results[i].algo, a, b, out, 1.0f, 0.0f);
-    bc::check(cudaEventRecord(stop, 0), "cudaEventRecord");
-    bc::check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    bc::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    if (i == 0 || ms < best_ms) best = i, best_ms = ms;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaGetLastError();  // a refused candidate leaves no error behind
-  return results[best].algo;
+  const int best = bc::fastest_candidate(found, [&](int i) { return launch(plan, results[i].algo, a, b, out, 1.0f, 0.0f); });
+  return results[best < 0 ? 0 : best].algo;
 }
 
 // The plan of a product shape, made on its first product: descriptors, and the algorithm (tuned on a, b; `c` is
@@ -155,12 +126,8 @@ Plan& plan_for(const Problem& p, const void* a, const void* b, void* c, bool c_i
   bc::check_blas(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
   const uint64_t ws = bc::kBlasWorkspaceBytes;
   bc::check_blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws), "cublasLtMatmulPreferenceSetAttribute");
-  // A 16-bit output's split-k partial sums stay in f32 (no split, or reduced in the compute type): the INPLACE and
-  // OUTPUT_TYPE schemes add them in the output's type, rounding in the middle of the sum.
-  const uint32_t f32_sums = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
-  const bool sums_in_f32 =
-      !p.out16 || cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &f32_sums,
-                                                       sizeof f32_sums) == CUBLAS_STATUS_SUCCESS;
+  // A 16-bit output's split-k partial sums stay in f32.
+  const bool sums_in_f32 = !p.out16 || bc::prefer_f32_partial_sums(pref);
   cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
   int found = 0;
   const int wanted = tuning_enabled() ? kTuneCandidates : 1;

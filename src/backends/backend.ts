@@ -111,6 +111,16 @@ export interface Fp8MatmulArgs {
   transB: boolean;
   aFormat: Fp8Format;
   bFormat: Fp8Format;
+  /** Quantize A's (B's) values rounded to this half type first: Q(roundTo(A)). Lets a backend read the operand's
+   *  16-bit copy (the half compute's activations), which may be all it holds (HalfOnly). */
+  roundA?: 'bf16' | 'f16';
+  roundB?: 'bf16' | 'f16';
+  /** out += the product, in place of out = the product. */
+  accumulate?: boolean;
+  /** The product rounded to this half type as it is stored (as MatmulArgs.roundOutput). */
+  roundOutput?: 'bf16' | 'f16';
+  /** See HalfOnly. */
+  halfOnly?: HalfOnly;
 }
 
 export interface AdamWArgs {

@@ -132,11 +132,10 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   const half = halfOf(options.compute);
   const fp8 = options.fp8Linear === true && !c.onebit;
   // The type the products round their operands to themselves (see productsRound), where the model may leave the
-  // rounding to them: then a product's input keeps its value. FP8 products quantize from f32: theirs is rounded.
+  // rounding to them: then a product's input keeps its value. (An FP8 product quantizes its input rounded to it,
+  // and its output's gradient too: T.linearFp8's roundInput and roundGradient.)
   const byProducts =
-    options.productsRound && !fp8 && !options.onLinearInput && !options.linearInput
-      ? options.compute
-      : undefined;
+    options.productsRound && !options.onLinearInput && !options.linearInput ? options.compute : undefined;
   // The same for a plain product's output (a OneBit layer ends in its LayerNorm): its gradient is left to the
   // product's backward, and its value to the kernel that reads it, which rounds as it loads (`onLoad`; dropout
   // between a product and the residual add would round after it).
@@ -150,7 +149,8 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     spec && byProducts && onlyProducts
       ? T.fakeQuant(x, spec, 'clipped', { roundOutput: byProducts, halfOnly: true })
       : maybeQuant(x, spec);
-  // Linear inputs at the activation precision; an FP8 product quantizes its own operands.
+  // Linear inputs at the activation precision; an FP8 product quantizes its own operands (act is the identity).
+  const actIsIdentity = fp8 || !p.activations;
   const act = (x: Tensor) => (fp8 ? x : quantized(x, p.activations));
   // x (..., in) @ W(out, in)ᵀ with W at the weight precision; x is already at the activation precision. The
   // output's value rounded here, or (readerRounds, where it can) left to its reader: then `round` says to what.
@@ -169,7 +169,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     const y = c.onebit
       ? onebitLayer(input, get(name), get(g), get(h))
       : fp8
-        ? T.linearFp8(input, get(name))
+        ? T.linearFp8(input, get(name), {
+            roundInput: byProducts,
+            roundGradient: byProducts,
+            roundOutput: toReader,
+            halfOnly: toReader !== undefined,
+          })
         : T.matmul(input, quantized(get(name), p.weights), {
             transB: true,
             roundOutput: toReader,
@@ -183,12 +188,12 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
   // A block's RMSNorm output is only its products' input (through act) where the products round: the gradient
   // rounding productInput adds after act is then the norm's backward's, as it loads the gradient, where act's
   // gradient is the identity (no activation quantization, or one whose straight-through estimator cannot clip).
-  const actPassesGradient = !p.activations || !T.canClip(p.activations);
+  const actPassesGradient = fp8 || !p.activations || !T.canClip(p.activations);
   const normRounds = byProducts && actPassesGradient && usesRmsNorm ? byProducts : undefined;
   // Where, besides, act is the identity, a block's norm output is only its products' input: the norm may round
   // it as it stores it, and keep only the 16-bit copy the products read (HalfOnly). The same holds for SwiGLU's
   // output, and for the gradients of products' outputs that SwiGLU and rope write (the products round them).
-  const normOutput = normRounds && !p.activations ? normRounds : undefined;
+  const normOutput = normRounds && actIsIdentity ? normRounds : undefined;
   const halfOut = (to: 'bf16' | 'f16' | undefined) => ({ roundOutput: to, halfOnly: to !== undefined });
   const blockInput = (normed: Tensor) => (normRounds ? act(normed) : productInput(act(normed)));
   const norm = (x: Tensor, name: string, roundGradient?: 'bf16' | 'f16') =>
@@ -271,7 +276,7 @@ export function hiddenState(c: ModelConfig, params: Params, tokens: Tensor, opti
     // gradient, as they store the one and load the other: what half, or productInput, does after it.
     const hidden =
       a?.mlp === 'gelu'
-        ? (p.activations ? half : productInput)(T.gelu(lin(m, 'mlp.w_up.weight')))
+        ? (actIsIdentity ? productInput : half)(T.gelu(lin(m, 'mlp.w_up.weight')))
         : swiglu(prod(m, 'mlp.w_gate.weight', true), prod(m, 'mlp.w_up.weight', true), {
             // (where the down projection rounds its input itself, rounding here as well changes nothing; its
             // reader, the product or an activation quantization without STE mask, reads the 16-bit copy)

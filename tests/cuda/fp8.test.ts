@@ -15,7 +15,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import '../../src/backends/index.ts'; // registers cuda with the engine (T.setDefaultBackend('cuda'))
-import type { Fp8Format } from '../../src/backends/backend.ts';
+import type { Fp8Format, Fp8MatmulArgs } from '../../src/backends/backend.ts';
+import { bf16BitsToF32, f32ToBf16Bits } from '../../src/base/half.ts';
 import { philoxFill } from '../../src/base/philox.ts';
 import { resolveModelConfig } from '../../src/nn/config.ts';
 import { fullPrecision } from '../../src/nn/precision.ts';
@@ -23,7 +24,7 @@ import { forward, initParams } from '../../src/nn/transformer.ts';
 import { fakeQuantArray } from '../../src/numerics/fake-quant.ts';
 import { quantSpec } from '../../src/numerics/spec.ts';
 import * as T from '../../src/tensor/index.ts';
-import { cuda, download, relError, skip, upload } from './helpers.ts';
+import { cuda, download, inMode, relError, skip, upload } from './helpers.ts';
 
 const native = !skip && cuda.fp8Problem?.() === null;
 const noFp8 = skip || (native ? false : `no FP8 here: ${cuda.fp8Problem?.()}`);
@@ -74,6 +75,107 @@ test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)'
       }
     }
   }
+});
+
+const toBf16 = (x: Float32Array) => x.map((v) => bf16BitsToF32(f32ToBf16Bits(v)));
+
+test('FP8 operands of values rounded to bf16 first (read from the bf16 copy) are fakeQuant of the rounded values', {
+  skip: noFp8,
+}, () => {
+  for (const [format, code] of [
+    ['fp8_e4m3', 0],
+    ['fp8_e5m2', 1],
+  ] as const) {
+    for (const [rows, cols] of [
+      [64, 48],
+      [33, 70], // n not a multiple of 4: the one-value kernel
+    ]) {
+      const n = rows * cols;
+      const x = randomArray(n, rows + cols, 3);
+      const cx = upload(x);
+      const out = cuda.alloc('f32', n);
+      const ref = new Float32Array(n);
+      fakeQuantArray(quantSpec(format), toBf16(x), ref, rows, cols, null);
+      const plain = new Float32Array(n);
+      fakeQuantArray(quantSpec(format), x, plain, rows, cols, null);
+      // Rounded, then not (the copies kept are of the other source: made again), then rounded again.
+      for (const [rounded, want] of [
+        [2, ref],
+        [0, plain],
+        [2, ref],
+      ] as const) {
+        for (const transpose of [false, true]) {
+          cuda.addon.fp8RoundTrip(cx, out, rows, cols, transpose, code, rounded);
+          const got = download(out, n);
+          for (let r = 0; r < rows; r++)
+            for (let c = 0; c < cols; c++) {
+              const have = transpose ? got[c * rows + r] : got[r * cols + c];
+              if (have !== want[r * cols + c])
+                assert.fail(
+                  `${format} ${rows}x${cols} rounded=${rounded} transpose=${transpose} [${r},${c}]: ${have} vs ${want[r * cols + c]}`,
+                );
+            }
+        }
+      }
+      cuda.free(cx);
+      cuda.free(out);
+    }
+  }
+});
+
+test('matmulFp8 options: operands rounded to bf16, accumulation, a bf16 output kept as its copy alone', {
+  skip: noFp8,
+}, () => {
+  inMode('bf16', () => {
+    const [m, n, k] = [96, 80, 144];
+    const a = randomArray(m * k, 31, 2);
+    const b = randomArray(n * k, 32, 0.03);
+    const args = { m, n, k, transA: false, transB: true, aFormat: 'fp8_e4m3', bFormat: 'fp8_e4m3' } as const;
+    const [ca, cb, ra, rb] = [a, b, toBf16(a), toBf16(b)].map((v) => upload(v));
+    type S = ReturnType<typeof upload>;
+    const product = (x: S, y: S, more: Partial<Fp8MatmulArgs> = {}) => {
+      const out = cuda.alloc('f32', m * n);
+      cuda.matmulFp8!(x, y, out, { ...args, ...more });
+      return out;
+    };
+    // Rounded operands: the product of the rounded values, bit for bit (the same codes, the same plan).
+    const ofRounded = download(product(ra, rb), m * n) as Float32Array;
+    const viaCopies = download(product(ca, cb, { roundA: 'bf16', roundB: 'bf16' }), m * n);
+    assert.deepEqual(viaCopies, ofRounded);
+    const emulated = emulate(toBf16(a), toBf16(b), m, n, k, false, true, 'fp8_e4m3', 'fp8_e4m3');
+    assert.ok(relError(ofRounded, emulated) < 1e-3, 'against the emulation');
+    // Accumulation: out + the product.
+    const start = randomArray(m * n, 33, 0.5);
+    const acc = upload(start);
+    cuda.matmulFp8!(ra, rb, acc, { ...args, accumulate: true });
+    const sum = start.map((v, i) => v + ofRounded[i]);
+    assert.ok(relError(download(acc, m * n), sum) < 1e-6, 'accumulated');
+    // A rounded output: the product rounded, bit for bit (the f32 product's plan, rounded as stored).
+    const roundedOut = download(product(ra, rb, { roundOutput: 'bf16' }), m * n);
+    assert.deepEqual(roundedOut, toBf16(ofRounded));
+    // HalfOnly: the copy alone, written by cuBLASLt in bf16 (its own plan: within a bf16 step of the rounded f32
+    // product, most of them equal); the f32 values stay pending until read.
+    const only = product(ra, rb, { roundOutput: 'bf16', halfOnly: true });
+    assert.equal(cuda.addon.f32Pending!(only), true, 'kept as its copy alone');
+    // Read as the next product's rounded input, it stays pending; the product is that of its values.
+    const next = cuda.alloc('f32', m * m);
+    cuda.matmulFp8!(only, only, next, { ...args, n: m, k: n, roundA: 'bf16', roundB: 'bf16' });
+    assert.equal(cuda.addon.f32Pending!(only), true, 'read through its copy');
+    const values = download(only, m * n) as Float32Array; // (widens it)
+    const wanted = toBf16(ofRounded);
+    let equal = 0;
+    for (let i = 0; i < m * n; i++) {
+      const want = wanted[i];
+      if (values[i] === want) equal++;
+      else
+        assert.ok(Math.abs(values[i] - want) <= Math.abs(want) * 2 ** -7, `[${i}]: ${values[i]} vs ${want}`);
+    }
+    assert.ok(equal >= 0.99 * m * n, `${equal} of ${m * n} equal`);
+    const again = cuda.alloc('f32', m * m);
+    const uploaded = upload(values);
+    cuda.matmulFp8!(uploaded, uploaded, again, { ...args, n: m, k: n });
+    assert.deepEqual(download(next, m * m), download(again, m * m));
+  });
 });
 
 /** The emulation of one FP8 product on the host: fakeQuant both operands, then an fp64 matmul. */

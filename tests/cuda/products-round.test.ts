@@ -15,7 +15,18 @@ import { lossAndGrads } from '../nn/loss-and-grads.ts';
 import { cuda, skip } from './helpers.ts';
 
 const base = { vocabSize: 512, dModel: 128, nLayers: 2, nHeads: 4, context: 64 };
+// FP8 linear layers on the tensor cores (widths multiples of 16): they quantize their inputs and their outputs'
+// gradients from the 16-bit copies (linearFp8's roundInput, roundGradient) and write bf16 outputs.
+const fp8 = 'Transformer++ with FP8 linear layers (E4M3, per tensor)';
 const models: [string, ModelConfig][] = [
+  [
+    fp8,
+    resolveModelConfig({
+      ...base,
+      dFf: 384,
+      precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32', weightGranularity: 'tensor' },
+    }),
+  ],
   ['Transformer++', resolveModelConfig(base)],
   ['Transformer++ with dropout', resolveModelConfig({ ...base, dropout: 0.25 })],
   [
@@ -36,8 +47,11 @@ for (const [compute, mode] of [
   ['f16', 'fp16'],
 ] as const) {
   for (const [model, config] of models) {
+    const fp8Linear = model === fp8;
+    const noFp8 =
+      fp8Linear && !skip && cuda.fp8Problem?.() !== null ? `no FP8 here: ${cuda.fp8Problem?.()}` : false;
     test(`cuda ${mode} mode, ${model}: skipping the roundings the kernels make leaves loss and gradients bit for bit`, {
-      skip,
+      skip: skip || noFp8,
     }, () => {
       const previous = cuda.setMatmulMode(mode);
       try {
@@ -45,14 +59,14 @@ for (const [compute, mode] of [
         const all = lossAndGrads(
           config,
           'cuda',
-          { compute, productsRound: false },
+          { compute, productsRound: false, fp8Linear },
           { batch: 4, paramSeed: 3 },
         );
         const [kept, widened] = cuda.addon.halfOnlyCounts!();
         const skipped = lossAndGrads(
           config,
           'cuda',
-          { compute, productsRound: true },
+          { compute, productsRound: true, fp8Linear },
           { batch: 4, paramSeed: 3 },
         );
         // Outputs read only by products and attention are kept as 16-bit copies (HalfOnly), and in Transformer++

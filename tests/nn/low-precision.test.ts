@@ -48,6 +48,32 @@ test('linearFp8 gradients: E5M2 output gradient times the E4M3 operands', () => 
   assert.deepEqual([...gw.toArray()], [...gwRef.toArray()]);
 });
 
+test('linearFp8 roundInput / roundGradient / roundOutput: x and g rounded to the half type before quantization', () => {
+  T.setDefaultBackend('js');
+  const x = T.requireGrad(random([32, 16], 6, 2));
+  const w = T.requireGrad(random([16, 16], 7, 0.1));
+  const u = random([32, 16], 8, 1e-3);
+  const options = { roundInput: 'bf16', roundGradient: 'bf16', roundOutput: 'bf16' } as const;
+  const ours = (a: T.Tensor, b: T.Tensor) => T.linearFp8(a, b, options);
+  // The same by roundTo nodes: x's value; the output's gradient (what linearFp8 quantizes); the output's value.
+  const byNodes = (a: T.Tensor, b: T.Tensor) => {
+    const z = T.linearFp8(T.roundTo(a, 'bf16', { gradient: false }), b);
+    return T.roundTo(T.roundTo(z, 'bf16', { value: false }), 'bf16', { gradient: false });
+  };
+  const loss = (f: typeof ours) => (a: T.Tensor, b: T.Tensor) => T.sum(T.mul(f(a, b), u));
+  assert.deepEqual([...ours(x, w).toArray()], [...byNodes(x, w).toArray()]);
+  const [gx, gw] = T.grad(loss(ours), [x, w]);
+  const [rx, rw] = T.grad(loss(byNodes), [x, w]);
+  assert.deepEqual([...gx.toArray()], [...rx.toArray()]);
+  assert.deepEqual([...gw.toArray()], [...rw.toArray()]);
+  // and the roundings happen: without them the gradient differs
+  const [px] = T.grad(
+    loss((a, b) => T.linearFp8(a, b)),
+    [x, w],
+  );
+  assert.notDeepEqual([...px.toArray()], [...gx.toArray()]);
+});
+
 test('linearFp8 refuses widths that are not multiples of 16, naming them', () => {
   T.setDefaultBackend('js');
   assert.throws(

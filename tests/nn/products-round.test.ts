@@ -96,6 +96,14 @@ const models: [string, ModelConfig, number][] = [
   ],
 ];
 
+// FP8 products need widths that are multiples of 16: d_ff 64, and 3 x 16 rows a batch.
+const fp8Config = resolveModelConfig({
+  ...base,
+  dFf: 64,
+  context: 16,
+  precision: { weights: 'fp8_e4m3', activations: 'fp8_e4m3', kv: 'fp32', weightGranularity: 'tensor' },
+});
+
 for (const name of backends) {
   for (const compute of ['bf16', 'f16'] as const) {
     const counter = { roundTo: 0 };
@@ -119,6 +127,22 @@ for (const name of backends) {
         );
       });
     }
+  }
+
+  // FP8 linear layers (emulated here: roundTo, fakeQuant, matmul): the products quantize their inputs and their
+  // outputs' gradients rounded to the compute type themselves (linearFp8's roundInput, roundGradient), so the
+  // same holds. (No count: the emulation's own roundings are passes too.)
+  for (const compute of ['bf16', 'f16'] as const) {
+    test(`${name}, ${compute}, FP8 linear layers: products that round leave loss and gradients bit for bit`, () => {
+      const wrapped = `${name}-products-${compute}`;
+      const all = lossAndGrads(fp8Config, wrapped, { compute, productsRound: false, fp8Linear: true });
+      const skipped = lossAndGrads(fp8Config, wrapped, { compute, productsRound: true, fp8Linear: true });
+      assert.equal(skipped.loss, all.loss);
+      for (const key of Object.keys(all.grads)) assert.deepEqual(skipped.grads[key], all.grads[key], key);
+      // and FP8 it is: not the numbers of the model without it
+      const plain = lossAndGrads(fp8Config, wrapped, { compute, productsRound: true });
+      assert.notEqual(plain.loss, all.loss);
+    });
   }
 
   test(`${name}: with products that do not round, productsRound does change the numbers (it skips roundings)`, () => {

@@ -39,9 +39,24 @@ export interface CudaAddon extends NativeGptqAddon {
     transB: boolean,
     aFormat: string,
     bFormat: string,
+    /** 0 none, 2 bf16, 3 f16 (Fp8MatmulArgs.roundA, roundB, roundOutput) */
+    roundA?: number,
+    roundB?: number,
+    accumulate?: boolean,
+    roundOutput?: number,
+    halfOnly?: boolean,
   ): void;
-  /** The values an FP8 product reads (codes x scale), (rows, cols) or transposed; format 0 E4M3, 1 E5M2. */
-  fp8RoundTrip(x: S, out: S, rows: number, cols: number, transpose: boolean, format: number): void;
+  /** The values an FP8 product reads (codes x scale), (rows, cols) or transposed; format 0 E4M3, 1 E5M2; of x
+   *  rounded first to `rounded` (0 none, 2 bf16, 3 f16), read from its 16-bit copy. */
+  fp8RoundTrip(
+    x: S,
+    out: S,
+    rows: number,
+    cols: number,
+    transpose: boolean,
+    format: number,
+    rounded?: number,
+  ): void;
   matmulMode(): string;
 
   fill(out: S, n: number, value: number): void;

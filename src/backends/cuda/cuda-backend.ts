@@ -255,7 +255,23 @@ export function createCudaBackend(): CudaBackend {
         ? native.fp8Support() || null
         : 'this cuda addon was built before FP8 products (rebuild: npm run build:cuda)',
     matmulFp8: (a, b, out, g) =>
-      native.matmulFp8(a, b, out, g.m, g.n, g.k, g.transA, g.transB, g.aFormat, g.bFormat),
+      native.matmulFp8(
+        a,
+        b,
+        out,
+        g.m,
+        g.n,
+        g.k,
+        g.transA,
+        g.transB,
+        g.aFormat,
+        g.bFormat,
+        roundCode(g.roundA),
+        roundCode(g.roundB),
+        g.accumulate === true,
+        roundCode(g.roundOutput),
+        halfOnlyFlag(g.halfOnly),
+      ),
     matmul: (a, b, out, g) =>
       native.matmul(
         a,

@@ -16,7 +16,8 @@ export function fp8ProblemOf(backend: Backend): string | null {
   return backend.fp8Problem ? backend.fp8Problem() : null;
 }
 
-/** out = Q_a(op(A)) @ Q_b(op(B)): the backend's FP8 product, or its emulation (fakeQuant, then fp32 matmul). */
+/** out = Q_a(op(A)) @ Q_b(op(B)) (args' roundings and accumulation included): the backend's FP8 product, or its
+ *  emulation (roundTo, fakeQuant, then matmul). */
 export function matmulFp8Into(
   backend: Backend,
   a: unknown,
@@ -28,24 +29,59 @@ export function matmulFp8Into(
     backend.matmulFp8(a, b, out, args);
     return;
   }
-  const quantized = (x: unknown, size: number, format: Fp8Format) => {
-    const q = backend.alloc('f32', size);
-    backend.fakeQuant(quantSpec(format), x, q, 1, size, null); // one scale for the whole tensor
+  const temporaries: unknown[] = [];
+  const temporary = (size: number) => {
+    const t = backend.alloc('f32', size);
+    temporaries.push(t);
+    return t;
+  };
+  const quantized = (x: unknown, size: number, format: Fp8Format, round?: 'bf16' | 'f16') => {
+    let source = x;
+    if (round) {
+      source = temporary(size);
+      backend.roundTo(x, source, round, size);
+    }
+    const q = temporary(size);
+    backend.fakeQuant(quantSpec(format), source, q, 1, size, null); // one scale for the whole tensor
     return q;
   };
   const { m, n, k } = args;
-  const qa = quantized(a, m * k, args.aFormat);
-  const qb = quantized(b, k * n, args.bFormat);
-  backend.matmul(qa, qb, out, matmulArgs(m, n, k, { transA: args.transA, transB: args.transB }));
-  backend.free(qa);
-  backend.free(qb);
+  try {
+    const qa = quantized(a, m * k, args.aFormat, args.roundA);
+    const qb = quantized(b, k * n, args.bFormat, args.roundB);
+    backend.matmul(
+      qa,
+      qb,
+      out,
+      matmulArgs(m, n, k, {
+        transA: args.transA,
+        transB: args.transB,
+        accumulate: args.accumulate ?? false,
+        roundOutput: args.roundOutput,
+      }),
+    );
+  } finally {
+    for (const t of temporaries) backend.free(t);
+  }
 }
 
 /** Widths an FP8 product needs (cuBLASLt): every dimension a multiple of 16. */
 export const FP8_MULTIPLE = 16;
 
+export interface LinearFp8Options {
+  /** x's values rounded to this half type before E4M3 (the half compute's activations): the product reads x's
+   *  16-bit copy, so a model need not round x itself. The weight gradient's product reads x the same way. */
+  roundInput?: 'bf16' | 'f16';
+  /** The output's gradient rounded to this half type before E5M2 (what roundTo's gradient would have done). */
+  roundGradient?: 'bf16' | 'f16';
+  /** y rounded to this half type as it is stored (as MatmulOptions.roundOutput). */
+  roundOutput?: 'bf16' | 'f16';
+  /** See MatmulOptions.halfOnly. */
+  halfOnly?: boolean;
+}
+
 /** y (..., n) = x (..., k) @ w (n, k)ᵀ with E4M3 operands and E5M2 output gradients (see above). */
-export function linearFp8(x: Tensor, w: Tensor): Tensor {
+export function linearFp8(x: Tensor, w: Tensor, options: LinearFp8Options = {}): Tensor {
   const backend = backendOf('linearFp8', x, w);
   requireFloat('linearFp8', x, w);
   if (x.rank < 1 || w.rank !== 2 || x.shape[x.rank - 1] !== w.shape[1])
@@ -64,6 +100,7 @@ export function linearFp8(x: Tensor, w: Tensor): Tensor {
   const out = output([...x.shape.slice(0, -1), n], backend);
   const e4 = 'fp8_e4m3' as const;
   const e5 = 'fp8_e5m2' as const;
+  const { roundInput, roundGradient } = options;
   matmulFp8Into(backend, x.handle, w.handle, out.handle, {
     m,
     n,
@@ -72,10 +109,16 @@ export function linearFp8(x: Tensor, w: Tensor): Tensor {
     transB: true,
     aFormat: e4,
     bFormat: e4,
+    roundA: roundInput,
+    roundOutput: options.roundOutput,
+    halfOnly: options.halfOnly,
   });
-  return record(out, 'linearFp8', [x, w], (g) => {
-    const gx = x.requiresGrad ? output(x.shape, backend) : null;
-    const gw = w.requiresGrad ? output(w.shape, backend) : null;
+  return record(out, 'linearFp8', [x, w], (g, gathered) => {
+    // A gradient gathered from the input's other uses (x feeding q, k and v) is accumulated into by the product.
+    const gatheredX = x.requiresGrad ? gathered.take(0) : null;
+    const gatheredW = w.requiresGrad ? gathered.take(1) : null;
+    const gx = gatheredX ?? (x.requiresGrad ? output(x.shape, backend) : null);
+    const gw = gatheredW ?? (w.requiresGrad ? output(w.shape, backend) : null);
     // dx (m, k) = Q5(g) (m, n) @ Q4(W) (n, k)
     if (gx)
       matmulFp8Into(backend, g.handle, w.handle, gx.handle, {
@@ -86,6 +129,8 @@ export function linearFp8(x: Tensor, w: Tensor): Tensor {
         transB: false,
         aFormat: e5,
         bFormat: e4,
+        roundA: roundGradient,
+        accumulate: gatheredX !== null,
       });
     // dW (n, k) = Q5(g)ᵀ (n, m) @ Q4(x) (m, k)
     if (gw)
@@ -97,6 +142,9 @@ export function linearFp8(x: Tensor, w: Tensor): Tensor {
         transB: false,
         aFormat: e5,
         bFormat: e4,
+        roundA: roundGradient,
+        roundB: roundInput,
+        accumulate: gatheredW !== null,
       });
     return [gx, gw];
   });
