@@ -2,12 +2,15 @@
 // cuda matmul in bf16 mode (operands already cast: their bf16 copies stay on the storages, so this is cuBLASLt
 // with fp32 output) against PyTorch's torch.mm on bf16 tensors (bf16 output, as autocast, and fp32 output),
 // both timed over the same repeats on the same GPU. TFLOP/s = 2 m n k / time.
+// With --fp8 (a GPU with FP8 tensor cores), also each linear product as an FP8 product on codes already cast
+// (matmulFp8 on inputs it has read before: cuBLASLt alone, fp32 output; E4M3 forward, E5M2 x E4M3 gradients)
+// against torch._scaled_mm on E4M3 operands, and the same product casting its operands afresh each call.
 // BITSCALE_CUDA_MATMUL_TUNE=0 takes cuBLASLt's first heuristic choice instead of the fastest of its candidates.
-// Usage: node --import tsx bench/cuda-matmul.ts [--repeats 20] [--no-torch]
+// Usage: node --import tsx bench/cuda-matmul.ts [--repeats 20] [--no-torch] [--fp8]
 // Writes bench/results/cuda-matmul.json (or $BENCH_OUT); ends with one JSON line per figure.
 import { writeFileAtomic } from '../src/base/atomic-write.ts';
 import '../src/backends/index.ts';
-import type { CudaBackend } from '../src/backends/cuda/cuda-backend.ts';
+import type { CudaBackend, CudaStorage } from '../src/backends/cuda/cuda-backend.ts';
 import * as T from '../src/tensor/index.ts';
 import { type Figure, figure, machineDescription } from './machine.ts';
 import { peerPython, peerRowsByShape } from './peer-python.ts';
@@ -46,6 +49,7 @@ const repeats = (() => {
   return i >= 0 ? Number(args[i + 1]) : 20;
 })();
 const noTorch = args.includes('--no-torch');
+const withFp8 = args.includes('--fp8');
 const python = noTorch ? '' : peerPython(['torch'], 'torch.cuda.is_available()');
 const spec = (p: Product) => [p.m, p.n, p.k, Number(p.transA), Number(p.transB)].join(',');
 
@@ -68,7 +72,43 @@ function ours(p: Product): number {
   return ms;
 }
 
-type PeerRow = { shape: string; bf16_out_ms: number; fp32_out_ms: number | null };
+/** ms of an FP8 product of p's shape: on codes kept from an earlier call (`cast` false), or casting anew. */
+function oursFp8(p: Product, cast: boolean): number {
+  const a = T.randn(p.transA ? [p.k, p.m] : [p.m, p.k], { seed: 1 }).keep();
+  const b = T.randn(p.transB ? [p.n, p.k] : [p.k, p.n], { seed: 2 }).keep();
+  const out = T.zeros([p.m, p.n]).keep();
+  const forward = p.role.endsWith('forward');
+  const args = {
+    m: p.m,
+    n: p.n,
+    k: p.k,
+    transA: p.transA,
+    transB: p.transB,
+    aFormat: forward ? 'fp8_e4m3' : 'fp8_e5m2',
+    bFormat: 'fp8_e4m3',
+  } as const;
+  // Casting anew: a's codes go with a write to it (one fill a call, timed with it; b is the weight, cast once).
+  const [ha, hb, ho] = [a, b, out].map((t) => t.handle as CudaStorage);
+  const once = () => {
+    if (cast) backend.fill(ha, a.size, 1);
+    backend.matmulFp8!(ha, hb, ho, args);
+  };
+  for (let i = 0; i < 3; i++) once();
+  backend.synchronize();
+  const start = performance.now();
+  for (let i = 0; i < repeats; i++) once();
+  backend.synchronize();
+  const ms = (performance.now() - start) / repeats;
+  for (const t of [a, b, out]) t.dispose();
+  return ms;
+}
+
+type PeerRow = {
+  shape: string;
+  bf16_out_ms: number;
+  fp32_out_ms: number | null;
+  fp8_ms?: number | null;
+};
 const peer = noTorch
   ? new Map<string, PeerRow>()
   : peerRowsByShape<PeerRow>(python, 'bench/cuda_matmul_torch.py', [String(repeats), ...products.map(spec)]);
@@ -94,7 +134,26 @@ for (const p of products) {
           (t.fp32_out_ms !== null ? `  fp32-out ${t.fp32_out_ms.toFixed(3)} ms` : '')
         : ''),
   );
-  rowsOut.push({ ...p, ms, tflops: tflops(p, ms), torch: t ?? null });
+  let fp8: Record<string, number | null> | null = null;
+  if (withFp8 && !p.role.startsWith('LM head')) {
+    const [kept, cast] = [oursFp8(p, false), oursFp8(p, true)];
+    const peerFp8 = t?.fp8_ms ?? null;
+    fp8 = { keptCodesMs: kept, castingMs: cast, torchScaledMmMs: peerFp8 };
+    console.error(
+      `${''.padEnd(53)} fp8: bitscale ${kept.toFixed(3)} ms (${tflops(p, kept).toFixed(0)}), casting ${cast.toFixed(3)} ms` +
+        (peerFp8 !== null ? `  torch._scaled_mm ${peerFp8.toFixed(3)} ms (${tflops(p, peerFp8).toFixed(0)})` : ''),
+    );
+    figures.push({
+      ...figure(
+        `cuda FP8 matmul ${label} (${p.role}) on cast codes vs torch._scaled_mm`,
+        tflops(p, kept),
+        peerFp8 === null ? null : tflops(p, peerFp8),
+        'TFLOP/s',
+      ),
+      machine,
+    });
+  }
+  rowsOut.push({ ...p, ms, tflops: tflops(p, ms), torch: t ?? null, fp8 });
   figures.push({
     ...figure(
       `cuda matmul ${label} (${p.role}) vs torch.mm, same output type`,
