@@ -7,6 +7,9 @@
 // the values (Storage::f32_pending).
 #include <cuda_fp8.h>
 
+#include <cfloat>
+#include <type_traits>
+
 #include "common.cuh"
 #include "fp8_cast.cuh"
 #include "half_in.cuh"
@@ -55,17 +58,62 @@ __device__ inline unsigned char to_code(float r, bc::Fp8Format f) {
   return __nv_cvt_float_to_fp8(r, __NV_SATFINITE, f == bc::kE4M3 ? __NV_E4M3 : __NV_E5M2);
 }
 
-// |x| of non-negative floats orders like its bits, so an unsigned atomicMax finds the float maximum.
+// The code of x / scale, as round_to_grid computes it in double, taken in float where float decides it: v in float
+// (1 / scale rounded to float, then the product) is within 2^-23 of v relative, so within 2^-19 of a grid step
+// (a binade holds 2^mantissa steps). The hardware's rounding to nearest even then rounds as the double arithmetic
+// does unless v lies within 2^-16 of a step's midpoint, or is not finite (1 / scale beyond float): such a value
+// sets `unsure`, and the thread takes its values again through the double arithmetic, out of line (about one
+// value in 2^15). No branch per value: one in the fast path made every value a divergence point. Clipping in
+// float is exact: ±max is on the grid, half a step from any midpoint.
+template <int F>
+__device__ __forceinline__ uint32_t fast_code(float x, float inv, bool& unsure) {
+  constexpr Grid g = F == bc::kE4M3 ? Grid{3, -6, 448.0} : Grid{2, -14, 57344.0};
+  const float v = x * inv;
+  const float a = fminf(fabsf(v), static_cast<float>(g.max));
+  const int e = max(static_cast<int>(__float_as_uint(a) >> 23) - 127, g.min_exponent);
+  const float steps = a * __uint_as_float(static_cast<uint32_t>(127 + g.mantissa - e) << 23);  // exact: a power of 2
+  unsure |= !(fabsf(v) <= FLT_MAX) | (fabsf(steps - truncf(steps) - 0.5f) < 0x1p-16f);  // (| : no branch)
+  __nv_fp8x2_storage_t pair;
+  if constexpr (F == bc::kE4M3) asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(0.0f), "f"(copysignf(a, v)));
+  else asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(0.0f), "f"(copysignf(a, v)));
+  return pair & 0xffu;  // (the second operand lands in the low byte)
+}
+
+// Four codes in one word, the first value's in the lowest byte (memory order): fast_code, or the double
+// arithmetic for all four where one is unsure.
+__device__ __noinline__ uint32_t slow_codes4(float4 v, double inv, bc::Fp8Format f) {
+  const Grid g = grid_of(f);
+  return static_cast<uint32_t>(to_code(round_to_grid(v.x, inv, g), f)) | static_cast<uint32_t>(to_code(round_to_grid(v.y, inv, g), f)) << 8 |
+         static_cast<uint32_t>(to_code(round_to_grid(v.z, inv, g), f)) << 16 | static_cast<uint32_t>(to_code(round_to_grid(v.w, inv, g), f)) << 24;
+}
+
+template <int F>
+__device__ __forceinline__ uint32_t codes4(float4 v, float inv, double inv_exact) {
+  bool unsure = false;
+  const uint32_t c = fast_code<F>(v.x, inv, unsure) | fast_code<F>(v.y, inv, unsure) << 8 | fast_code<F>(v.z, inv, unsure) << 16 |
+                     fast_code<F>(v.w, inv, unsure) << 24;
+  return unsure ? slow_codes4(v, inv_exact, static_cast<bc::Fp8Format>(F)) : c;
+}
+
+__device__ inline float absmax4(float4 v) { return fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))); }
+
+// |x| of non-negative floats orders like its bits, so an unsigned atomicMax finds the float maximum. The grid is a
+// few blocks an SM, so each thread covers many values: four loads in flight at a time, or the pass waits on them.
 template <bool Half>
 __global__ void amax_kernel(bc::HalfIn x, long long n, unsigned* amax) {
   float m = 0;
   const long long n4 = n / 4;
   const long long stride = (long long)gridDim.x * blockDim.x;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += stride) {
-    const float4 v = x.load4_as<Half>(i);
-    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+  long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  for (; i + 3 * stride < n4; i += 4 * stride) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; u++) v[u] = x.load4_as<Half>(i + u * stride);
+#pragma unroll
+    for (int u = 0; u < 4; u++) m = fmaxf(m, absmax4(v[u]));
   }
-  for (long long i = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += stride) m = fmaxf(m, fabsf(x[i]));
+  for (; i < n4; i += stride) m = fmaxf(m, absmax4(x.load4_as<Half>(i)));
+  for (long long j = 4 * n4 + blockIdx.x * (long long)blockDim.x + threadIdx.x; j < n; j += stride) m = fmaxf(m, fabsf(x[j]));
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, o));
   __shared__ float warps[32];
   if ((threadIdx.x & 31) == 0) warps[threadIdx.x >> 5] = m;
@@ -81,19 +129,29 @@ __device__ inline void write_scale(double scale, float* out_scale) {
   if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0 && threadIdx.y == 0) *out_scale = static_cast<float>(scale);
 }
 
-// Four values a thread (n a multiple of 4): four values in, four codes out as one 32-bit store.
-template <bool Half>
-__global__ void quantize4(bc::HalfIn x, long long n4, bc::Fp8Format f, const float* amax, uchar4* out, float* out_scale) {
-  const Grid g = grid_of(f);
-  const double scale = scale_of(*amax, g), inv = 1 / scale;
+// Eight values a thread (n a multiple of 8): two four-value loads in flight (16 bytes of a 16-bit copy), eight
+// codes out as one 64-bit store.
+template <bool Half, int F>
+__global__ void quantize8(bc::HalfIn x, long long n8, const float* amax, uint2* out, float* out_scale) {
+  const double scale = scale_of(*amax, grid_of(static_cast<bc::Fp8Format>(F))), inv = 1 / scale;
+  const float inv_f = static_cast<float>(inv);
   write_scale(scale, out_scale);
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x) {
-    const float4 v = x.load4_as<Half>(i);
-    out[i] = make_uchar4(to_code(round_to_grid(v.x, inv, g), f), to_code(round_to_grid(v.y, inv, g), f),
-                         to_code(round_to_grid(v.z, inv, g), f), to_code(round_to_grid(v.w, inv, g), f));
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
+    const float4 lo = x.load4_as<Half>(2 * i), hi = x.load4_as<Half>(2 * i + 1);
+    out[i] = make_uint2(codes4<F>(lo, inv_f, inv), codes4<F>(hi, inv_f, inv));
   }
 }
 
+// Four values a thread (n a multiple of 4).
+template <bool Half, int F>
+__global__ void quantize4(bc::HalfIn x, long long n4, const float* amax, uint32_t* out, float* out_scale) {
+  const double scale = scale_of(*amax, grid_of(static_cast<bc::Fp8Format>(F))), inv = 1 / scale;
+  write_scale(scale, out_scale);
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4; i += (long long)gridDim.x * blockDim.x)
+    out[i] = codes4<F>(x.load4_as<Half>(i), static_cast<float>(inv), inv);
+}
+
+// One value a thread, in double (shapes whose size is not a multiple of 4: small, and tests).
 __global__ void quantize1(bc::HalfIn x, long long n, bc::Fp8Format f, const float* amax, unsigned char* out, float* out_scale) {
   const Grid g = grid_of(f);
   const double scale = scale_of(*amax, g), inv = 1 / scale;
@@ -104,6 +162,7 @@ __global__ void quantize1(bc::HalfIn x, long long n, bc::Fp8Format f, const floa
 
 // out (cols, rows) = in (rows, cols)ᵀ, bytes, through a 32x32 shared tile: coalesced reads and writes. The
 // transposed copy an FP8 product needs (TN) comes from the codes, a byte a value, not from the floats again.
+// (Any shape; rows and cols multiples of 4 take transpose_words.)
 constexpr int kTile = 32;
 __global__ void transpose_codes(const unsigned char* in, long long rows, long long cols, unsigned char* out) {
   __shared__ unsigned char tile[kTile][kTile + 1];
@@ -116,6 +175,32 @@ __global__ void transpose_codes(const unsigned char* in, long long rows, long lo
   for (int dy = threadIdx.y; dy < kTile; dy += blockDim.y) {
     const long long c = c0 + dy, r = r0 + threadIdx.x;  // out row c, column r
     if (r < rows && c < cols) out[c * rows + r] = tile[threadIdx.x][dy];
+  }
+}
+
+// transpose_codes for rows and cols multiples of 4 (every FP8 product's): 64 x 64 tiles moved as 32-bit words of
+// four codes. A byte a thread left the copy bound by its load and store instructions, at a quarter of the
+// bandwidth. Thread (tx, ty) of (16, 16) loads word tx of tile rows ty, ty + 16, ...; then writes, for tile
+// columns c = ty, ty + 16, ..., the word of column c's codes in rows 4 tx .. 4 tx + 3.
+constexpr int kWordTile = 64;
+__global__ void transpose_words(const uint32_t* in, long long rows, long long cols, uint32_t* out) {
+  __shared__ uint32_t tile[kWordTile][kWordTile / 4 + 1];  // (padded: the column reads spread over the banks)
+  const long long r0 = static_cast<long long>(blockIdx.y) * kWordTile, c0 = static_cast<long long>(blockIdx.x) * kWordTile;
+  const int tx = threadIdx.x;
+  for (int r = threadIdx.y; r < kWordTile; r += blockDim.y) {
+    const long long gr = r0 + r, gc = c0 + 4 * tx;
+    if (gr < rows && gc < cols) tile[r][tx] = in[(gr * cols + gc) / 4];
+  }
+  __syncthreads();
+  for (int c = threadIdx.y; c < kWordTile; c += blockDim.y) {
+    const long long gc = c0 + c, gr = r0 + 4 * tx;
+    if (gc < cols && gr < rows) {
+      const int word = c >> 2, shift = 8 * (c & 3);
+      uint32_t v = 0;
+#pragma unroll
+      for (int j = 0; j < 4; j++) v |= ((tile[4 * tx + j][word] >> shift) & 0xffu) << (8 * j);
+      out[(gc * rows + gr) / 4] = v;
+    }
   }
 }
 
@@ -144,9 +229,22 @@ void fp8_amax(const HalfIn& x, long long n, float* amax) {
 }
 
 void fp8_quantize(const HalfIn& x, long long n, Fp8Format format, const float* amax, unsigned char* out, float* scale) {
-  if (n % 4 == 0) {
+  // (the kernels instantiated per source and format: no branch on either per value)
+  const auto per_format = [&](auto launch) {
+    if (format == kE4M3) launch(std::integral_constant<int, kE4M3>{});
+    else launch(std::integral_constant<int, kE5M2>{});
+  };
+  if (n % 8 == 0) {
     with_source(x, [&](auto half) {
-      quantize4<decltype(half)::value><<<blocks_for(n / 4, 256), 256>>>(x, n / 4, format, amax, reinterpret_cast<uchar4*>(out), scale);
+      per_format([&](auto f) {
+        quantize8<decltype(half)::value, decltype(f)::value><<<blocks_for(n / 8, 256), 256>>>(x, n / 8, amax, reinterpret_cast<uint2*>(out), scale);
+      });
+    });
+  } else if (n % 4 == 0) {
+    with_source(x, [&](auto half) {
+      per_format([&](auto f) {
+        quantize4<decltype(half)::value, decltype(f)::value><<<blocks_for(n / 4, 256), 256>>>(x, n / 4, amax, reinterpret_cast<uint32_t*>(out), scale);
+      });
     });
   } else {
     quantize1<<<blocks_for(n, 256), 256>>>(x, n, format, amax, out, scale);
@@ -155,6 +253,13 @@ void fp8_quantize(const HalfIn& x, long long n, Fp8Format format, const float* a
 }
 
 void fp8_transpose(const unsigned char* codes, long long rows, long long cols, unsigned char* out) {
+  if (rows % 4 == 0 && cols % 4 == 0) {
+    const dim3 blocks(static_cast<unsigned>((cols + kWordTile - 1) / kWordTile), static_cast<unsigned>((rows + kWordTile - 1) / kWordTile));
+    if (blocks.y > 65535) throw CudaError("fp8 transpose: " + std::to_string(rows) + " rows exceed the grid");
+    transpose_words<<<blocks, dim3(kWordTile / 4, 16)>>>(reinterpret_cast<const uint32_t*>(codes), rows, cols, reinterpret_cast<uint32_t*>(out));
+    check_launch("fp8 transpose");
+    return;
+  }
   const dim3 blocks(static_cast<unsigned>((cols + kTile - 1) / kTile), static_cast<unsigned>((rows + kTile - 1) / kTile));
   if (blocks.y > 65535) throw CudaError("fp8 transpose: " + std::to_string(rows) + " rows exceed the grid");
   transpose_codes<<<blocks, dim3(kTile, 8)>>>(codes, rows, cols, out);

@@ -41,8 +41,12 @@ test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)'
     ['fp8_e4m3', 0],
     ['fp8_e5m2', 1],
   ] as const) {
+    // 64x48 and 100x132 transpose by words (rows and columns multiples of 4), in partial tiles; 12x7 takes four
+    // values a thread, 33x70 and 7x5 one.
     for (const [rows, cols] of [
       [64, 48],
+      [100, 132],
+      [12, 7],
       [33, 70],
       [7, 5],
     ]) {
@@ -79,6 +83,64 @@ test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)'
 
 const toBf16 = (x: Float32Array) => x.map((v) => bf16BitsToF32(f32ToBf16Bits(v)));
 
+/** The positive values of an FP8 format, ascending: E4M3 (max 448) or E5M2 (max 57344, no inf or NaN). */
+function gridOf(format: Fp8Format): number[] {
+  const [mantissa, bias, top] = format === 'fp8_e4m3' ? [3, 7, 0x7e] : [2, 15, 0x7b];
+  const values: number[] = [];
+  for (let code = 0; code <= top; code++) {
+    const e = code >> mantissa;
+    const m = code & ((1 << mantissa) - 1);
+    values.push(e === 0 ? m * 2 ** (1 - bias - mantissa) : (1 + m / 2 ** mantissa) * 2 ** (e - bias));
+  }
+  return values;
+}
+
+/** The float32 next to x, away from zero (up) or toward it. */
+function nextFloat(x: number, up: boolean): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, x);
+  view.setUint32(0, view.getUint32(0) + (up ? 1 : -1));
+  return view.getFloat32(0);
+}
+
+test('FP8 operands at and beside every midpoint of the grid, and with 1 / scale beyond float: fakeQuant exactly', {
+  skip: noFp8,
+}, () => {
+  for (const [format, code] of [
+    ['fp8_e4m3', 0],
+    ['fp8_e5m2', 1],
+  ] as const) {
+    const grid = gridOf(format);
+    const max = grid[grid.length - 1];
+    // amax 3.7: a scale that is no power of 2, so x / scale lands beside the midpoints by float's rounding of x;
+    // 1e-39 (subnormal): 1 / scale is beyond float.
+    for (const amax of [3.7, 1e-39]) {
+      const scale = amax / max;
+      const values = [amax, -amax];
+      for (let i = 0; i + 1 < grid.length; i++) {
+        const mid = Math.fround(((grid[i] + grid[i + 1]) / 2) * scale);
+        if (mid === 0 || Math.abs(mid) > amax) continue;
+        for (const x of [mid, nextFloat(mid, true), nextFloat(mid, false)])
+          if (Math.abs(x) <= amax) values.push(x, -x);
+      }
+      while (values.length % 8) values.push(0);
+      const x = Float32Array.from(values);
+      const n = x.length;
+      const cx = upload(x);
+      const out = cuda.alloc('f32', n);
+      cuda.addon.fp8RoundTrip(cx, out, 1, n, false, code);
+      const want = new Float32Array(n);
+      fakeQuantArray(quantSpec(format), x, want, 1, n, null);
+      const got = download(out, n);
+      for (let i = 0; i < n; i++)
+        if (got[i] !== want[i])
+          assert.fail(`${format} amax ${amax} x=${x[i]}: ${got[i]} vs fakeQuant ${want[i]}`);
+      cuda.free(cx);
+      cuda.free(out);
+    }
+  }
+});
+
 test('FP8 operands of values rounded to bf16 first (read from the bf16 copy) are fakeQuant of the rounded values', {
   skip: noFp8,
 }, () => {
@@ -88,6 +150,7 @@ test('FP8 operands of values rounded to bf16 first (read from the bf16 copy) are
   ] as const) {
     for (const [rows, cols] of [
       [64, 48],
+      [12, 7], // four values a thread
       [33, 70], // n not a multiple of 4: the one-value kernel
     ]) {
       const n = rows * cols;
