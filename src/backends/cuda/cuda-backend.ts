@@ -129,6 +129,7 @@ export function createCudaBackend(): CudaBackend {
   if ('error' in loaded) throw new CudaBackendError(loaded.error);
   const profiler = profilerFromEnv(loaded.addon);
   const native = guarded(loaded.addon, profiler);
+  let fp8Answer: { problem: string | null } | undefined;
   // GPTQ on a GPU host: the CPU addon's kernels (bit-exact with the reference) where they are registered,
   // else this addon's host kernels (GPU machines often lack OpenBLAS), never the slow TypeScript loops.
   const limit = memoryLimitFromEnv();
@@ -250,10 +251,16 @@ export function createCudaBackend(): CudaBackend {
     sumSquaresMany: (xs, ns) => native.sumSquaresMany(xs, ns),
     columnStats: (x, out, rows, cols, threshold) => native.columnStats(x, out, rows, cols, threshold),
 
-    fp8Problem: () =>
-      typeof native.fp8Support === 'function'
-        ? native.fp8Support() || null
-        : 'this cuda addon was built before FP8 products (rebuild: npm run build:cuda)',
+    // (asked before every FP8 product: the device's answer is kept)
+    fp8Problem: () => {
+      fp8Answer ??= {
+        problem:
+          typeof native.fp8Support === 'function'
+            ? native.fp8Support() || null
+            : 'this cuda addon was built before FP8 products (rebuild: npm run build:cuda)',
+      };
+      return fp8Answer.problem;
+    },
     matmulFp8: (a, b, out, g) =>
       native.matmulFp8(
         a,
