@@ -487,8 +487,24 @@ __device__ inline float int_slot_value(const Quantizer& q, const Params& p, cons
   return round_half_to(round_out, static_cast<float>(static_cast<double>(r) * p.scale));
 }
 
+// The grid slot of a finite x where float could not decide it, by the reference's own double arithmetic
+// (quantize_value: x inv + zero, clamped, rint of its multiple of the step): a few double instructions where
+// int_reference is a call of a hundred and more, and the values the fast path leaves are taken one lane at a time
+// (about one value in 2^11: a fifth of a warp's iterations had one, and their instructions were a third of the
+// kernel's, at one active thread).
+__device__ __noinline__ int int_slot_exact(float x, double inv, double zero, double lo, double hi, double inv_step, int first) {
+  double v = static_cast<double>(x) * inv + zero;
+  if (v < lo) v = lo;
+  else if (v > hi) v = hi;
+  return static_cast<int>(rint(v * inv_step)) - first;
+}
+
+__device__ inline int int_slot_exact(const Quantizer& q, const Params& p, double inv, const IntIndex& f, float x) {
+  return int_slot_exact(x, inv, p.zero, q.lo, q.hi, q.inv_step, f.lo);
+}
+
 // Value i as the reference computes it (quantize_at on the integer grid, nearest rounding), for the values the fast
-// path leaves; it also reports a non-finite x. Out of line, with scalars for arguments (the grid's fields that
+// path leaves that are not finite; it reports them. Out of line, with scalars for arguments (the grid's fields that
 // quantize_value reads on the integer grid, set in a local Quantizer): inlined at every value of an unrolled loop,
 // with the kernel's Quantizer copied to local memory, it made the kernels' code miss the instruction cache.
 __device__ __noinline__ float int_reference(float x, double inv, double zero, double scale, double lo, double hi, double step,
@@ -594,7 +610,9 @@ __global__ void __launch_bounds__(kThreads, 4)
         float* value = &v[u].x;
 #pragma unroll
         for (int c = 0; c < 4; c++)
-          if (slow >> (4 * u + c) & 1) value[c] = int_reference(q, p, inv, in[c], 4 * i + c, round_out, err);
+          if (slow >> (4 * u + c) & 1)
+            value[c] = isfinite(in[c]) ? table[int_slot_exact(q, p, inv, f, in[c])][lane]
+                                       : int_reference(q, p, inv, in[c], 4 * i + c, round_out, err);
       }
     }
 #pragma unroll
@@ -711,7 +729,9 @@ __global__ void __launch_bounds__(kGroupBlock, V <= 2 ? 10 : 1)
             float* value = &v[k].x;
 #pragma unroll
             for (int e = 0; e < 4; e++)
-              if (slow[w] >> (4 * (k % 8) + e) & 1) value[e] = int_reference(q, p, inv, in[e], 4 * j + e, round_out, err);
+              if (slow[w] >> (4 * (k % 8) + e) & 1)
+                value[e] = isfinite(in[e]) ? int_slot_value(q, p, f, int_slot_exact(q, p, inv, f, in[e]), round_out)
+                                           : int_reference(q, p, inv, in[e], 4 * j + e, round_out, err);
           }
         }
       }
