@@ -57,16 +57,20 @@ const backend = T.setDefaultBackend('cuda') as CudaBackend;
 backend.setMatmulMode('bf16');
 const tuned = process.env.BITSCALE_CUDA_MATMUL_TUNE !== '0';
 
-function ours(p: Product): number {
-  const a = T.randn(p.transA ? [p.k, p.m] : [p.m, p.k], { seed: 1 }).keep();
-  const b = T.randn(p.transB ? [p.n, p.k] : [p.k, p.n], { seed: 2 }).keep();
-  const once = () => T.tidy(() => void T.matmul(a, b, { transA: p.transA, transB: p.transB }));
+/** ms per call of `once`: three warm-up calls, then `repeats` timed back to back. */
+function msPerCall(once: () => void): number {
   for (let i = 0; i < 3; i++) once();
   backend.synchronize();
   const start = performance.now();
   for (let i = 0; i < repeats; i++) once();
   backend.synchronize();
-  const ms = (performance.now() - start) / repeats;
+  return (performance.now() - start) / repeats;
+}
+
+function ours(p: Product): number {
+  const a = T.randn(p.transA ? [p.k, p.m] : [p.m, p.k], { seed: 1 }).keep();
+  const b = T.randn(p.transB ? [p.n, p.k] : [p.k, p.n], { seed: 2 }).keep();
+  const ms = msPerCall(() => T.tidy(() => void T.matmul(a, b, { transA: p.transA, transB: p.transB })));
   a.dispose();
   b.dispose();
   return ms;
@@ -93,12 +97,7 @@ function oursFp8(p: Product, cast: boolean): number {
     if (cast) backend.fill(ha, a.size, 1);
     backend.matmulFp8!(ha, hb, ho, args);
   };
-  for (let i = 0; i < 3; i++) once();
-  backend.synchronize();
-  const start = performance.now();
-  for (let i = 0; i < repeats; i++) once();
-  backend.synchronize();
-  const ms = (performance.now() - start) / repeats;
+  const ms = msPerCall(once);
   for (const t of [a, b, out]) t.dispose();
   return ms;
 }
@@ -141,7 +140,9 @@ for (const p of products) {
     fp8 = { keptCodesMs: kept, castingMs: cast, torchScaledMmMs: peerFp8 };
     console.error(
       `${''.padEnd(53)} fp8: bitscale ${kept.toFixed(3)} ms (${tflops(p, kept).toFixed(0)}), casting ${cast.toFixed(3)} ms` +
-        (peerFp8 !== null ? `  torch._scaled_mm ${peerFp8.toFixed(3)} ms (${tflops(p, peerFp8).toFixed(0)})` : ''),
+        (peerFp8 !== null
+          ? `  torch._scaled_mm ${peerFp8.toFixed(3)} ms (${tflops(p, peerFp8).toFixed(0)})`
+          : ''),
     );
     figures.push({
       ...figure(

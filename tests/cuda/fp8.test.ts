@@ -27,6 +27,11 @@ import * as T from '../../src/tensor/index.ts';
 import { cuda, download, inMode, relError, skip, upload } from './helpers.ts';
 
 const native = !skip && cuda.fp8Problem?.() === null;
+/** The FP8 formats and fp8RoundTrip's code for each. */
+const formatCodes = [
+  ['fp8_e4m3', 0],
+  ['fp8_e5m2', 1],
+] as const;
 const noFp8 = skip || (native ? false : `no FP8 here: ${cuda.fp8Problem?.()}`);
 
 function randomArray(n: number, seed: number, std: number): Float32Array {
@@ -37,10 +42,7 @@ function randomArray(n: number, seed: number, std: number): Float32Array {
 }
 
 test('FP8 operands are fakeQuant exactly (E4M3, E5M2; as stored and transposed)', { skip: noFp8 }, () => {
-  for (const [format, code] of [
-    ['fp8_e4m3', 0],
-    ['fp8_e5m2', 1],
-  ] as const) {
+  for (const [format, code] of formatCodes) {
     // 64x48 and 100x132 transpose by words (rows and columns multiples of 4), in partial tiles; 12x7 takes four
     // values a thread, 33x70 and 7x5 one.
     for (const [rows, cols] of [
@@ -106,10 +108,7 @@ function nextFloat(x: number, up: boolean): number {
 test('FP8 operands at and beside every midpoint of the grid, and with 1 / scale beyond float: fakeQuant exactly', {
   skip: noFp8,
 }, () => {
-  for (const [format, code] of [
-    ['fp8_e4m3', 0],
-    ['fp8_e5m2', 1],
-  ] as const) {
+  for (const [format, code] of formatCodes) {
     const grid = gridOf(format);
     const max = grid[grid.length - 1];
     // amax 3.7: a scale that is no power of 2, so x / scale lands beside the midpoints by float's rounding of x;
@@ -144,10 +143,7 @@ test('FP8 operands at and beside every midpoint of the grid, and with 1 / scale 
 test('FP8 operands of values rounded to bf16 first (read from the bf16 copy) are fakeQuant of the rounded values', {
   skip: noFp8,
 }, () => {
-  for (const [format, code] of [
-    ['fp8_e4m3', 0],
-    ['fp8_e5m2', 1],
-  ] as const) {
+  for (const [format, code] of formatCodes) {
     for (const [rows, cols] of [
       [64, 48],
       [12, 7], // four values a thread
