@@ -170,6 +170,9 @@ BC_KERNEL(matmulFp8) {
   // from its 16-bit copy leaves its pending f32 values pending.
   bc::Storage& sa = round_a == bc::kF32 ? a.f32_input(0, "a", m * k) : a.half_input(0, "a", m * k);
   bc::Storage& sb = round_b == bc::kF32 ? a.f32_input(1, "b", k * n) : a.half_input(1, "b", k * n);
+  bc::Storage& so = a.lookup(2, "out");
+  // (an input's copies would be made on the output, then outlive the values the product writes over them)
+  if (&so == &sa || &so == &sb) throw std::runtime_error("out is also an input: an FP8 product writes a storage of its own");
   std::ostringstream ctx;
   ctx << "matmulFp8(m=" << m << ", n=" << n << ", k=" << k << ", transA=" << trans_a << ", transB=" << trans_b << ", "
       << (fa == bc::kE4M3 ? "e4m3" : "e5m2") << " x " << (fb == bc::kE4M3 ? "e4m3" : "e5m2") << ")";
@@ -194,12 +197,17 @@ BC_KERNEL(matmulFp8) {
   const bc::Fp8Operand qb = bc::fp8_operand(sb, trans_b ? n : k, trans_b ? k : n, !trans_b, fb, round_b);
   // A rounded output read only as the mode's 16-bit copy: cuBLASLt writes that type from the accumulators.
   const int copy_type = bc::matmul_uses_bf16() ? bc::kBF16 : bc::matmul_uses_fp16() ? bc::kF16 : bc::kF32;
-  bc::Storage& so = a.lookup(2, "out");
   if (half_only && !accumulate && round_out != bc::kF32 && round_out == copy_type && n % 8 == 0 &&
       m * n == static_cast<long long>(so.size)) {
     if (Plan* plan = plan_for(m, n, k, fa, fb, round_out)) {  // (the plan first: only with one is out held by its copy)
       const bc::HalfOut out16 = bc::written_half_copy(so, m * n, round_out, true);
-      run(*plan, qa, qb, out16.ptr, 0.0f, static_cast<size_t>(m) * n * 2);
+      try {
+        run(*plan, qa, qb, out16.ptr, 0.0f, static_cast<size_t>(m) * n * 2);
+      } catch (...) {
+        bc::forget_pending(so);  // (the copy holds nothing: out is not to read its values from it)
+        bc::drop_shadow(so);
+        throw;
+      }
       return nullptr;
     }
   }

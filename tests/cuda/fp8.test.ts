@@ -198,17 +198,19 @@ test('matmulFp8 options: operands rounded to bf16, accumulation, a bf16 output k
       return out;
     };
     // Rounded operands: the product of the rounded values, bit for bit (the same codes, the same plan).
+    // Accumulation, the shape's first product (its plan tuned on a scratch output): out + the product.
+    const start = randomArray(m * n, 33, 0.5);
+    const acc = upload(start);
+    cuda.matmulFp8!(ra, rb, acc, { ...args, accumulate: true });
     const ofRounded = download(product(ra, rb), m * n) as Float32Array;
+    const sum = start.map((v, i) => v + ofRounded[i]);
+    assert.ok(relError(download(acc, m * n), sum) < 1e-6, 'accumulated');
     const viaCopies = download(product(ca, cb, { roundA: 'bf16', roundB: 'bf16' }), m * n);
     assert.deepEqual(viaCopies, ofRounded);
     const emulated = emulate(toBf16(a), toBf16(b), m, n, k, false, true, 'fp8_e4m3', 'fp8_e4m3');
     assert.ok(relError(ofRounded, emulated) < 1e-3, 'against the emulation');
-    // Accumulation: out + the product.
-    const start = randomArray(m * n, 33, 0.5);
-    const acc = upload(start);
-    cuda.matmulFp8!(ra, rb, acc, { ...args, accumulate: true });
-    const sum = start.map((v, i) => v + ofRounded[i]);
-    assert.ok(relError(download(acc, m * n), sum) < 1e-6, 'accumulated');
+    // An output that is also an input: refused, naming it.
+    assert.throws(() => cuda.matmulFp8!(ra, rb, rb, { ...args, m: n }), /out is also an input/);
     // A rounded output: the product rounded, bit for bit (the f32 product's plan, rounded as stored).
     const roundedOut = download(product(ra, rb, { roundOutput: 'bf16' }), m * n);
     assert.deepEqual(roundedOut, toBf16(ofRounded));
