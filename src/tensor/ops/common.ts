@@ -1,7 +1,7 @@
 // Small helpers shared by the op files: where outputs live, shape checks, dense strides.
 import type { Backend, DType } from '../../backends/backend.ts';
 import { EngineError, fmtShape } from '../errors.ts';
-import { emptyTensor, type Tensor } from '../tensor.ts';
+import { emptyTensor, type GatheredGrads, type Tensor } from '../tensor.ts';
 
 /** The backend all inputs share; mixing backends is an error naming them. */
 export function backendOf(op: string, ...inputs: Tensor[]): Backend {
@@ -32,6 +32,19 @@ export function requireFloat(op: string, ...inputs: Tensor[]): void {
 
 export function output(shape: readonly number[], backend: Backend, dtype: DType = 'f32'): Tensor {
   return emptyTensor(shape, dtype, backend);
+}
+
+/** Where a backward rule writes the gradient of t, input i of its op: the gradient gathered so far from t's other
+ *  uses (x feeding q, k and v), which the rule then adds into (`accumulate`), or a new tensor; null where t needs
+ *  none. */
+export function gradientInto(
+  t: Tensor,
+  i: number,
+  gathered: GatheredGrads,
+): { grad: Tensor | null; accumulate: boolean } {
+  if (!t.requiresGrad) return { grad: null, accumulate: false };
+  const taken = gathered.take(i);
+  return { grad: taken ?? output(t.shape, t.backend), accumulate: taken !== null };
 }
 
 /** Row-major strides of a dense tensor. */

@@ -8,7 +8,7 @@ import { quantSpec } from '../../numerics/spec.ts';
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { backendOf, output, requireFloat } from './common.ts';
+import { backendOf, gradientInto, output, requireFloat } from './common.ts';
 
 /** Whether this backend multiplies FP8 on its own hardware (null) or why not. */
 export function fp8ProblemOf(backend: Backend): string | null {
@@ -114,11 +114,9 @@ export function linearFp8(x: Tensor, w: Tensor, options: LinearFp8Options = {}):
     halfOnly: options.halfOnly,
   });
   return record(out, 'linearFp8', [x, w], (g, gathered) => {
-    // A gradient gathered from the input's other uses (x feeding q, k and v) is accumulated into by the product.
-    const gatheredX = x.requiresGrad ? gathered.take(0) : null;
-    const gatheredW = w.requiresGrad ? gathered.take(1) : null;
-    const gx = gatheredX ?? (x.requiresGrad ? output(x.shape, backend) : null);
-    const gw = gatheredW ?? (w.requiresGrad ? output(w.shape, backend) : null);
+    // A gradient gathered from the input's other uses is accumulated into by the product.
+    const { grad: gx, accumulate: intoX } = gradientInto(x, 0, gathered);
+    const { grad: gw, accumulate: intoW } = gradientInto(w, 1, gathered);
     // dx (m, k) = Q5(g) (m, n) @ Q4(W) (n, k)
     if (gx)
       matmulFp8Into(backend, g.handle, w.handle, gx.handle, {
@@ -130,7 +128,7 @@ export function linearFp8(x: Tensor, w: Tensor, options: LinearFp8Options = {}):
         aFormat: e5,
         bFormat: e4,
         roundA: roundGradient,
-        accumulate: gatheredX !== null,
+        accumulate: intoX,
       });
     // dW (n, k) = Q5(g)ᵀ (n, m) @ Q4(x) (m, k)
     if (gw)
@@ -144,7 +142,7 @@ export function linearFp8(x: Tensor, w: Tensor, options: LinearFp8Options = {}):
         bFormat: e4,
         roundA: roundGradient,
         roundB: roundInput,
-        accumulate: gatheredW !== null,
+        accumulate: intoW,
       });
     return [gx, gw];
   });

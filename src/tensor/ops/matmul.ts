@@ -5,7 +5,7 @@ import { type MatmulArgs, matmulArgs } from '../../backends/backend.ts';
 import { record } from '../autograd.ts';
 import { EngineError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
-import { backendOf, output, product, requireFloat } from './common.ts';
+import { backendOf, gradientInto, output, product, requireFloat } from './common.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -73,11 +73,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   });
 
   return record(out, 'matmul', [a, b], (g, gathered) => {
-    // A gradient gathered from the input's other uses (x feeding q, k and v) is accumulated into by the GEMM.
-    const gatheredA = a.requiresGrad ? gathered.take(0) : null;
-    const gatheredB = b.requiresGrad ? gathered.take(1) : null;
-    const ga = gatheredA ?? (a.requiresGrad ? output(a.shape, backend) : null);
-    const gb = gatheredB ?? (b.requiresGrad ? output(b.shape, backend) : null);
+    // A gradient gathered from the input's other uses is accumulated into by the GEMM.
+    const { grad: ga, accumulate: intoA } = gradientInto(a, 0, gathered);
+    const { grad: gb, accumulate: intoB } = gradientInto(b, 1, gathered);
     const base = { alpha: 1 };
     const folded = args.batch === 1 && bBatch.length === 0;
     const M = args.m;
@@ -88,7 +86,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       const da: MatmulArgs = transA
         ? {
             ...base,
-            accumulate: gatheredA !== null,
+            accumulate: intoA,
             batch,
             m: k,
             n: M,
@@ -100,7 +98,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
           }
         : {
             ...base,
-            accumulate: gatheredA !== null,
+            accumulate: intoA,
             batch,
             m: M,
             n: k,
@@ -118,7 +116,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       const db: MatmulArgs = transB
         ? {
             ...base,
-            accumulate: gatheredB !== null,
+            accumulate: intoB,
             batch,
             m: n,
             n: k,
@@ -130,7 +128,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
           }
         : {
             ...base,
-            accumulate: gatheredB !== null,
+            accumulate: intoB,
             batch,
             m: k,
             n,
