@@ -22,7 +22,7 @@ struct Grid {
   double max;
 };
 // OCP E4M3 (no infinities; max 1.75 * 2^8 = 448) and E5M2 (IEEE-like; max 1.75 * 2^15 = 57344).
-__host__ __device__ inline Grid grid_of(bc::Fp8Format f) {
+__host__ __device__ constexpr Grid grid_of(bc::Fp8Format f) {
   return f == bc::kE4M3 ? Grid{3, -6, 448.0} : Grid{2, -14, 57344.0};
 }
 
@@ -67,7 +67,7 @@ __device__ inline unsigned char to_code(float r, bc::Fp8Format f) {
 // float is exact: ±max is on the grid, half a step from any midpoint.
 template <int F>
 __device__ __forceinline__ uint32_t fast_code(float x, float inv, bool& unsure) {
-  constexpr Grid g = F == bc::kE4M3 ? Grid{3, -6, 448.0} : Grid{2, -14, 57344.0};
+  constexpr Grid g = grid_of(static_cast<bc::Fp8Format>(F));
   const float v = x * inv;
   const float a = fminf(fabsf(v), static_cast<float>(g.max));
   const int e = max(static_cast<int>(__float_as_uint(a) >> 23) - 127, g.min_exponent);
